@@ -1,0 +1,7 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261126000000_initial } from './Migration20261126000000_initial.js';
+
+/** Every migration, oldest first. A new migration is a new file here and a new line below. */
+export const migrationsList: MigrationObject[] = [
+  { name: 'Migration20261126000000_initial', class: Migration20261126000000_initial },
+];

@@ -1,0 +1,17 @@
+export type {
+  Operator,
+  Logic,
+  LeafCondition,
+  GroupCondition,
+  Condition,
+  LeafReference,
+  GroupReference,
+  ConditionOutcome,
+  CompiledCondition,
+  CompiledPredicate,
+} from './types.js';
+export { OPERATORS, isGroupCondition, ConditionCompileError } from './types.js';
+export { compileCondition, compilePredicate, compileFieldReader, evaluateValue } from './compile.js';
+export { compareValues, valuesEqual, compareOrder, toFiniteNumber, jsonEqual, normalizeOperator } from './compare.js';
+export { readPath, compilePath, readCompiled, MISSING, type CompiledPath } from './path.js';
+export { CompiledRuleCache } from './cache.js';

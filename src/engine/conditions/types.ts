@@ -1,0 +1,94 @@
+/**
+ * Condition tree types (EVENT conditions, SPEC.md "EVENT conditions").
+ * Inputs are assumed already validated and normalised by the spec module
+ * (`logic` upper-case, `=` normalised to `==`); the compiler still tolerates
+ * `=` and lower-case logic defensively.
+ */
+export type Operator =
+  | '>'
+  | '<'
+  | '>='
+  | '<='
+  | '=='
+  | '!='
+  | 'in'
+  | 'not_in'
+  | 'contains'
+  | 'not_contains'
+  | 'starts_with'
+  | 'ends_with'
+  | 'exists'
+  | 'not_exists'
+  | 'between'
+  | 'matches';
+
+export const OPERATORS: readonly Operator[] = [
+  '>',
+  '<',
+  '>=',
+  '<=',
+  '==',
+  '!=',
+  'in',
+  'not_in',
+  'contains',
+  'not_contains',
+  'starts_with',
+  'ends_with',
+  'exists',
+  'not_exists',
+  'between',
+  'matches',
+];
+
+export type Logic = 'AND' | 'OR' | 'NOT';
+
+export interface LeafCondition {
+  field: string;
+  op: Operator;
+  value?: unknown;
+}
+
+export interface GroupCondition {
+  conditions: Condition[];
+  logic: Logic;
+}
+
+export type Condition = LeafCondition | GroupCondition;
+
+export function isGroupCondition(condition: Condition): condition is GroupCondition {
+  return Array.isArray((condition as Partial<GroupCondition>).conditions);
+}
+
+/** Reference written for a leaf (SPEC.md "References"). */
+export interface LeafReference {
+  field: string;
+  actual: unknown;
+  expected: unknown;
+  operator: Operator;
+  condition_evaluated: boolean;
+  reason?: 'field missing';
+}
+
+/** Reference written for a group (SPEC.md "References"). */
+export interface GroupReference {
+  composite_logic: Logic;
+  conditions_evaluated: Array<LeafReference | GroupReference>;
+  final_result: boolean;
+}
+
+export interface ConditionOutcome {
+  met: boolean;
+  references: Record<string, unknown>;
+}
+
+/** Full evaluation, with references (used when a rule fires / is simulated). */
+export type CompiledCondition = (payload: unknown) => ConditionOutcome;
+
+/** Hot-path evaluation: only the boolean, no allocation. */
+export type CompiledPredicate = (payload: unknown) => boolean;
+
+/** Thrown at compile time for a condition the validator should have refused. */
+export class ConditionCompileError extends Error {
+  override readonly name = 'ConditionCompileError';
+}

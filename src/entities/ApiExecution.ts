@@ -1,0 +1,44 @@
+import { EntitySchema } from '@mikro-orm/core';
+import type { ExecutionStatusValue } from './Execution.js';
+
+/** One run of one API definition, direct (executeApi) or from a rule's api_script action. */
+export interface ApiExecution {
+  id: string;
+  apiId: string;
+  status: ExecutionStatusValue;
+  params: unknown;
+  input: unknown;
+  output: unknown;
+  errorCode: string | null;
+  errorMessage: string | null;
+  durationMs: number | null;
+  executedBy: string;
+  startedAt: Date;
+  finishedAt: Date | null;
+  /** The rule execution that ran it, when run by an api_script action. */
+  executionId: string | null;
+  ruleId: string | null;
+  cascadeId: string | null;
+}
+
+export const ApiExecutionSchema = new EntitySchema<ApiExecution>({
+  name: 'ApiExecution',
+  tableName: 'api_executions',
+  properties: {
+    id: { type: 'uuid', primary: true },
+    apiId: { type: 'uuid' },
+    status: { type: 'text' },
+    params: { type: 'json', nullable: true },
+    input: { type: 'json', nullable: true },
+    output: { type: 'json', nullable: true },
+    errorCode: { type: 'text', nullable: true },
+    errorMessage: { type: 'text', nullable: true },
+    durationMs: { type: 'integer', nullable: true },
+    executedBy: { type: 'text' },
+    startedAt: { type: 'Date', columnType: 'timestamptz(3)' },
+    finishedAt: { type: 'Date', columnType: 'timestamptz(3)', nullable: true },
+    executionId: { type: 'uuid', nullable: true },
+    ruleId: { type: 'uuid', nullable: true },
+    cascadeId: { type: 'uuid', nullable: true },
+  },
+});

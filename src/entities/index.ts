@@ -1,0 +1,15 @@
+import { ActionLogSchema } from './ActionLog.js';
+import { ApiDefinitionSchema } from './ApiDefinition.js';
+import { ApiExecutionSchema } from './ApiExecution.js';
+import { CascadeEventSchema } from './CascadeEvent.js';
+import { ExecutionSchema } from './Execution.js';
+import { RuleSchema } from './Rule.js';
+
+export * from './ActionLog.js';
+export * from './ApiDefinition.js';
+export * from './ApiExecution.js';
+export * from './CascadeEvent.js';
+export * from './Execution.js';
+export * from './Rule.js';
+
+export const entities = [RuleSchema, ApiDefinitionSchema, ExecutionSchema, ApiExecutionSchema, ActionLogSchema, CascadeEventSchema];

@@ -1,0 +1,197 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import type { GraphQLSchema } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { createYoga, type Plugin } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { GraphQLContext } from '../schema/index.js';
+import { createErrorMasker } from './errors.js';
+
+export const GRAPHQL_PATH = '/graphql';
+
+export interface HttpServerDeps {
+  config: Config;
+  logger: Logger;
+  schema: GraphQLSchema;
+  /** A fresh context for each operation (HTTP request or WebSocket subscribe). */
+  context: () => GraphQLContext;
+  /** Whether the database is connected and migrated. */
+  ready: () => boolean;
+  /** Extra plain-HTTP routes (path -> handler), tried before GraphQL. */
+  routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
+}
+
+export interface HttpServer {
+  listen(): Promise<{ port: number; url: string }>;
+  /** Stops accepting work, closes sockets, waits up to the grace period for requests in flight. */
+  close(graceMs: number): Promise<void>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Refuses request bodies over the cap that announce their length; chunked ones are capped while read. */
+function bodyLimitPlugin(maxBytes: number): Plugin {
+  const tooLarge = (fetchAPI: { Response: typeof Response }) =>
+    new fetchAPI.Response(JSON.stringify({ errors: [{ message: `Request body is larger than ${maxBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }] }), {
+      status: 413,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
+  return {
+    onRequest({ request, endResponse, fetchAPI }) {
+      const length = Number(request.headers.get('content-length') ?? 0);
+      if (length > maxBytes) endResponse(tooLarge(fetchAPI));
+    },
+    onRequestParse({ request, setRequestParser }) {
+      const isJson = /^application\/(graphql-response\+)?json\b/i.test(request.headers.get('content-type') ?? '');
+      if (request.method !== 'POST' || request.headers.has('content-length') || !isJson || !request.body) return;
+      setRequestParser(async (req) => {
+        const reader = req.body!.getReader();
+        const chunks: Uint8Array[] = [];
+        let size = 0;
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          size += value.byteLength;
+          if (size > maxBytes) {
+            await reader.cancel();
+            throw Object.assign(new Error(`Request body is larger than ${maxBytes} bytes`), { extensions: { http: { status: 413 }, code: 'BAD_USER_INPUT' } });
+          }
+          chunks.push(value);
+        }
+        return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      });
+    },
+  };
+}
+
+export function createHttpServer(deps: HttpServerDeps): HttpServer {
+  const { config, logger, schema } = deps;
+  const maskError = createErrorMasker(logger);
+  const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
+    schema,
+    graphqlEndpoint: GRAPHQL_PATH,
+    context: () => deps.context(),
+    logging: {
+      debug: (...args) => logger.debug(args.map(String).join(' ')),
+      info: (...args) => logger.info(args.map(String).join(' ')),
+      warn: (...args) => logger.warn(args.map(String).join(' ')),
+      error: (...args) => logger.error(args.map(String).join(' ')),
+    },
+    maskedErrors: { maskError },
+    graphiql: config.graphiql ? { title: 'Cepheus', subscriptionsProtocol: 'WS' } : false,
+    renderGraphiQL,
+    landingPage: false,
+    healthCheckEndpoint: '/__yoga_health',
+    plugins: [
+      bodyLimitPlugin(config.maxRequestBytes),
+      EnvelopArmorPlugin({
+        maxDepth: { n: config.limits.depth },
+        costLimit: { maxCost: config.limits.cost },
+        maxAliases: { n: config.limits.aliases },
+        maxTokens: { n: config.limits.tokens },
+        maxDirectives: { n: 50 },
+        blockFieldSuggestion: { enabled: true },
+      }),
+    ],
+  });
+
+  const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>> = {
+    '/health': (_req, res) => sendJson(res, 200, { status: 'ok' }),
+    '/ready': (_req, res) => (deps.ready() ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'starting' })),
+    ...deps.routes,
+  };
+
+  let accepting = true;
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (!accepting && path !== '/health') {
+      res.setHeader('connection', 'close');
+      return sendJson(res, 503, { status: 'stopping' });
+    }
+    const length = Number(req.headers['content-length'] ?? 0);
+    if (length > config.maxRequestBytes) {
+      res.setHeader('connection', 'close');
+      return sendJson(res, 413, { errors: [{ message: `Request body is larger than ${config.maxRequestBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }] });
+    }
+    const route = routes[path];
+    if (route) {
+      Promise.resolve(route(req, res)).catch((error: unknown) => {
+        logger.error({ err: error, path }, 'route failed');
+        if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+        else res.destroy();
+      });
+      return;
+    }
+    void yoga(req, res);
+  });
+  server.keepAliveTimeout = 5_000;
+
+  const wsServer = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: config.maxRequestBytes });
+  const wsDisposable = useServer<Record<string, unknown>, Record<string, unknown>>(
+    {
+      execute: (args: any) => args.rootValue.execute(args),
+      subscribe: (args: any) => args.rootValue.subscribe(args),
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema: envelopedSchema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+        });
+        let document;
+        try {
+          document = parse(params.query);
+        } catch (error) {
+          return [maskError(error) as never];
+        }
+        const errors = validate(envelopedSchema, document);
+        if (errors.length > 0) return (errors as unknown[]).map((e) => maskError(e) as never);
+        return {
+          schema: envelopedSchema,
+          operationName: params.operationName,
+          document,
+          variableValues: params.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+      },
+      onError: (_ctx, _id, _payload, errors) => {
+        logger.debug({ errors: errors.map((e) => e.message) }, 'graphql-ws operation error');
+      },
+    },
+    wsServer,
+  );
+
+  return {
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          server.off('error', reject);
+          const { port } = server.address() as AddressInfo;
+          const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+          resolve({ port, url: `http://${host}:${port}${GRAPHQL_PATH}` });
+        });
+      }),
+    async close(graceMs) {
+      accepting = false;
+      for (const client of wsServer.clients) client.close(1001, 'Server is shutting down');
+      await wsDisposable.dispose();
+      await new Promise<void>((resolve) => wsServer.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(timer);
+      await yoga.dispose();
+    },
+  };
+}

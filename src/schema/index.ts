@@ -1,0 +1,21 @@
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { builder } from './builder.js';
+import './scalars.js';
+import './enums.js';
+import './rule.js';
+import './apiDefinition.js';
+
+export type { GraphQLContext, Services } from './context.js';
+
+let built: GraphQLSchema | undefined;
+
+/** The one schema of the service, built once from every registered type. */
+export function buildSchema(): GraphQLSchema {
+  built ??= builder.toSchema();
+  return built;
+}
+
+/** The schema as committed in schema.graphql. */
+export function printedSchema(): string {
+  return `${printSchema(lexicographicSortSchema(buildSchema()))}\n`;
+}

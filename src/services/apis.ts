@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { validateHttpSpec, validateParamSchema, validateRuntimePolicy, type SpecLimits } from '../engine/spec/index.js';
+import { ApiDefinitionSchema, type ApiDefinition, type ApiKindValue } from '../entities/index.js';
+import { badInput, notFound } from '../errors.js';
+import { nextTimestamp, systemClock, type Clock } from './clock.js';
+import { checkDescription, checkName, duplicateName } from './names.js';
+import { afterCursorFilter, isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
+
+export interface RuntimePolicyInput {
+  timeoutMs?: number | null;
+  memoryLimitMb?: number | null;
+  allowNetwork?: boolean | null;
+  allowedHosts?: string[] | null;
+}
+
+export interface CreateApiInput {
+  name: string;
+  description?: string | null;
+  kind?: ApiKindValue | null;
+  source?: string | null;
+  httpSpec?: unknown;
+  paramSchema?: unknown;
+  runtimePolicy?: RuntimePolicyInput | null;
+  active?: boolean | null;
+  createdBy?: string | null;
+}
+
+export type UpdateApiInput = Omit<Partial<CreateApiInput>, 'kind' | 'createdBy' | 'name'> & { name?: string | null };
+
+/** Checks a script's source at save; the sandbox issue supplies a full compile check. */
+export type SourceCheck = (source: string, path: string) => void;
+
+export type ApiChangeListener = (change: { id: string; api: ApiDefinition | null }) => void;
+
+const KINDS: readonly ApiKindValue[] = ['SCRIPT', 'HTTP'];
+export const MAX_SOURCE_BYTES = 256 * 1024;
+
+function basicSourceCheck(source: string, path: string) {
+  if (source.trim() === '') throw badInput(`${path}: a SCRIPT definition needs its source`, { field: path });
+  if (Buffer.byteLength(source) > MAX_SOURCE_BYTES) throw badInput(`${path}: at most ${MAX_SOURCE_BYTES} bytes`, { field: path });
+}
+
+export class ApiDefinitionService {
+  private readonly listeners = new Set<ApiChangeListener>();
+
+  constructor(
+    private readonly fork: () => EntityManager,
+    private readonly limits: SpecLimits,
+    private readonly checkSource: SourceCheck = () => undefined,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  onChange(listener: ApiChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async get(id: string): Promise<ApiDefinition | null> {
+    if (!isUuid(id)) return null;
+    return this.fork().findOne(ApiDefinitionSchema, { id }, { disableIdentityMap: true });
+  }
+
+  async list(pageArgs: PageArgs): Promise<Connection<ApiDefinition>> {
+    const page = parsePage(pageArgs);
+    const em = this.fork();
+    const [rows, total] = await Promise.all([
+      page.limit === 0
+        ? Promise.resolve([])
+        : em.find(ApiDefinitionSchema, afterCursorFilter(page.after, 'createdAt') as object, {
+            orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+            limit: page.limit + 1,
+            disableIdentityMap: true,
+          }),
+      em.count(ApiDefinitionSchema, {}),
+    ]);
+    return toConnection(rows, page, total, (r) => ({ at: r.createdAt, id: r.id }));
+  }
+
+  /** Validates the parts that depend on the kind; returns the normalised columns. */
+  private checkBody(kind: ApiKindValue, source: string | null | undefined, httpSpec: unknown, paramSchema: unknown, policy: RuntimePolicyInput | null | undefined) {
+    let checkedSource: string | null = null;
+    let checkedHttp: Record<string, unknown> | null = null;
+    if (kind === 'SCRIPT') {
+      if (source == null) throw badInput('input.source: a SCRIPT definition needs its source', { field: 'input.source' });
+      if (httpSpec != null) throw badInput('input.httpSpec: only an HTTP definition has an httpSpec', { field: 'input.httpSpec', specPath: 'input.httpSpec' });
+      basicSourceCheck(source, 'input.source');
+      this.checkSource(source, 'input.source');
+      checkedSource = source;
+    } else {
+      if (httpSpec == null) throw badInput('input.httpSpec: an HTTP definition needs its httpSpec', { field: 'input.httpSpec', specPath: 'input.httpSpec' });
+      if (source != null) throw badInput('input.source: only a SCRIPT definition has a source', { field: 'input.source' });
+      checkedHttp = validateHttpSpec(httpSpec) as unknown as Record<string, unknown>;
+    }
+    const runtimePolicy = validateRuntimePolicy(policy ?? {}, this.limits);
+    const schema = paramSchema == null ? null : (validateParamSchema(paramSchema) as Record<string, unknown>);
+    return {
+      source: checkedSource,
+      httpSpec: checkedHttp,
+      paramSchema: schema,
+      timeoutMs: runtimePolicy.timeoutMs,
+      memoryLimitMb: runtimePolicy.memoryLimitMb,
+      allowNetwork: runtimePolicy.allowNetwork,
+      allowedHosts: runtimePolicy.allowedHosts,
+    };
+  }
+
+  async create(input: CreateApiInput): Promise<ApiDefinition> {
+    const name = checkName(input.name);
+    const kind = input.kind ?? 'SCRIPT';
+    if (!KINDS.includes(kind)) throw badInput(`input.kind: expected one of ${KINDS.join(', ')}`, { field: 'input.kind' });
+    const body = this.checkBody(kind, input.source, input.httpSpec, input.paramSchema, input.runtimePolicy);
+    const now = this.clock.now();
+    const api: ApiDefinition = {
+      id: randomUUID(),
+      name,
+      description: checkDescription(input.description),
+      kind,
+      ...body,
+      active: input.active ?? true,
+      createdBy: input.createdBy ?? null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const em = this.fork();
+    if (await em.count(ApiDefinitionSchema, { name })) throw duplicateName('API definition', name);
+    try {
+      await em.insert(ApiDefinitionSchema, api);
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) throw duplicateName('API definition', name);
+      throw error;
+    }
+    this.changed(api.id, api);
+    return api;
+  }
+
+  /**
+   * Fields given replace the stored ones; a runtimePolicy given is merged key by key over the
+   * stored policy (keys left out keep their value). The result is validated as a whole.
+   */
+  async update(id: string, input: UpdateApiInput): Promise<ApiDefinition> {
+    const em = this.fork();
+    const current = isUuid(id) ? await em.findOne(ApiDefinitionSchema, { id }) : null;
+    if (!current) throw notFound(`No API definition with id ${JSON.stringify(id)}`);
+    const name = input.name != null ? checkName(input.name) : current.name;
+    const policy: RuntimePolicyInput = {
+      timeoutMs: input.runtimePolicy?.timeoutMs ?? current.timeoutMs,
+      memoryLimitMb: input.runtimePolicy?.memoryLimitMb ?? current.memoryLimitMb,
+      allowNetwork: input.runtimePolicy?.allowNetwork ?? current.allowNetwork,
+      allowedHosts: input.runtimePolicy?.allowedHosts ?? current.allowedHosts,
+    };
+    const body = this.checkBody(
+      current.kind,
+      input.source !== undefined && input.source !== null ? input.source : current.source,
+      input.httpSpec != null ? input.httpSpec : current.httpSpec,
+      input.paramSchema !== undefined ? input.paramSchema : current.paramSchema,
+      policy,
+    );
+    if (name !== current.name && (await em.count(ApiDefinitionSchema, { name, id: { $ne: id } }))) throw duplicateName('API definition', name);
+    const changes: Partial<ApiDefinition> = {
+      name,
+      description: input.description !== undefined ? checkDescription(input.description) : current.description,
+      ...body,
+      active: input.active ?? current.active,
+      updatedAt: nextTimestamp(this.clock, current.updatedAt),
+    };
+    try {
+      await em.nativeUpdate(ApiDefinitionSchema, { id }, changes);
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) throw duplicateName('API definition', name);
+      throw error;
+    }
+    const updated = { ...current, ...changes } as ApiDefinition;
+    this.changed(id, updated);
+    return updated;
+  }
+
+  async delete(id: string): Promise<string> {
+    const deleted = isUuid(id) ? await this.fork().nativeDelete(ApiDefinitionSchema, { id }) : 0;
+    if (!deleted) throw notFound(`No API definition with id ${JSON.stringify(id)}`);
+    this.changed(id, null);
+    return id;
+  }
+
+  private changed(id: string, api: ApiDefinition | null) {
+    for (const listener of this.listeners) listener({ id, api });
+  }
+}

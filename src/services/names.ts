@@ -1,0 +1,22 @@
+import { badInput } from '../errors.js';
+
+export const MAX_NAME_LENGTH = 200;
+export const MAX_DESCRIPTION_LENGTH = 10_000;
+
+/** Names are case-sensitive and unique per kind; surrounding white space is not part of a name. */
+export function checkName(name: unknown, path = 'input.name'): string {
+  if (typeof name !== 'string' || name.trim() === '') throw badInput(`${path}: a name is required`, { field: path });
+  if (name !== name.trim()) throw badInput(`${path}: a name cannot start or end with white space`, { field: path });
+  if (name.length > MAX_NAME_LENGTH) throw badInput(`${path}: at most ${MAX_NAME_LENGTH} characters`, { field: path });
+  return name;
+}
+
+export function checkDescription(description: string | null | undefined, path = 'input.description'): string | null {
+  if (description == null) return null;
+  if (description.length > MAX_DESCRIPTION_LENGTH) throw badInput(`${path}: at most ${MAX_DESCRIPTION_LENGTH} characters`, { field: path });
+  return description;
+}
+
+export function duplicateName(kind: string, name: string) {
+  return badInput(`input.name: a ${kind} named "${name}" already exists`, { field: 'input.name' });
+}

@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { validateActionSpec, validateTriggerSpec, type TriggerType } from '../engine/spec/index.js';
+import { RuleSchema, type Rule } from '../entities/index.js';
+import { badInput, notFound } from '../errors.js';
+import { nextTimestamp, systemClock, type Clock } from './clock.js';
+import { checkDescription, checkName, duplicateName } from './names.js';
+import { afterCursorFilter, isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
+
+export interface RuleFilter {
+  active?: boolean | null;
+  triggerType?: TriggerType | null;
+  search?: string | null;
+}
+
+export interface CreateRuleInput {
+  name: string;
+  description?: string | null;
+  triggerType?: TriggerType | null;
+  triggerSpec?: unknown;
+  actionSpec?: unknown;
+  active?: boolean | null;
+  createdBy?: string | null;
+}
+
+export type UpdateRuleInput = Omit<Partial<CreateRuleInput>, 'createdBy' | 'name'> & { name?: string | null };
+
+/** Told every time a rule is written, so compiled caches and matchers can follow. */
+export type RuleChangeListener = (change: { id: string; rule: Rule | null }) => void;
+
+const TRIGGER_TYPES: readonly TriggerType[] = ['EVENT', 'SCHEDULE', 'METRIC'];
+
+function checkTriggerType(value: unknown): TriggerType {
+  if (!TRIGGER_TYPES.includes(value as TriggerType)) throw badInput(`input.triggerType: expected one of ${TRIGGER_TYPES.join(', ')}`, { field: 'input.triggerType' });
+  return value as TriggerType;
+}
+
+const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+export class RuleService {
+  private readonly listeners = new Set<RuleChangeListener>();
+
+  constructor(
+    private readonly fork: () => EntityManager,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  onChange(listener: RuleChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private changed(id: string, rule: Rule | null) {
+    for (const listener of this.listeners) listener({ id, rule });
+  }
+
+  async get(id: string): Promise<Rule | null> {
+    if (!isUuid(id)) return null;
+    return this.fork().findOne(RuleSchema, { id }, { disableIdentityMap: true });
+  }
+
+  async getMany(ids: readonly string[]): Promise<(Rule | null)[]> {
+    const valid = ids.filter(isUuid);
+    const rows = valid.length ? await this.fork().find(RuleSchema, { id: { $in: valid } }, { disableIdentityMap: true }) : [];
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id) ?? null);
+  }
+
+  async list(filter: RuleFilter | null | undefined, pageArgs: PageArgs): Promise<Connection<Rule>> {
+    const page = parsePage(pageArgs);
+    const where: Record<string, unknown> = {};
+    if (filter?.active != null) where.active = filter.active;
+    if (filter?.triggerType != null) where.triggerType = checkTriggerType(filter.triggerType);
+    if (filter?.search) where.name = { $ilike: `%${escapeLike(filter.search)}%` };
+    const em = this.fork();
+    const [rows, total] = await Promise.all([
+      page.limit === 0
+        ? Promise.resolve([])
+        : em.find(RuleSchema, { ...where, ...afterCursorFilter(page.after, 'createdAt') } as object, {
+            orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+            limit: page.limit + 1,
+            disableIdentityMap: true,
+          }),
+      em.count(RuleSchema, where as object),
+    ]);
+    return toConnection(rows, page, total, (r) => ({ at: r.createdAt, id: r.id }));
+  }
+
+  async create(input: CreateRuleInput): Promise<Rule> {
+    const name = checkName(input.name);
+    const triggerType = checkTriggerType(input.triggerType ?? 'EVENT');
+    const triggerSpec = validateTriggerSpec(triggerType, input.triggerSpec);
+    const { spec: actionSpec, actionType } = validateActionSpec(input.actionSpec);
+    const now = this.clock.now();
+    const rule: Rule = {
+      id: randomUUID(),
+      name,
+      description: checkDescription(input.description),
+      triggerType,
+      triggerSpec: triggerSpec as unknown as Record<string, unknown>,
+      actionSpec: actionSpec as unknown as Record<string, unknown>,
+      actionType,
+      active: input.active ?? true,
+      createdBy: input.createdBy ?? null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const em = this.fork();
+    if (await em.count(RuleSchema, { name })) throw duplicateName('rule', name);
+    try {
+      await em.insert(RuleSchema, rule);
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) throw duplicateName('rule', name);
+      throw error;
+    }
+    this.changed(rule.id, rule);
+    return rule;
+  }
+
+  /** Each field given replaces the stored one whole; the resulting rule is validated as a whole. */
+  async update(id: string, input: UpdateRuleInput): Promise<Rule> {
+    const em = this.fork();
+    const current = isUuid(id) ? await em.findOne(RuleSchema, { id }) : null;
+    if (!current) throw notFound(`No rule with id ${JSON.stringify(id)}`);
+    const name = input.name != null ? checkName(input.name) : current.name;
+    const triggerType = input.triggerType != null ? checkTriggerType(input.triggerType) : current.triggerType;
+    const triggerSpec = validateTriggerSpec(triggerType, input.triggerSpec ?? current.triggerSpec);
+    const { spec: actionSpec, actionType } = validateActionSpec(input.actionSpec ?? current.actionSpec);
+    if (name !== current.name && (await em.count(RuleSchema, { name, id: { $ne: id } }))) throw duplicateName('rule', name);
+    const changes: Partial<Rule> = {
+      name,
+      description: input.description !== undefined ? checkDescription(input.description) : current.description,
+      triggerType,
+      triggerSpec: triggerSpec as unknown as Record<string, unknown>,
+      actionSpec: actionSpec as unknown as Record<string, unknown>,
+      actionType,
+      active: input.active ?? current.active,
+      updatedAt: nextTimestamp(this.clock, current.updatedAt),
+    };
+    try {
+      await em.nativeUpdate(RuleSchema, { id }, changes);
+    } catch (error) {
+      if (error instanceof UniqueConstraintViolationException) throw duplicateName('rule', name);
+      throw error;
+    }
+    const updated = { ...current, ...changes } as Rule;
+    this.changed(id, updated);
+    return updated;
+  }
+
+  /** Deletes the rule; its executions, logs and cascade events stay. */
+  async delete(id: string): Promise<string> {
+    const deleted = isUuid(id) ? await this.fork().nativeDelete(RuleSchema, { id }) : 0;
+    if (!deleted) throw notFound(`No rule with id ${JSON.stringify(id)}`);
+    this.changed(id, null);
+    return id;
+  }
+}
+
