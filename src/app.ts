@@ -1,10 +1,13 @@
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
+import { createSql } from './db/sql.js';
+import { startEngineRuntime, type EngineRuntime } from './engine/runtime.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
 import { createLogger, type Logger } from './logger.js';
-import { buildSchema, type Services } from './schema/index.js';
+import { buildSchema, createLoaders, type Services } from './schema/index.js';
 import { ApiDefinitionService } from './services/apis.js';
-import { systemClock, type Clock } from './services/clock.js';
+import { systemClock, type Clock } from './shared/clock.js';
+import { ExecutionService } from './services/executions.js';
 import { RuleService } from './services/rules.js';
 
 export interface AppOptions {
@@ -13,53 +16,73 @@ export interface AppOptions {
 }
 
 export interface App {
-  /** Opens the database, applies migrations, then listens. */
+  /** Opens the database, applies migrations, starts the engine, then listens. */
   start(): Promise<{ url: string; port: number }>;
-  /** Stops listening, lets work in flight finish (up to SHUTDOWN_GRACE_MS), closes the database. */
+  /** Stops listening, lets runs in flight finish (up to SHUTDOWN_GRACE_MS), closes the database. */
   stop(): Promise<void>;
   readonly config: Config;
   readonly logger: Logger;
   /** Available after start(). */
   readonly services: Services;
   readonly database: Database;
+  readonly runtime: EngineRuntime;
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
   const logger = options.logger ?? createLogger(config);
   const clock = options.clock ?? systemClock;
   let database: Database | undefined;
+  let runtime: EngineRuntime | undefined;
   let services: Services | undefined;
   let http: HttpServer | undefined;
   let stopping: Promise<void> | undefined;
+
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the app is not started');
+    return value;
+  };
 
   return {
     config,
     logger,
     get services() {
-      if (!services) throw new Error('the app is not started');
-      return services;
+      return started(services);
     },
     get database() {
-      if (!database) throw new Error('the app is not started');
-      return database;
+      return started(database);
+    },
+    get runtime() {
+      return started(runtime);
     },
     async start() {
       database = await openDatabase(config, logger);
       try {
         const applied = await database.migrate();
         if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
-        const fork = database.fork;
-        services = {
-          rules: new RuleService(fork, clock),
-          apis: new ApiDefinitionService(fork, { scriptMaxTimeoutMs: config.scriptMaxTimeoutMs, scriptMaxMemoryMb: config.scriptMaxMemoryMb }, undefined, clock),
+        const sql = createSql(database.orm);
+        runtime = await startEngineRuntime({ config, logger, clock, sql, postgresUrl: database.embedded ? null : (config.databaseUrl ?? null) });
+        const bus = runtime.bus;
+        const rules = new RuleService(database.fork, clock);
+        rules.onChange(({ id }) => bus.publish('rule', { id }));
+        const current: Services = {
+          rules,
+          apis: new ApiDefinitionService(database.fork, { scriptMaxTimeoutMs: config.scriptMaxTimeoutMs, scriptMaxMemoryMb: config.scriptMaxMemoryMb }, undefined, clock),
+          executions: new ExecutionService(runtime, rules),
         };
-        const current = services;
+        services = current;
         const db = database;
-        http = createHttpServer({ config, logger, schema: buildSchema(), context: () => ({ services: current }), ready: () => db.ready() });
+        http = createHttpServer({
+          config,
+          logger,
+          schema: buildSchema(),
+          context: () => ({ services: current, loaders: createLoaders(current) }),
+          ready: () => db.ready(),
+        });
         const address = await http.listen();
-        logger.info({ url: address.url, database: database.embedded ? 'embedded' : 'postgresql' }, 'Cepheus is serving');
+        logger.info({ url: address.url, database: database.embedded ? 'embedded' : 'postgresql', bus: bus.kind }, 'Cepheus is serving');
         return address;
       } catch (error) {
+        await runtime?.stop(0).catch(() => undefined);
         await database.close().catch(() => undefined);
         throw error;
       }
@@ -67,6 +90,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     stop() {
       stopping ??= (async () => {
         await http?.close(config.shutdownGraceMs);
+        await runtime?.stop(config.shutdownGraceMs);
         await database?.close();
       })();
       return stopping;

@@ -1,12 +1,16 @@
 import type { ApiDefinitionService } from '../services/apis.js';
+import type { ExecutionService } from '../services/executions.js';
 import type { RuleService } from '../services/rules.js';
+import type { Loaders } from './loaders.js';
 
 /** What resolvers reach: services only, never the ORM or the engine internals directly. */
 export interface Services {
   rules: RuleService;
   apis: ApiDefinitionService;
+  executions: ExecutionService;
 }
 
 export interface GraphQLContext {
   services: Services;
+  loaders: Loaders;
 }

@@ -4,8 +4,10 @@ import './scalars.js';
 import './enums.js';
 import './rule.js';
 import './apiDefinition.js';
+import './execution.js';
 
 export type { GraphQLContext, Services } from './context.js';
+export { createLoaders } from './loaders.js';
 
 let built: GraphQLSchema | undefined;
 

@@ -4,7 +4,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { validateHttpSpec, validateParamSchema, validateRuntimePolicy, type SpecLimits } from '../engine/spec/index.js';
 import { ApiDefinitionSchema, type ApiDefinition, type ApiKindValue } from '../entities/index.js';
 import { badInput, notFound } from '../errors.js';
-import { nextTimestamp, systemClock, type Clock } from './clock.js';
+import { nextTimestamp, systemClock, type Clock } from '../shared/clock.js';
 import { checkDescription, checkName, duplicateName } from './names.js';
 import { afterCursorFilter, isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
 

@@ -1,4 +1,5 @@
 import { badInput } from '../errors.js';
+import { isUuid } from '../shared/ids.js';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -25,9 +26,7 @@ export interface Connection<T> {
   totalCount: number;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export const isUuid = (value: unknown): value is string => typeof value === 'string' && UUID.test(value);
+export { isUuid };
 
 export function encodeCursor(key: CursorKey): string {
   return Buffer.from(`${key.at.toISOString()}|${key.id}`, 'utf8').toString('base64url');

@@ -1,0 +1,31 @@
+import type { Execution, LogLevelValue } from '../../entities/index.js';
+
+/** What a trigger_rule action gets back from the engine when it starts a child. */
+export type ChildOutcome =
+  | { ok: true; execution: Execution }
+  | { ok: false; code: 'RULE_NOT_FOUND' | 'RULE_INACTIVE'; message: string };
+
+export interface ActionContext {
+  rule: { id: string; name: string };
+  execution: { id: string; depth: number; cascadeId: string };
+  /** The trigger payload. */
+  payload: unknown;
+  /** A log line of this execution (stored and streamed on actionLogs). */
+  log(level: LogLevelValue, message: string, data?: unknown): void;
+  /** Runs another rule as a child of this execution and waits for it to finish. */
+  runChild(ruleId: string, payload: unknown): Promise<ChildOutcome>;
+}
+
+export interface ActionOutcome {
+  status: 'SUCCESS' | 'FAILED';
+  result: unknown;
+  /** `references.action`. */
+  references: Record<string, unknown>;
+  error?: { code: string; message: string };
+}
+
+/** One action type. `spec` is the rule's action spec with its templates already filled in. */
+export interface Action {
+  readonly type: string;
+  run(spec: Record<string, unknown>, ctx: ActionContext): Promise<ActionOutcome>;
+}

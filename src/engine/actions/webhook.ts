@@ -1,0 +1,63 @@
+import type { WebhookActionSpec } from '../spec/index.js';
+import { OutboundError, type OutboundHttpClient } from '../http/client.js';
+import type { Action, ActionContext, ActionOutcome } from './types.js';
+
+const asQueryValue = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
+
+/** GET sends params as the query string; other methods send body (or, without it, params) as JSON. */
+export function buildWebhookRequest(spec: WebhookActionSpec) {
+  const url = new URL(spec.endpoint);
+  const headers: Record<string, string> = { ...spec.headers };
+  let body: string | undefined;
+  if (spec.method === 'GET') {
+    for (const [key, value] of Object.entries(spec.params ?? {})) {
+      if (value === undefined || value === null) continue;
+      if (Array.isArray(value)) for (const item of value) url.searchParams.append(key, asQueryValue(item));
+      else url.searchParams.append(key, asQueryValue(value));
+    }
+  } else {
+    body = JSON.stringify(spec.body !== undefined ? spec.body : (spec.params ?? {}));
+    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
+  }
+  return { url: url.toString(), method: spec.method, headers, body };
+}
+
+export class WebhookAction implements Action {
+  readonly type = 'webhook';
+
+  constructor(private readonly http: OutboundHttpClient) {}
+
+  async run(raw: Record<string, unknown>, ctx: ActionContext): Promise<ActionOutcome> {
+    const spec = raw as unknown as WebhookActionSpec;
+    const references: Record<string, unknown> = { action_type: 'webhook', endpoint: spec.endpoint, method: spec.method, status_code: null, truncated: false };
+    let request;
+    try {
+      request = buildWebhookRequest(spec);
+    } catch {
+      const message = `the endpoint is not a valid URL after templating: ${JSON.stringify(spec.endpoint)}`;
+      ctx.log('ERROR', `${spec.method} ${spec.endpoint} failed: ${message}`, { method: spec.method, url: spec.endpoint });
+      return { status: 'FAILED', result: null, references, error: { code: 'WEBHOOK_FAILED', message } };
+    }
+    references.endpoint = request.url;
+    const started = performance.now();
+    try {
+      const response = await this.http.request({ ...request, timeoutMs: spec.timeoutMs });
+      const durationMs = Math.round(performance.now() - started);
+      references.status_code = response.status;
+      references.truncated = response.truncated;
+      const result = { status: response.status, body: response.body };
+      if (response.status >= 400) {
+        const message = `${spec.method} ${request.url} answered ${response.status}`;
+        ctx.log('ERROR', message, { method: spec.method, url: request.url, status: response.status, durationMs });
+        return { status: 'FAILED', result, references, error: { code: 'WEBHOOK_FAILED', message } };
+      }
+      ctx.log('INFO', `${spec.method} ${request.url} -> ${response.status}`, { method: spec.method, url: request.url, status: response.status, durationMs, truncated: response.truncated });
+      return { status: 'SUCCESS', result, references };
+    } catch (error) {
+      const reason = error instanceof OutboundError ? error.message : String(error);
+      const message = `${spec.method} ${request.url} failed: ${reason}`;
+      ctx.log('ERROR', message, { method: spec.method, url: request.url, reason });
+      return { status: 'FAILED', result: null, references, error: { code: 'WEBHOOK_FAILED', message } };
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { EventEmitter } from 'node:events';
+import type { ActionLog, CascadeEvent, Execution } from '../../entities/index.js';
+
+/** What travels on the bus: every cascade event, log line and execution state as it is written. */
+export interface BusMessages {
+  cascade: CascadeEvent;
+  log: ActionLog;
+  execution: Execution;
+  /** A rule was created, changed or deleted (id only; readers reload it). */
+  rule: { id: string };
+}
+
+export type BusTopic = keyof BusMessages;
+export const BUS_TOPICS: readonly BusTopic[] = ['cascade', 'log', 'execution', 'rule'];
+
+export type Listener<K extends BusTopic> = (message: BusMessages[K]) => void;
+
+/**
+ * Publish/subscribe between the engine and its readers (subscriptions, caches). Every instance
+ * sharing a Redis or a PostgreSQL server sees every message; a message is delivered to local
+ * listeners exactly once, in publish order per publisher.
+ */
+export interface EventBus {
+  readonly kind: 'local' | 'redis' | 'postgres';
+  publish<K extends BusTopic>(topic: K, message: BusMessages[K]): void;
+  subscribe<K extends BusTopic>(topic: K, listener: Listener<K>): () => void;
+  close(): Promise<void>;
+}
+
+/** Dates become strings on the wire; this turns them back. */
+export function reviveMessage<K extends BusTopic>(topic: K, message: any): BusMessages[K] {
+  if (topic === 'cascade' || topic === 'log') return { ...message, at: new Date(message.at) };
+  if (topic === 'execution') {
+    return { ...message, startedAt: new Date(message.startedAt), finishedAt: message.finishedAt ? new Date(message.finishedAt) : null };
+  }
+  return message;
+}
+
+/** Fan-out to local listeners; the base of every bus. */
+export class LocalFanout {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(0);
+  }
+
+  emit<K extends BusTopic>(topic: K, message: BusMessages[K]) {
+    this.emitter.emit(topic, message);
+  }
+
+  on<K extends BusTopic>(topic: K, listener: Listener<K>): () => void {
+    const wrapped = (message: BusMessages[K]) => {
+      try {
+        listener(message);
+      } catch {
+        // A failing subscriber must not stop the others or the publisher.
+      }
+    };
+    this.emitter.on(topic, wrapped);
+    return () => this.emitter.off(topic, wrapped);
+  }
+
+  listenerCount(topic: BusTopic) {
+    return this.emitter.listenerCount(topic);
+  }
+}
+
+/** One process: messages go straight to local listeners. */
+export class LocalEventBus implements EventBus {
+  readonly kind = 'local' as const;
+  private readonly fanout = new LocalFanout();
+
+  publish<K extends BusTopic>(topic: K, message: BusMessages[K]) {
+    this.fanout.emit(topic, message);
+  }
+
+  subscribe<K extends BusTopic>(topic: K, listener: Listener<K>) {
+    return this.fanout.on(topic, listener);
+  }
+
+  async close() {}
+}

@@ -1,0 +1,274 @@
+import { randomUUID } from 'node:crypto';
+import type { ActionLog, CascadeEvent, Execution, LogLevelValue, Rule } from '../entities/index.js';
+import type { Logger } from '../logger.js';
+import type { Clock } from '../shared/clock.js';
+import type { Action, ActionContext, ActionOutcome, ChildOutcome } from './actions/types.js';
+import type { EventBus } from './bus/eventBus.js';
+import { CascadeRun } from './cascade.js';
+import type { ExecutionStore } from './store/executionStore.js';
+import { renderTemplates } from './templates.js';
+import type { TriggerEvaluator } from './trigger/evaluate.js';
+
+export interface RuleReader {
+  getRule(id: string): Promise<Rule | null>;
+}
+
+export interface EngineOptions {
+  store: ExecutionStore;
+  rules: RuleReader;
+  bus: EventBus;
+  evaluator: TriggerEvaluator;
+  actions: Action[];
+  clock: Clock;
+  logger: Logger;
+  instanceId: string;
+  maxCascadeDepth: number;
+}
+
+export interface RunRequest {
+  rule: Rule;
+  payload: unknown;
+  executedBy: string;
+  /** Extra keys of `references` (for example `event`). */
+  references?: Record<string, unknown>;
+}
+
+export interface StartedRun {
+  /** The row as first written: RUNNING, SKIPPED, or already final. */
+  started: Execution;
+  /** The row once it (and, for a root, its whole cascade) has finished. */
+  finished: Promise<Execution>;
+}
+
+interface Parent {
+  execution: Execution;
+  cascade: CascadeRun;
+}
+
+const MAX_LOG_LINES = 1000;
+const MAX_LOG_MESSAGE = 8 * 1024;
+
+export const skipMessages: Record<string, string> = {
+  RULE_ALREADY_RUNNING: 'the rule is already running',
+  CASCADE_DEPTH_EXCEEDED: 'the cascade depth limit was reached',
+  QUEUE_FULL: 'the rule already has its maximum of queued runs',
+};
+
+/**
+ * Runs rules: lock, condition, action, cascade, records. Every trigger that reaches it leaves
+ * exactly one execution row; every step writes its row, events and logs in one statement before
+ * they are published.
+ */
+export class Engine {
+  private readonly actions: Map<string, Action>;
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(private readonly options: EngineOptions) {
+    this.actions = new Map(options.actions.map((a) => [a.type, a]));
+  }
+
+  get instanceId() {
+    return this.options.instanceId;
+  }
+
+  /**
+   * Starts a root run: answers once its row is written (RUNNING, SKIPPED or final); the action and
+   * the cascade go on in `finished`.
+   */
+  async trigger(request: RunRequest): Promise<StartedRun> {
+    return this.track(await this.start(request, null));
+  }
+
+  /** Waits for runs in flight, at most `graceMs`. */
+  async drain(graceMs: number): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+  }
+
+  get runningCount() {
+    return this.inFlight.size;
+  }
+
+  private track(run: StartedRun): StartedRun {
+    const done = run.finished.catch(() => undefined);
+    this.inFlight.add(done);
+    void done.finally(() => this.inFlight.delete(done));
+    return run;
+  }
+
+  private publish(execution: Execution, events: CascadeEvent[], logs: ActionLog[]) {
+    const { bus } = this.options;
+    for (const log of logs) bus.publish('log', log);
+    bus.publish('execution', execution);
+    for (const event of events) bus.publish('cascade', event);
+  }
+
+  private newExecution(rule: Rule, request: RunRequest, parent: Parent | null, id: string, now: Date): Execution {
+    return {
+      id,
+      ruleId: rule.id,
+      ruleName: rule.name,
+      status: 'RUNNING',
+      conditionMet: false,
+      executedBy: request.executedBy,
+      payload: request.payload ?? null,
+      actionType: rule.actionType,
+      result: null,
+      references: { trigger: null, ...request.references },
+      errorCode: null,
+      errorMessage: null,
+      skipReason: null,
+      durationMs: null,
+      startedAt: now,
+      finishedAt: null,
+      cascadeId: parent ? parent.cascade.id : id,
+      parentId: parent ? parent.execution.id : null,
+      depth: parent ? parent.execution.depth + 1 : 0,
+      lockKey: null,
+      instanceId: this.options.instanceId,
+    };
+  }
+
+  private async writeSkipped(execution: Execution, reason: string, cascade: CascadeRun, isRoot: boolean): Promise<Execution> {
+    const skipped: Execution = {
+      ...execution,
+      status: 'SKIPPED',
+      conditionMet: false,
+      references: { ...execution.references, trigger: null },
+      skipReason: reason,
+      durationMs: 0,
+      finishedAt: execution.startedAt,
+      lockKey: null,
+    };
+    const events = [cascade.event('RULE_SKIPPED', skipped, skipped.startedAt, 'SKIPPED', skipMessages[reason] ?? reason)];
+    if (isRoot) events.push(cascade.event('CASCADE_FINISHED', skipped, skipped.startedAt, 'SKIPPED', 'cascade finished'));
+    await this.options.store.tryInsert(skipped, { events, logs: [] });
+    this.publish(skipped, events, []);
+    return skipped;
+  }
+
+  private async start(request: RunRequest, parent: Parent | null): Promise<StartedRun> {
+    const { rule } = request;
+    const { clock, evaluator, store, maxCascadeDepth } = this.options;
+    const id = randomUUID();
+    const now = clock.now();
+    const cascade = parent?.cascade ?? new CascadeRun(id);
+    const isRoot = parent === null;
+    const execution = this.newExecution(rule, request, parent, id, now);
+
+    if (execution.depth > maxCascadeDepth) {
+      const skipped = await this.writeSkipped(execution, 'CASCADE_DEPTH_EXCEEDED', cascade, isRoot);
+      return { started: skipped, finished: Promise.resolve(skipped) };
+    }
+
+    // The condition is pure, so it is evaluated before the write that takes the lock; it counts
+    // only when the lock was free (SPEC: a busy rule is SKIPPED without evaluating its condition).
+    const evaluation = evaluator.evaluate(rule, request.payload);
+    const running: Execution = {
+      ...execution,
+      conditionMet: evaluation.met,
+      references: { ...execution.references, trigger: evaluation.trigger },
+      lockKey: rule.id,
+    };
+    const mark = cascade.mark();
+    const events = [
+      cascade.event('RULE_STARTED', running, now, null, `rule ${rule.name} started`),
+      cascade.event('CONDITION_EVALUATED', running, now, null, evaluation.met ? 'condition met' : 'condition not met'),
+    ];
+    if (evaluation.met) events.push(cascade.event('ACTION_STARTED', running, now, null, `${rule.actionType.toLowerCase()} action started`));
+    const inserted = await store.tryInsert(running, { events, logs: [] });
+    if (!inserted) {
+      cascade.rollback(mark);
+      const skipped = await this.writeSkipped(execution, 'RULE_ALREADY_RUNNING', cascade, isRoot);
+      return { started: skipped, finished: Promise.resolve(skipped) };
+    }
+    this.publish(running, events, []);
+    const finished = this.complete(running, request, cascade, isRoot);
+    return { started: running, finished };
+  }
+
+  /** Runs the action (when the condition was met) and writes the final state. */
+  private async complete(running: Execution, request: RunRequest, cascade: CascadeRun, isRoot: boolean): Promise<Execution> {
+    const { clock, store, logger } = this.options;
+    const logs: ActionLog[] = [];
+    let outcome: ActionOutcome | null = null;
+    if (running.conditionMet) outcome = await this.runAction(running, request, cascade, logs);
+
+    const finishedAt = clock.now();
+    const final: Execution = {
+      ...running,
+      status: outcome ? outcome.status : 'NOT_MATCHED',
+      result: outcome ? (outcome.result ?? null) : null,
+      references: outcome ? { ...running.references, action: outcome.references } : running.references,
+      errorCode: outcome?.error?.code ?? null,
+      errorMessage: outcome?.error?.message ?? null,
+      durationMs: Math.max(0, finishedAt.getTime() - running.startedAt.getTime()),
+      finishedAt,
+      lockKey: null,
+    };
+    if (final.status === 'FAILED') cascade.failed = true;
+    const events: CascadeEvent[] = [];
+    if (outcome) events.push(cascade.event('ACTION_FINISHED', final, finishedAt, final.status, outcome.error ? outcome.error.message : 'action finished'));
+    events.push(cascade.event('RULE_FINISHED', final, finishedAt, final.status, `rule ${final.ruleName} finished: ${final.status}`));
+    if (isRoot) events.push(cascade.event('CASCADE_FINISHED', final, finishedAt, cascade.status(final), 'cascade finished'));
+    try {
+      const written = await store.finish(final, { events, logs });
+      if (!written) logger.warn({ executionId: final.id }, 'execution was already finished elsewhere (swept as interrupted); its result is dropped');
+      else this.publish(final, events, logs);
+    } catch (error) {
+      logger.error({ err: error, executionId: final.id }, 'could not write the end of an execution; it will be swept as interrupted');
+      throw error;
+    }
+    return final;
+  }
+
+  private async runAction(running: Execution, request: RunRequest, cascade: CascadeRun, logs: ActionLog[]): Promise<ActionOutcome> {
+    const { rule } = request;
+    const spec = rule.actionSpec as Record<string, unknown>;
+    const action = this.actions.get(String(spec.type));
+    const ctx: ActionContext = {
+      rule: { id: rule.id, name: rule.name },
+      execution: { id: running.id, depth: running.depth, cascadeId: running.cascadeId },
+      payload: request.payload,
+      log: (level: LogLevelValue, message: string, data?: unknown) => {
+        if (logs.length >= MAX_LOG_LINES) return;
+        logs.push({
+          executionId: running.id,
+          seq: logs.length + 1,
+          cascadeId: running.cascadeId,
+          ruleId: running.ruleId,
+          apiExecutionId: null,
+          at: this.options.clock.now(),
+          level,
+          message: message.length > MAX_LOG_MESSAGE ? `${message.slice(0, MAX_LOG_MESSAGE)}…` : message,
+          data: data ?? null,
+        });
+      },
+      runChild: (ruleId, payload) => this.runChild(ruleId, payload, { execution: running, cascade }),
+    };
+    if (!action) {
+      return { status: 'FAILED', result: null, references: { action_type: spec.type }, error: { code: 'INTERNAL', message: `no action of type ${String(spec.type)}` } };
+    }
+    try {
+      const resolved = renderTemplates(spec, {
+        payload: request.payload,
+        rule: { id: rule.id, name: rule.name },
+        execution: { id: running.id, depth: running.depth },
+        cascade: { id: running.cascadeId },
+      }) as Record<string, unknown>;
+      return await action.run(resolved, ctx);
+    } catch (error) {
+      this.options.logger.error({ err: error, executionId: running.id }, 'action threw');
+      ctx.log('ERROR', 'the action failed unexpectedly');
+      return { status: 'FAILED', result: null, references: { action_type: action.type }, error: { code: 'INTERNAL', message: 'the action failed unexpectedly' } };
+    }
+  }
+
+  private async runChild(ruleId: string, payload: unknown, parent: Parent): Promise<ChildOutcome> {
+    const rule = await this.options.rules.getRule(ruleId);
+    if (!rule) return { ok: false, code: 'RULE_NOT_FOUND', message: `no rule with id ${ruleId}` };
+    if (!rule.active) return { ok: false, code: 'RULE_INACTIVE', message: `rule ${rule.name} (${rule.id}) is inactive` };
+    const run = await this.start({ rule, payload, executedBy: 'cascade' }, parent);
+    return { ok: true, execution: await run.finished };
+  }
+}

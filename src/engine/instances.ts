@@ -1,0 +1,129 @@
+import { hostname } from 'node:os';
+import type { CascadeEvent, Execution } from '../entities/index.js';
+import type { Logger } from '../logger.js';
+import type { EventBus } from './bus/eventBus.js';
+import { toEvent, toExecution } from './store/rows.js';
+import type { Sql } from './store/sql.js';
+
+export const INTERRUPTED_MESSAGE = 'the process running it stopped';
+
+export interface InstanceOptions {
+  sql: Sql;
+  bus: EventBus;
+  logger: Logger;
+  instanceId: string;
+  heartbeatIntervalMs: number;
+  staleAfterMs: number;
+  /** One process owns the database (embedded): every RUNNING row at start is a leftover. */
+  soleInstance: boolean;
+}
+
+const SELECT_STALE = `
+  SELECT e.* FROM executions e
+  WHERE e.status = 'RUNNING'
+    AND (e.instance_id IS NULL OR NOT EXISTS (
+      SELECT 1 FROM instances i WHERE i.id = e.instance_id AND i.heartbeat_at >= now() - (? * interval '1 millisecond')
+    ))
+  ORDER BY e.cascade_id, e.depth DESC`;
+
+/**
+ * This instance's heartbeat, and the sweep that finishes the RUNNING rows of instances whose
+ * heartbeat went stale: FAILED with INTERRUPTED, lock freed, and the RULE_FINISHED and
+ * CASCADE_FINISHED events they lacked, so late subscribers never wait forever.
+ */
+export class InstanceRegistry {
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+
+  constructor(private readonly options: InstanceOptions) {}
+
+  async start(): Promise<void> {
+    const { sql, instanceId } = this.options;
+    await sql.query('INSERT INTO instances (id, hostname, pid) VALUES (?, ?, ?)', [instanceId, hostname(), process.pid]);
+    if (this.options.soleInstance) await this.interrupt(await sql.query(`SELECT * FROM executions WHERE status = 'RUNNING' AND instance_id IS DISTINCT FROM ? ORDER BY cascade_id, depth DESC`, [instanceId]));
+    await this.sweep();
+    this.timer = setInterval(() => void this.tick(), this.options.heartbeatIntervalMs);
+    this.timer.unref();
+  }
+
+  private async tick() {
+    const { sql, instanceId, logger } = this.options;
+    try {
+      await sql.query('UPDATE instances SET heartbeat_at = now() WHERE id = ?', [instanceId]);
+      await this.sweep();
+    } catch (error) {
+      logger.warn({ err: error }, 'heartbeat or sweep failed');
+    }
+  }
+
+  /** Finishes every RUNNING row whose instance is gone or silent. */
+  sweep(): Promise<void> {
+    this.sweeping ??= (async () => {
+      try {
+        const { sql, staleAfterMs } = this.options;
+        await this.interrupt(await sql.query(SELECT_STALE, [staleAfterMs]));
+        await sql.query('DELETE FROM instances WHERE heartbeat_at < now() - (? * interval \'1 millisecond\') AND id <> ?', [staleAfterMs * 10, this.options.instanceId]);
+      } finally {
+        this.sweeping = undefined;
+      }
+    })();
+    return this.sweeping;
+  }
+
+  /** On a clean stop: marks this instance's own leftovers and leaves the registry. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    const { sql, instanceId } = this.options;
+    await this.interrupt(await sql.query(`SELECT * FROM executions WHERE status = 'RUNNING' AND instance_id = ? ORDER BY cascade_id, depth DESC`, [instanceId]));
+    await sql.query('DELETE FROM instances WHERE id = ?', [instanceId]);
+  }
+
+  private async interrupt(rows: Record<string, unknown>[]): Promise<void> {
+    if (rows.length === 0) return;
+    const { sql, bus, logger } = this.options;
+    const byCascade = new Map<string, Execution[]>();
+    for (const row of rows) {
+      const execution = toExecution(row);
+      byCascade.set(execution.cascadeId, [...(byCascade.get(execution.cascadeId) ?? []), execution]);
+    }
+    for (const [cascadeId, executions] of byCascade) {
+      const { finished, events } = await sql.transaction(async (tx) => {
+        const done: Execution[] = [];
+        const written: CascadeEvent[] = [];
+        for (const execution of executions) {
+          const [updated] = await tx.query(
+            `UPDATE executions SET status = 'FAILED', error_code = 'INTERRUPTED', error_message = ?, finished_at = now(),
+               duration_ms = greatest(0, (extract(epoch from (now() - started_at)) * 1000)::int), lock_key = NULL
+             WHERE id = ? AND status = 'RUNNING' RETURNING *`,
+            [INTERRUPTED_MESSAGE, execution.id],
+          );
+          if (!updated) continue;
+          const final = toExecution(updated);
+          done.push(final);
+          const [event] = await tx.query(
+            `INSERT INTO cascade_events (cascade_id, seq, at, kind, execution_id, rule_id, rule_name, depth, status, message)
+             SELECT ?, coalesce(max(seq), 0) + 1, now(), 'RULE_FINISHED', ?, ?, ?, ?, 'FAILED', ? FROM cascade_events WHERE cascade_id = ?
+             RETURNING *`,
+            [cascadeId, final.id, final.ruleId, final.ruleName, final.depth, `rule ${final.ruleName ?? final.ruleId} interrupted: ${INTERRUPTED_MESSAGE}`, cascadeId],
+          );
+          if (event) written.push(toEvent(event));
+        }
+        if (done.length > 0) {
+          const [event] = await tx.query(
+            `INSERT INTO cascade_events (cascade_id, seq, at, kind, execution_id, rule_id, rule_name, depth, status, message)
+             SELECT ?, (SELECT coalesce(max(seq), 0) + 1 FROM cascade_events WHERE cascade_id = ?), now(), 'CASCADE_FINISHED', r.id, r.rule_id, r.rule_name, 0, 'FAILED', 'cascade interrupted'
+             FROM executions r
+             WHERE r.id = ? AND NOT EXISTS (SELECT 1 FROM cascade_events WHERE cascade_id = ? AND kind = 'CASCADE_FINISHED')
+             RETURNING *`,
+            [cascadeId, cascadeId, cascadeId, cascadeId],
+          );
+          if (event) written.push(toEvent(event));
+        }
+        return { finished: done, events: written };
+      });
+      for (const execution of finished) bus.publish('execution', execution);
+      for (const event of events) bus.publish('cascade', event);
+      if (finished.length) logger.warn({ cascadeId, executions: finished.map((e) => e.id) }, 'interrupted runs of a stopped instance were finished as FAILED');
+    }
+  }
+}

@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Clock } from '../shared/clock.js';
+import { isUuid } from '../shared/ids.js';
+import { ApiScriptAction } from './actions/apiScript.js';
+import { TriggerRuleAction } from './actions/triggerRule.js';
+import { WebhookAction } from './actions/webhook.js';
+import { LocalEventBus, type BusTopic, type EventBus } from './bus/eventBus.js';
+import { createPostgresEventBus } from './bus/postgresBus.js';
+import { createRedisEventBus } from './bus/redisBus.js';
+import { Engine } from './engine.js';
+import { OutboundHttpClient } from './http/client.js';
+import { InstanceRegistry } from './instances.js';
+import { EventPublisher } from './publisher.js';
+import { ActiveRuleSet } from './ruleSet.js';
+import { ExecutionStore } from './store/executionStore.js';
+import { toRule } from './store/rows.js';
+import type { Sql } from './store/sql.js';
+import { TriggerEvaluator } from './trigger/evaluate.js';
+
+export interface EngineRuntime {
+  engine: Engine;
+  store: ExecutionStore;
+  bus: EventBus;
+  evaluator: TriggerEvaluator;
+  publisher: EventPublisher;
+  ruleSet: ActiveRuleSet;
+  http: OutboundHttpClient;
+  instanceId: string;
+  /** Lets runs in flight finish (up to graceMs), then leaves: leftovers are marked INTERRUPTED. */
+  stop(graceMs: number): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  sql: Sql;
+  /** The database URL when it is a real PostgreSQL server (LISTEN/NOTIFY works there). */
+  postgresUrl: string | null;
+}
+
+async function createBus(options: RuntimeOptions, store: ExecutionStore): Promise<EventBus> {
+  const { config, logger, sql, postgresUrl } = options;
+  if (config.redisUrl) return createRedisEventBus(config.redisUrl, logger);
+  if (postgresUrl) {
+    return createPostgresEventBus(
+      postgresUrl,
+      sql,
+      async (topic: BusTopic, ref) => {
+        if (topic === 'execution') return store.get(String(ref.id));
+        if (topic === 'log') return (await store.logsOf([String(ref.executionId)])).get(String(ref.executionId))?.find((l) => l.seq === ref.seq) ?? null;
+        if (topic === 'cascade') return (await store.eventsOf(String(ref.cascadeId), Number(ref.seq) - 1))[0] ?? null;
+        return null;
+      },
+      logger,
+    );
+  }
+  return new LocalEventBus();
+}
+
+export async function startEngineRuntime(options: RuntimeOptions): Promise<EngineRuntime> {
+  const { config, logger, clock, sql } = options;
+  const instanceId = randomUUID();
+  const store = new ExecutionStore(sql);
+  const bus = await createBus(options, store);
+  const evaluator = new TriggerEvaluator();
+  const http = new OutboundHttpClient({ allowlist: config.outboundAllowlist });
+  const engine = new Engine({
+    store,
+    rules: {
+      async getRule(id) {
+        if (!isUuid(id)) return null;
+        const [row] = await sql.query('SELECT * FROM rules WHERE id = ?', [id]);
+        return row ? toRule(row) : null;
+      },
+    },
+    bus,
+    evaluator,
+    actions: [new WebhookAction(http), new TriggerRuleAction(), new ApiScriptAction()],
+    clock,
+    logger,
+    instanceId,
+    maxCascadeDepth: config.maxCascadeDepth,
+  });
+  const ruleSet = new ActiveRuleSet(sql, evaluator, bus, logger);
+  const publisher = new EventPublisher(engine, ruleSet);
+  const instances = new InstanceRegistry({
+    sql,
+    bus,
+    logger,
+    instanceId,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    staleAfterMs: config.heartbeatStaleMs,
+    soleInstance: options.postgresUrl === null,
+  });
+  await instances.start();
+  logger.info({ instanceId, bus: bus.kind }, 'engine ready');
+
+  return {
+    engine,
+    store,
+    bus,
+    evaluator,
+    publisher,
+    ruleSet,
+    http,
+    instanceId,
+    async stop(graceMs) {
+      await engine.drain(graceMs);
+      await instances.stop().catch((error: unknown) => logger.warn({ err: error }, 'could not leave the instance registry cleanly'));
+      ruleSet.close();
+      await bus.close();
+      await http.close();
+    },
+  };
+}

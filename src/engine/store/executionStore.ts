@@ -1,0 +1,150 @@
+import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
+import { fromEvent, fromExecution, fromLog, toEvent, toExecution, toLog } from './rows.js';
+import type { Sql } from './sql.js';
+
+/** Cascade events and log lines written in the same statement as an execution row. */
+export interface Attachments {
+  events: CascadeEvent[];
+  logs: ActionLog[];
+}
+
+const ATTACH = (guard: string) => `
+  ev AS (
+    INSERT INTO cascade_events SELECT * FROM jsonb_populate_recordset(null::cascade_events, ?::jsonb) WHERE EXISTS (SELECT 1 FROM ${guard})
+  ),
+  lg AS (
+    INSERT INTO action_logs SELECT * FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) WHERE EXISTS (SELECT 1 FROM ${guard})
+  )`;
+
+// One statement per step: the row, its events and its log lines commit together or not at all.
+const TRY_START = `
+WITH ins AS (
+  INSERT INTO executions SELECT * FROM jsonb_populate_record(null::executions, ?::jsonb)
+  ON CONFLICT (lock_key) WHERE lock_key IS NOT NULL DO NOTHING
+  RETURNING id
+), ${ATTACH('ins')}
+SELECT count(*)::int AS n FROM ins`;
+
+const FINISH = `
+WITH upd AS (
+  UPDATE executions e SET
+    status = r.status, condition_met = r.condition_met, action_type = r.action_type, result = r.result,
+    "references" = r."references", error_code = r.error_code, error_message = r.error_message,
+    skip_reason = r.skip_reason, duration_ms = r.duration_ms, finished_at = r.finished_at, lock_key = r.lock_key
+  FROM jsonb_populate_record(null::executions, ?::jsonb) r
+  WHERE e.id = r.id AND e.status IN ('RUNNING', 'QUEUED')
+  RETURNING e.id
+), ${ATTACH('upd')}
+SELECT count(*)::int AS n FROM upd`;
+
+const json = (value: unknown) => JSON.stringify(value);
+
+/** A PostgreSQL array literal of uuids (already validated ids; no quoting needed). */
+export const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;
+
+export interface ExecutionFilter {
+  ruleId?: string | null;
+  cascadeId?: string | null;
+  status?: ExecutionStatusValue | null;
+}
+
+export interface ExecutionPageQuery extends ExecutionFilter {
+  limit: number;
+  after: { at: Date; id: string } | null;
+}
+
+export class ExecutionStore {
+  constructor(private readonly sql: Sql) {}
+
+  /**
+   * Inserts the row with its events and logs. When the row carries a lock key that another row
+   * holds, nothing is written and the answer is false.
+   */
+  async tryInsert(execution: Execution, attached: Attachments): Promise<boolean> {
+    const [row] = await this.sql.query<{ n: number }>(TRY_START, [
+      json(fromExecution(execution)),
+      json(attached.events.map(fromEvent)),
+      json(attached.logs.map(fromLog)),
+    ]);
+    return (row?.n ?? 0) > 0;
+  }
+
+  /** Writes the final state of a row still RUNNING or QUEUED; false when it was already finished (swept). */
+  async finish(execution: Execution, attached: Attachments): Promise<boolean> {
+    const [row] = await this.sql.query<{ n: number }>(FINISH, [
+      json(fromExecution(execution)),
+      json(attached.events.map(fromEvent)),
+      json(attached.logs.map(fromLog)),
+    ]);
+    return (row?.n ?? 0) > 0;
+  }
+
+  async get(id: string): Promise<Execution | null> {
+    const [row] = await this.sql.query('SELECT * FROM executions WHERE id = ?', [id]);
+    return row ? toExecution(row) : null;
+  }
+
+  async getMany(ids: readonly string[]): Promise<Execution[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.sql.query('SELECT * FROM executions WHERE id = ANY(?::uuid[])', [uuidArray(ids)]);
+    return rows.map(toExecution);
+  }
+
+  private filterSql(filter: ExecutionFilter): { where: string[]; params: unknown[] } {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.ruleId) (where.push('rule_id = ?'), params.push(filter.ruleId));
+    if (filter.cascadeId) (where.push('cascade_id = ?'), params.push(filter.cascadeId));
+    if (filter.status) (where.push('status = ?'), params.push(filter.status));
+    return { where, params };
+  }
+
+  /** Newest first (startedAt desc, id desc), `limit + 1` rows so the caller knows of a next page. */
+  async page(query: ExecutionPageQuery): Promise<{ rows: Execution[]; total: number }> {
+    const { where, params } = this.filterSql(query);
+    const countSql = `SELECT count(*)::int AS n FROM executions${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+    const pageWhere = [...where];
+    const pageParams = [...params];
+    if (query.after) {
+      pageWhere.push('(started_at, id) < (?::timestamptz, ?::uuid)');
+      pageParams.push(query.after.at.toISOString(), query.after.id);
+    }
+    const rowsSql = `SELECT * FROM executions${pageWhere.length ? ` WHERE ${pageWhere.join(' AND ')}` : ''} ORDER BY started_at DESC, id DESC LIMIT ?`;
+    const [count] = await this.sql.query<{ n: number }>(countSql, params);
+    const rows = query.limit === 0 ? [] : await this.sql.query(rowsSql, [...pageParams, query.limit + 1]);
+    return { rows: rows.map(toExecution), total: count?.n ?? 0 };
+  }
+
+  /** Children of each parent, oldest first. */
+  async childrenOf(parentIds: readonly string[]): Promise<Map<string, Execution[]>> {
+    const result = new Map<string, Execution[]>(parentIds.map((id) => [id, []]));
+    if (parentIds.length === 0) return result;
+    const rows = await this.sql.query('SELECT * FROM executions WHERE parent_id = ANY(?::uuid[]) ORDER BY started_at, id', [uuidArray(parentIds)]);
+    for (const row of rows) result.get(row.parent_id as string)?.push(toExecution(row));
+    return result;
+  }
+
+  /** Executions of a cascade, oldest first. */
+  async ofCascade(cascadeId: string): Promise<Execution[]> {
+    const rows = await this.sql.query('SELECT * FROM executions WHERE cascade_id = ? ORDER BY started_at, depth, id', [cascadeId]);
+    return rows.map(toExecution);
+  }
+
+  async logsOf(executionIds: readonly string[]): Promise<Map<string, ActionLog[]>> {
+    const result = new Map<string, ActionLog[]>(executionIds.map((id) => [id, []]));
+    if (executionIds.length === 0) return result;
+    const rows = await this.sql.query('SELECT * FROM action_logs WHERE execution_id = ANY(?::uuid[]) ORDER BY execution_id, seq', [uuidArray(executionIds)]);
+    for (const row of rows) result.get(row.execution_id as string)?.push(toLog(row));
+    return result;
+  }
+
+  async eventsOf(cascadeId: string, afterSeq = 0): Promise<CascadeEvent[]> {
+    const rows = await this.sql.query('SELECT * FROM cascade_events WHERE cascade_id = ? AND seq > ? ORDER BY seq', [cascadeId, afterSeq]);
+    return rows.map(toEvent);
+  }
+
+  async cascadeExists(cascadeId: string): Promise<boolean> {
+    const rows = await this.sql.query('SELECT 1 FROM executions WHERE id = ? AND cascade_id = id', [cascadeId]);
+    return rows.length > 0;
+  }
+}

@@ -1,0 +1,130 @@
+import type { ActionLog, CascadeEvent, Execution, Rule } from '../../entities/index.js';
+import { parseOptionalTimestamp, parseTimestamp } from './sql.js';
+
+type Row = Record<string, any>;
+
+export function toExecution(row: Row): Execution {
+  return {
+    id: row.id,
+    ruleId: row.rule_id,
+    ruleName: row.rule_name ?? null,
+    status: row.status,
+    conditionMet: row.condition_met,
+    executedBy: row.executed_by,
+    payload: row.payload ?? null,
+    actionType: row.action_type ?? null,
+    result: row.result ?? null,
+    references: row.references ?? {},
+    errorCode: row.error_code ?? null,
+    errorMessage: row.error_message ?? null,
+    skipReason: row.skip_reason ?? null,
+    durationMs: row.duration_ms ?? null,
+    startedAt: parseTimestamp(row.started_at),
+    finishedAt: parseOptionalTimestamp(row.finished_at),
+    cascadeId: row.cascade_id,
+    parentId: row.parent_id ?? null,
+    depth: row.depth,
+    lockKey: row.lock_key ?? null,
+    instanceId: row.instance_id ?? null,
+  };
+}
+
+export function fromExecution(e: Execution): Row {
+  return {
+    id: e.id,
+    rule_id: e.ruleId,
+    rule_name: e.ruleName,
+    status: e.status,
+    condition_met: e.conditionMet,
+    executed_by: e.executedBy,
+    payload: e.payload ?? null,
+    action_type: e.actionType,
+    result: e.result ?? null,
+    references: e.references,
+    error_code: e.errorCode,
+    error_message: e.errorMessage,
+    skip_reason: e.skipReason,
+    duration_ms: e.durationMs,
+    started_at: e.startedAt.toISOString(),
+    finished_at: e.finishedAt?.toISOString() ?? null,
+    cascade_id: e.cascadeId,
+    parent_id: e.parentId,
+    depth: e.depth,
+    lock_key: e.lockKey,
+    instance_id: e.instanceId,
+  };
+}
+
+export function toLog(row: Row): ActionLog {
+  return {
+    executionId: row.execution_id,
+    seq: row.seq,
+    cascadeId: row.cascade_id ?? null,
+    ruleId: row.rule_id ?? null,
+    apiExecutionId: row.api_execution_id ?? null,
+    at: parseTimestamp(row.at),
+    level: row.level,
+    message: row.message,
+    data: row.data ?? null,
+  };
+}
+
+export function fromLog(l: ActionLog): Row {
+  return {
+    execution_id: l.executionId,
+    seq: l.seq,
+    cascade_id: l.cascadeId,
+    rule_id: l.ruleId,
+    api_execution_id: l.apiExecutionId,
+    at: l.at.toISOString(),
+    level: l.level,
+    message: l.message,
+    data: l.data ?? null,
+  };
+}
+
+export function toEvent(row: Row): CascadeEvent {
+  return {
+    cascadeId: row.cascade_id,
+    seq: row.seq,
+    at: parseTimestamp(row.at),
+    kind: row.kind,
+    executionId: row.execution_id,
+    ruleId: row.rule_id,
+    ruleName: row.rule_name ?? null,
+    depth: row.depth,
+    status: row.status ?? null,
+    message: row.message ?? null,
+  };
+}
+
+export function fromEvent(e: CascadeEvent): Row {
+  return {
+    cascade_id: e.cascadeId,
+    seq: e.seq,
+    at: e.at.toISOString(),
+    kind: e.kind,
+    execution_id: e.executionId,
+    rule_id: e.ruleId,
+    rule_name: e.ruleName,
+    depth: e.depth,
+    status: e.status,
+    message: e.message,
+  };
+}
+
+export function toRule(row: Row): Rule {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description ?? null,
+    triggerType: row.trigger_type,
+    triggerSpec: row.trigger_spec,
+    actionSpec: row.action_spec,
+    actionType: row.action_type,
+    active: row.active,
+    createdBy: row.created_by ?? null,
+    createdAt: parseTimestamp(row.created_at),
+    updatedAt: parseTimestamp(row.updated_at),
+  };
+}

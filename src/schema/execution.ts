@@ -1,0 +1,209 @@
+import type { ActionLog, CascadeEvent, Execution } from '../entities/index.js';
+import type { PublishResult } from '../engine/publisher.js';
+import type { Cascade, Simulation } from '../services/executions.js';
+import { builder } from './builder.js';
+import { ActionTypeEnum, CascadeEventKindEnum, ExecutionStatusEnum, LogLevelEnum } from './enums.js';
+import { connectionType } from './pagination.js';
+import { RuleRef } from './rule.js';
+
+export const ExecutionErrorRef = builder.objectRef<{ code: string; message: string }>('ExecutionError').implement({
+  fields: (t) => ({
+    code: t.exposeString('code', { description: "Machine-readable, from SPEC.md 'Error codes'." }),
+    message: t.exposeString('message'),
+  }),
+});
+
+export const ActionLogRef = builder.objectRef<ActionLog>('ActionLog').implement({
+  fields: (t) => ({
+    executionId: t.exposeID('executionId', { description: 'The Execution, or for a direct executeApi run the ApiExecution, that wrote it.' }),
+    cascadeId: t.exposeID('cascadeId', { nullable: true, description: 'Null for a direct executeApi run.' }),
+    ruleId: t.exposeID('ruleId', { nullable: true, description: 'Null for a direct executeApi run.' }),
+    apiExecutionId: t.exposeID('apiExecutionId', { nullable: true, description: 'Set on lines written by an API script, from a rule or direct.' }),
+    seq: t.exposeInt('seq', { description: 'Order within the execution, from 1.' }),
+    at: t.field({ type: 'DateTime', resolve: (l) => l.at }),
+    level: t.field({ type: LogLevelEnum, resolve: (l) => l.level }),
+    message: t.exposeString('message'),
+    data: t.field({ type: 'JSON', nullable: true, resolve: (l) => l.data }),
+  }),
+});
+
+export const ExecutionRef = builder.objectRef<Execution>('Execution');
+
+ExecutionRef.implement({
+  description: 'One run of one rule. A cascade is the tree of executions under one root.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    ruleId: t.exposeID('ruleId'),
+    rule: t.field({ type: RuleRef, nullable: true, description: 'Null once the rule is deleted.', resolve: (e, _args, { loaders }) => loaders.rule.load(e.ruleId) }),
+    status: t.field({ type: ExecutionStatusEnum, resolve: (e) => e.status }),
+    conditionMet: t.exposeBoolean('conditionMet'),
+    executedBy: t.exposeString('executedBy', { description: "Who started it: the executedBy argument, 'event', 'scheduler', 'metric-poll' or 'cascade'." }),
+    payload: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.payload }),
+    actionType: t.field({ type: ActionTypeEnum, nullable: true, resolve: (e) => e.actionType }),
+    result: t.field({ type: 'JSON', nullable: true, description: 'What the action returned (SPEC.md, per action type).', resolve: (e) => e.result }),
+    references: t.field({ type: 'JSON', description: "Condition and action references (SPEC.md, 'References').", resolve: (e) => e.references }),
+    error: t.field({
+      type: ExecutionErrorRef,
+      nullable: true,
+      resolve: (e) => (e.errorCode ? { code: e.errorCode, message: e.errorMessage ?? e.errorCode } : null),
+    }),
+    skipReason: t.exposeString('skipReason', { nullable: true, description: 'Why it was SKIPPED: RULE_ALREADY_RUNNING, QUEUE_FULL or CASCADE_DEPTH_EXCEEDED.' }),
+    durationMs: t.exposeInt('durationMs', { nullable: true }),
+    startedAt: t.field({ type: 'DateTime', resolve: (e) => e.startedAt }),
+    finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (e) => e.finishedAt }),
+    cascadeId: t.exposeID('cascadeId', { description: 'Id of the root execution of its cascade (its own id for a root).' }),
+    parentId: t.exposeID('parentId', { nullable: true }),
+    depth: t.exposeInt('depth', { description: "0 for a root, parent's depth + 1 for a rule triggered by a trigger_rule action." }),
+    children: t.field({ type: [ExecutionRef], description: 'Oldest first.', resolve: (e, _args, { loaders }) => loaders.children.load(e.id) }),
+    logs: t.field({ type: [ActionLogRef], description: 'In seq order.', resolve: (e, _args, { loaders }) => loaders.logs.load(e.id) }),
+  }),
+});
+
+export const ExecutionConnectionRef = connectionType('Execution', ExecutionRef);
+
+export const CascadeEventRef = builder.objectRef<CascadeEvent>('CascadeEvent').implement({
+  fields: (t) => ({
+    cascadeId: t.exposeID('cascadeId'),
+    seq: t.exposeInt('seq', { description: 'Order within the cascade, from 1, without gaps.' }),
+    at: t.field({ type: 'DateTime', resolve: (e) => e.at }),
+    kind: t.field({ type: CascadeEventKindEnum, resolve: (e) => e.kind }),
+    executionId: t.exposeID('executionId'),
+    ruleId: t.exposeID('ruleId'),
+    ruleName: t.exposeString('ruleName', { nullable: true }),
+    depth: t.exposeInt('depth'),
+    status: t.field({ type: ExecutionStatusEnum, nullable: true, resolve: (e) => e.status }),
+    message: t.exposeString('message', { nullable: true }),
+  }),
+});
+
+const CascadeRef = builder.objectRef<Cascade>('Cascade').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    status: t.field({
+      type: ExecutionStatusEnum,
+      description: "RUNNING until every execution in it has finished; then FAILED if any failed, else the root's status.",
+      resolve: (c) => c.status,
+    }),
+    root: t.field({ type: ExecutionRef, resolve: (c) => c.root }),
+    executions: t.field({ type: [ExecutionRef], description: 'Oldest first.', resolve: (c) => c.executions }),
+    events: t.field({ type: [CascadeEventRef], description: 'In seq order.', resolve: (c) => c.events }),
+    startedAt: t.field({ type: 'DateTime', resolve: (c) => c.startedAt }),
+    finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (c) => c.finishedAt }),
+  }),
+});
+
+const SimulationRef = builder.objectRef<Simulation>('Simulation').implement({
+  fields: (t) => ({
+    conditionMet: t.exposeBoolean('conditionMet'),
+    wouldExecute: t.exposeBoolean('wouldExecute'),
+    resolvedAction: t.field({ type: 'JSON', description: 'The action spec with templates filled in from the payload.', resolve: (s) => s.resolvedAction }),
+    references: t.field({ type: 'JSON', resolve: (s) => s.references }),
+  }),
+});
+
+const PublishEventResultRef = builder.objectRef<PublishResult>('PublishEventResult').implement({
+  fields: (t) => ({
+    eventId: t.exposeID('eventId'),
+    matched: t.exposeInt('matched', { description: 'Active EVENT rules whose condition the event met, not counting matches held by a throttle.' }),
+    executions: t.field({ type: [ExecutionRef], description: 'Root executions started by this event.', resolve: (r) => r.executions }),
+  }),
+});
+
+builder.objectField(RuleRef, 'executions', (t) =>
+  t.field({
+    type: ExecutionConnectionRef,
+    description: 'Newest first.',
+    args: { first: t.arg.int(), after: t.arg.string(), status: t.arg({ type: ExecutionStatusEnum }) },
+    resolve: (rule, args, { services }) => services.executions.list({ ruleId: rule.id, status: args.status }, args),
+  }),
+);
+
+builder.queryFields((t) => ({
+  execution: t.field({
+    type: ExecutionRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, { services }) => services.executions.get(String(id)),
+  }),
+  executions: t.field({
+    type: ExecutionConnectionRef,
+    args: {
+      ruleId: t.arg.id(),
+      cascadeId: t.arg.id(),
+      status: t.arg({ type: ExecutionStatusEnum }),
+      first: t.arg.int(),
+      after: t.arg.string(),
+    },
+    resolve: (_root, args, { services }) =>
+      services.executions.list({ ruleId: args.ruleId == null ? null : String(args.ruleId), cascadeId: args.cascadeId == null ? null : String(args.cascadeId), status: args.status }, args),
+  }),
+  cascade: t.field({
+    type: CascadeRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, { services }) => services.executions.cascade(String(id)),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  triggerRule: t.field({
+    type: ExecutionRef,
+    description: `Runs the rule now with this payload: evaluates its condition and, when met,
+its action, and every rule that the action chains to. With wait: true
+(default) it answers when the whole cascade has finished; with wait: false
+it answers as soon as the root execution is written (RUNNING, or SKIPPED
+when the rule is busy), and cascadeProgress(cascadeId) replays and streams
+the rest.`,
+    args: {
+      ruleId: t.arg.id({ required: true }),
+      payload: t.arg({ type: 'JSON' }),
+      executedBy: t.arg.string(),
+      wait: t.arg.boolean({ defaultValue: true }),
+    },
+    resolve: (_root, args, { services }) => services.executions.trigger(String(args.ruleId), args.payload, args.executedBy, args.wait ?? true),
+  }),
+  simulateRule: t.field({
+    type: SimulationRef,
+    description: 'Evaluates the condition and resolves the action without running it. Records nothing.',
+    args: { ruleId: t.arg.id({ required: true }), payload: t.arg({ type: 'JSON' }) },
+    resolve: (_root, args, { services }) => services.executions.simulate(String(args.ruleId), args.payload),
+  }),
+  publishEvent: t.field({
+    type: PublishEventResultRef,
+    description: 'Evaluates the event against every active EVENT rule and runs those it matches.',
+    args: { event: t.arg({ type: 'JSON', required: true }), source: t.arg.string() },
+    resolve: (_root, args, { services }) => services.executions.publishEvent(args.event, args.source),
+  }),
+}));
+
+builder.subscriptionType({});
+
+builder.subscriptionFields((t) => ({
+  actionLogs: t.field({
+    type: ActionLogRef,
+    description: 'Every log line of matching executions as it is written. All arguments are filters; none means all.',
+    args: { ruleId: t.arg.id(), cascadeId: t.arg.id(), executionId: t.arg.id() },
+    subscribe: (_root, args, { services }) =>
+      services.executions.actionLogs({
+        ruleId: args.ruleId == null ? null : String(args.ruleId),
+        cascadeId: args.cascadeId == null ? null : String(args.cascadeId),
+        executionId: args.executionId == null ? null : String(args.executionId),
+      }),
+    resolve: (log) => log,
+  }),
+  cascadeProgress: t.field({
+    type: CascadeEventRef,
+    description: `The events of one cascade: first those already past (from seq 1), then live
+ones; completes after CASCADE_FINISHED.`,
+    args: { cascadeId: t.arg.id({ required: true }) },
+    subscribe: (_root, args, { services }) => services.executions.cascadeProgress(String(args.cascadeId)),
+    resolve: (event) => event,
+  }),
+  executionUpdates: t.field({
+    type: ExecutionRef,
+    description: 'Each execution when it starts and when it finishes.',
+    args: { ruleId: t.arg.id() },
+    subscribe: (_root, args, { services }) => services.executions.executionUpdates(args.ruleId == null ? null : String(args.ruleId)),
+    resolve: (execution) => execution,
+  }),
+}));

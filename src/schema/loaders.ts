@@ -1,0 +1,24 @@
+import DataLoader from 'dataloader';
+import type { ActionLog, Execution, Rule } from '../entities/index.js';
+import type { Services } from './context.js';
+
+/** Per-request batching, so a page of executions costs one query per field, not one per row. */
+export interface Loaders {
+  rule: DataLoader<string, Rule | null>;
+  children: DataLoader<string, Execution[]>;
+  logs: DataLoader<string, ActionLog[]>;
+}
+
+export function createLoaders(services: Services): Loaders {
+  return {
+    rule: new DataLoader((ids) => services.rules.getMany(ids)),
+    children: new DataLoader(async (ids) => {
+      const byParent = await services.executions.childrenOf(ids);
+      return ids.map((id) => byParent.get(id) ?? []);
+    }),
+    logs: new DataLoader(async (ids) => {
+      const byExecution = await services.executions.logsOf(ids);
+      return ids.map((id) => byExecution.get(id) ?? []);
+    }),
+  };
+}

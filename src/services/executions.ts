@@ -1,0 +1,190 @@
+import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue, Rule } from '../entities/index.js';
+import { isEventObject, type PublishResult } from '../engine/publisher.js';
+import type { EngineRuntime } from '../engine/runtime.js';
+import { renderTemplates } from '../engine/templates.js';
+import { AppError, badInput, notFound } from '../errors.js';
+import { isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
+import type { RuleService } from './rules.js';
+import { createChannel } from './stream.js';
+
+export interface Simulation {
+  conditionMet: boolean;
+  wouldExecute: boolean;
+  resolvedAction: unknown;
+  references: Record<string, unknown>;
+}
+
+export interface Cascade {
+  id: string;
+  status: ExecutionStatusValue;
+  root: Execution;
+  executions: Execution[];
+  events: CascadeEvent[];
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface ExecutionListFilter {
+  ruleId?: string | null;
+  cascadeId?: string | null;
+  status?: ExecutionStatusValue | null;
+}
+
+const MAX_EXECUTED_BY = 100;
+
+/** Runs, simulations, events and the history they leave; what the GraphQL layer calls. */
+export class ExecutionService {
+  constructor(
+    private readonly runtime: EngineRuntime,
+    private readonly rules: RuleService,
+  ) {}
+
+  private async activeRule(ruleId: string): Promise<Rule> {
+    const rule = await this.rules.get(ruleId);
+    if (!rule) throw notFound(`No rule with id ${JSON.stringify(ruleId)}`);
+    return rule;
+  }
+
+  /** The payload a run of this rule sees: METRIC rules need one; SCHEDULE rules fall back to their own. */
+  private payloadFor(rule: Rule, payload: unknown): unknown {
+    if (rule.triggerType === 'METRIC' && payload == null) {
+      throw badInput('payload: a METRIC rule reads its value from the payload when triggered or simulated; give one', { field: 'payload' });
+    }
+    if (rule.triggerType === 'SCHEDULE' && payload == null) return (rule.triggerSpec as { payload?: unknown }).payload ?? null;
+    return payload ?? null;
+  }
+
+  async trigger(ruleId: string, payload: unknown, executedBy: string | null | undefined, wait: boolean): Promise<Execution> {
+    const rule = await this.activeRule(ruleId);
+    if (!rule.active) throw new AppError('RULE_INACTIVE', `Rule ${rule.name} (${rule.id}) is inactive`);
+    const by = executedBy ?? 'manual';
+    if (by.trim() === '' || by.length > MAX_EXECUTED_BY) throw badInput(`executedBy: 1 to ${MAX_EXECUTED_BY} characters`, { field: 'executedBy' });
+    const run = await this.runtime.engine.trigger({ rule, payload: this.payloadFor(rule, payload), executedBy: by });
+    return wait ? run.finished : run.started;
+  }
+
+  async simulate(ruleId: string, payload: unknown): Promise<Simulation> {
+    const rule = await this.activeRule(ruleId);
+    const input = this.payloadFor(rule, payload);
+    const evaluation = this.runtime.evaluator.evaluate(rule, input);
+    const resolvedAction = renderTemplates(rule.actionSpec, {
+      payload: input,
+      rule: { id: rule.id, name: rule.name },
+      execution: { id: null, depth: null },
+      cascade: { id: null },
+    });
+    return { conditionMet: evaluation.met, wouldExecute: evaluation.met && rule.active, resolvedAction, references: { trigger: evaluation.trigger } };
+  }
+
+  async publishEvent(event: unknown, source: string | null | undefined): Promise<PublishResult> {
+    if (!isEventObject(event)) throw badInput('event: must be a JSON object', { field: 'event' });
+    return this.runtime.publisher.publish(event, source ?? null);
+  }
+
+  async get(id: string): Promise<Execution | null> {
+    return isUuid(id) ? this.runtime.store.get(id) : null;
+  }
+
+  async getMany(ids: readonly string[]): Promise<Execution[]> {
+    return this.runtime.store.getMany(ids.filter(isUuid));
+  }
+
+  async list(filter: ExecutionListFilter, pageArgs: PageArgs): Promise<Connection<Execution>> {
+    const page = parsePage(pageArgs);
+    const empty = (filter.ruleId != null && !isUuid(filter.ruleId)) || (filter.cascadeId != null && !isUuid(filter.cascadeId));
+    if (empty) return toConnection([], page, 0, (e: Execution) => ({ at: e.startedAt, id: e.id }));
+    const { rows, total } = await this.runtime.store.page({ ...filter, limit: page.limit, after: page.after });
+    return toConnection(rows, page, total, (e) => ({ at: e.startedAt, id: e.id }));
+  }
+
+  childrenOf(parentIds: readonly string[]): Promise<Map<string, Execution[]>> {
+    return this.runtime.store.childrenOf(parentIds);
+  }
+
+  logsOf(executionIds: readonly string[]): Promise<Map<string, ActionLog[]>> {
+    return this.runtime.store.logsOf(executionIds);
+  }
+
+  async cascade(id: string): Promise<Cascade | null> {
+    if (!isUuid(id)) return null;
+    const executions = await this.runtime.store.ofCascade(id);
+    const root = executions.find((e) => e.id === id);
+    if (!root) return null;
+    const events = await this.runtime.store.eventsOf(id);
+    const unfinished = executions.some((e) => e.status === 'RUNNING' || e.status === 'QUEUED');
+    const finishedEvent = events.find((e) => e.kind === 'CASCADE_FINISHED');
+    const status: ExecutionStatusValue = unfinished ? 'RUNNING' : executions.some((e) => e.status === 'FAILED') ? 'FAILED' : root.status;
+    return { id, status, root, executions, events, startedAt: root.startedAt, finishedAt: unfinished ? null : (finishedEvent?.at ?? root.finishedAt) };
+  }
+
+  /** Every log line as it is written, filtered. */
+  actionLogs(filter: { ruleId?: string | null; cascadeId?: string | null; executionId?: string | null }): AsyncIterableIterator<ActionLog> {
+    const channel = createChannel<ActionLog>(() => unsubscribe());
+    const unsubscribe = this.runtime.bus.subscribe('log', (log) => {
+      if (filter.ruleId && log.ruleId !== filter.ruleId) return;
+      if (filter.cascadeId && log.cascadeId !== filter.cascadeId) return;
+      if (filter.executionId && log.executionId !== filter.executionId) return;
+      channel.push(log);
+    });
+    return channel.iterator;
+  }
+
+  executionUpdates(ruleId: string | null | undefined): AsyncIterableIterator<Execution> {
+    const channel = createChannel<Execution>(() => unsubscribe());
+    const unsubscribe = this.runtime.bus.subscribe('execution', (execution) => {
+      if (!ruleId || execution.ruleId === ruleId) channel.push(execution);
+    });
+    return channel.iterator;
+  }
+
+  /**
+   * Past events from seq 1, then live ones, each exactly once, ending after CASCADE_FINISHED.
+   * The bus is joined before the past is read, so nothing falls between the two; a gap in what
+   * arrives live (another instance's message overtaken) is filled from the database.
+   */
+  async cascadeProgress(cascadeId: string): Promise<AsyncIterableIterator<CascadeEvent>> {
+    if (!isUuid(cascadeId)) throw notFound(`No cascade with id ${JSON.stringify(cascadeId)}`);
+    const { bus, store } = this.runtime;
+    const channel = createChannel<CascadeEvent>(() => unsubscribe());
+    let lastSeq = 0;
+    let catchingUp = true;
+    const buffered: CascadeEvent[] = [];
+    let chain: Promise<void> = Promise.resolve();
+
+    const emit = (event: CascadeEvent) => {
+      if (event.seq <= lastSeq) return;
+      lastSeq = event.seq;
+      channel.push(event);
+      if (event.kind === 'CASCADE_FINISHED') channel.end();
+    };
+    const fillUpTo = async (seq: number) => {
+      if (seq <= lastSeq + 1) return;
+      for (const missing of await store.eventsOf(cascadeId, lastSeq)) if (missing.seq < seq) emit(missing);
+    };
+    const receive = (event: CascadeEvent) => {
+      chain = chain.then(async () => {
+        await fillUpTo(event.seq);
+        emit(event);
+      }).catch((error: unknown) => channel.fail(error));
+    };
+    const unsubscribe = bus.subscribe('cascade', (event) => {
+      if (event.cascadeId !== cascadeId) return;
+      if (catchingUp) buffered.push(event);
+      else receive(event);
+    });
+    try {
+      const past = await store.eventsOf(cascadeId);
+      if (past.length === 0 && !(await store.cascadeExists(cascadeId))) {
+        channel.end();
+        throw notFound(`No cascade with id ${JSON.stringify(cascadeId)}`);
+      }
+      for (const event of past) emit(event);
+    } catch (error) {
+      unsubscribe();
+      throw error;
+    }
+    catchingUp = false;
+    for (const event of buffered.sort((a, b) => a.seq - b.seq)) receive(event);
+    return channel.iterator;
+  }
+}
