@@ -67,7 +67,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         const current: Services = {
           rules,
           apis: new ApiDefinitionService(database.fork, { scriptMaxTimeoutMs: config.scriptMaxTimeoutMs, scriptMaxMemoryMb: config.scriptMaxMemoryMb }, undefined, clock),
-          executions: new ExecutionService(runtime, rules),
+          executions: new ExecutionService(runtime),
         };
         services = current;
         const db = database;

@@ -3,7 +3,7 @@ import type { ActionLog, CascadeEvent, Execution, LogLevelValue, Rule } from '..
 import type { Logger } from '../logger.js';
 import type { Clock } from '../shared/clock.js';
 import type { Action, ActionContext, ActionOutcome, ChildOutcome } from './actions/types.js';
-import type { EventBus } from './bus/eventBus.js';
+import { publishAll, type BusMessage, type EventBus } from './bus/eventBus.js';
 import { CascadeRun } from './cascade.js';
 import type { ExecutionStore } from './store/executionStore.js';
 import { renderTemplates } from './templates.js';
@@ -96,11 +96,22 @@ export class Engine {
     return run;
   }
 
-  private publish(execution: Execution, events: CascadeEvent[], logs: ActionLog[]) {
-    const { bus } = this.options;
-    for (const log of logs) bus.publish('log', log);
-    bus.publish('execution', execution);
-    for (const event of events) bus.publish('cascade', event);
+  /**
+   * Writes one step (row, events, logs) and publishes what it wrote: in the same statement when
+   * the bus rides on the database, else right after the commit.
+   */
+  private async write(kind: 'insert' | 'finish', execution: Execution, events: CascadeEvent[], logs: ActionLog[]): Promise<boolean> {
+    const { bus, store } = this.options;
+    const messages: BusMessage[] = [
+      ...logs.map((message) => ({ topic: 'log' as const, message })),
+      { topic: 'execution' as const, message: execution },
+      ...events.map((message) => ({ topic: 'cascade' as const, message })),
+    ];
+    const notify = bus.encodeForWrite?.(messages);
+    const attached = { events, logs, notify };
+    const written = kind === 'insert' ? await store.tryInsert(execution, attached) : await store.finish(execution, attached);
+    if (written && !notify) publishAll(bus, messages);
+    return written;
   }
 
   private newExecution(rule: Rule, request: RunRequest, parent: Parent | null, id: string, now: Date): Execution {
@@ -142,14 +153,13 @@ export class Engine {
     };
     const events = [cascade.event('RULE_SKIPPED', skipped, skipped.startedAt, 'SKIPPED', skipMessages[reason] ?? reason)];
     if (isRoot) events.push(cascade.event('CASCADE_FINISHED', skipped, skipped.startedAt, 'SKIPPED', 'cascade finished'));
-    await this.options.store.tryInsert(skipped, { events, logs: [] });
-    this.publish(skipped, events, []);
+    await this.write('insert', skipped, events, []);
     return skipped;
   }
 
   private async start(request: RunRequest, parent: Parent | null): Promise<StartedRun> {
     const { rule } = request;
-    const { clock, evaluator, store, maxCascadeDepth } = this.options;
+    const { clock, evaluator, maxCascadeDepth } = this.options;
     const id = randomUUID();
     const now = clock.now();
     const cascade = parent?.cascade ?? new CascadeRun(id);
@@ -176,20 +186,19 @@ export class Engine {
       cascade.event('CONDITION_EVALUATED', running, now, null, evaluation.met ? 'condition met' : 'condition not met'),
     ];
     if (evaluation.met) events.push(cascade.event('ACTION_STARTED', running, now, null, `${rule.actionType.toLowerCase()} action started`));
-    const inserted = await store.tryInsert(running, { events, logs: [] });
+    const inserted = await this.write('insert', running, events, []);
     if (!inserted) {
       cascade.rollback(mark);
       const skipped = await this.writeSkipped(execution, 'RULE_ALREADY_RUNNING', cascade, isRoot);
       return { started: skipped, finished: Promise.resolve(skipped) };
     }
-    this.publish(running, events, []);
     const finished = this.complete(running, request, cascade, isRoot);
     return { started: running, finished };
   }
 
   /** Runs the action (when the condition was met) and writes the final state. */
   private async complete(running: Execution, request: RunRequest, cascade: CascadeRun, isRoot: boolean): Promise<Execution> {
-    const { clock, store, logger } = this.options;
+    const { clock, logger } = this.options;
     const logs: ActionLog[] = [];
     let outcome: ActionOutcome | null = null;
     if (running.conditionMet) outcome = await this.runAction(running, request, cascade, logs);
@@ -212,9 +221,8 @@ export class Engine {
     events.push(cascade.event('RULE_FINISHED', final, finishedAt, final.status, `rule ${final.ruleName} finished: ${final.status}`));
     if (isRoot) events.push(cascade.event('CASCADE_FINISHED', final, finishedAt, cascade.status(final), 'cascade finished'));
     try {
-      const written = await store.finish(final, { events, logs });
+      const written = await this.write('finish', final, events, logs);
       if (!written) logger.warn({ executionId: final.id }, 'execution was already finished elsewhere (swept as interrupted); its result is dropped');
-      else this.publish(final, events, logs);
     } catch (error) {
       logger.error({ err: error, executionId: final.id }, 'could not write the end of an execution; it will be swept as interrupted');
       throw error;

@@ -9,8 +9,9 @@ import { WebhookAction } from './actions/webhook.js';
 import { LocalEventBus, type BusTopic, type EventBus } from './bus/eventBus.js';
 import { createPostgresEventBus } from './bus/postgresBus.js';
 import { createRedisEventBus } from './bus/redisBus.js';
-import { Engine } from './engine.js';
+import { Engine, type RuleReader } from './engine.js';
 import { OutboundHttpClient } from './http/client.js';
+import { loadIsolatedVm } from './sandbox/isolatedVm.js';
 import { InstanceRegistry } from './instances.js';
 import { EventPublisher } from './publisher.js';
 import { ActiveRuleSet } from './ruleSet.js';
@@ -22,6 +23,8 @@ import { TriggerEvaluator } from './trigger/evaluate.js';
 export interface EngineRuntime {
   engine: Engine;
   store: ExecutionStore;
+  /** Reads a rule as the engine sees it (no ORM in the way). */
+  rules: RuleReader;
   bus: EventBus;
   evaluator: TriggerEvaluator;
   publisher: EventPublisher;
@@ -66,19 +69,22 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
   const store = new ExecutionStore(sql);
   const bus = await createBus(options, store);
   const evaluator = new TriggerEvaluator();
+  const sandbox = loadIsolatedVm();
+  if (!sandbox.available) logger.warn({ reason: sandbox.reason }, 'script sandbox unavailable: api_script runs will fail with SANDBOX_UNAVAILABLE');
   const http = new OutboundHttpClient({ allowlist: config.outboundAllowlist });
+  const rules: RuleReader = {
+    async getRule(id) {
+      if (!isUuid(id)) return null;
+      const [row] = await sql.query('SELECT * FROM rules WHERE id = ?', [id]);
+      return row ? toRule(row) : null;
+    },
+  };
   const engine = new Engine({
     store,
-    rules: {
-      async getRule(id) {
-        if (!isUuid(id)) return null;
-        const [row] = await sql.query('SELECT * FROM rules WHERE id = ?', [id]);
-        return row ? toRule(row) : null;
-      },
-    },
+    rules,
     bus,
     evaluator,
-    actions: [new WebhookAction(http), new TriggerRuleAction(), new ApiScriptAction()],
+    actions: [new WebhookAction(http), new TriggerRuleAction(), new ApiScriptAction(sandbox.available ? null : sandbox.reason)],
     clock,
     logger,
     instanceId,
@@ -101,6 +107,7 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
   return {
     engine,
     store,
+    rules,
     bus,
     evaluator,
     publisher,

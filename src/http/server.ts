@@ -83,7 +83,8 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),
       warn: (...args) => logger.warn(args.map(String).join(' ')),
-      error: (...args) => logger.error(args.map(String).join(' ')),
+      // Unexpected errors are logged with their cause by the error masker; yoga's own lines repeat them.
+      error: (...args) => logger.debug(args.map(String).join(' ')),
     },
     maskedErrors: { maskError },
     graphiql: config.graphiql ? { title: 'Cepheus', subscriptionsProtocol: 'WS' } : false,

@@ -4,7 +4,6 @@ import type { EngineRuntime } from '../engine/runtime.js';
 import { renderTemplates } from '../engine/templates.js';
 import { AppError, badInput, notFound } from '../errors.js';
 import { isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
-import type { RuleService } from './rules.js';
 import { createChannel } from './stream.js';
 
 export interface Simulation {
@@ -34,13 +33,10 @@ const MAX_EXECUTED_BY = 100;
 
 /** Runs, simulations, events and the history they leave; what the GraphQL layer calls. */
 export class ExecutionService {
-  constructor(
-    private readonly runtime: EngineRuntime,
-    private readonly rules: RuleService,
-  ) {}
+  constructor(private readonly runtime: EngineRuntime) {}
 
-  private async activeRule(ruleId: string): Promise<Rule> {
-    const rule = await this.rules.get(ruleId);
+  private async findRule(ruleId: string): Promise<Rule> {
+    const rule = await this.runtime.rules.getRule(ruleId);
     if (!rule) throw notFound(`No rule with id ${JSON.stringify(ruleId)}`);
     return rule;
   }
@@ -55,7 +51,7 @@ export class ExecutionService {
   }
 
   async trigger(ruleId: string, payload: unknown, executedBy: string | null | undefined, wait: boolean): Promise<Execution> {
-    const rule = await this.activeRule(ruleId);
+    const rule = await this.findRule(ruleId);
     if (!rule.active) throw new AppError('RULE_INACTIVE', `Rule ${rule.name} (${rule.id}) is inactive`);
     const by = executedBy ?? 'manual';
     if (by.trim() === '' || by.length > MAX_EXECUTED_BY) throw badInput(`executedBy: 1 to ${MAX_EXECUTED_BY} characters`, { field: 'executedBy' });
@@ -64,7 +60,7 @@ export class ExecutionService {
   }
 
   async simulate(ruleId: string, payload: unknown): Promise<Simulation> {
-    const rule = await this.activeRule(ruleId);
+    const rule = await this.findRule(ruleId);
     const input = this.payloadFor(rule, payload);
     const evaluation = this.runtime.evaluator.evaluate(rule, input);
     const resolvedAction = renderTemplates(rule.actionSpec, {

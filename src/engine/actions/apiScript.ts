@@ -9,9 +9,12 @@ import type { Action, ActionContext, ActionOutcome } from './types.js';
 export class ApiScriptAction implements Action {
   readonly type = 'api_script';
 
+  /** `unavailable`: why isolated-vm could not be loaded, or null when it loaded. */
+  constructor(private readonly unavailable: string | null) {}
+
   async run(raw: Record<string, unknown>, ctx: ActionContext): Promise<ActionOutcome> {
     const spec = raw as unknown as ApiScriptActionSpec;
-    const message = 'the script sandbox is not available on this server';
+    const message = this.unavailable ?? 'script runs are not wired to the sandbox on this server yet';
     ctx.log('ERROR', `api_script ${spec.api_id} failed: ${message}`, { apiId: spec.api_id });
     return {
       status: 'FAILED',

@@ -15,6 +15,8 @@ export const BUS_TOPICS: readonly BusTopic[] = ['cascade', 'log', 'execution', '
 
 export type Listener<K extends BusTopic> = (message: BusMessages[K]) => void;
 
+export type BusMessage = { [K in BusTopic]: { topic: K; message: BusMessages[K] } }[BusTopic];
+
 /**
  * Publish/subscribe between the engine and its readers (subscriptions, caches). Every instance
  * sharing a Redis or a PostgreSQL server sees every message; a message is delivered to local
@@ -24,7 +26,17 @@ export interface EventBus {
   readonly kind: 'local' | 'redis' | 'postgres';
   publish<K extends BusTopic>(topic: K, message: BusMessages[K]): void;
   subscribe<K extends BusTopic>(topic: K, listener: Listener<K>): () => void;
+  /**
+   * A bus carried by the database (NOTIFY) encodes messages for the very statement that writes
+   * them, so they leave on commit without a round trip of their own. Others leave it undefined
+   * and are published after the write.
+   */
+  encodeForWrite?(messages: BusMessage[]): string[];
   close(): Promise<void>;
+}
+
+export function publishAll(bus: EventBus, messages: BusMessage[]) {
+  for (const { topic, message } of messages) bus.publish(topic, message as never);
 }
 
 /** Dates become strings on the wire; this turns them back. */

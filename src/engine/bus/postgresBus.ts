@@ -1,9 +1,10 @@
 import pg from 'pg';
 import type { Logger } from '../../logger.js';
 import type { Sql } from '../store/sql.js';
-import { LocalFanout, reviveMessage, type BusMessages, type BusTopic, type EventBus, type Listener } from './eventBus.js';
+import { LocalFanout, reviveMessage, type BusMessage, type BusMessages, type BusTopic, type EventBus, type Listener } from './eventBus.js';
 
-const CHANNEL = 'cepheus_bus';
+export const NOTIFY_CHANNEL = 'cepheus_bus';
+const CHANNEL = NOTIFY_CHANNEL;
 /** NOTIFY payloads must stay under 8000 bytes; larger messages travel as a reference. */
 const MAX_INLINE = 7000;
 
@@ -21,6 +22,35 @@ export function referenceOf(topic: BusTopic, message: any): Record<string, unkno
     default:
       return { id: message.id };
   }
+}
+
+function encodeItem(topic: BusTopic, message: unknown): string {
+  const item = JSON.stringify({ t: topic, m: message });
+  return Buffer.byteLength(item) > MAX_INLINE - 2 ? JSON.stringify({ t: topic, r: referenceOf(topic, message) }) : item;
+}
+
+/** Packs encoded items, in order, into JSON-array payloads that each fit one NOTIFY. */
+function chunk(items: string[]): string[] {
+  const payloads: string[] = [];
+  let batch: string[] = [];
+  let size = 2;
+  for (const item of items) {
+    const bytes = Buffer.byteLength(item) + 1;
+    if (batch.length > 0 && size + bytes > MAX_INLINE) {
+      payloads.push(`[${batch.join(',')}]`);
+      batch = [];
+      size = 2;
+    }
+    batch.push(item);
+    size += bytes;
+  }
+  if (batch.length > 0) payloads.push(`[${batch.join(',')}]`);
+  return payloads;
+}
+
+/** A PostgreSQL text[] literal. */
+export function toTextArray(values: string[]): string {
+  return `{${values.map((v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
 }
 
 /**
@@ -51,23 +81,10 @@ export async function createPostgresEventBus(url: string, sql: Sql, load: Messag
   // Messages published in one tick leave in as few NOTIFYs as fit, in order.
   let pending: string[] = [];
   const flush = () => {
-    const items = pending;
+    const payloads = chunk(pending);
     pending = [];
-    let batch: string[] = [];
-    let size = 2;
-    const send = () => {
-      if (batch.length === 0) return;
-      const payload = `[${batch.join(',')}]`;
-      batch = [];
-      size = 2;
-      sql.query('SELECT pg_notify(?, ?)', [CHANNEL, payload]).catch((error: unknown) => logger.warn({ err: error }, 'postgres event bus could not publish'));
-    };
-    for (const item of items) {
-      if (size + item.length + 1 > MAX_INLINE) send();
-      batch.push(item);
-      size += Buffer.byteLength(item) + 1;
-    }
-    send();
+    if (payloads.length === 0) return;
+    sql.query('SELECT pg_notify(?, x) FROM unnest(?::text[]) AS x', [CHANNEL, toTextArray(payloads)]).catch((error: unknown) => logger.warn({ err: error }, 'postgres event bus could not publish'));
   };
 
   const connect = async (): Promise<void> => {
@@ -87,13 +104,14 @@ export async function createPostgresEventBus(url: string, sql: Sql, load: Messag
   return {
     kind: 'postgres',
     publish<K extends BusTopic>(topic: K, message: BusMessages[K]) {
-      let item = JSON.stringify({ t: topic, m: message });
-      if (Buffer.byteLength(item) > MAX_INLINE - 2) item = JSON.stringify({ t: topic, r: referenceOf(topic, message) });
       if (pending.length === 0) setImmediate(flush);
-      pending.push(item);
+      pending.push(encodeItem(topic, message));
     },
     subscribe<K extends BusTopic>(topic: K, listener: Listener<K>) {
       return fanout.on(topic, listener);
+    },
+    encodeForWrite(messages: BusMessage[]) {
+      return chunk(messages.map(({ topic, message }) => encodeItem(topic, message)));
     },
     async close() {
       closed = true;

@@ -1,4 +1,5 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
+import { NOTIFY_CHANNEL, toTextArray } from '../bus/postgresBus.js';
 import { fromEvent, fromExecution, fromLog, toEvent, toExecution, toLog } from './rows.js';
 import type { Sql } from './sql.js';
 
@@ -6,9 +7,14 @@ import type { Sql } from './sql.js';
 export interface Attachments {
   events: CascadeEvent[];
   logs: ActionLog[];
+  /** NOTIFY payloads sent on commit when the row was written (see EventBus.encodeForWrite). */
+  notify?: string[];
 }
 
 const ATTACH = (guard: string) => `
+  nt AS (
+    SELECT pg_notify('${NOTIFY_CHANNEL}', x) FROM unnest(?::text[]) AS x WHERE EXISTS (SELECT 1 FROM ${guard})
+  ),
   ev AS (
     INSERT INTO cascade_events SELECT * FROM jsonb_populate_recordset(null::cascade_events, ?::jsonb) WHERE EXISTS (SELECT 1 FROM ${guard})
   ),
@@ -23,7 +29,7 @@ WITH ins AS (
   ON CONFLICT (lock_key) WHERE lock_key IS NOT NULL DO NOTHING
   RETURNING id
 ), ${ATTACH('ins')}
-SELECT count(*)::int AS n FROM ins`;
+SELECT (SELECT count(*) FROM ins)::int AS n, (SELECT count(*) FROM nt)::int AS notified`;
 
 const FINISH = `
 WITH upd AS (
@@ -35,7 +41,7 @@ WITH upd AS (
   WHERE e.id = r.id AND e.status IN ('RUNNING', 'QUEUED')
   RETURNING e.id
 ), ${ATTACH('upd')}
-SELECT count(*)::int AS n FROM upd`;
+SELECT (SELECT count(*) FROM upd)::int AS n, (SELECT count(*) FROM nt)::int AS notified`;
 
 const json = (value: unknown) => JSON.stringify(value);
 
@@ -63,6 +69,7 @@ export class ExecutionStore {
   async tryInsert(execution: Execution, attached: Attachments): Promise<boolean> {
     const [row] = await this.sql.query<{ n: number }>(TRY_START, [
       json(fromExecution(execution)),
+      toTextArray(attached.notify ?? []),
       json(attached.events.map(fromEvent)),
       json(attached.logs.map(fromLog)),
     ]);
@@ -73,6 +80,7 @@ export class ExecutionStore {
   async finish(execution: Execution, attached: Attachments): Promise<boolean> {
     const [row] = await this.sql.query<{ n: number }>(FINISH, [
       json(fromExecution(execution)),
+      toTextArray(attached.notify ?? []),
       json(attached.events.map(fromEvent)),
       json(attached.logs.map(fromLog)),
     ]);

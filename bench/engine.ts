@@ -1,0 +1,108 @@
+import { fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import pg from 'pg';
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { startFloorServer } from './floor.js';
+import { graphqlClient, latency, throughput, type LatencyStats } from './support/measure.js';
+
+export interface EngineBenchResult {
+  floor: { p50One: LatencyStats; rps16: number };
+  trigger: { p50One: LatencyStats; rps16: number };
+  cascade: { p50One: LatencyStats };
+  publish: { rules: number; p50One: LatencyStats; rps16: number; matchedPerEvent: number };
+}
+
+async function startSink(): Promise<{ url: string; stop(): void }> {
+  const child = fork(path.join(import.meta.dirname, 'support/sink.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port: number }) => resolve(m.port));
+    child.once('error', reject);
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+}
+
+async function freshDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `cepheus_bench_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+const mutation = (query: string, variables: Record<string, unknown>) => JSON.stringify({ query, variables });
+
+export async function runEngineBench(adminUrl: string, options: { samples: number; seconds: number; rules: number }): Promise<EngineBenchResult> {
+  const sink = await startSink();
+  const database = await freshDatabase(adminUrl);
+  const floor = await startFloorServer(database.url, sink.url);
+  const app = createApp(loadConfig({ DATABASE_URL: database.url, PORT: '0', LOG_LEVEL: 'warn', DATABASE_POOL_MAX: '10' }));
+  const { url } = await app.start();
+  try {
+    const floorClient = graphqlClient(floor.url, 32);
+    const floorBody = mutation('mutation($p: JSON){ run(payload: $p) }', { p: { cpu: 90 } });
+    const floorOne = await latency(() => floorClient.post(floorBody), 50, options.samples);
+    const floorMany = await throughput(16, options.seconds, () => floorClient.post(floorBody));
+    await floorClient.close();
+
+    const client = graphqlClient(url, 32);
+    const create = async (name: string, triggerSpec: unknown, actionSpec: unknown) =>
+      ((await client.post(mutation('mutation($i: CreateRuleInput!){ createRule(input: $i) { id } }', { i: { name, triggerSpec, actionSpec } }))) as { createRule: { id: string } }).createRule.id;
+    const webhook = { type: 'webhook', endpoint: `${sink.url}/hook`, method: 'POST', body: { cpu: '{{payload.cpu}}', rule: '{{rule.name}}' } };
+    const triggerQuery = 'mutation($id: ID!, $p: JSON){ triggerRule(ruleId: $id, payload: $p) { id status } }';
+
+    // One rule per client: a rule runs once at a time, so shared rules would mostly be SKIPPED.
+    const ruleIds: string[] = [];
+    for (let i = 0; i < 16; i++) ruleIds.push(await create(`bench-webhook-${i}`, { field: 'cpu', op: '>', value: 80 }, webhook));
+    const triggerOne = await latency(() => client.post(mutation(triggerQuery, { id: ruleIds[0], p: { cpu: 90 } })), 50, options.samples);
+    const triggerMany = await throughput(16, options.seconds, (c) => client.post(mutation(triggerQuery, { id: ruleIds[c], p: { cpu: 90 } })));
+
+    const c = await create('bench-cascade-c', { field: 'cpu', op: '>', value: 80 }, webhook);
+    const b = await create('bench-cascade-b', { field: 'cpu', op: 'exists' }, { type: 'trigger_rule', rule_id: c });
+    const a = await create('bench-cascade-a', { field: 'cpu', op: '>', value: 0 }, { type: 'trigger_rule', rule_id: b });
+    const cascadeOne = await latency(() => client.post(mutation(triggerQuery, { id: a, p: { cpu: 90 } })), 20, options.samples);
+
+    // 1,000 active rules over 200 event types; each event meets 5 of them (0.5%).
+    for (const id of [...ruleIds, a, b, c]) await client.post(mutation('mutation($id: ID!){ updateRule(id: $id, input: { active: false }) { id } }', { id }));
+    for (let i = 0; i < options.rules; i++) {
+      const type = `type-${i % 200}`;
+      const spec = i % 2 === 0 ? { field: 'type', op: '==', value: type } : { conditions: [{ field: 'type', op: '==', value: type }, { field: 'cpu', op: '>', value: 10 }], logic: 'AND' };
+      await create(`bench-event-${i}`, spec, webhook);
+    }
+    const publishQuery = 'mutation($e: JSON!){ publishEvent(event: $e, source: "bench") { matched } }';
+    let matched = 0;
+    const publishOne = await latency(
+      async (i) => {
+        const data = (await client.post(mutation(publishQuery, { e: { type: `type-${i % 200}`, cpu: 50 } }))) as { publishEvent: { matched: number } };
+        matched = data.publishEvent.matched;
+      },
+      20,
+      options.samples,
+    );
+    const publishMany = await throughput(16, options.seconds, (cl, i) => client.post(mutation(publishQuery, { e: { type: `type-${(cl * 13 + i) % 200}`, cpu: 50 } })));
+    await client.close();
+    return {
+      floor: { p50One: floorOne, rps16: floorMany.rps },
+      trigger: { p50One: triggerOne, rps16: triggerMany.rps },
+      cascade: { p50One: cascadeOne },
+      publish: { rules: options.rules, p50One: publishOne, rps16: publishMany.rps, matchedPerEvent: matched },
+    };
+  } finally {
+    await app.stop();
+    await floor.stop();
+    sink.stop();
+    await database.drop();
+  }
+}

@@ -1,0 +1,64 @@
+import { Pool } from 'undici';
+
+export interface LatencyStats {
+  samples: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  mean: number;
+}
+
+export function stats(durations: number[]): LatencyStats {
+  const sorted = [...durations].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { samples: sorted.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), mean: sorted.reduce((s, d) => s + d, 0) / Math.max(1, sorted.length) };
+}
+
+export interface GraphQLClient {
+  post(body: string): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+/** A keep-alive client posting GraphQL bodies; throws on errors so a broken run never looks fast. */
+export function graphqlClient(url: string, connections: number): GraphQLClient {
+  const target = new URL(url);
+  const pool = new Pool(target.origin, { connections, pipelining: 1 });
+  return {
+    async post(body) {
+      const response = await pool.request({ path: target.pathname, method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const json = (await response.body.json()) as { errors?: unknown; data?: unknown };
+      if (response.statusCode !== 200 || json.errors) throw new Error(`request failed: ${response.statusCode} ${JSON.stringify(json.errors)}`);
+      return json.data;
+    },
+    close: () => pool.close(),
+  };
+}
+
+/** Sequential requests from one client: latency per request (ms). */
+export async function latency(run: (i: number) => Promise<unknown>, warmup: number, samples: number): Promise<LatencyStats> {
+  for (let i = 0; i < warmup; i++) await run(i);
+  const durations: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const started = performance.now();
+    await run(i);
+    durations.push(performance.now() - started);
+  }
+  return stats(durations);
+}
+
+/** `clients` concurrent loops for `seconds`: completed requests per second. */
+export async function throughput(clients: number, seconds: number, run: (client: number, i: number) => Promise<unknown>): Promise<{ rps: number; requests: number }> {
+  const deadline = performance.now() + seconds * 1000;
+  let requests = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, client) => {
+      for (let i = 0; performance.now() < deadline; i++) {
+        await run(client, i);
+        requests++;
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  return { rps: requests / elapsed, requests };
+}
