@@ -1,6 +1,15 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
 
+const require = createRequire(import.meta.url);
+
 export default defineConfig({
+  resolve: {
+    // graphql ships CJS (main) and ESM (module). Node, and so every dependency (Pothos, yoga),
+    // loads the CJS build; Vite would give our own files the ESM one, and two graphql instances
+    // fail with "Cannot use GraphQLScalarType from another module or realm". One instance only.
+    alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
+  },
   test: {
     include: ['test/**/*.test.ts'],
     // isolated-vm needs --no-node-snapshot on Node 20, which only a forked process can take.

@@ -1,4 +1,5 @@
 import { MikroORM, type EntityManager } from '@mikro-orm/postgresql';
+import pg from 'pg';
 import { migrationsList } from '../../migrations/index.js';
 import type { Config } from '../config.js';
 import { entities } from '../entities/index.js';
@@ -42,6 +43,25 @@ function reason(error: unknown): string {
   return err?.code && !message.includes(err.code) ? `${err.code}: ${message}` : message;
 }
 
+/** Any fixed number: the advisory lock that keeps instances starting together from migrating twice. */
+const MIGRATION_LOCK = 0x63657068;
+
+/**
+ * Holds a session advisory lock on a connection of its own while `work` runs through the pool.
+ * Only for real PostgreSQL: the embedded database has one process and no exclusion between sessions.
+ */
+async function withMigrationLock<T>(url: string, work: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    return await work();
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
+}
+
 export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let clientUrl = config.databaseUrl;
@@ -63,6 +83,8 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       logger: (message) => logger.trace({ orm: message }),
       allowGlobalContext: false,
       forceUtcTimezone: true,
+      // A DATABASE_URL naming a database that does not exist is a mistake to report, not to paper over.
+      ensureDatabase: false,
     });
     const connected = await orm.isConnected();
     if (!connected) {
@@ -82,7 +104,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     fork: () => orm.em.fork(),
     ready: () => isReady,
     async migrate() {
-      const applied = await orm.getMigrator().up();
+      const applied = embedded ? await orm.getMigrator().up() : await withMigrationLock(clientUrl, () => orm.getMigrator().up());
       isReady = true;
       return applied.map((m) => m.name);
     },

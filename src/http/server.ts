@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { GraphQLSchema } from 'graphql';
@@ -135,7 +136,19 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   });
   server.keepAliveTimeout = 5_000;
 
-  const wsServer = new WebSocketServer({ server, path: GRAPHQL_PATH, maxPayload: config.maxRequestBytes });
+  // noServer: with `server`, ws re-emits every error of the HTTP server (EADDRINUSE at listen)
+  // on the WebSocket server, where graphql-ws prints it with a stack trace. Upgrades are routed here.
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: config.maxRequestBytes });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path !== GRAPHQL_PATH || !accepting) {
+      const status = path !== GRAPHQL_PATH ? '400 Bad Request' : '503 Service Unavailable';
+      socket.on('error', () => undefined);
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
+  });
   const wsDisposable = useServer<Record<string, unknown>, Record<string, unknown>>(
     {
       execute: (args: any) => args.rootValue.execute(args),

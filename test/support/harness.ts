@@ -72,9 +72,13 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
-/** Settings of a test app: a free port, quiet logs, the given database. */
+/**
+ * Settings of a test app: a free port, quiet logs, the given database, and the outbound guard
+ * opened to 127.0.0.1 so that webhooks, HTTP APIs and METRIC polls reach the local sinks (a test
+ * of the guard itself overrides OUTBOUND_ALLOWLIST, e.g. with '').
+ */
 export function testEnv(database: TestDatabase, env: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', LOG_PRETTY: 'false', ...database.env, ...env };
+  return { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', LOG_PRETTY: 'false', OUTBOUND_ALLOWLIST: '127.0.0.1', ...database.env, ...env };
 }
 
 export async function startApp(database: TestDatabase, env: Record<string, string> = {}): Promise<TestApp> {
