@@ -30,10 +30,16 @@ export class ActiveRuleSet {
     bus: EventBus,
     private readonly logger: Logger,
   ) {
-    this.unsubscribe = bus.subscribe('rule', ({ id }) => {
-      this.evaluator.forget(id);
-      this.invalidate();
-    });
+    this.unsubscribe = bus.subscribe('rule', ({ id }) => this.changed(id));
+  }
+
+  /**
+   * A rule was written. Called directly by the instance that wrote it (so its next publishEvent
+   * sees the change without waiting for the bus) and from the bus for the others; idempotent.
+   */
+  changed(ruleId: string) {
+    this.evaluator.forget(ruleId);
+    this.invalidate();
   }
 
   invalidate() {

@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import { expect } from 'vitest';
+import { ok, type GraphQLResponse, type TestApp } from '../support/harness.js';
+
+/** Shared helpers of the engine suites (real server, real database). */
+
+export const EXECUTION_FIELDS = `id ruleId status conditionMet executedBy payload actionType result references
+  error { code message } skipReason durationMs startedAt finishedAt cascadeId parentId depth`;
+
+export interface ExecutionData {
+  id: string;
+  ruleId: string;
+  status: string;
+  conditionMet: boolean;
+  executedBy: string;
+  payload: any;
+  actionType: string | null;
+  result: any;
+  references: any;
+  error: { code: string; message: string } | null;
+  skipReason: string | null;
+  durationMs: number | null;
+  startedAt: string;
+  finishedAt: string | null;
+  cascadeId: string;
+  parentId: string | null;
+  depth: number;
+  logs?: { seq: number; level: string; message: string; data: any; executionId: string; ruleId: string | null; cascadeId: string | null }[];
+  children?: ExecutionData[];
+}
+
+export const LOG_FIELDS = 'executionId cascadeId ruleId seq level message data';
+
+export const unique = (prefix: string) => `${prefix} ${randomUUID().slice(0, 8)}`;
+
+export interface RuleInput {
+  name?: string;
+  triggerType?: 'EVENT' | 'SCHEDULE' | 'METRIC';
+  triggerSpec?: unknown;
+  actionSpec: unknown;
+  active?: boolean;
+}
+
+/** An EVENT condition that every object payload meets. */
+export const ALWAYS = { conditions: [] };
+
+export async function createRule(app: TestApp, input: RuleInput): Promise<{ id: string; name: string }> {
+  const res = await app.gql(`mutation($input: CreateRuleInput!) { createRule(input: $input) { id name } }`, {
+    input: { name: unique('rule'), triggerSpec: ALWAYS, ...input },
+  });
+  return ok(res).createRule;
+}
+
+export async function updateRule(app: TestApp, id: string, input: Record<string, unknown>) {
+  return ok(await app.gql(`mutation($id: ID!, $input: UpdateRuleInput!) { updateRule(id: $id, input: $input) { id active } }`, { id, input })).updateRule;
+}
+
+export const TRIGGER = `mutation($ruleId: ID!, $payload: JSON, $executedBy: String, $wait: Boolean) {
+  triggerRule(ruleId: $ruleId, payload: $payload, executedBy: $executedBy, wait: $wait) { ${EXECUTION_FIELDS} logs { ${LOG_FIELDS} } }
+}`;
+
+export function triggerRaw(app: TestApp, ruleId: string, payload?: unknown, options: { wait?: boolean; executedBy?: string } = {}): Promise<GraphQLResponse<{ triggerRule: ExecutionData }>> {
+  return app.gql(TRIGGER, { ruleId, payload, ...options });
+}
+
+export async function trigger(app: TestApp, ruleId: string, payload?: unknown, options: { wait?: boolean; executedBy?: string } = {}): Promise<ExecutionData> {
+  return ok(await triggerRaw(app, ruleId, payload, options)).triggerRule;
+}
+
+export async function getExecution(app: TestApp, id: string, extra = ''): Promise<ExecutionData | null> {
+  return ok(await app.gql(`query($id: ID!) { execution(id: $id) { ${EXECUTION_FIELDS} ${extra} } }`, { id })).execution;
+}
+
+export async function countExecutions(app: TestApp, args: Record<string, unknown> = {}): Promise<number> {
+  const res = await app.gql(`query($ruleId: ID, $cascadeId: ID, $status: ExecutionStatus) { executions(ruleId: $ruleId, cascadeId: $cascadeId, status: $status, first: 0) { totalCount } }`, args);
+  return ok(res).executions.totalCount;
+}
+
+/** Polls `read` every 20 ms until `done` holds, at most `timeoutMs`. */
+export async function poll<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`condition not reached within ${timeoutMs} ms; last value: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Waits until the execution has left RUNNING/QUEUED. */
+export function waitFinished(app: TestApp, id: string, extra = '', timeoutMs = 10_000) {
+  return poll(
+    () => getExecution(app, id, extra),
+    (e) => e !== null && e.status !== 'RUNNING' && e.status !== 'QUEUED',
+    timeoutMs,
+  ) as Promise<ExecutionData>;
+}
+
+/** The first error of a response that must have failed, checked for its code. */
+export function refusal(response: GraphQLResponse, code: string) {
+  expect(response.errors, `expected a ${code} error, got ${JSON.stringify(response)}`).toBeDefined();
+  const error = response.errors![0]!;
+  expect(error.extensions?.code, JSON.stringify(error)).toBe(code);
+  return error;
+}
