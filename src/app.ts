@@ -7,7 +7,9 @@ import { createLogger, type Logger } from './logger.js';
 import { buildSchema, createLoaders, type Services } from './schema/index.js';
 import { ApiDefinitionService } from './services/apis.js';
 import { systemClock, type Clock } from './shared/clock.js';
+import { checkScriptSource } from './engine/sandbox/index.js';
 import { ExecutionService } from './services/executions.js';
+import { ApiRunService } from './services/apiRuns.js';
 import { RuleService } from './services/rules.js';
 
 export interface AppOptions {
@@ -61,13 +63,17 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
         const sql = createSql(database.orm);
         runtime = await startEngineRuntime({ config, logger, clock, sql, postgresUrl: database.embedded ? null : (config.databaseUrl ?? null) });
-        const bus = runtime.bus;
+        const { bus, ruleSet } = runtime;
         const rules = new RuleService(database.fork, clock);
-        rules.onChange(({ id }) => bus.publish('rule', { id }));
+        rules.onChange(({ id }) => {
+          ruleSet.changed(id);
+          bus.publish('rule', { id });
+        });
         const current: Services = {
           rules,
-          apis: new ApiDefinitionService(database.fork, { scriptMaxTimeoutMs: config.scriptMaxTimeoutMs, scriptMaxMemoryMb: config.scriptMaxMemoryMb }, undefined, clock),
+          apis: new ApiDefinitionService(database.fork, { scriptMaxTimeoutMs: config.scriptMaxTimeoutMs, scriptMaxMemoryMb: config.scriptMaxMemoryMb }, checkScriptSource, clock),
           executions: new ExecutionService(runtime),
+          apiRuns: new ApiRunService(runtime),
         };
         services = current;
         const db = database;

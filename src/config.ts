@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseAllowlistEntry } from './engine/http/guard.js';
 
 /** Thrown when the environment holds a setting the service cannot start with. */
 export class ConfigError extends Error {
@@ -61,6 +62,18 @@ const list = z
       .filter(Boolean),
   );
 
+/** OUTBOUND_ALLOWLIST: every entry must be a host name, `*.suffix`, IP address or CIDR. */
+const allowlist = list.superRefine((entries, ctx) => {
+  for (const entry of entries) {
+    try {
+      parseAllowlistEntry(entry);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^OUTBOUND_ALLOWLIST /, '') });
+      return;
+    }
+  }
+});
+
 /** Every setting of the service: environment variable name -> parsed value. */
 const envSchema = z.object({
   PORT: int(4000, 0, 65535),
@@ -69,7 +82,7 @@ const envSchema = z.object({
   DATABASE_POOL_MAX: int(10, 1, 1000),
   EMBEDDED_DATA_DIR: z.string().min(1).default('.data/pglite'),
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
-  OUTBOUND_ALLOWLIST: list,
+  OUTBOUND_ALLOWLIST: allowlist,
   MAX_CASCADE_DEPTH: int(8, 0, 1000),
   SCRIPT_MAX_TIMEOUT_MS: int(30000, 1, 600_000),
   SCRIPT_MAX_MEMORY_MB: int(256, 8, 8192),

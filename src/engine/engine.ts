@@ -5,6 +5,7 @@ import type { Clock } from '../shared/clock.js';
 import type { Action, ActionContext, ActionOutcome, ChildOutcome } from './actions/types.js';
 import { publishAll, type BusMessage, type EventBus } from './bus/eventBus.js';
 import { CascadeRun } from './cascade.js';
+import type { LogSink, LogSinkFactory } from './logSink.js';
 import type { ExecutionStore } from './store/executionStore.js';
 import { renderTemplates } from './templates.js';
 import type { TriggerEvaluator } from './trigger/evaluate.js';
@@ -23,6 +24,7 @@ export interface EngineOptions {
   logger: Logger;
   instanceId: string;
   maxCascadeDepth: number;
+  logSinks: LogSinkFactory;
 }
 
 export interface RunRequest {
@@ -44,9 +46,6 @@ interface Parent {
   execution: Execution;
   cascade: CascadeRun;
 }
-
-const MAX_LOG_LINES = 1000;
-const MAX_LOG_MESSAGE = 8 * 1024;
 
 export const skipMessages: Record<string, string> = {
   RULE_ALREADY_RUNNING: 'the rule is already running',
@@ -199,9 +198,10 @@ export class Engine {
   /** Runs the action (when the condition was met) and writes the final state. */
   private async complete(running: Execution, request: RunRequest, cascade: CascadeRun, isRoot: boolean): Promise<Execution> {
     const { clock, logger } = this.options;
-    const logs: ActionLog[] = [];
+    const sink = this.options.logSinks({ executionId: running.id, cascadeId: running.cascadeId, ruleId: running.ruleId });
     let outcome: ActionOutcome | null = null;
-    if (running.conditionMet) outcome = await this.runAction(running, request, cascade, logs);
+    if (running.conditionMet) outcome = await this.runAction(running, request, cascade, sink);
+    const logs = await sink.close();
 
     const finishedAt = clock.now();
     const final: Execution = {
@@ -230,7 +230,7 @@ export class Engine {
     return final;
   }
 
-  private async runAction(running: Execution, request: RunRequest, cascade: CascadeRun, logs: ActionLog[]): Promise<ActionOutcome> {
+  private async runAction(running: Execution, request: RunRequest, cascade: CascadeRun, sink: LogSink): Promise<ActionOutcome> {
     const { rule } = request;
     const spec = rule.actionSpec as Record<string, unknown>;
     const action = this.actions.get(String(spec.type));
@@ -238,20 +238,7 @@ export class Engine {
       rule: { id: rule.id, name: rule.name },
       execution: { id: running.id, depth: running.depth, cascadeId: running.cascadeId },
       payload: request.payload,
-      log: (level: LogLevelValue, message: string, data?: unknown) => {
-        if (logs.length >= MAX_LOG_LINES) return;
-        logs.push({
-          executionId: running.id,
-          seq: logs.length + 1,
-          cascadeId: running.cascadeId,
-          ruleId: running.ruleId,
-          apiExecutionId: null,
-          at: this.options.clock.now(),
-          level,
-          message: message.length > MAX_LOG_MESSAGE ? `${message.slice(0, MAX_LOG_MESSAGE)}…` : message,
-          data: data ?? null,
-        });
-      },
+      log: (level: LogLevelValue, message: string, data?: unknown, apiExecutionId?: string | null) => sink.add(level, message, data, apiExecutionId ?? null),
       runChild: (ruleId, payload) => this.runChild(ruleId, payload, { execution: running, cascade }),
     };
     if (!action) {

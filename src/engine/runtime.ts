@@ -12,7 +12,12 @@ import { createRedisEventBus } from './bus/redisBus.js';
 import { Engine, type RuleReader } from './engine.js';
 import { OutboundHttpClient } from './http/client.js';
 import { loadIsolatedVm } from './sandbox/isolatedVm.js';
+import { Sandbox } from './sandbox/index.js';
+import { ApiExecutionStore } from './api/apiExecutionStore.js';
+import { ApiRunner } from './api/runner.js';
+import { unavailableScriptRunner, type ScriptRunner } from './api/scriptRunner.js';
 import { InstanceRegistry } from './instances.js';
+import { createLogSinkFactory } from './logSink.js';
 import { EventPublisher } from './publisher.js';
 import { ActiveRuleSet } from './ruleSet.js';
 import { ExecutionStore } from './store/executionStore.js';
@@ -23,6 +28,8 @@ import { TriggerEvaluator } from './trigger/evaluate.js';
 export interface EngineRuntime {
   engine: Engine;
   store: ExecutionStore;
+  apiStore: ApiExecutionStore;
+  apiRunner: ApiRunner;
   /** Reads a rule as the engine sees it (no ORM in the way). */
   rules: RuleReader;
   bus: EventBus;
@@ -69,9 +76,15 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
   const store = new ExecutionStore(sql);
   const bus = await createBus(options, store);
   const evaluator = new TriggerEvaluator();
-  const sandbox = loadIsolatedVm();
-  if (!sandbox.available) logger.warn({ reason: sandbox.reason }, 'script sandbox unavailable: api_script runs will fail with SANDBOX_UNAVAILABLE');
+  const loaded = loadIsolatedVm();
+  if (!loaded.available) logger.warn({ reason: loaded.reason }, 'script sandbox unavailable: script runs will fail with SANDBOX_UNAVAILABLE');
+  const scripts: ScriptRunner & { close?(): Promise<void> } = loaded.available
+    ? Sandbox.create({ outputMaxBytes: config.scriptOutputMaxBytes, logger })
+    : unavailableScriptRunner(loaded.reason);
   const http = new OutboundHttpClient({ allowlist: config.outboundAllowlist });
+  const apiStore = new ApiExecutionStore(sql);
+  const logSinks = createLogSinkFactory({ store, bus, clock, logger });
+  const apiRunner = new ApiRunner({ store: apiStore, scripts, http, bus, clock, logger, logSinks });
   const rules: RuleReader = {
     async getRule(id) {
       if (!isUuid(id)) return null;
@@ -84,7 +97,8 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
     rules,
     bus,
     evaluator,
-    actions: [new WebhookAction(http), new TriggerRuleAction(), new ApiScriptAction(sandbox.available ? null : sandbox.reason)],
+    actions: [new WebhookAction(http), new TriggerRuleAction(), new ApiScriptAction(apiStore, apiRunner)],
+    logSinks,
     clock,
     logger,
     instanceId,
@@ -107,6 +121,8 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
   return {
     engine,
     store,
+    apiStore,
+    apiRunner,
     rules,
     bus,
     evaluator,
@@ -120,6 +136,7 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
       ruleSet.close();
       await bus.close();
       await http.close();
+      await scripts.close?.();
     },
   };
 }

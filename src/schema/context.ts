@@ -1,4 +1,5 @@
 import type { ApiDefinitionService } from '../services/apis.js';
+import type { ApiRunService } from '../services/apiRuns.js';
 import type { ExecutionService } from '../services/executions.js';
 import type { RuleService } from '../services/rules.js';
 import type { Loaders } from './loaders.js';
@@ -8,6 +9,7 @@ export interface Services {
   rules: RuleService;
   apis: ApiDefinitionService;
   executions: ExecutionService;
+  apiRuns: ApiRunService;
 }
 
 export interface GraphQLContext {

@@ -5,6 +5,7 @@ import './enums.js';
 import './rule.js';
 import './apiDefinition.js';
 import './execution.js';
+import './apiExecution.js';
 
 export type { GraphQLContext, Services } from './context.js';
 export { createLoaders } from './loaders.js';

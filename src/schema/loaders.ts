@@ -7,6 +7,7 @@ export interface Loaders {
   rule: DataLoader<string, Rule | null>;
   children: DataLoader<string, Execution[]>;
   logs: DataLoader<string, ActionLog[]>;
+  apiLogs: DataLoader<string, ActionLog[]>;
 }
 
 export function createLoaders(services: Services): Loaders {
@@ -19,6 +20,10 @@ export function createLoaders(services: Services): Loaders {
     logs: new DataLoader(async (ids) => {
       const byExecution = await services.executions.logsOf(ids);
       return ids.map((id) => byExecution.get(id) ?? []);
+    }),
+    apiLogs: new DataLoader(async (ids) => {
+      const byRun = await services.apiRuns.logsOf(ids);
+      return ids.map((id) => byRun.get(id) ?? []);
     }),
   };
 }

@@ -1,26 +1,55 @@
+import { isUuid } from '../../shared/ids.js';
+import type { ApiExecutionStore } from '../api/apiExecutionStore.js';
+import type { ApiRunner } from '../api/runner.js';
 import type { ApiScriptActionSpec } from '../spec/index.js';
 import type { Action, ActionContext, ActionOutcome } from './types.js';
 
 /**
- * Runs an API definition's script in the sandbox. Until the sandbox is wired in, every run fails
- * with SANDBOX_UNAVAILABLE (SPEC.md error codes), which is also what it does on a Node version
- * without an isolated-vm build.
+ * Runs an API definition's script (SCRIPT definitions only) with `input` defaulting to the
+ * trigger payload; the run is an ApiExecution with executedBy "rule", and its log lines are also
+ * lines of the rule's execution.
  */
 export class ApiScriptAction implements Action {
   readonly type = 'api_script';
 
-  /** `unavailable`: why isolated-vm could not be loaded, or null when it loaded. */
-  constructor(private readonly unavailable: string | null) {}
+  constructor(
+    private readonly definitions: ApiExecutionStore,
+    private readonly runner: ApiRunner,
+  ) {}
 
   async run(raw: Record<string, unknown>, ctx: ActionContext): Promise<ActionOutcome> {
     const spec = raw as unknown as ApiScriptActionSpec;
-    const message = this.unavailable ?? 'script runs are not wired to the sandbox on this server yet';
-    ctx.log('ERROR', `api_script ${spec.api_id} failed: ${message}`, { apiId: spec.api_id });
-    return {
-      status: 'FAILED',
-      result: null,
-      references: { action_type: 'api_script', api_id: spec.api_id, api_execution_id: null, duration_ms: 0 },
-      error: { code: 'SANDBOX_UNAVAILABLE', message },
+    const references: Record<string, unknown> = { action_type: 'api_script', api_id: spec.api_id, api_execution_id: null, duration_ms: null };
+    const fail = (code: string, message: string): ActionOutcome => {
+      ctx.log('ERROR', `api_script ${spec.api_id} failed: ${message}`, { apiId: spec.api_id, code });
+      return { status: 'FAILED', result: null, references, error: { code, message } };
     };
+    const api = isUuid(spec.api_id) ? await this.definitions.getDefinition(spec.api_id) : null;
+    if (!api) return fail('API_NOT_FOUND', `no API definition with id ${spec.api_id}`);
+    if (api.kind !== 'SCRIPT') return fail('API_NOT_SCRIPT', `API ${api.name} (${api.id}) is an ${api.kind} definition, not a script`);
+
+    const { execution, lines } = await this.runner.run({
+      api,
+      params: spec.params ?? {},
+      input: 'input' in spec && spec.input !== undefined ? spec.input : ctx.payload,
+      executedBy: 'rule',
+      fromRule: {
+        rule: ctx.rule,
+        execution: ctx.execution,
+        payload: ctx.payload,
+        log: (level, message, data, apiExecutionId) => ctx.log(level, message, data, apiExecutionId),
+      },
+    });
+    references.api_execution_id = execution.id;
+    references.duration_ms = execution.durationMs;
+    const result = {
+      output: execution.output,
+      logs: lines,
+      references: { api_id: api.id, api_execution_id: execution.id, duration_ms: execution.durationMs },
+    };
+    if (execution.status !== 'SUCCESS') {
+      return { status: 'FAILED', result, references, error: { code: execution.errorCode ?? 'SCRIPT_ERROR', message: execution.errorMessage ?? 'the script failed' } };
+    }
+    return { status: 'SUCCESS', result, references };
   }
 }

@@ -10,8 +10,8 @@ export interface ActionContext {
   execution: { id: string; depth: number; cascadeId: string };
   /** The trigger payload. */
   payload: unknown;
-  /** A log line of this execution (stored and streamed on actionLogs). */
-  log(level: LogLevelValue, message: string, data?: unknown): void;
+  /** A log line of this execution (stored and streamed on actionLogs); API scripts name their run. */
+  log(level: LogLevelValue, message: string, data?: unknown, apiExecutionId?: string | null): void;
   /** Runs another rule as a child of this execution and waits for it to finish. */
   runChild(ruleId: string, payload: unknown): Promise<ChildOutcome>;
 }

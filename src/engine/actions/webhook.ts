@@ -1,26 +1,7 @@
 import type { WebhookActionSpec } from '../spec/index.js';
 import { OutboundError, type OutboundHttpClient } from '../http/client.js';
+import { buildJsonRequest } from '../http/requestBuilder.js';
 import type { Action, ActionContext, ActionOutcome } from './types.js';
-
-const asQueryValue = (value: unknown) => (typeof value === 'string' ? value : JSON.stringify(value));
-
-/** GET sends params as the query string; other methods send body (or, without it, params) as JSON. */
-export function buildWebhookRequest(spec: WebhookActionSpec) {
-  const url = new URL(spec.endpoint);
-  const headers: Record<string, string> = { ...spec.headers };
-  let body: string | undefined;
-  if (spec.method === 'GET') {
-    for (const [key, value] of Object.entries(spec.params ?? {})) {
-      if (value === undefined || value === null) continue;
-      if (Array.isArray(value)) for (const item of value) url.searchParams.append(key, asQueryValue(item));
-      else url.searchParams.append(key, asQueryValue(value));
-    }
-  } else {
-    body = JSON.stringify(spec.body !== undefined ? spec.body : (spec.params ?? {}));
-    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
-  }
-  return { url: url.toString(), method: spec.method, headers, body };
-}
 
 export class WebhookAction implements Action {
   readonly type = 'webhook';
@@ -32,7 +13,7 @@ export class WebhookAction implements Action {
     const references: Record<string, unknown> = { action_type: 'webhook', endpoint: spec.endpoint, method: spec.method, status_code: null, truncated: false };
     let request;
     try {
-      request = buildWebhookRequest(spec);
+      request = buildJsonRequest({ url: spec.endpoint, method: spec.method, params: spec.params, body: spec.body, headers: spec.headers });
     } catch {
       const message = `the endpoint is not a valid URL after templating: ${JSON.stringify(spec.endpoint)}`;
       ctx.log('ERROR', `${spec.method} ${spec.endpoint} failed: ${message}`, { method: spec.method, url: spec.endpoint });

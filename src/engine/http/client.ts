@@ -1,4 +1,7 @@
-import { Agent, errors as undiciErrors, request } from 'undici';
+import { promises as dns } from 'node:dns';
+import { isIP } from 'node:net';
+import { Agent, buildConnector, errors as undiciErrors, request } from 'undici';
+import { AddressGuard, allowedHostsPermit, guardRefusalMessage, parseAllowedHost, type AllowedHost, type ResolvedAddress } from './guard.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 
@@ -10,6 +13,11 @@ export interface OutboundRequest {
   body?: string;
   timeoutMs: number;
   maxBodyBytes?: number;
+  /**
+   * Narrows this call to these hosts (`host`, `*.suffix`, IPs, each with an optional `:port`);
+   * a host outside them is refused with kind 'blocked'. It never opens what the guard refuses.
+   */
+  allowedHosts?: readonly string[];
 }
 
 export interface OutboundResponse {
@@ -36,7 +44,15 @@ export interface OutboundClientOptions {
   /** OUTBOUND_ALLOWLIST: hosts and CIDRs opened past the address guard. */
   allowlist: readonly string[];
   connectionsPerOrigin?: number;
+  /** Resolves a host name to every address it has; default `dns.promises.lookup(host, {all: true})`. Tests inject one. */
+  resolve?: Resolver;
+  /** Socket connect timeout per address tried (default 10 s; the call's own deadline still applies). */
+  connectTimeoutMs?: number;
 }
+
+export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
+
+const defaultResolve: Resolver = (hostname) => dns.lookup(hostname, { all: true });
 
 function parseBody(text: string, contentType: string | undefined): unknown {
   const looksJson = !contentType || /\bjson\b/i.test(contentType);
@@ -61,16 +77,60 @@ function describeNetworkError(error: unknown): string {
   return code && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
+/** Connection errors after which the next resolved address is tried. */
+const NEXT_ADDRESS_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT']);
+
 /**
  * The one client for outbound HTTP (webhooks, HTTP APIs, METRIC polls, ctx.http): pooled
  * keep-alive connections, one attempt, no redirects followed, a deadline per call, and at most
  * `maxBodyBytes` of an answer read.
+ *
+ * Every new connection goes through the outbound guard in the Agent's connector: the host name is
+ * resolved, every address checked (any refused one refuses the host unless the host name itself is
+ * allowlisted), and the checked address itself is dialled, so a DNS answer that changes between
+ * check and connect (rebinding) cannot reach a refused address. TLS keeps the host name for SNI and
+ * certificate checks; the Host header stays the URL's.
  */
 export class OutboundHttpClient {
   private readonly agent: Agent;
+  readonly guard: AddressGuard;
+  private readonly resolve: Resolver;
 
   constructor(readonly options: OutboundClientOptions) {
-    this.agent = new Agent({ connections: options.connectionsPerOrigin ?? 128, keepAliveTimeout: 10_000, pipelining: 1 });
+    this.guard = new AddressGuard(options.allowlist);
+    this.resolve = options.resolve ?? defaultResolve;
+    const dial = buildConnector({ timeout: options.connectTimeoutMs ?? 10_000 });
+    const connect: buildConnector.connector = (opts, callback) => {
+      this.guardedAddresses(opts.hostname).then(
+        (addresses) => {
+          const servername = opts.servername || (isIP(opts.hostname) ? undefined : opts.hostname);
+          const attempt = (index: number) => {
+            dial({ ...opts, hostname: addresses[index]!, ...(servername ? { servername } : {}) }, (error, socket) => {
+              if (error && index + 1 < addresses.length && NEXT_ADDRESS_CODES.has((error as { code?: string }).code ?? '')) attempt(index + 1);
+              else if (error) callback(error, null);
+              else callback(null, socket!);
+            });
+          };
+          attempt(0);
+        },
+        (error: unknown) => callback(error instanceof Error ? error : new Error(String(error)), null),
+      );
+    };
+    this.agent = new Agent({ connections: options.connectionsPerOrigin ?? 128, keepAliveTimeout: 10_000, pipelining: 1, connect });
+  }
+
+  /** The addresses a host may be dialled at, in order; throws OutboundError('blocked') before any socket opens. */
+  private async guardedAddresses(hostname: string): Promise<string[]> {
+    let addresses: ResolvedAddress[];
+    if (isIP(hostname) !== 0) {
+      addresses = [{ address: hostname, family: isIP(hostname) }];
+    } else {
+      addresses = await this.resolve(hostname);
+      if (addresses.length === 0) throw Object.assign(new Error(`${hostname} resolves to no address`), { code: 'ENOTFOUND' });
+    }
+    const verdict = this.guard.vet(hostname, addresses);
+    if (!verdict.allowed) throw new OutboundError('blocked', guardRefusalMessage(hostname, verdict.address, verdict.reason));
+    return addresses.map((a) => a.address);
   }
 
   async request(req: OutboundRequest): Promise<OutboundResponse> {
@@ -81,6 +141,17 @@ export class OutboundHttpClient {
       throw new OutboundError('invalid', `not a valid URL: ${req.url}`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundError('invalid', `only http and https URLs are allowed, got ${url.protocol}`);
+    if (req.allowedHosts) {
+      let allowed: AllowedHost[];
+      try {
+        allowed = req.allowedHosts.map(parseAllowedHost);
+      } catch (error) {
+        throw new OutboundError('invalid', (error as Error).message);
+      }
+      if (!allowedHostsPermit(allowed, url)) {
+        throw new OutboundError('blocked', `blocked: ${url.host} is not in allowedHosts (${req.allowedHosts.join(', ') || 'none'})`);
+      }
+    }
     const maxBytes = req.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const signal = AbortSignal.timeout(req.timeoutMs);
     try {

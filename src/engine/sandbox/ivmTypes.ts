@@ -4,6 +4,7 @@
  */
 export interface IvmReference<T = unknown> {
   apply(receiver: unknown, args?: unknown[], options?: { arguments?: { copy?: boolean }; result?: { promise?: boolean; copy?: boolean }; timeout?: number }): Promise<T>;
+  applySync(receiver: unknown, args?: unknown[], options?: { arguments?: { copy?: boolean }; result?: { copy?: boolean; reference?: boolean }; timeout?: number }): T;
   release(): void;
 }
 
@@ -15,6 +16,7 @@ export interface IvmExternalCopy<T = unknown> {
 
 export interface IvmScript {
   run(context: IvmContext, options?: { timeout?: number; promise?: boolean; copy?: boolean; release?: boolean }): Promise<unknown>;
+  runSync(context: IvmContext, options?: { timeout?: number; copy?: boolean; reference?: boolean; release?: boolean }): unknown;
   release(): void;
 }
 
@@ -43,7 +45,7 @@ export interface IvmIsolate {
 }
 
 export interface IsolatedVm {
-  Isolate: new (options?: { memoryLimit?: number; inspector?: boolean }) => IvmIsolate;
+  Isolate: new (options?: { memoryLimit?: number; inspector?: boolean; onCatastrophicError?: (message: string) => void }) => IvmIsolate;
   ExternalCopy: new <T>(value: T, options?: { transferList?: unknown[] }) => IvmExternalCopy<T>;
   Reference: new <T>(value: T) => IvmReference<T>;
   Callback: new (fn: (...args: any[]) => unknown, options?: { async?: boolean; ignored?: boolean; sync?: boolean }) => unknown;

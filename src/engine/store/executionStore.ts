@@ -87,6 +87,25 @@ export class ExecutionStore {
     return (row?.n ?? 0) > 0;
   }
 
+  /** Log lines written while a run goes on (the final ones ride on the run's last write). */
+  async appendLogs(logs: ActionLog[], notify: string[] = []): Promise<void> {
+    await this.sql.query(
+      `WITH lg AS (INSERT INTO action_logs SELECT * FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) RETURNING 1),
+       nt AS (SELECT pg_notify('${NOTIFY_CHANNEL}', x) FROM unnest(?::text[]) AS x)
+       SELECT (SELECT count(*) FROM lg)::int AS n, (SELECT count(*) FROM nt)::int AS notified`,
+      [json(logs.map(fromLog)), toTextArray(notify)],
+    );
+  }
+
+  /** Log lines written by one API run (direct or from a rule), in order. */
+  async logsOfApiExecutions(apiExecutionIds: readonly string[]): Promise<Map<string, ActionLog[]>> {
+    const result = new Map<string, ActionLog[]>(apiExecutionIds.map((id) => [id, []]));
+    if (apiExecutionIds.length === 0) return result;
+    const rows = await this.sql.query('SELECT * FROM action_logs WHERE api_execution_id = ANY(?::uuid[]) ORDER BY at, seq', [uuidArray(apiExecutionIds)]);
+    for (const row of rows) result.get(row.api_execution_id as string)?.push(toLog(row));
+    return result;
+  }
+
   async get(id: string): Promise<Execution | null> {
     const [row] = await this.sql.query('SELECT * FROM executions WHERE id = ?', [id]);
     return row ? toExecution(row) : null;

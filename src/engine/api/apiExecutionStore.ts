@@ -1,0 +1,114 @@
+import type { ActionLog, ApiDefinition, ApiExecution } from '../../entities/index.js';
+import { NOTIFY_CHANNEL, toTextArray } from '../bus/postgresBus.js';
+import { fromLog } from '../store/rows.js';
+import { parseOptionalTimestamp, parseTimestamp, type Sql } from '../store/sql.js';
+
+type Row = Record<string, any>;
+
+export function toApiExecution(row: Row): ApiExecution {
+  return {
+    id: row.id,
+    apiId: row.api_id,
+    status: row.status,
+    params: row.params ?? null,
+    input: row.input ?? null,
+    output: row.output ?? null,
+    errorCode: row.error_code ?? null,
+    errorMessage: row.error_message ?? null,
+    durationMs: row.duration_ms ?? null,
+    executedBy: row.executed_by,
+    startedAt: parseTimestamp(row.started_at),
+    finishedAt: parseOptionalTimestamp(row.finished_at),
+    executionId: row.execution_id ?? null,
+    ruleId: row.rule_id ?? null,
+    cascadeId: row.cascade_id ?? null,
+  };
+}
+
+function fromApiExecution(e: ApiExecution): Row {
+  return {
+    id: e.id,
+    api_id: e.apiId,
+    status: e.status,
+    params: e.params ?? null,
+    input: e.input ?? null,
+    output: e.output ?? null,
+    error_code: e.errorCode,
+    error_message: e.errorMessage,
+    duration_ms: e.durationMs,
+    executed_by: e.executedBy,
+    started_at: e.startedAt.toISOString(),
+    finished_at: e.finishedAt?.toISOString() ?? null,
+    execution_id: e.executionId,
+    rule_id: e.ruleId,
+    cascade_id: e.cascadeId,
+  };
+}
+
+export function toApiDefinition(row: Row): ApiDefinition {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description ?? null,
+    kind: row.kind,
+    source: row.source ?? null,
+    httpSpec: row.http_spec ?? null,
+    paramSchema: row.param_schema ?? null,
+    timeoutMs: row.timeout_ms,
+    memoryLimitMb: row.memory_limit_mb,
+    allowNetwork: row.allow_network,
+    allowedHosts: row.allowed_hosts ?? [],
+    active: row.active,
+    createdBy: row.created_by ?? null,
+    createdAt: parseTimestamp(row.created_at),
+    updatedAt: parseTimestamp(row.updated_at),
+  };
+}
+
+/** ApiExecution rows: written RUNNING when a run starts, finished with its remaining log lines in one statement. */
+export class ApiExecutionStore {
+  constructor(private readonly sql: Sql) {}
+
+  async getDefinition(id: string): Promise<ApiDefinition | null> {
+    const [row] = await this.sql.query('SELECT * FROM api_definitions WHERE id = ?', [id]);
+    return row ? toApiDefinition(row) : null;
+  }
+
+  async insert(execution: ApiExecution): Promise<void> {
+    await this.sql.query('INSERT INTO api_executions SELECT * FROM jsonb_populate_record(null::api_executions, ?::jsonb)', [JSON.stringify(fromApiExecution(execution))]);
+  }
+
+  async finish(execution: ApiExecution, logs: ActionLog[], notify: string[] = []): Promise<void> {
+    await this.sql.query(
+      `WITH upd AS (
+         UPDATE api_executions a SET status = r.status, output = r.output, error_code = r.error_code, error_message = r.error_message,
+           duration_ms = r.duration_ms, finished_at = r.finished_at
+         FROM jsonb_populate_record(null::api_executions, ?::jsonb) r WHERE a.id = r.id RETURNING a.id
+       ),
+       lg AS (INSERT INTO action_logs SELECT * FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) RETURNING 1),
+       nt AS (SELECT pg_notify('${NOTIFY_CHANNEL}', x) FROM unnest(?::text[]) AS x)
+       SELECT (SELECT count(*) FROM upd)::int AS n, (SELECT count(*) FROM lg)::int AS logs, (SELECT count(*) FROM nt)::int AS notified`,
+      [JSON.stringify(fromApiExecution(execution)), JSON.stringify(logs.map(fromLog)), toTextArray(notify)],
+    );
+  }
+
+  async get(id: string): Promise<ApiExecution | null> {
+    const [row] = await this.sql.query('SELECT * FROM api_executions WHERE id = ?', [id]);
+    return row ? toApiExecution(row) : null;
+  }
+
+  /** Newest first, `limit + 1` rows. */
+  async page(apiId: string, limit: number, after: { at: Date; id: string } | null): Promise<{ rows: ApiExecution[]; total: number }> {
+    const [count] = await this.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM api_executions WHERE api_id = ?', [apiId]);
+    if (limit === 0) return { rows: [], total: count?.n ?? 0 };
+    const rows = after
+      ? await this.sql.query('SELECT * FROM api_executions WHERE api_id = ? AND (started_at, id) < (?::timestamptz, ?::uuid) ORDER BY started_at DESC, id DESC LIMIT ?', [
+          apiId,
+          after.at.toISOString(),
+          after.id,
+          limit + 1,
+        ])
+      : await this.sql.query('SELECT * FROM api_executions WHERE api_id = ? ORDER BY started_at DESC, id DESC LIMIT ?', [apiId, limit + 1]);
+    return { rows: rows.map(toApiExecution), total: count?.n ?? 0 };
+  }
+}

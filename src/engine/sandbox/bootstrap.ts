@@ -1,0 +1,358 @@
+/**
+ * Code evaluated in every fresh context before the user's script (context.evalClosure). It runs
+ * first, so it captures the intrinsics it needs before user code can touch them, removes what
+ * must not be there, and builds `ctx` around the two host hooks it is given:
+ *
+ *   $0  log hook: an isolated-vm Callback in "ignored" mode, (level, message, dataJson?) => void
+ *   $1  HTTP hook: an isolated-vm Reference to the child's async (requestJson) => answerJson
+ *   $2  params, $3 input, $4 {payload, rule, execution}: JSON text
+ *   $5  options: JSON text, see BootstrapOptions
+ *
+ * Neither hook is ever reachable from user code: both live only in this closure, and every ctx
+ * function is an arrow function created here (its constructor chain is this context's own
+ * Function). Values cross as strings only (JSON), parsed and produced by functions captured
+ * before the user's script ran.
+ *
+ * It returns `start()`, an async function the child calls once the user's script has run: it
+ * looks `main` up in the global scope, calls `main(params, input, ctx)`, awaits it and answers
+ * with an array of primitives: ['ok', outputJson, logsDropped] or ['error', code, message,
+ * logsDropped].
+ */
+export interface BootstrapOptions {
+  allowNetwork: boolean;
+  outputMaxBytes: number;
+  logMaxLines: number;
+  logMaxMessageChars: number;
+  logMaxDataBytes: number;
+  httpMaxRequests: number;
+  /** Filename the user's script is compiled under; error lines are read from stack frames in it. */
+  filename: string;
+}
+
+export const BOOTSTRAP_SOURCE = String.raw`
+'use strict';
+const logHook = $0;
+const httpHook = $1;
+const options = JSON.parse($5);
+
+// Intrinsics, captured before any user code runs.
+const G = globalThis;
+const reflectApply = Reflect.apply;
+const jsonParse = JSON.parse;
+const jsonStringify = JSON.stringify;
+const getPrototypeOf = Object.getPrototypeOf;
+const objectKeys = Object.keys;
+const objectCreate = Object.create;
+const freeze = Object.freeze;
+const isArray = Array.isArray;
+const numberIsFinite = Number.isFinite;
+const ObjectPrototype = Object.prototype;
+const ArrayPrototype = Array.prototype;
+const StringCtor = String;
+const ErrorCtor = Error;
+const TypeErrorCtor = TypeError;
+const regExpExec = RegExp.prototype.exec;
+const stringSlice = String.prototype.slice;
+const stringToUpperCase = String.prototype.toUpperCase;
+const WeakSetCtor = WeakSet;
+const weakSetAdd = WeakSet.prototype.add;
+const weakSetHas = WeakSet.prototype.has;
+const referenceApply = httpHook.apply;
+
+// Nothing of the host, and no memory outside the isolate's heap limit.
+delete G.WebAssembly;
+delete G.SharedArrayBuffer;
+delete G.Atomics;
+delete G.console;
+
+const params = jsonParse($2);
+const input = jsonParse($3);
+const context = jsonParse($4);
+
+// ---- JSON out: plain objects, arrays, strings, finite numbers, booleans, null -----------------
+const NOT_JSON = {};
+let failure = null;
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+function childPath(path, key) {
+  return reflectApply(regExpExec, IDENTIFIER, [key]) !== null ? path + '.' + key : path + '[' + jsonStringify(key) + ']';
+}
+
+function className(proto) {
+  try {
+    const ctor = proto.constructor;
+    const name = typeof ctor === 'function' ? ctor.name : undefined;
+    if (typeof name === 'string' && name !== '') return name;
+  } catch (e) {}
+  return 'a class';
+}
+
+// JSON text of value, or undefined for undefined. Throws NOT_JSON with failure set when the value
+// is not JSON ({path, reason}) or its text passes maxChars ({tooLarge: true}). A UTF-16 length
+// over the cap means a UTF-8 size over it too, so the cut is safe; the child checks bytes exactly.
+function toJson(value, rootPath, maxChars) {
+  let size = 0;
+  const ancestors = [];
+  function count(text) {
+    size += text.length;
+    if (size > maxChars) {
+      failure = { tooLarge: true };
+      throw NOT_JSON;
+    }
+    return text;
+  }
+  function refuse(path, reason) {
+    failure = { path: path, reason: reason };
+    throw NOT_JSON;
+  }
+  function walk(v, path) {
+    switch (typeof v) {
+      case 'undefined':
+        return undefined;
+      case 'string':
+        return count(jsonStringify(v));
+      case 'boolean':
+        return count(v ? 'true' : 'false');
+      case 'number':
+        if (!numberIsFinite(v)) refuse(path, 'is ' + StringCtor(v) + ' (not a finite number)');
+        return count(jsonStringify(v));
+      case 'bigint':
+        return refuse(path, 'is a BigInt');
+      case 'symbol':
+        return refuse(path, 'is a symbol');
+      case 'function':
+        return refuse(path, 'is a function');
+    }
+    if (v === null) return count('null');
+    for (let i = 0; i < ancestors.length; i++) if (ancestors[i] === v) refuse(path, 'is a circular reference');
+    const proto = getPrototypeOf(v);
+    ancestors[ancestors.length] = v;
+    let out;
+    if (isArray(v)) {
+      if (proto !== ArrayPrototype) refuse(path, 'is an instance of ' + className(proto) + ' (only plain objects and arrays are JSON)');
+      const length = v.length;
+      out = count('[');
+      for (let i = 0; i < length; i++) {
+        if (i > 0) out += count(',');
+        const item = walk(v[i], path + '[' + i + ']');
+        out += item === undefined ? count('null') : item;
+      }
+      out += count(']');
+    } else if (proto === ObjectPrototype || proto === null) {
+      const keys = objectKeys(v);
+      out = count('{');
+      let first = true;
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i];
+        const item = walk(v[key], childPath(path, key));
+        if (item === undefined) continue;
+        out += (first ? '' : count(',')) + count(jsonStringify(key)) + count(':') + item;
+        first = false;
+      }
+      out += count('}');
+    } else {
+      refuse(path, 'is an instance of ' + className(proto) + ' (only plain objects and arrays are JSON)');
+    }
+    ancestors.length = ancestors.length - 1;
+    return out;
+  }
+  failure = null;
+  return walk(value, rootPath);
+}
+
+function failureText() {
+  if (failure === null) return 'not JSON';
+  if (failure.tooLarge) return 'too large';
+  return failure.path + ' ' + failure.reason;
+}
+
+// ---- ctx.log -----------------------------------------------------------------------------------
+let linesWritten = 0;
+let linesDropped = 0;
+
+function writeLog(level, message, data) {
+  if (linesWritten >= options.logMaxLines) {
+    if (linesDropped === 0) logHook('DROPPED', '', undefined);
+    linesDropped++;
+    return;
+  }
+  linesWritten++;
+  let text = typeof message === 'string' ? message : StringCtor(message);
+  if (text.length > options.logMaxMessageChars) {
+    text = reflectApply(stringSlice, text, [0, options.logMaxMessageChars]) + '... [truncated]';
+  }
+  let dataJson = undefined;
+  if (data !== undefined) {
+    try {
+      dataJson = toJson(data, 'data', options.logMaxDataBytes);
+    } catch (e) {
+      if (e !== NOT_JSON) throw e;
+      text += failure !== null && failure.tooLarge
+        ? ' [data omitted: over ' + options.logMaxDataBytes + ' bytes]'
+        : ' [data omitted: ' + failureText() + ']';
+      dataJson = undefined;
+    }
+  }
+  logHook(level, text, dataJson);
+}
+
+const log = (message, data) => { writeLog('INFO', message, data); };
+log.debug = (message, data) => { writeLog('DEBUG', message, data); };
+log.info = (message, data) => { writeLog('INFO', message, data); };
+log.warn = (message, data) => { writeLog('WARN', message, data); };
+log.error = (message, data) => { writeLog('ERROR', message, data); };
+freeze(log);
+
+// console.* writes to ctx.log too, so that habit does not fail a script.
+G.console = freeze({
+  log: (message, data) => { writeLog('INFO', message, data); },
+  info: (message, data) => { writeLog('INFO', message, data); },
+  debug: (message, data) => { writeLog('DEBUG', message, data); },
+  warn: (message, data) => { writeLog('WARN', message, data); },
+  error: (message, data) => { writeLog('ERROR', message, data); },
+});
+
+// ---- ctx.http ----------------------------------------------------------------------------------
+const blockedErrors = new WeakSetCtor();
+let httpRequests = 0;
+
+function httpError(message, code) {
+  const error = new ErrorCtor(message);
+  error.code = code;
+  if (code === 'HTTP_BLOCKED') reflectApply(weakSetAdd, blockedErrors, [error]);
+  return error;
+}
+
+async function httpRequest(request) {
+  if (!options.allowNetwork) {
+    throw httpError('ctx.http is not allowed for this script (runtimePolicy.allowNetwork is false)', 'HTTP_BLOCKED');
+  }
+  if (request === null || typeof request !== 'object') {
+    throw new TypeErrorCtor('ctx.http.request expects an object {method, url, headers, body}');
+  }
+  const rawMethod = request.method;
+  const method = rawMethod === undefined || rawMethod === null ? 'GET' : reflectApply(stringToUpperCase, StringCtor(rawMethod), []);
+  const url = request.url;
+  if (typeof url !== 'string' || url === '') throw new TypeErrorCtor('ctx.http: url must be a non-empty string');
+  let headersJson = '';
+  const rawHeaders = request.headers;
+  if (rawHeaders !== undefined && rawHeaders !== null) {
+    if (typeof rawHeaders !== 'object') throw new TypeErrorCtor('ctx.http: headers must be an object of strings');
+    const headers = objectCreate(null);
+    const names = objectKeys(rawHeaders);
+    for (let i = 0; i < names.length; i++) {
+      const value = rawHeaders[names[i]];
+      if (value !== undefined) headers[names[i]] = StringCtor(value);
+    }
+    headersJson = ',"headers":' + jsonStringify(headers);
+  }
+  let bodyJson = '';
+  if (request.body !== undefined) {
+    let text;
+    try {
+      text = toJson(request.body, 'body', options.outputMaxBytes);
+    } catch (e) {
+      if (e !== NOT_JSON) throw e;
+      throw new TypeErrorCtor('ctx.http: the request body is not JSON: ' + failureText());
+    }
+    if (text !== undefined) bodyJson = ',"body":' + text;
+  }
+  httpRequests++;
+  if (httpRequests > options.httpMaxRequests) {
+    throw httpError('ctx.http: too many requests in one run (limit ' + options.httpMaxRequests + ')', 'HTTP_FAILED');
+  }
+  const requestJson = '{"method":' + jsonStringify(method) + ',"url":' + jsonStringify(url) + headersJson + bodyJson + '}';
+  const answerJson = await reflectApply(referenceApply, httpHook, [undefined, [requestJson], { arguments: { copy: true }, result: { promise: true, copy: true } }]);
+  const answer = jsonParse(answerJson);
+  if (answer.ok) return answer.ok;
+  if (typeof answer.blocked === 'string') throw httpError(answer.blocked, 'HTTP_BLOCKED');
+  throw httpError(typeof answer.failed === 'string' ? answer.failed : 'ctx.http failed', 'HTTP_FAILED');
+}
+
+const http = freeze({
+  request: (request) => httpRequest(request),
+  get: (url) => httpRequest({ method: 'GET', url: url }),
+  post: (url, body) => httpRequest({ method: 'POST', url: url, body: body }),
+});
+
+const ctx = freeze({
+  log: log,
+  http: http,
+  payload: context.payload === undefined ? null : context.payload,
+  rule: context.rule === undefined ? null : context.rule,
+  execution: context.execution === undefined ? null : context.execution,
+});
+
+// ---- errors ------------------------------------------------------------------------------------
+const escapedFilename = reflectApply(String.prototype.replace, options.filename, [/[.*+?^$()|[\]\\{}]/g, '\\$&']);
+const FRAME = new RegExp(escapedFilename + ':(\\d+):(\\d+)');
+const MAX_MESSAGE = 4000;
+
+function describe(error) {
+  let name = '';
+  let message;
+  let stack;
+  try {
+    if (error !== null && (typeof error === 'object' || typeof error === 'function')) {
+      const m = error.message;
+      if (m !== undefined) {
+        message = StringCtor(m);
+        const n = error.name;
+        if (typeof n === 'string') name = n;
+        stack = error.stack;
+      } else {
+        try {
+          message = toJson(error, 'error', MAX_MESSAGE);
+        } catch (e) {
+          message = undefined;
+        }
+        if (message === undefined) message = StringCtor(error);
+      }
+    } else {
+      message = typeof error === 'string' ? error : StringCtor(error);
+    }
+  } catch (e) {
+    message = 'the script threw a value that cannot be described';
+    name = '';
+  }
+  if (message.length > MAX_MESSAGE) message = reflectApply(stringSlice, message, [0, MAX_MESSAGE]) + '... [truncated]';
+  let text = name !== '' ? name + ': ' + message : message;
+  if (typeof stack === 'string') {
+    const match = reflectApply(regExpExec, FRAME, [stack]);
+    if (match !== null) text += ' (line ' + match[1] + ', column ' + match[2] + ')';
+  }
+  return text;
+}
+
+let started = false;
+return async function start() {
+  if (started) return ['error', 'SCRIPT_ERROR', 'start called twice', 0];
+  started = true;
+  let fn;
+  try {
+    fn = main;
+  } catch (e) {
+    fn = undefined;
+  }
+  if (typeof fn !== 'function') {
+    return ['error', 'SCRIPT_ERROR', 'the script declares no top-level main function', linesDropped];
+  }
+  let result;
+  try {
+    result = await fn(params, input, ctx);
+  } catch (e) {
+    const blocked = e !== null && typeof e === 'object' && reflectApply(weakSetHas, blockedErrors, [e]);
+    return ['error', blocked ? 'HTTP_BLOCKED' : 'SCRIPT_ERROR', describe(e), linesDropped];
+  }
+  try {
+    const json = toJson(result, 'output', options.outputMaxBytes);
+    return ['ok', json === undefined ? 'null' : json, linesDropped];
+  } catch (e) {
+    if (e !== NOT_JSON) return ['error', 'SCRIPT_ERROR', describe(e), linesDropped];
+    if (failure !== null && failure.tooLarge) {
+      return ['error', 'OUTPUT_TOO_LARGE', 'the output is over ' + options.outputMaxBytes + ' bytes', linesDropped];
+    }
+    return ['error', 'SCRIPT_ERROR', 'main returned a value that is not JSON: ' + failureText(), linesDropped];
+  }
+};
+`;

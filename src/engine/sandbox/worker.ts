@@ -1,0 +1,388 @@
+/**
+ * The sandbox child process (forked by Sandbox, index.ts). It holds the isolates, so that an
+ * allocation that aborts V8 (upstream isolated-vm #527, #107) takes down this process and not
+ * the service. The parent sends one run at a time per isolate slot; this process keeps a pool of
+ * isolates keyed by memoryLimitMb, runs each script in a fresh context, enforces the wall-clock
+ * limit (isolated-vm's own timeout covers only synchronous code, upstream #518, #318) by
+ * disposing the isolate, and forwards log lines and ctx.http requests to the parent as they
+ * happen.
+ */
+import { loadIsolatedVm } from './isolatedVm.js';
+import type { IsolatedVm, IvmContext, IvmIsolate, IvmReference, IvmScript } from './ivmTypes.js';
+import { BOOTSTRAP_SOURCE, type BootstrapOptions } from './bootstrap.js';
+import type { ChildMessage, FailureCode, HttpRequestShape, LogLevel, ParentMessage, RunOutcome, RunRequest, WorkerConfig } from './protocol.js';
+
+/** The filename user scripts are compiled under; error lines come from stack frames in it. */
+export const SCRIPT_FILENAME = 'api-script.js';
+/** Compiled scripts kept per isolate (least recently used dropped first). */
+const SCRIPT_CACHE_PER_ISOLATE = 64;
+/** An isolate is replaced after this many runs, or when its heap is past this share of its limit. */
+const ISOLATE_MAX_RUNS = 2000;
+const ISOLATE_MAX_HEAP_SHARE = 0.6;
+const HEAP_CHECK_EVERY = 8;
+
+const LEVELS = new Set<string>(['DEBUG', 'INFO', 'WARN', 'ERROR']);
+
+function send(message: ChildMessage): void {
+  if (process.connected) process.send?.(message);
+}
+
+const config = JSON.parse(process.argv[2] ?? '{}') as WorkerConfig;
+const loaded = loadIsolatedVm();
+if (!loaded.available) {
+  send({ t: 'unavailable', reason: loaded.reason });
+  process.disconnect?.();
+  process.exit(0);
+}
+const ivm: IsolatedVm = loaded.ivm;
+
+// The parent going away ends this process.
+process.on('disconnect', () => process.exit(0));
+
+// ---- the isolate pool ------------------------------------------------------------------------------
+interface Slot {
+  isolate: IvmIsolate;
+  memoryLimitMb: number;
+  /** The bootstrap, compiled once per isolate: a function taking the hooks and the JSON texts. */
+  bootstrap: IvmScript;
+  scripts: Map<string, IvmScript>;
+  busy: boolean;
+  runs: number;
+  lastUsed: number;
+}
+
+const slots: Slot[] = [];
+
+function newIsolate(memoryLimitMb: number): IvmIsolate {
+  return new ivm.Isolate({
+    memoryLimit: memoryLimitMb,
+    onCatastrophicError: (message: string) => {
+      // V8 lost control of an isolate; isolated-vm's advice is to end the process.
+      send({ t: 'fatal', message: String(message) });
+      process.abort();
+    },
+  });
+}
+
+function acquire(memoryLimitMb: number): Slot {
+  let slot = slots.find((s) => !s.busy && s.memoryLimitMb === memoryLimitMb && !s.isolate.isDisposed);
+  if (!slot) {
+    // Make room: drop idle isolates (least recently used first) while at the cap.
+    while (slots.length >= config.maxIsolates) {
+      let victim: Slot | undefined;
+      for (const s of slots) if (!s.busy && (!victim || s.lastUsed < victim.lastUsed)) victim = s;
+      if (!victim) break;
+      retire(victim);
+    }
+    const isolate = newIsolate(memoryLimitMb);
+    const bootstrap = isolate.compileScriptSync(`(function ($0, $1, $2, $3, $4, $5) {${BOOTSTRAP_SOURCE}\n})`, { filename: 'sandbox-bootstrap.js' });
+    slot = { isolate, bootstrap, memoryLimitMb, scripts: new Map(), busy: false, runs: 0, lastUsed: 0 };
+    slots.push(slot);
+  }
+  slot.busy = true;
+  return slot;
+}
+
+function retire(slot: Slot): void {
+  const index = slots.indexOf(slot);
+  if (index >= 0) slots.splice(index, 1);
+  for (const script of slot.scripts.values()) {
+    try {
+      script.release();
+    } catch {
+      /* already gone with the isolate */
+    }
+  }
+  slot.scripts.clear();
+  try {
+    slot.bootstrap.release();
+  } catch {
+    /* gone with the isolate */
+  }
+  try {
+    if (!slot.isolate.isDisposed) slot.isolate.dispose();
+  } catch {
+    /* already disposed */
+  }
+}
+
+async function release(slot: Slot, limitHit: boolean): Promise<void> {
+  slot.runs += 1;
+  slot.lastUsed = Date.now();
+  if (limitHit || slot.isolate.isDisposed || slot.runs >= ISOLATE_MAX_RUNS) {
+    retire(slot);
+    return;
+  }
+  if (slot.runs % HEAP_CHECK_EVERY !== 0) {
+    slot.busy = false;
+    return;
+  }
+  try {
+    const heap = await slot.isolate.getHeapStatistics();
+    if (heap.used_heap_size > slot.memoryLimitMb * 1024 * 1024 * ISOLATE_MAX_HEAP_SHARE) {
+      retire(slot);
+      return;
+    }
+  } catch {
+    retire(slot);
+    return;
+  }
+  slot.busy = false;
+}
+
+async function compiled(slot: Slot, cacheKey: string, source: string): Promise<IvmScript> {
+  const cached = slot.scripts.get(cacheKey);
+  if (cached) {
+    slot.scripts.delete(cacheKey);
+    slot.scripts.set(cacheKey, cached);
+    return cached;
+  }
+  const script = await slot.isolate.compileScript(source, { filename: SCRIPT_FILENAME });
+  slot.scripts.set(cacheKey, script);
+  if (slot.scripts.size > SCRIPT_CACHE_PER_ISOLATE) {
+    const oldest = slot.scripts.keys().next().value as string;
+    slot.scripts.get(oldest)?.release();
+    slot.scripts.delete(oldest);
+  }
+  return script;
+}
+
+// ---- runs ------------------------------------------------------------------------------------------
+interface RunState {
+  id: number;
+  done: boolean;
+  linesForwarded: number;
+  capReached: boolean;
+  httpNext: number;
+  httpWaiting: Map<number, (answerJson: string) => void>;
+  allowNetwork: boolean;
+}
+
+const runs = new Map<number, RunState>();
+
+class LimitHit extends Error {
+  constructor(readonly code: 'SCRIPT_TIMEOUT' | 'SCRIPT_MEMORY_LIMIT', message: string) {
+    super(message);
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+const FRAME = new RegExp(`${escapeRegExp(SCRIPT_FILENAME)}:(\\d+):(\\d+)`);
+
+/** A message for an error isolated-vm raised in this process: the script's words, no host stack. */
+function describeHostError(error: unknown): string {
+  if (!(error instanceof Error)) return 'the script failed';
+  if (/not an instance of `?Error`?/.test(error.message)) return 'the script threw a value that is not an Error at its top level';
+  const text = error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message;
+  const match = typeof error.stack === 'string' ? FRAME.exec(error.stack) : null;
+  return match ? `${text} (line ${match[1]}, column ${match[2]})` : text;
+}
+
+function classify(error: unknown, slot: Slot, timeoutMs: number, memoryLimitMb: number): { code: FailureCode; message: string } {
+  if (error instanceof LimitHit) return { code: error.code, message: error.message };
+  const message = error instanceof Error ? error.message : String(error);
+  if (/timed out/i.test(message)) return { code: 'SCRIPT_TIMEOUT', message: `the script ran past its ${timeoutMs} ms timeout` };
+  if (/memory limit/i.test(message) || slot.isolate.isDisposed) {
+    return { code: 'SCRIPT_MEMORY_LIMIT', message: `the script went over its ${memoryLimitMb} MB memory limit` };
+  }
+  return { code: 'SCRIPT_ERROR', message: describeHostError(error) };
+}
+
+async function execute(request: RunRequest): Promise<RunOutcome> {
+  const state: RunState = {
+    id: request.id,
+    done: false,
+    linesForwarded: 0,
+    capReached: false,
+    httpNext: 1,
+    httpWaiting: new Map(),
+    allowNetwork: request.allowNetwork,
+  };
+  runs.set(request.id, state);
+  const slot = acquire(request.memoryLimitMb);
+  const deadline = Date.now() + request.timeoutMs;
+  let limitHit = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const wallClock = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // Awaited work is out of reach of isolated-vm's own timeout: end it by disposing the isolate.
+      try {
+        slot.isolate.dispose();
+      } catch {
+        /* already disposed */
+      }
+      reject(new LimitHit('SCRIPT_TIMEOUT', `the script ran past its ${request.timeoutMs} ms timeout`));
+    }, request.timeoutMs);
+  });
+
+  const work = (async (): Promise<RunOutcome> => {
+    const resources: Array<{ release(): void }> = [];
+    let context: IvmContext | undefined;
+    try {
+      // Our own steps run synchronously (bounded work, no thread hop); the user's code runs async
+      // so that this process keeps serving other runs, log lines and ctx.http meanwhile.
+      context = slot.isolate.createContextSync();
+      const logHook = new ivm.Callback((level: unknown, message: unknown, dataJson: unknown) => forwardLog(state, level, message, dataJson), {
+        ignored: true,
+      });
+      const httpHook = new ivm.Reference((requestJson: unknown) => forwardHttp(state, requestJson));
+      resources.push(httpHook);
+      const options: BootstrapOptions = {
+        allowNetwork: request.allowNetwork,
+        outputMaxBytes: config.outputMaxBytes,
+        logMaxLines: config.logMaxLines,
+        logMaxMessageChars: config.logMaxMessageChars,
+        logMaxDataBytes: config.logMaxDataBytes,
+        httpMaxRequests: config.httpMaxRequests,
+        filename: SCRIPT_FILENAME,
+      };
+      const setup = slot.bootstrap.runSync(context, { reference: true }) as IvmReference;
+      resources.push(setup);
+      const start = setup.applySync(undefined, [logHook, httpHook, request.paramsJson, request.inputJson, request.contextJson, JSON.stringify(options)], {
+        result: { reference: true },
+        timeout: remaining(deadline),
+      }) as IvmReference;
+      resources.push(start);
+      const script = await compiled(slot, request.cacheKey, request.source);
+      await script.run(context, { timeout: remaining(deadline) });
+      const answer = await start.apply(undefined, [], { timeout: remaining(deadline), result: { promise: true, copy: true } });
+      return decode(answer);
+    } finally {
+      for (const resource of resources) {
+        try {
+          resource.release();
+        } catch {
+          /* gone with the isolate */
+        }
+      }
+      try {
+        context?.release();
+      } catch {
+        /* gone with the isolate */
+      }
+    }
+  })();
+
+  let outcome: RunOutcome;
+  try {
+    outcome = await Promise.race([work, wallClock]);
+  } catch (error) {
+    const failure = classify(error, slot, request.timeoutMs, request.memoryLimitMb);
+    limitHit = failure.code !== 'SCRIPT_ERROR' || slot.isolate.isDisposed;
+    outcome = { ok: false, ...failure, logsDropped: 0 };
+  } finally {
+    clearTimeout(timer);
+    state.done = true;
+    runs.delete(request.id);
+    for (const resolve of state.httpWaiting.values()) resolve(JSON.stringify({ failed: 'the run ended' }));
+    state.httpWaiting.clear();
+  }
+  work.catch(() => undefined);
+  wallClock.catch(() => undefined);
+
+  // The isolate's count is exact; when the run ended without it, say only that lines were dropped.
+  const logsDropped = outcome.logsDropped > 0 ? outcome.logsDropped : state.capReached ? -1 : 0;
+  await release(slot, limitHit);
+  return { ...outcome, logsDropped };
+}
+
+function remaining(deadline: number): number {
+  return Math.max(1, deadline - Date.now());
+}
+
+function decode(answer: unknown): RunOutcome {
+  if (Array.isArray(answer)) {
+    const [kind, a, b, c] = answer as unknown[];
+    if (kind === 'ok' && typeof a === 'string') {
+      if (Buffer.byteLength(a, 'utf8') > config.outputMaxBytes) {
+        return { ok: false, code: 'OUTPUT_TOO_LARGE', message: `the output is over ${config.outputMaxBytes} bytes`, logsDropped: count(b) };
+      }
+      return { ok: true, outputJson: a, logsDropped: count(b) };
+    }
+    if (kind === 'error' && typeof a === 'string' && typeof b === 'string') {
+      const code: FailureCode = a === 'HTTP_BLOCKED' || a === 'OUTPUT_TOO_LARGE' ? a : 'SCRIPT_ERROR';
+      return { ok: false, code, message: b, logsDropped: count(c) };
+    }
+  }
+  return { ok: false, code: 'SCRIPT_ERROR', message: 'the script ended without a result', logsDropped: 0 };
+}
+
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
+}
+
+function forwardLog(state: RunState, level: unknown, message: unknown, dataJson: unknown): void {
+  if (state.done) return;
+  if (level === 'DROPPED' || state.linesForwarded >= config.logMaxLines) {
+    state.capReached = true;
+    return;
+  }
+  if (typeof level !== 'string' || !LEVELS.has(level)) return;
+  state.linesForwarded += 1;
+  let text = typeof message === 'string' ? message : String(message);
+  if (text.length > config.logMaxMessageChars + 32) text = `${text.slice(0, config.logMaxMessageChars)}... [truncated]`;
+  const data = typeof dataJson === 'string' && dataJson.length <= config.logMaxDataBytes ? dataJson : null;
+  send({ t: 'log', id: state.id, level: level as LogLevel, message: text, dataJson: data });
+}
+
+function forwardHttp(state: RunState, requestJson: unknown): Promise<string> | string {
+  if (state.done) return JSON.stringify({ failed: 'the run ended' });
+  if (!state.allowNetwork) return JSON.stringify({ blocked: 'ctx.http is not allowed for this script (runtimePolicy.allowNetwork is false)' });
+  let request: HttpRequestShape;
+  try {
+    request = JSON.parse(String(requestJson)) as HttpRequestShape;
+  } catch {
+    return JSON.stringify({ failed: 'ctx.http: the request could not be read' });
+  }
+  const reqId = state.httpNext++;
+  return new Promise<string>((resolve) => {
+    state.httpWaiting.set(reqId, resolve);
+    send({ t: 'http', id: state.id, reqId, request });
+  });
+}
+
+// ---- messages from the parent -------------------------------------------------------------------
+process.on('message', (message: ParentMessage) => {
+  if (message.t === 'run') {
+    void execute(message).then(
+      (outcome) => send({ t: 'result', id: message.id, outcome }),
+      (error: unknown) =>
+        send({ t: 'result', id: message.id, outcome: { ok: false, code: 'SCRIPT_ERROR', message: `sandbox failure: ${String((error as Error)?.message ?? error)}`, logsDropped: 0 } }),
+    );
+  } else if (message.t === 'http-answer') {
+    const state = runs.get(message.id);
+    const resolve = state?.httpWaiting.get(message.reqId);
+    if (state && resolve) {
+      state.httpWaiting.delete(message.reqId);
+      resolve(message.answerJson);
+    }
+  }
+});
+
+// ---- warm-up: one isolate of the default size, the bootstrap compiled and run once ---------------
+async function warmUp(): Promise<void> {
+  const outcome = await execute({
+    t: 'run',
+    id: 0,
+    cacheKey: '\0warm-up',
+    source: 'function main(params, input, ctx) { ctx.log.debug("warm"); return { ok: [params, input] }; }',
+    paramsJson: '{}',
+    inputJson: 'null',
+    contextJson: '{"payload":null,"rule":null,"execution":null}',
+    timeoutMs: 10_000,
+    memoryLimitMb: config.warmMemoryLimitMb,
+    allowNetwork: false,
+  });
+  if (!outcome.ok) throw new Error(`warm-up run failed: ${outcome.message}`);
+}
+
+warmUp().then(
+  () => send({ t: 'ready', package: loaded.package }),
+  (error: unknown) => {
+    send({ t: 'unavailable', reason: `the sandbox could not run a script: ${String((error as Error)?.message ?? error)}` });
+    process.exit(1);
+  },
+);

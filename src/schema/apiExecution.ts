@@ -1,0 +1,44 @@
+import type { ApiExecution } from '../entities/index.js';
+import { ApiDefinitionRef } from './apiDefinition.js';
+import { builder } from './builder.js';
+import { ExecutionStatusEnum } from './enums.js';
+import { ActionLogRef, ExecutionErrorRef } from './execution.js';
+import { connectionType } from './pagination.js';
+
+export const ApiExecutionRef = builder.objectRef<ApiExecution>('ApiExecution').implement({
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    apiId: t.exposeID('apiId'),
+    status: t.field({ type: ExecutionStatusEnum, resolve: (e) => e.status }),
+    params: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.params }),
+    input: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.input }),
+    output: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.output }),
+    logs: t.field({ type: [ActionLogRef], resolve: (e, _args, { loaders }) => loaders.apiLogs.load(e.id) }),
+    error: t.field({ type: ExecutionErrorRef, nullable: true, resolve: (e) => (e.errorCode ? { code: e.errorCode, message: e.errorMessage ?? e.errorCode } : null) }),
+    durationMs: t.exposeInt('durationMs', { nullable: true }),
+    executedBy: t.exposeString('executedBy'),
+    startedAt: t.field({ type: 'DateTime', resolve: (e) => e.startedAt }),
+    finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (e) => e.finishedAt }),
+    executionId: t.exposeID('executionId', { nullable: true, description: 'The rule execution whose api_script action ran it, when a rule did.' }),
+  }),
+});
+
+const ApiExecutionConnectionRef = connectionType('ApiExecution', ApiExecutionRef);
+
+builder.objectField(ApiDefinitionRef, 'executions', (t) =>
+  t.field({
+    type: ApiExecutionConnectionRef,
+    description: 'Newest first.',
+    args: { first: t.arg.int(), after: t.arg.string() },
+    resolve: (api, args, { services }) => services.apiRuns.list(api.id, args),
+  }),
+);
+
+builder.mutationField('executeApi', (t) =>
+  t.field({
+    type: ApiExecutionRef,
+    description: 'Runs a SCRIPT or HTTP API definition directly.',
+    args: { apiId: t.arg.id({ required: true }), params: t.arg({ type: 'JSON' }), input: t.arg({ type: 'JSON' }), executedBy: t.arg.string() },
+    resolve: (_root, args, { services }) => services.apiRuns.execute(String(args.apiId), args.params, args.input, args.executedBy),
+  }),
+);
