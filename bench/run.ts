@@ -1,28 +1,41 @@
-import { writeFile, readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runEngineBench } from './engine.js';
+import { runSandboxBench } from './sandbox.js';
 
 const adminUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-const quick = process.argv.includes('--quick');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.filter((a) => !a.startsWith('--'));
+const wanted = (name: string) => only.length === 0 || only.includes(name);
 const fmt = (n: number, digits = 2) => n.toFixed(digits);
+const file = path.join(import.meta.dirname, '..', 'docs', 'benchmarks.md');
 
-async function main() {
-  const started = new Date();
-  process.stdout.write(`engine benchmark against ${new URL(adminUrl).host} ...\n`);
+function machine() {
+  return `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}${quick ? '; quick run (fewer samples)' : ''}.`;
+}
+
+/** Replaces (or appends) one marked section of docs/benchmarks.md. */
+async function writeSection(name: string, body: string) {
+  const start = `<!-- ${name}:start -->`;
+  const end = `<!-- ${name}:end -->`;
+  const section = `${start}\n${body}\n${end}`;
+  let doc = await readFile(file, 'utf8').catch(
+    () => '# Benchmarks\n\nProduced by `npm run bench` (`npm run bench -- engine` or `-- sandbox` for one part; `--quick` for fewer samples). Speed targets live here, never as timed assertions in tests.\n',
+  );
+  const pattern = new RegExp(`${start}[\\s\\S]*${end}`);
+  doc = pattern.test(doc) ? doc.replace(pattern, section) : `${doc.trimEnd()}\n\n${section}\n`;
+  await writeFile(file, doc);
+}
+
+async function engine() {
+  process.stdout.write(`engine benchmark against PostgreSQL at ${new URL(adminUrl).host} ...\n`);
   const r = await runEngineBench(adminUrl, { samples: quick ? 100 : 500, seconds: quick ? 3 : 10, rules: 1000 });
   const ratio = (a: number, b: number) => fmt(a / b);
   const rows = [
     ['floor (insert + webhook + update, bare yoga)', fmt(r.floor.p50One.p50), fmt(r.floor.p50One.p95), fmt(r.floor.rps16, 0), '1.00', '1.00', ''],
-    [
-      'triggerRule, webhook action',
-      fmt(r.trigger.p50One.p50),
-      fmt(r.trigger.p50One.p95),
-      fmt(r.trigger.rps16, 0),
-      ratio(r.trigger.p50One.p50, r.floor.p50One.p50),
-      ratio(r.trigger.rps16, r.floor.rps16),
-      'p50 <= 1.25x, rps >= 0.8x',
-    ],
+    ['triggerRule, webhook action', fmt(r.trigger.p50One.p50), fmt(r.trigger.p50One.p95), fmt(r.trigger.rps16, 0), ratio(r.trigger.p50One.p50, r.floor.p50One.p50), ratio(r.trigger.rps16, r.floor.rps16), 'p50 <= 1.25x, rps >= 0.8x'],
     ['triggerRule, 3-rule cascade (A -> B -> C webhook)', fmt(r.cascade.p50One.p50), fmt(r.cascade.p50One.p95), '', ratio(r.cascade.p50One.p50, r.floor.p50One.p50), '', 'p50 <= 3x'],
     [`publishEvent, ${r.publish.rules} active rules (${r.publish.matchedPerEvent} matches/event)`, fmt(r.publish.p50One.p50), fmt(r.publish.p50One.p95), fmt(r.publish.rps16, 0), ratio(r.publish.p50One.p50, r.floor.p50One.p50), ratio(r.publish.rps16, r.floor.rps16), ''],
   ];
@@ -31,28 +44,56 @@ async function main() {
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((row) => `| ${row.join(' | ')} |`),
   ].join('\n');
-  const section = [
-    '<!-- engine-bench:start -->',
-    `## Engine (issue 3), ${started.toISOString().slice(0, 16)}Z`,
+  await writeSection(
+    'engine-bench',
+    [
+      `## Engine: triggerRule, cascades, publishEvent (${new Date().toISOString().slice(0, 16)}Z)`,
+      '',
+      `${machine()} PostgreSQL at ${new URL(adminUrl).host}.`,
+      '',
+      table,
+      '',
+      'Timed spans: from the client sending the mutation to the full answer, over keep-alive connections; server and load generator share one process, the webhook sink runs in another.',
+      '- floor: one INSERT, one pooled undici POST to the sink, one UPDATE (2 commits).',
+      '- triggerRule: rule read, the start statement (row + RULE_STARTED, CONDITION_EVALUATED, ACTION_STARTED events, with their NOTIFY), the webhook, the finish statement (row + log line + ACTION_FINISHED, RULE_FINISHED, CASCADE_FINISHED): 2 commits; the answer waits for the whole cascade (wait: true). 16 clients use 16 rules, since a rule runs once at a time.',
+      '- 3-rule cascade: 3 rule reads, 6 commits, 16 cascade events, one webhook.',
+      "- publishEvent: answers once the matching rules' root rows are written; their webhooks run after the answer. Until the stream issue's matcher lands, every active rule's compiled predicate is tested.",
+    ].join('\n'),
+  );
+  process.stdout.write(`${table}\n`);
+}
+
+async function sandbox() {
+  process.stdout.write('sandbox benchmark ...\n');
+  const r = await runSandboxBench({ samples: quick ? 300 : 2000, seconds: quick ? 3 : 10, databaseUrl: process.env.DATABASE_URL ?? adminUrl });
+  const table = [
+    '| measure | p50 ms | p95 ms | p99 ms | target |',
+    '| --- | --- | --- | --- | --- |',
+    `| warm round trip, sandbox only | ${fmt(r.warmRoundTrip.p50, 3)} | ${fmt(r.warmRoundTrip.p95, 3)} | ${fmt(r.warmRoundTrip.p99, 3)} | p50 <= 0.5 |`,
+    `| warm run with its ApiExecution rows (API runner) | ${fmt(r.withApiExecution.p50, 3)} | ${fmt(r.withApiExecution.p95, 3)} | ${fmt(r.withApiExecution.p99, 3)} | |`,
     '',
-    `Machine: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, PostgreSQL at ${new URL(adminUrl).host}. ${quick ? 'Quick run.' : ''}`,
-    '',
-    table,
-    '',
-    'Timed spans: from the client sending the mutation to the full answer, over keep-alive connections, server and load generator in one process, webhook sink in another.',
-    '- floor: one INSERT, one pooled undici POST to the sink, one UPDATE (2 commits).',
-    '- triggerRule: rule read, the start statement (row + RULE_STARTED, CONDITION_EVALUATED, ACTION_STARTED events), the webhook, the finish statement (row + log line + ACTION_FINISHED, RULE_FINISHED, CASCADE_FINISHED): 2 commits, waits for the whole cascade (wait: true). 16 clients use 16 rules, since a rule runs once at a time.',
-    '- 3-rule cascade: 3 executions, 6 commits, 16 cascade events, one webhook.',
-    '- publishEvent: answers once the matching rules\' root rows are written; their webhooks run after the answer.',
-    '<!-- engine-bench:end -->',
+    `Cold first run (new sandbox: child process start, isolated-vm load, first isolate and context): ${fmt(r.coldFirstRunMs, 0)} ms.`,
+    `Runs per second, 8 concurrent callers on ${os.cpus().length} cores: ${fmt(r.runsPerSecond, 0)}.`,
   ].join('\n');
-  const file = path.join(import.meta.dirname, '..', 'docs', 'benchmarks.md');
-  let doc = await readFile(file, 'utf8').catch(() => '# Benchmarks\n\nProduced by `npm run bench` (needs PostgreSQL: DATABASE_URL, default postgresql://postgres@127.0.0.1:5432/postgres). Never timed assertions in tests.\n');
-  doc = /<!-- engine-bench:start -->[\s\S]*<!-- engine-bench:end -->/.test(doc)
-    ? doc.replace(/<!-- engine-bench:start -->[\s\S]*<!-- engine-bench:end -->/, section)
-    : `${doc.trimEnd()}\n\n${section}\n`;
-  await writeFile(file, doc);
-  process.stdout.write(`${table}\n\nwritten to docs/benchmarks.md\n`);
+  await writeSection(
+    'sandbox-bench',
+    [
+      `## Sandbox: api_script overhead (${new Date().toISOString().slice(0, 16)}Z)`,
+      '',
+      machine(),
+      '',
+      table,
+      '',
+      "Timed spans: the script is `return params.a + input.b`, so the time is the sandbox's own: the queue, the IPC message to the child process, a fresh context in a pooled isolate, the call, the JSON answer back. \"With its ApiExecution rows\" adds the RUNNING insert and the finishing update (2 commits) through the API runner, without GraphQL.",
+    ].join('\n'),
+  );
+  process.stdout.write(`${table}\n`);
+}
+
+async function main() {
+  if (wanted('engine')) await engine();
+  if (wanted('sandbox')) await sandbox();
+  process.stdout.write('written to docs/benchmarks.md\n');
 }
 
 main().then(

@@ -1,9 +1,13 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126000000_initial } from './Migration20261126000000_initial.js';
 import { Migration20261126010000_instances } from './Migration20261126010000_instances.js';
+import { Migration20261126020000_rule_stats_and_queue } from './Migration20261126020000_rule_stats_and_queue.js';
+import { Migration20261126030000_schedule_leases } from './Migration20261126030000_schedule_leases.js';
 
 /** Every migration, oldest first. A new migration is a new file here and a new line below. */
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126000000_initial', class: Migration20261126000000_initial },
   { name: 'Migration20261126010000_instances', class: Migration20261126010000_instances },
+  { name: 'Migration20261126020000_rule_stats_and_queue', class: Migration20261126020000_rule_stats_and_queue },
+  { name: 'Migration20261126030000_schedule_leases', class: Migration20261126030000_schedule_leases },
 ];

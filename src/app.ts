@@ -2,6 +2,7 @@ import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { createSql } from './db/sql.js';
 import { startEngineRuntime, type EngineRuntime } from './engine/runtime.js';
+import { eventsRoute } from './http/events.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildSchema, createLoaders, type Services } from './schema/index.js';
@@ -65,8 +66,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         runtime = await startEngineRuntime({ config, logger, clock, sql, postgresUrl: database.embedded ? null : (config.databaseUrl ?? null) });
         const { bus, ruleSet } = runtime;
         const rules = new RuleService(database.fork, clock);
-        rules.onChange(({ id }) => {
-          ruleSet.changed(id);
+        rules.onChange(({ id, rule }) => {
+          ruleSet.apply(id, rule);
           bus.publish('rule', { id });
         });
         const current: Services = {
@@ -83,6 +84,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           schema: buildSchema(),
           context: () => ({ services: current, loaders: createLoaders(current) }),
           ready: () => db.ready(),
+          routes: {
+            '/events': eventsRoute({ maxBytes: config.eventsMaxBytes, publish: (items, source, refused) => current.executions.publishParsed(items, source, refused) }),
+          },
         });
         const address = await http.listen();
         logger.info({ url: address.url, database: database.embedded ? 'embedded' : 'postgresql', bus: bus.kind }, 'Cepheus is serving');

@@ -96,6 +96,13 @@ const envSchema = z.object({
   HEARTBEAT_INTERVAL_MS: int(5000, 100, 600_000),
   HEARTBEAT_STALE_MS: int(30000, 500, 3_600_000),
   SHUTDOWN_GRACE_MS: int(10000, 0, 600_000),
+  SCHEDULER_TICK_MS: int(1000, 20, 60_000),
+  METRIC_POLL_TIMEOUT_MS: int(10000, 100, 120_000),
+  EXECUTION_RETENTION_DAYS: int(30, 0, 36_500),
+  EXECUTION_RETENTION_INTERVAL_MS: int(300_000, 1000, 86_400_000),
+  EXECUTION_RETENTION_BATCH: int(500, 1, 100_000),
+  STREAM_MAX_GROUPS: int(100_000, 1, 100_000_000),
+  EVENTS_MAX_BYTES: int(16 * 1_048_576, 1024, 1024 * 1_048_576),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
 });
@@ -120,6 +127,17 @@ export interface Config {
   heartbeatIntervalMs: number;
   heartbeatStaleMs: number;
   shutdownGraceMs: number;
+  /** How often the scheduler reloads SCHEDULE/METRIC rules and claims due runs. */
+  schedulerTickMs: number;
+  /** Deadline of one METRIC poll (also bounded by the rule's pollIntervalSeconds). */
+  metricPollTimeoutMs: number;
+  /** Executions (with logs, cascade events, API runs) older than this are deleted; 0 keeps them. */
+  executionRetentionDays: number;
+  executionRetentionIntervalMs: number;
+  /** Cascades (or direct API runs) deleted per statement. */
+  executionRetentionBatch: number;
+  streamMaxGroups: number;
+  eventsMaxBytes: number;
   logLevel: Env['LOG_LEVEL'];
   logPretty: boolean;
 }
@@ -163,6 +181,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
     heartbeatStaleMs: env.HEARTBEAT_STALE_MS,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    schedulerTickMs: env.SCHEDULER_TICK_MS,
+    metricPollTimeoutMs: env.METRIC_POLL_TIMEOUT_MS,
+    executionRetentionDays: env.EXECUTION_RETENTION_DAYS,
+    executionRetentionIntervalMs: env.EXECUTION_RETENTION_INTERVAL_MS,
+    executionRetentionBatch: env.EXECUTION_RETENTION_BATCH,
+    streamMaxGroups: env.STREAM_MAX_GROUPS,
+    eventsMaxBytes: env.EVENTS_MAX_BYTES,
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : env.LOG_PRETTY === 'true',
   };

@@ -8,7 +8,9 @@ import { CascadeRun } from './cascade.js';
 import type { LogSink, LogSinkFactory } from './logSink.js';
 import type { ExecutionStore } from './store/executionStore.js';
 import { renderTemplates } from './templates.js';
-import type { TriggerEvaluator } from './trigger/evaluate.js';
+import type { TriggerEvaluation, TriggerEvaluator } from './trigger/evaluate.js';
+import type { ConcurrencySpec } from './spec/index.js';
+import type { RuleStatsCounter } from './stats.js';
 
 export interface RuleReader {
   getRule(id: string): Promise<Rule | null>;
@@ -25,6 +27,7 @@ export interface EngineOptions {
   instanceId: string;
   maxCascadeDepth: number;
   logSinks: LogSinkFactory;
+  stats: RuleStatsCounter;
 }
 
 export interface RunRequest {
@@ -33,6 +36,10 @@ export interface RunRequest {
   executedBy: string;
   /** Extra keys of `references` (for example `event`). */
   references?: Record<string, unknown>;
+  /** Event-driven and scheduled runs may wait in a queue-mode rule's queue; triggerRule and children skip. */
+  queueable?: boolean;
+  /** Already decided (a stream form's firing): used instead of evaluating the rule's condition. */
+  evaluation?: TriggerEvaluation;
 }
 
 export interface StartedRun {
@@ -45,7 +52,14 @@ export interface StartedRun {
 interface Parent {
   execution: Execution;
   cascade: CascadeRun;
+  /** Rule ids of the chain from the root down to this execution (parallel mode ends loops with it). */
+  chain: ReadonlySet<string>;
 }
+
+const DEFAULT_CONCURRENCY: ConcurrencySpec = { mode: 'skip', maxQueued: 100 };
+
+export const concurrencyOf = (rule: Rule): ConcurrencySpec =>
+  (rule.triggerSpec as { concurrency?: ConcurrencySpec }).concurrency ?? DEFAULT_CONCURRENCY;
 
 export const skipMessages: Record<string, string> = {
   RULE_ALREADY_RUNNING: 'the rule is already running',
@@ -75,13 +89,44 @@ export class Engine {
    * the cascade go on in `finished`.
    */
   async trigger(request: RunRequest): Promise<StartedRun> {
-    return this.track(await this.start(request, null));
+    const run = await this.start(request, null);
+    // A QUEUED run is not in flight here: whichever instance promotes it tracks it.
+    return run.started.status === 'QUEUED' ? run : this.track(run);
   }
 
   /** Waits for runs in flight, at most `graceMs`. */
   async drain(graceMs: number): Promise<void> {
     if (this.inFlight.size === 0) return;
     await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+  }
+
+  /**
+   * Writes a root row that failed before its rule could run (a METRIC poll that failed): born
+   * FAILED with `error`, condition not evaluated, no action, no lock taken; its events are
+   * RULE_STARTED, RULE_FINISHED and CASCADE_FINISHED, written with the row in one statement and
+   * published like every other step.
+   */
+  async recordFailed(request: RunRequest, error: { code: string; message: string }, startedAt?: Date): Promise<Execution> {
+    const finishedAt = this.options.clock.now();
+    const start = startedAt && startedAt.getTime() <= finishedAt.getTime() ? startedAt : finishedAt;
+    const id = randomUUID();
+    const cascade = new CascadeRun(id);
+    cascade.failed = true;
+    const failed: Execution = {
+      ...this.newExecution(request.rule, request, null, id, start),
+      status: 'FAILED',
+      errorCode: error.code,
+      errorMessage: error.message,
+      durationMs: finishedAt.getTime() - start.getTime(),
+      finishedAt,
+    };
+    const events = [
+      cascade.event('RULE_STARTED', failed, start, null, `rule ${failed.ruleName} started`),
+      cascade.event('RULE_FINISHED', failed, finishedAt, 'FAILED', `rule ${failed.ruleName} finished: FAILED (${error.code})`),
+      cascade.event('CASCADE_FINISHED', failed, finishedAt, 'FAILED', 'cascade finished'),
+    ];
+    await this.write('insert', failed, events, []);
+    return failed;
   }
 
   get runningCount() {
@@ -110,6 +155,10 @@ export class Engine {
     const attached = { events, logs, notify };
     const written = kind === 'insert' ? await store.tryInsert(execution, attached) : await store.finish(execution, attached);
     if (written && !notify) publishAll(bus, messages);
+    if (written && execution.finishedAt && execution.status !== 'SKIPPED') {
+      this.options.stats.add(execution.ruleId, 'ran');
+      if (execution.status === 'FAILED') this.options.stats.add(execution.ruleId, 'failed');
+    }
     return written;
   }
 
@@ -164,43 +213,128 @@ export class Engine {
     const cascade = parent?.cascade ?? new CascadeRun(id);
     const isRoot = parent === null;
     const execution = this.newExecution(rule, request, parent, id, now);
+    const concurrency = concurrencyOf(rule);
+    const skipped = async (reason: string): Promise<StartedRun> => {
+      const row = await this.writeSkipped(execution, reason, cascade, isRoot);
+      return { started: row, finished: Promise.resolve(row) };
+    };
 
-    if (execution.depth > maxCascadeDepth) {
-      const skipped = await this.writeSkipped(execution, 'CASCADE_DEPTH_EXCEEDED', cascade, isRoot);
-      return { started: skipped, finished: Promise.resolve(skipped) };
-    }
+    if (execution.depth > maxCascadeDepth) return skipped('CASCADE_DEPTH_EXCEEDED');
+    // Without a lock (parallel), a rule already in its own chain of parents would loop forever.
+    if (concurrency.mode === 'parallel' && parent?.chain.has(rule.id)) return skipped('RULE_ALREADY_RUNNING');
 
     // The condition is pure, so it is evaluated before the write that takes the lock; it counts
     // only when the lock was free (SPEC: a busy rule is SKIPPED without evaluating its condition).
-    const evaluation = evaluator.evaluate(rule, request.payload);
+    const evaluation = request.evaluation ?? evaluator.evaluate(rule, request.payload);
     const running: Execution = {
       ...execution,
       conditionMet: evaluation.met,
       references: { ...execution.references, trigger: evaluation.trigger },
-      lockKey: rule.id,
+      lockKey: concurrency.mode === 'parallel' ? null : rule.id,
     };
     const mark = cascade.mark();
-    const events = [
-      cascade.event('RULE_STARTED', running, now, null, `rule ${rule.name} started`),
-      cascade.event('CONDITION_EVALUATED', running, now, null, evaluation.met ? 'condition met' : 'condition not met'),
-    ];
-    if (evaluation.met) events.push(cascade.event('ACTION_STARTED', running, now, null, `${rule.actionType.toLowerCase()} action started`));
+    const events = this.startEvents(cascade, running, now);
     const inserted = await this.write('insert', running, events, []);
     if (!inserted) {
       cascade.rollback(mark);
-      const skipped = await this.writeSkipped(execution, 'RULE_ALREADY_RUNNING', cascade, isRoot);
-      return { started: skipped, finished: Promise.resolve(skipped) };
+      if (concurrency.mode === 'queue' && request.queueable && isRoot) return this.enqueue(running, concurrency, cascade);
+      return skipped('RULE_ALREADY_RUNNING');
     }
-    const finished = this.complete(running, request, cascade, isRoot);
+    const chain = new Set(parent?.chain).add(rule.id);
+    const finished = this.complete(running, request, cascade, isRoot, chain);
     return { started: running, finished };
   }
 
+  private startEvents(cascade: CascadeRun, running: Execution, at: Date): CascadeEvent[] {
+    const events = [
+      cascade.event('RULE_STARTED', running, at, null, `rule ${running.ruleName} started`),
+      cascade.event('CONDITION_EVALUATED', running, at, null, running.conditionMet ? 'condition met' : 'condition not met'),
+    ];
+    if (running.conditionMet) events.push(cascade.event('ACTION_STARTED', running, at, null, `${running.actionType?.toLowerCase()} action started`));
+    return events;
+  }
+
+  /**
+   * Queue mode: the rule is busy, so the run waits as a QUEUED row (at most maxQueued of them;
+   * one more is SKIPPED with QUEUE_FULL). Its events begin when it is promoted to RUNNING.
+   */
+  private async enqueue(running: Execution, concurrency: ConcurrencySpec, cascade: CascadeRun): Promise<StartedRun> {
+    const queued: Execution = { ...running, status: 'QUEUED', lockKey: null };
+    const { bus, store } = this.options;
+    if (!(await store.insertQueued(queued, concurrency.maxQueued))) {
+      const row = await this.writeSkipped(running, 'QUEUE_FULL', cascade, true);
+      return { started: row, finished: Promise.resolve(row) };
+    }
+    bus.publish('execution', queued);
+    // The holder may have finished between our failed lock and the insert: look once more now.
+    void this.promoteNext(queued.ruleId);
+    return { started: queued, finished: this.waitFor(queued.id) };
+  }
+
+  /** Resolves when the queued execution finishes, on whichever instance runs it. */
+  private waitFor(executionId: string): Promise<Execution> {
+    return new Promise((resolve) => {
+      const unsubscribe = this.options.bus.subscribe('execution', (e) => {
+        if (e.id === executionId && e.finishedAt) {
+          unsubscribe();
+          resolve(e);
+        }
+      });
+    });
+  }
+
+  /**
+   * Starts the oldest QUEUED run of a rule when its lock is free: first in, first out, across
+   * instances (the lock is the unique index, so two instances cannot both promote).
+   */
+  async promoteNext(ruleId: string): Promise<boolean> {
+    const { store, rules, clock, logger } = this.options;
+    let row: Execution | null;
+    try {
+      row = await store.promoteQueued(ruleId, this.options.instanceId, clock.now());
+    } catch (error) {
+      logger.warn({ err: error, ruleId }, 'could not promote a queued run');
+      return false;
+    }
+    if (!row) return false;
+    const promoted = row;
+    const run = (async () => {
+      const rule = await rules.getRule(promoted.ruleId);
+      const cascade = new CascadeRun(promoted.id);
+      const events = this.startEvents(cascade, promoted, promoted.startedAt);
+      await this.options.store.appendEvents(events);
+      publishAll(this.options.bus, [{ topic: 'execution', message: promoted }, ...events.map((message) => ({ topic: 'cascade' as const, message }))]);
+      const request: RunRequest = rule
+        ? { rule, payload: promoted.payload, executedBy: promoted.executedBy }
+        : { rule: { id: promoted.ruleId, name: promoted.ruleName ?? promoted.ruleId, actionSpec: {}, active: false } as Rule, payload: promoted.payload, executedBy: promoted.executedBy };
+      return this.complete(promoted, request, cascade, true, new Set([promoted.ruleId]), rule ? (rule.active ? null : 'RULE_INACTIVE') : 'RULE_NOT_FOUND');
+    })();
+    this.track({ started: promoted, finished: run });
+    return true;
+  }
+
+  /** Every rule with QUEUED runs and a free lock gets its next run started (called periodically). */
+  async promoteWaiting(): Promise<void> {
+    for (const ruleId of await this.options.store.rulesWithQueue()) await this.promoteNext(ruleId);
+  }
+
   /** Runs the action (when the condition was met) and writes the final state. */
-  private async complete(running: Execution, request: RunRequest, cascade: CascadeRun, isRoot: boolean): Promise<Execution> {
+  private async complete(
+    running: Execution,
+    request: RunRequest,
+    cascade: CascadeRun,
+    isRoot: boolean,
+    chain: ReadonlySet<string>,
+    unrunnable: 'RULE_NOT_FOUND' | 'RULE_INACTIVE' | null = null,
+  ): Promise<Execution> {
     const { clock, logger } = this.options;
     const sink = this.options.logSinks({ executionId: running.id, cascadeId: running.cascadeId, ruleId: running.ruleId });
     let outcome: ActionOutcome | null = null;
-    if (running.conditionMet) outcome = await this.runAction(running, request, cascade, sink);
+    if (unrunnable) {
+      const message = unrunnable === 'RULE_NOT_FOUND' ? 'the rule was deleted while this run waited in its queue' : 'the rule was switched off while this run waited in its queue';
+      sink.add('ERROR', message);
+      outcome = { status: 'FAILED', result: null, references: { action_type: null }, error: { code: unrunnable, message } };
+    } else if (running.conditionMet) outcome = await this.runAction(running, request, cascade, sink, chain);
     const logs = await sink.close();
 
     const finishedAt = clock.now();
@@ -223,6 +357,7 @@ export class Engine {
     try {
       const written = await this.write('finish', final, events, logs);
       if (!written) logger.warn({ executionId: final.id }, 'execution was already finished elsewhere (swept as interrupted); its result is dropped');
+      if (running.lockKey && concurrencyOf(request.rule).mode === 'queue') void this.promoteNext(running.ruleId);
     } catch (error) {
       logger.error({ err: error, executionId: final.id }, 'could not write the end of an execution; it will be swept as interrupted');
       throw error;
@@ -230,7 +365,7 @@ export class Engine {
     return final;
   }
 
-  private async runAction(running: Execution, request: RunRequest, cascade: CascadeRun, sink: LogSink): Promise<ActionOutcome> {
+  private async runAction(running: Execution, request: RunRequest, cascade: CascadeRun, sink: LogSink, chain: ReadonlySet<string>): Promise<ActionOutcome> {
     const { rule } = request;
     const spec = rule.actionSpec as Record<string, unknown>;
     const action = this.actions.get(String(spec.type));
@@ -239,7 +374,7 @@ export class Engine {
       execution: { id: running.id, depth: running.depth, cascadeId: running.cascadeId },
       payload: request.payload,
       log: (level: LogLevelValue, message: string, data?: unknown, apiExecutionId?: string | null) => sink.add(level, message, data, apiExecutionId ?? null),
-      runChild: (ruleId, payload) => this.runChild(ruleId, payload, { execution: running, cascade }),
+      runChild: (ruleId, payload) => this.runChild(ruleId, payload, { execution: running, cascade, chain }),
     };
     if (!action) {
       return { status: 'FAILED', result: null, references: { action_type: spec.type }, error: { code: 'INTERNAL', message: `no action of type ${String(spec.type)}` } };

@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import type { CascadeEvent, Execution } from '../entities/index.js';
 import type { Logger } from '../logger.js';
 import type { EventBus } from './bus/eventBus.js';
+import type { RuleStatsCounter } from './stats.js';
 import { toEvent, toExecution } from './store/rows.js';
 import type { Sql } from './store/sql.js';
 
@@ -16,6 +17,9 @@ export interface InstanceOptions {
   staleAfterMs: number;
   /** One process owns the database (embedded): every RUNNING row at start is a leftover. */
   soleInstance: boolean;
+  stats: RuleStatsCounter;
+  /** Periodic work of this instance, run after each heartbeat (queue promotion). */
+  onTick?: () => Promise<void>;
 }
 
 const SELECT_STALE = `
@@ -51,6 +55,7 @@ export class InstanceRegistry {
     try {
       await sql.query('UPDATE instances SET heartbeat_at = now() WHERE id = ?', [instanceId]);
       await this.sweep();
+      await this.options.onTick?.();
     } catch (error) {
       logger.warn({ err: error }, 'heartbeat or sweep failed');
     }
@@ -121,7 +126,11 @@ export class InstanceRegistry {
         }
         return { finished: done, events: written };
       });
-      for (const execution of finished) bus.publish('execution', execution);
+      for (const execution of finished) {
+        bus.publish('execution', execution);
+        this.options.stats.add(execution.ruleId, 'ran');
+        this.options.stats.add(execution.ruleId, 'failed');
+      }
       for (const event of events) bus.publish('cascade', event);
       if (finished.length) logger.warn({ cascadeId, executions: finished.map((e) => e.id) }, 'interrupted runs of a stopped instance were finished as FAILED');
     }

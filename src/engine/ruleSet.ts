@@ -1,77 +1,164 @@
 import type { Rule } from '../entities/index.js';
 import type { Logger } from '../logger.js';
-import type { CompiledPredicate } from './conditions/index.js';
+import type { Clock } from '../shared/clock.js';
 import type { EventBus } from './bus/eventBus.js';
+import { RuleIndex } from './matcher/index.js';
+import { conditionOf, eventSpecKind, type EventTriggerSpec, type ThrottleSpec } from './spec/index.js';
+import { createStreamProcessor, type Firing, type StreamProcessor } from './stream/index.js';
 import { toRule } from './store/rows.js';
 import type { Sql } from './store/sql.js';
 import type { TriggerEvaluator } from './trigger/evaluate.js';
 
 export interface ActiveRule {
   rule: Rule;
-  predicate: CompiledPredicate;
+  throttle: ThrottleSpec | null;
 }
 
-/** Reloaded at least this often even without a notice, as a safety net. */
-const MAX_AGE_MS = 30_000;
+interface StreamRule extends ActiveRule {
+  processor: StreamProcessor;
+}
+
+export interface StreamFiring extends ActiveRule {
+  firings: Firing[];
+}
+
+export interface RuleSetSnapshot {
+  /** Plain-condition rules the event meets (found through the index, verified by the compiled predicate). */
+  matching(event: Record<string, unknown>): ActiveRule[];
+  /** Stream rules the event makes fire, with their firings. */
+  streamFirings(event: Record<string, unknown>): StreamFiring[];
+}
+
+export interface RuleSetOptions {
+  sql: Sql;
+  evaluator: TriggerEvaluator;
+  bus: EventBus;
+  logger: Logger;
+  clock: Clock;
+  /** Most groups / keys / pending timers kept per stream rule. */
+  maxStreamGroups: number;
+  /** Timer-driven firings (window closes, session gaps, absence deadlines). */
+  onTimerFirings(fired: StreamFiring): void;
+}
+
+const throttleOf = (rule: Rule) => (rule.triggerSpec as { throttle?: ThrottleSpec }).throttle ?? null;
 
 /**
- * The active EVENT rules with their compiled predicates, as publishEvent needs them. A rule
- * change noticed on the bus (from this or another instance) makes the next read reload.
+ * The active EVENT rules as publishEvent needs them: plain conditions in an index, stream forms
+ * with their in-memory state. Loaded once; after that each rule change updates only that rule,
+ * here at once for the instance that wrote it and through the bus on the others.
  */
-export class ActiveRuleSet {
-  private loaded: { at: number; rules: ActiveRule[] } | null = null;
-  private loading: Promise<ActiveRule[]> | null = null;
-  private generation = 0;
+export class ActiveRuleSet implements RuleSetSnapshot {
+  private readonly index = new RuleIndex<ActiveRule>();
+  private readonly streams = new Map<string, StreamRule>();
+  private loaded: Promise<void> | null = null;
   private readonly unsubscribe: () => void;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private closed = false;
 
-  constructor(
-    private readonly sql: Sql,
-    private readonly evaluator: TriggerEvaluator,
-    bus: EventBus,
-    private readonly logger: Logger,
-  ) {
-    this.unsubscribe = bus.subscribe('rule', ({ id }) => this.changed(id));
+  constructor(private readonly options: RuleSetOptions) {
+    this.unsubscribe = options.bus.subscribe('rule', ({ id }) => void this.reload(id));
   }
 
-  /**
-   * A rule was written. Called directly by the instance that wrote it (so its next publishEvent
-   * sees the change without waiting for the bus) and from the bus for the others; idempotent.
-   */
-  changed(ruleId: string) {
-    this.evaluator.forget(ruleId);
-    this.invalidate();
-  }
-
-  invalidate() {
-    this.generation++;
-    this.loaded = null;
-  }
-
-  async current(): Promise<ActiveRule[]> {
-    if (this.loaded && Date.now() - this.loaded.at < MAX_AGE_MS) return this.loaded.rules;
-    this.loading ??= this.load().finally(() => (this.loading = null));
-    return this.loading;
-  }
-
-  private async load(): Promise<ActiveRule[]> {
-    const generation = this.generation;
-    const rows = await this.sql.query(`SELECT * FROM rules WHERE active AND trigger_type = 'EVENT' ORDER BY created_at, id`);
-    const rules: ActiveRule[] = [];
-    for (const row of rows) {
-      const rule = toRule(row);
-      try {
-        const predicate = this.evaluator.predicate(rule);
-        if (predicate) rules.push({ rule, predicate });
-      } catch (error) {
-        this.logger.error({ err: error, ruleId: rule.id }, 'an active rule could not be compiled; it is left out');
-      }
+  /** A rule was written on this instance: apply it now (null: deleted). */
+  apply(id: string, rule: Rule | null) {
+    this.options.evaluator.forget(id);
+    this.index.remove(id);
+    const previous = this.streams.get(id);
+    if (!rule || !rule.active || rule.triggerType !== 'EVENT') {
+      this.streams.delete(id);
+      return;
     }
-    // A change noticed while loading makes this load stale: keep it for this call only.
-    if (generation === this.generation) this.loaded = { at: Date.now(), rules };
-    return rules;
+    const spec = rule.triggerSpec as unknown as EventTriggerSpec;
+    try {
+      if (eventSpecKind(spec) === 'condition') {
+        this.streams.delete(id);
+        this.index.upsert({ id, condition: conditionOf(spec), value: { rule, throttle: throttleOf(rule) } });
+      } else {
+        // Unchanged stream rules keep their state; a changed one starts afresh.
+        if (previous && previous.rule.updatedAt.getTime() === rule.updatedAt.getTime()) return;
+        const processor = createStreamProcessor(spec as never, { maxGroups: this.options.maxStreamGroups });
+        this.streams.set(id, { rule, throttle: throttleOf(rule), processor });
+        this.schedule();
+      }
+    } catch (error) {
+      this.options.logger.error({ err: error, ruleId: id }, 'an active rule could not be compiled; it is left out');
+    }
+  }
+
+  /** Another instance changed a rule: read it again. */
+  private async reload(id: string) {
+    try {
+      const [row] = await this.options.sql.query('SELECT * FROM rules WHERE id = ?', [id]);
+      this.apply(id, row ? toRule(row) : null);
+    } catch (error) {
+      this.options.logger.warn({ err: error, ruleId: id }, 'could not reload a changed rule');
+    }
+  }
+
+  private async loadAll() {
+    const rows = await this.options.sql.query(`SELECT * FROM rules WHERE active AND trigger_type = 'EVENT' ORDER BY created_at, id`);
+    for (const row of rows) this.apply(String(row.id), toRule(row));
+  }
+
+  async current(): Promise<RuleSetSnapshot> {
+    this.loaded ??= this.loadAll();
+    await this.loaded;
+    return this;
+  }
+
+  matching(event: Record<string, unknown>): ActiveRule[] {
+    return this.index.match(event);
+  }
+
+  streamFirings(event: Record<string, unknown>): StreamFiring[] {
+    if (this.streams.size === 0) return [];
+    const now = this.options.clock.now().getTime();
+    const fired: StreamFiring[] = [];
+    for (const stream of this.streams.values()) {
+      const firings = stream.processor.onEvent(event, now);
+      if (firings.length > 0) fired.push({ rule: stream.rule, throttle: stream.throttle, firings });
+    }
+    this.schedule();
+    return fired;
+  }
+
+  /** Arms one timer for the earliest stream deadline (window closes by wall clock, gaps, absence). */
+  private schedule() {
+    if (this.closed) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const stream of this.streams.values()) next = Math.min(next, stream.processor.nextDeadline() ?? Number.POSITIVE_INFINITY);
+    if (next === this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.timerAt = next;
+    if (!Number.isFinite(next)) return;
+    const delay = Math.max(0, next - this.options.clock.now().getTime());
+    this.timer = setTimeout(() => this.tick(), Math.min(delay, 2 ** 31 - 1));
+    this.timer.unref();
+  }
+
+  /** Lets time pass for every stream rule; also called by tests that move the clock. */
+  tick() {
+    this.timer = null;
+    this.timerAt = Number.POSITIVE_INFINITY;
+    const now = this.options.clock.now().getTime();
+    for (const stream of this.streams.values()) {
+      const firings = stream.processor.onTime(now);
+      if (firings.length > 0) this.options.onTimerFirings({ rule: stream.rule, throttle: stream.throttle, firings });
+    }
+    this.schedule();
+  }
+
+  /** What each stream rule holds and dropped, for operators. */
+  streamStats() {
+    return [...this.streams.values()].map((s) => ({ ruleId: s.rule.id, ...s.processor.stats() }));
   }
 
   close() {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
     this.unsubscribe();
   }
 }

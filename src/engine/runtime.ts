@@ -18,8 +18,15 @@ import { ApiRunner } from './api/runner.js';
 import { unavailableScriptRunner, type ScriptRunner } from './api/scriptRunner.js';
 import { InstanceRegistry } from './instances.js';
 import { createLogSinkFactory } from './logSink.js';
+import { RuleStatsCounter } from './stats.js';
+
+/** Rule.stats are added to the stored counters this often (SPEC: at least every few seconds). */
+const STATS_FLUSH_MS = 2000;
 import { EventPublisher } from './publisher.js';
 import { ActiveRuleSet } from './ruleSet.js';
+import { Throttle } from './throttle.js';
+import { RetentionJob } from './retention.js';
+import { Scheduler } from './scheduler.js';
 import { ExecutionStore } from './store/executionStore.js';
 import { toRule } from './store/rows.js';
 import type { Sql } from './store/sql.js';
@@ -28,6 +35,7 @@ import { TriggerEvaluator } from './trigger/evaluate.js';
 export interface EngineRuntime {
   engine: Engine;
   store: ExecutionStore;
+  stats: RuleStatsCounter;
   apiStore: ApiExecutionStore;
   apiRunner: ApiRunner;
   /** Reads a rule as the engine sees it (no ORM in the way). */
@@ -38,6 +46,10 @@ export interface EngineRuntime {
   ruleSet: ActiveRuleSet;
   http: OutboundHttpClient;
   instanceId: string;
+  /** Fires SCHEDULE rules and polls METRIC rules (one firing per due run across instances). */
+  scheduler: Scheduler;
+  /** Deletes execution history older than EXECUTION_RETENTION_DAYS. */
+  retention: RetentionJob;
   /** Lets runs in flight finish (up to graceMs), then leaves: leftovers are marked INTERRUPTED. */
   stop(graceMs: number): Promise<void>;
 }
@@ -81,6 +93,8 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
   const scripts: ScriptRunner & { close?(): Promise<void> } = loaded.available
     ? Sandbox.create({ outputMaxBytes: config.scriptOutputMaxBytes, logger })
     : unavailableScriptRunner(loaded.reason);
+  const stats = new RuleStatsCounter(sql, logger);
+  stats.start(STATS_FLUSH_MS);
   const http = new OutboundHttpClient({ allowlist: config.outboundAllowlist });
   const apiStore = new ApiExecutionStore(sql);
   const logSinks = createLogSinkFactory({ store, bus, clock, logger });
@@ -103,9 +117,18 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
     logger,
     instanceId,
     maxCascadeDepth: config.maxCascadeDepth,
+    stats,
   });
-  const ruleSet = new ActiveRuleSet(sql, evaluator, bus, logger);
-  const publisher = new EventPublisher(engine, ruleSet);
+  const ruleSet: ActiveRuleSet = new ActiveRuleSet({
+    sql,
+    evaluator,
+    bus,
+    logger,
+    clock,
+    maxStreamGroups: config.streamMaxGroups,
+    onTimerFirings: (fired) => void publisher.publishTimerFirings(fired),
+  });
+  const publisher: EventPublisher = new EventPublisher(engine, ruleSet, new Throttle(clock), stats);
   const instances = new InstanceRegistry({
     sql,
     bus,
@@ -114,13 +137,20 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     staleAfterMs: config.heartbeatStaleMs,
     soleInstance: options.postgresUrl === null,
+    stats,
+    onTick: () => engine.promoteWaiting(),
   });
   await instances.start();
+  const scheduler = new Scheduler({ sql, engine, http, evaluator, clock, logger, instanceId, tickMs: config.schedulerTickMs, metricPollTimeoutMs: config.metricPollTimeoutMs });
+  const retention = new RetentionJob({ sql, clock, logger, days: config.executionRetentionDays, intervalMs: config.executionRetentionIntervalMs, batch: config.executionRetentionBatch });
+  scheduler.start();
+  retention.start();
   logger.info({ instanceId, bus: bus.kind }, 'engine ready');
 
   return {
     engine,
     store,
+    stats,
     apiStore,
     apiRunner,
     rules,
@@ -130,8 +160,13 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
     ruleSet,
     http,
     instanceId,
+    scheduler,
+    retention,
     async stop(graceMs) {
+      await scheduler.stop(graceMs);
+      await retention.stop();
       await engine.drain(graceMs);
+      await stats.stop();
       await instances.stop().catch((error: unknown) => logger.warn({ err: error }, 'could not leave the instance registry cleanly'));
       ruleSet.close();
       await bus.close();

@@ -32,7 +32,7 @@ export interface HttpServer {
   close(graceMs: number): Promise<void>;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown) {
+export function sendJson(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
@@ -118,12 +118,13 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       res.setHeader('connection', 'close');
       return sendJson(res, 503, { status: 'stopping' });
     }
+    // Plain routes read their bodies themselves, each with its own cap.
+    const route = routes[path];
     const length = Number(req.headers['content-length'] ?? 0);
-    if (length > config.maxRequestBytes) {
+    if (!route && length > config.maxRequestBytes) {
       res.setHeader('connection', 'close');
       return sendJson(res, 413, { errors: [{ message: `Request body is larger than ${config.maxRequestBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }] });
     }
-    const route = routes[path];
     if (route) {
       Promise.resolve(route(req, res)).catch((error: unknown) => {
         logger.error({ err: error, path }, 'route failed');

@@ -1,5 +1,6 @@
 import type { ActionLog, CascadeEvent, Execution } from '../entities/index.js';
-import type { PublishResult } from '../engine/publisher.js';
+import type { BatchResult, PublishResult } from '../engine/publisher.js';
+import type { RuleStats } from '../engine/stats.js';
 import type { Cascade, Simulation } from '../services/executions.js';
 import { builder } from './builder.js';
 import { ActionTypeEnum, CascadeEventKindEnum, ExecutionStatusEnum, LogLevelEnum } from './enums.js';
@@ -109,6 +110,38 @@ const PublishEventResultRef = builder.objectRef<PublishResult>('PublishEventResu
   }),
 });
 
+const RuleStatsRef = builder.objectRef<RuleStats>('RuleStats').implement({
+  fields: (t) => ({
+    matched: t.exposeInt('matched', { description: 'Events whose condition this rule met, held ones included.' }),
+    ran: t.exposeInt('ran', { description: 'Executions that ran (any trigger; SKIPPED rows not counted).' }),
+    held: t.exposeInt('held', { description: "Matches held back by the rule's throttle; they leave no execution row." }),
+    failed: t.exposeInt('failed', { description: 'Executions that ended FAILED.' }),
+  }),
+});
+
+const RefusedEventRef = builder.objectRef<BatchResult['refused'][number]>('RefusedEvent').implement({
+  fields: (t) => ({
+    index: t.exposeInt('index', { description: 'Position of the event in the request, from 0.' }),
+    reason: t.exposeString('reason'),
+  }),
+});
+
+const PublishEventsResultRef = builder.objectRef<BatchResult>('PublishEventsResult').implement({
+  fields: (t) => ({
+    accepted: t.exposeInt('accepted'),
+    matched: t.exposeInt('matched', { description: 'Rule matches over all accepted events.' }),
+    refused: t.field({ type: [RefusedEventRef], resolve: (r) => r.refused }),
+  }),
+});
+
+builder.objectField(RuleRef, 'stats', (t) =>
+  t.field({
+    type: RuleStatsRef,
+    description: "Counters since the rule was created (SPEC.md, 'Throttling, concurrency and counters').",
+    resolve: (rule, _args, { loaders }) => loaders.stats.load(rule.id),
+  }),
+);
+
 builder.objectField(RuleRef, 'executions', (t) =>
   t.field({
     type: ExecutionConnectionRef,
@@ -167,6 +200,12 @@ the rest.`,
     description: 'Evaluates the condition and resolves the action without running it. Records nothing.',
     args: { ruleId: t.arg.id({ required: true }), payload: t.arg({ type: 'JSON' }) },
     resolve: (_root, args, { services }) => services.executions.simulate(String(args.ruleId), args.payload),
+  }),
+  publishEvents: t.field({
+    type: PublishEventsResultRef,
+    description: 'Up to 10,000 events in one call; each is handled as publishEvent would.',
+    args: { events: t.arg({ type: ['JSON'], required: true }), source: t.arg.string() },
+    resolve: (_root, args, { services }) => services.executions.publishEvents(args.events, args.source),
   }),
   publishEvent: t.field({
     type: PublishEventResultRef,

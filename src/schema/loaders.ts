@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import type { ActionLog, Execution, Rule } from '../entities/index.js';
+import type { RuleStats } from '../engine/stats.js';
 import type { Services } from './context.js';
 
 /** Per-request batching, so a page of executions costs one query per field, not one per row. */
@@ -8,6 +9,7 @@ export interface Loaders {
   children: DataLoader<string, Execution[]>;
   logs: DataLoader<string, ActionLog[]>;
   apiLogs: DataLoader<string, ActionLog[]>;
+  stats: DataLoader<string, RuleStats>;
 }
 
 export function createLoaders(services: Services): Loaders {
@@ -20,6 +22,10 @@ export function createLoaders(services: Services): Loaders {
     logs: new DataLoader(async (ids) => {
       const byExecution = await services.executions.logsOf(ids);
       return ids.map((id) => byExecution.get(id) ?? []);
+    }),
+    stats: new DataLoader(async (ids) => {
+      const byRule = await services.executions.statsOf(ids);
+      return ids.map((id) => byRule.get(id) ?? { matched: 0, ran: 0, held: 0, failed: 0 });
     }),
     apiLogs: new DataLoader(async (ids) => {
       const byRun = await services.apiRuns.logsOf(ids);

@@ -1,6 +1,7 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue, Rule } from '../entities/index.js';
-import { isEventObject, type PublishResult } from '../engine/publisher.js';
+import { isEventObject, MAX_EVENTS_PER_CALL, type BatchResult, type PublishResult } from '../engine/publisher.js';
 import type { EngineRuntime } from '../engine/runtime.js';
+import type { RuleStats } from '../engine/stats.js';
 import { renderTemplates } from '../engine/templates.js';
 import { AppError, badInput, notFound } from '../errors.js';
 import { isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
@@ -77,6 +78,17 @@ export class ExecutionService {
     return this.runtime.publisher.publish(event, source ?? null);
   }
 
+  /** Up to 10,000 events, each as publishEvent would handle it; a refused one does not stop the others. */
+  async publishEvents(events: unknown[], source: string | null | undefined): Promise<BatchResult> {
+    if (events.length > MAX_EVENTS_PER_CALL) throw badInput(`events: at most ${MAX_EVENTS_PER_CALL} events per call, got ${events.length}`, { field: 'events' });
+    return this.runtime.publisher.publishMany(events.map((event, index) => ({ index, event })), source ?? null);
+  }
+
+  /** The batch behind POST /events (already parsed; lines that did not parse are in `refused`). */
+  publishParsed(items: { index: number; event: unknown }[], source: string | null, refused: BatchResult['refused']): Promise<BatchResult> {
+    return this.runtime.publisher.publishMany(items, source, refused);
+  }
+
   async get(id: string): Promise<Execution | null> {
     return isUuid(id) ? this.runtime.store.get(id) : null;
   }
@@ -91,6 +103,10 @@ export class ExecutionService {
     if (empty) return toConnection([], page, 0, (e: Execution) => ({ at: e.startedAt, id: e.id }));
     const { rows, total } = await this.runtime.store.page({ ...filter, limit: page.limit, after: page.after });
     return toConnection(rows, page, total, (e) => ({ at: e.startedAt, id: e.id }));
+  }
+
+  statsOf(ruleIds: readonly string[]): Promise<Map<string, RuleStats>> {
+    return this.runtime.stats.read(ruleIds.filter(isUuid));
   }
 
   childrenOf(parentIds: readonly string[]): Promise<Map<string, Execution[]>> {

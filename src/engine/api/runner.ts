@@ -143,6 +143,12 @@ export class ApiRunner {
       if (result.ok) log('INFO', `${(api.httpSpec as { method?: string }).method ?? 'GET'} answered ${(result.output as { status: number }).status}`, null);
       return result.ok ? { output: result.output, failure: null } : { output: result.output, failure: { code: result.code, message: result.message } };
     }
+    // ctx.http shares the run's deadline, counted from here (the sandbox starts its own wall clock
+    // a little later). A request cut by that deadline is left unanswered until the run ends, so
+    // the sandbox's limit ends the run (SCRIPT_TIMEOUT) instead of the script seeing a rejection.
+    const scriptStarted = this.options.clock.now().getTime();
+    let ended!: () => void;
+    const runEnded = new Promise<void>((resolve) => (ended = resolve));
     const result: ScriptResult = await this.options.scripts.run({
       key: { id: api.id, updatedAt: api.updatedAt.getTime() },
       source: api.source ?? '',
@@ -153,15 +159,15 @@ export class ApiRunner {
         : { payload: null, rule: null, execution: null },
       policy: { timeoutMs: api.timeoutMs, memoryLimitMb: api.memoryLimitMb, allowNetwork: api.allowNetwork, allowedHosts: api.allowedHosts },
       onLog: (line) => log(line.level, line.message, line.data),
-      onHttp: (req) => this.scriptHttp(api, req, running),
-    });
+      onHttp: (req) => this.scriptHttp(api, req, scriptStarted, runEnded),
+    }).finally(() => ended());
     return result.ok ? { output: result.output, failure: null } : { output: null, failure: { code: result.code, message: result.message } };
   }
 
   /** ctx.http: only with allowNetwork, only to allowedHosts, always through the guard. */
-  private async scriptHttp(api: ApiDefinition, req: ScriptHttpRequest, running: ApiExecution): Promise<ScriptHttpResponse> {
+  private async scriptHttp(api: ApiDefinition, req: ScriptHttpRequest, scriptStarted: number, runEnded: Promise<void>): Promise<ScriptHttpResponse> {
     if (!api.allowNetwork) return { blocked: true, message: 'ctx.http is not allowed: runtimePolicy.allowNetwork is false' };
-    const remaining = Math.max(1, api.timeoutMs - (this.options.clock.now().getTime() - running.startedAt.getTime()));
+    const remaining = Math.max(1, api.timeoutMs - (this.options.clock.now().getTime() - scriptStarted));
     const headers: Record<string, string> = { ...req.headers };
     let body: string | undefined;
     if (req.body !== undefined && req.body !== null) {
@@ -173,6 +179,10 @@ export class ApiRunner {
       return { status: response.status, headers: response.headers, body: response.body };
     } catch (error) {
       if (error instanceof OutboundError && error.kind === 'blocked') return { blocked: true, message: error.message };
+      if (error instanceof OutboundError && error.kind === 'timeout') {
+        // The run's time is up: its own limit, a moment away, ends it with SCRIPT_TIMEOUT.
+        await runEnded;
+      }
       return { failed: true, message: error instanceof Error ? error.message : String(error) };
     }
   }

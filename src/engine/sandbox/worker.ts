@@ -49,6 +49,52 @@ interface Slot {
   busy: boolean;
   runs: number;
   lastUsed: number;
+  /** A fresh context with the bootstrap already run, made while the isolate was idle. */
+  prepared: Fresh | null;
+}
+
+interface Fresh {
+  context: IvmContext;
+  setup: IvmReference;
+}
+
+/** A new context for one run: never reused, only made ahead of time. */
+function freshContext(slot: Slot): Fresh {
+  const context = slot.isolate.createContextSync();
+  try {
+    return { context, setup: slot.bootstrap.runSync(context, { reference: true }) as IvmReference };
+  } catch (error) {
+    context.release();
+    throw error;
+  }
+}
+
+function takeFresh(slot: Slot): Fresh {
+  const fresh = slot.prepared ?? freshContext(slot);
+  slot.prepared = null;
+  return fresh;
+}
+
+function releaseFresh(fresh: Fresh | null): void {
+  for (const resource of fresh ? [fresh.setup, fresh.context] : []) {
+    try {
+      resource.release();
+    } catch {
+      /* gone with the isolate */
+    }
+  }
+}
+
+/** Between runs: make the next context of every idle isolate, off the path of the next run. */
+function prepareIdle(): void {
+  for (const slot of slots) {
+    if (slot.busy || slot.prepared || slot.isolate.isDisposed) continue;
+    try {
+      slot.prepared = freshContext(slot);
+    } catch {
+      slot.prepared = null;
+    }
+  }
 }
 
 const slots: Slot[] = [];
@@ -76,7 +122,7 @@ function acquire(memoryLimitMb: number): Slot {
     }
     const isolate = newIsolate(memoryLimitMb);
     const bootstrap = isolate.compileScriptSync(`(function ($0, $1, $2, $3, $4, $5) {${BOOTSTRAP_SOURCE}\n})`, { filename: 'sandbox-bootstrap.js' });
-    slot = { isolate, bootstrap, memoryLimitMb, scripts: new Map(), busy: false, runs: 0, lastUsed: 0 };
+    slot = { isolate, bootstrap, memoryLimitMb, scripts: new Map(), busy: false, runs: 0, lastUsed: 0, prepared: null };
     slots.push(slot);
   }
   slot.busy = true;
@@ -94,6 +140,8 @@ function retire(slot: Slot): void {
     }
   }
   slot.scripts.clear();
+  releaseFresh(slot.prepared);
+  slot.prepared = null;
   try {
     slot.bootstrap.release();
   } catch {
@@ -220,11 +268,12 @@ async function execute(request: RunRequest): Promise<RunOutcome> {
 
   const work = (async (): Promise<RunOutcome> => {
     const resources: Array<{ release(): void }> = [];
-    let context: IvmContext | undefined;
+    let fresh: Fresh | null = null;
     try {
       // Our own steps run synchronously (bounded work, no thread hop); the user's code runs async
       // so that this process keeps serving other runs, log lines and ctx.http meanwhile.
-      context = slot.isolate.createContextSync();
+      fresh = takeFresh(slot);
+      const { context, setup } = fresh;
       const logHook = new ivm.Callback((level: unknown, message: unknown, dataJson: unknown) => forwardLog(state, level, message, dataJson), {
         ignored: true,
       });
@@ -239,8 +288,6 @@ async function execute(request: RunRequest): Promise<RunOutcome> {
         httpMaxRequests: config.httpMaxRequests,
         filename: SCRIPT_FILENAME,
       };
-      const setup = slot.bootstrap.runSync(context, { reference: true }) as IvmReference;
-      resources.push(setup);
       const start = setup.applySync(undefined, [logHook, httpHook, request.paramsJson, request.inputJson, request.contextJson, JSON.stringify(options)], {
         result: { reference: true },
         timeout: remaining(deadline),
@@ -258,11 +305,7 @@ async function execute(request: RunRequest): Promise<RunOutcome> {
           /* gone with the isolate */
         }
       }
-      try {
-        context?.release();
-      } catch {
-        /* gone with the isolate */
-      }
+      releaseFresh(fresh);
     }
   })();
 
@@ -348,7 +391,10 @@ function forwardHttp(state: RunState, requestJson: unknown): Promise<string> | s
 process.on('message', (message: ParentMessage) => {
   if (message.t === 'run') {
     void execute(message).then(
-      (outcome) => send({ t: 'result', id: message.id, outcome }),
+      (outcome) => {
+        send({ t: 'result', id: message.id, outcome });
+        setImmediate(prepareIdle);
+      },
       (error: unknown) =>
         send({ t: 'result', id: message.id, outcome: { ok: false, code: 'SCRIPT_ERROR', message: `sandbox failure: ${String((error as Error)?.message ?? error)}`, logsDropped: 0 } }),
     );
@@ -380,7 +426,10 @@ async function warmUp(): Promise<void> {
 }
 
 warmUp().then(
-  () => send({ t: 'ready', package: loaded.package }),
+  () => {
+    prepareIdle();
+    send({ t: 'ready', package: loaded.package });
+  },
   (error: unknown) => {
     send({ t: 'unavailable', reason: `the sandbox could not run a script: ${String((error as Error)?.message ?? error)}` });
     process.exit(1);

@@ -87,6 +87,48 @@ export class ExecutionStore {
     return (row?.n ?? 0) > 0;
   }
 
+  /** A QUEUED row, written only while the rule has fewer than `maxQueued` waiting. */
+  async insertQueued(execution: Execution, maxQueued: number): Promise<boolean> {
+    const rows = await this.sql.query(
+      `INSERT INTO executions SELECT * FROM jsonb_populate_record(null::executions, ?::jsonb)
+       WHERE (SELECT count(*) FROM executions WHERE rule_id = ? AND status = 'QUEUED') < ?
+       RETURNING id`,
+      [json(fromExecution(execution)), execution.ruleId, maxQueued],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Turns the rule's oldest QUEUED row into its RUNNING holder, or answers null when there is
+   * none or the lock is held (the unique index refuses a second holder).
+   */
+  async promoteQueued(ruleId: string, instanceId: string, now: Date): Promise<Execution | null> {
+    try {
+      const [row] = await this.sql.query(
+        `UPDATE executions SET status = 'RUNNING', lock_key = rule_id, instance_id = ?, started_at = ?::timestamptz
+         WHERE id = (SELECT id FROM executions WHERE rule_id = ? AND status = 'QUEUED' ORDER BY started_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
+           AND NOT EXISTS (SELECT 1 FROM executions WHERE lock_key = ?)
+         RETURNING *`,
+        [instanceId, now.toISOString(), ruleId, ruleId],
+      );
+      return row ? toExecution(row) : null;
+    } catch (error) {
+      if ((error as { code?: string }).code === '23505') return null;
+      throw error;
+    }
+  }
+
+  /** Rules that have runs waiting in their queue. */
+  async rulesWithQueue(): Promise<string[]> {
+    const rows = await this.sql.query<{ rule_id: string }>(`SELECT DISTINCT rule_id FROM executions WHERE status = 'QUEUED'`);
+    return rows.map((r) => r.rule_id);
+  }
+
+  async appendEvents(events: CascadeEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.sql.query('INSERT INTO cascade_events SELECT * FROM jsonb_populate_recordset(null::cascade_events, ?::jsonb)', [json(events.map(fromEvent))]);
+  }
+
   /** Log lines written while a run goes on (the final ones ride on the run's last write). */
   async appendLogs(logs: ActionLog[], notify: string[] = []): Promise<void> {
     await this.sql.query(

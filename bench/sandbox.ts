@@ -1,0 +1,81 @@
+import { createApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { Sandbox } from '../src/engine/sandbox/index.js';
+import type { ScriptRun } from '../src/engine/api/scriptRunner.js';
+import { stats, type LatencyStats } from './support/measure.js';
+
+export interface SandboxBenchResult {
+  coldFirstRunMs: number;
+  warmRoundTrip: LatencyStats;
+  withApiExecution: LatencyStats;
+  runsPerSecond: number;
+}
+
+const run = (source: string, id = 'bench'): ScriptRun => ({
+  key: { id, updatedAt: 1 },
+  source,
+  params: { a: 1 },
+  input: { b: 2 },
+  context: { payload: null, rule: null, execution: null },
+  policy: { timeoutMs: 5000, memoryLimitMb: 64, allowNetwork: false, allowedHosts: [] },
+  onLog: () => undefined,
+  onHttp: async () => ({ blocked: true, message: 'no network in the benchmark' }),
+});
+
+const TRIVIAL = 'function main(params, input) { return params.a + input.b; }';
+
+/**
+ * The sandbox alone (a script that does nothing measurable, so all that is timed is the round
+ * trip: queue, IPC to the child, a fresh context, the call, the JSON answer) and through the API
+ * runner, which adds the ApiExecution rows.
+ */
+export async function runSandboxBench(options: { samples: number; seconds: number; databaseUrl: string | null }): Promise<SandboxBenchResult> {
+  const logger = createLogger({ logLevel: 'warn', logPretty: false });
+  const coldStart = performance.now();
+  const cold = Sandbox.create({ outputMaxBytes: 1 << 20, logger });
+  const first = await cold.run(run(TRIVIAL));
+  const coldFirstRunMs = performance.now() - coldStart;
+  if (!first.ok) throw new Error(`sandbox run failed: ${first.message}`);
+  await cold.close();
+
+  const sandbox = Sandbox.create({ outputMaxBytes: 1 << 20, logger });
+  for (let i = 0; i < 200; i++) await sandbox.run(run(TRIVIAL));
+  const durations: number[] = [];
+  for (let i = 0; i < options.samples; i++) {
+    const started = performance.now();
+    const result = await sandbox.run(run(TRIVIAL));
+    durations.push(performance.now() - started);
+    if (!result.ok) throw new Error(result.message);
+  }
+  const deadline = performance.now() + options.seconds * 1000;
+  let completed = 0;
+  const throughputStart = performance.now();
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (performance.now() < deadline) {
+        await sandbox.run(run(TRIVIAL));
+        completed++;
+      }
+    }),
+  );
+  const runsPerSecond = completed / ((performance.now() - throughputStart) / 1000);
+  await sandbox.close();
+
+  const app = createApp(loadConfig({ PORT: '0', LOG_LEVEL: 'warn', ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : { EMBEDDED_DATA_DIR: `/tmp/cepheus-bench-${process.pid}` }) }));
+  await app.start();
+  try {
+    const api = await app.services.apis.create({ name: `bench-${Date.now()}`, source: TRIVIAL });
+    const runner = app.runtime.apiRunner;
+    for (let i = 0; i < 100; i++) await runner.run({ api, params: { a: 1 }, input: { b: 2 }, executedBy: 'bench', fromRule: null });
+    const withWrite: number[] = [];
+    for (let i = 0; i < options.samples; i++) {
+      const started = performance.now();
+      await runner.run({ api, params: { a: 1 }, input: { b: 2 }, executedBy: 'bench', fromRule: null });
+      withWrite.push(performance.now() - started);
+    }
+    return { coldFirstRunMs, warmRoundTrip: stats(durations), withApiExecution: stats(withWrite), runsPerSecond };
+  } finally {
+    await app.stop();
+  }
+}

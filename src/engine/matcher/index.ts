@@ -1,0 +1,2 @@
+export { RuleIndex, type IndexedRule, type RuleIndexStats } from './ruleIndex.js';
+export { accessPlan, type AccessKey, type AccessPlan, type RangeOp } from './plan.js';
