@@ -14,7 +14,7 @@ export interface EngineBenchResult {
   publish: { rules: number; p50One: LatencyStats; rps16: number; matchedPerEvent: number };
 }
 
-async function startSink(): Promise<{ url: string; stop(): void }> {
+export async function startSink(): Promise<{ url: string; stop(): void }> {
   const child = fork(path.join(import.meta.dirname, 'support/sink.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
@@ -23,7 +23,7 @@ async function startSink(): Promise<{ url: string; stop(): void }> {
   return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
 }
 
-async function freshDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function freshDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `cepheus_bench_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();

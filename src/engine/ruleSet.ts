@@ -64,9 +64,9 @@ export class ActiveRuleSet implements RuleSetSnapshot {
   /** A rule was written on this instance: apply it now (null: deleted). */
   apply(id: string, rule: Rule | null) {
     this.options.evaluator.forget(id);
-    this.index.remove(id);
     const previous = this.streams.get(id);
     if (!rule || !rule.active || rule.triggerType !== 'EVENT') {
+      this.index.remove(id);
       this.streams.delete(id);
       return;
     }
@@ -74,8 +74,16 @@ export class ActiveRuleSet implements RuleSetSnapshot {
     try {
       if (eventSpecKind(spec) === 'condition') {
         this.streams.delete(id);
-        this.index.upsert({ id, condition: conditionOf(spec), value: { rule, throttle: throttleOf(rule) } });
+        // Matches come back in creation order; the compiled predicate is the evaluator's own.
+        this.index.upsert({
+          id,
+          condition: conditionOf(spec),
+          value: { rule, throttle: throttleOf(rule) },
+          predicate: this.options.evaluator.predicate(rule) ?? undefined,
+          order: rule.createdAt.getTime(),
+        });
       } else {
+        this.index.remove(id);
         // Unchanged stream rules keep their state; a changed one starts afresh.
         if (previous && previous.rule.updatedAt.getTime() === rule.updatedAt.getTime()) return;
         const processor = createStreamProcessor(spec as never, { maxGroups: this.options.maxStreamGroups });
