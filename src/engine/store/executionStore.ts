@@ -1,6 +1,7 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
 import { NOTIFY_CHANNEL, toTextArray } from '../bus/postgresBus.js';
 import { fromEvent, fromExecution, fromLog, toEvent, toExecution, toLog } from './rows.js';
+import { WriteBatcher } from './batcher.js';
 import type { Sql } from './sql.js';
 
 /** Cascade events and log lines written in the same statement as an execution row. */
@@ -13,23 +14,24 @@ export interface Attachments {
 
 const ATTACH = (guard: string) => `
   nt AS (
-    SELECT pg_notify('${NOTIFY_CHANNEL}', x) FROM unnest(?::text[]) AS x WHERE EXISTS (SELECT 1 FROM ${guard})
+    SELECT pg_notify('${NOTIFY_CHANNEL}', n.payload) FROM unnest(?::text[], ?::uuid[]) AS n(payload, id) WHERE n.id IN (SELECT id FROM ${guard})
   ),
   ev AS (
-    INSERT INTO cascade_events SELECT * FROM jsonb_populate_recordset(null::cascade_events, ?::jsonb) WHERE EXISTS (SELECT 1 FROM ${guard})
+    INSERT INTO cascade_events SELECT e.* FROM jsonb_populate_recordset(null::cascade_events, ?::jsonb) e WHERE e.execution_id IN (SELECT id FROM ${guard})
   ),
   lg AS (
-    INSERT INTO action_logs SELECT * FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) WHERE EXISTS (SELECT 1 FROM ${guard})
+    INSERT INTO action_logs SELECT l.* FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) l WHERE l.execution_id IN (SELECT id FROM ${guard})
   )`;
 
-// One statement per step: the row, its events and its log lines commit together or not at all.
+// One statement per batch of steps: each row commits with its events, log lines and NOTIFYs, or
+// (lock taken, row already finished) none of them does.
 const TRY_START = `
 WITH ins AS (
-  INSERT INTO executions SELECT * FROM jsonb_populate_record(null::executions, ?::jsonb)
+  INSERT INTO executions SELECT * FROM jsonb_populate_recordset(null::executions, ?::jsonb)
   ON CONFLICT (lock_key) WHERE lock_key IS NOT NULL DO NOTHING
   RETURNING id
 ), ${ATTACH('ins')}
-SELECT (SELECT count(*) FROM ins)::int AS n, (SELECT count(*) FROM nt)::int AS notified`;
+SELECT id, (SELECT count(*) FROM nt)::int AS notified FROM ins`;
 
 const FINISH = `
 WITH upd AS (
@@ -37,11 +39,16 @@ WITH upd AS (
     status = r.status, condition_met = r.condition_met, action_type = r.action_type, result = r.result,
     "references" = r."references", error_code = r.error_code, error_message = r.error_message,
     skip_reason = r.skip_reason, duration_ms = r.duration_ms, finished_at = r.finished_at, lock_key = r.lock_key
-  FROM jsonb_populate_record(null::executions, ?::jsonb) r
+  FROM jsonb_populate_recordset(null::executions, ?::jsonb) r
   WHERE e.id = r.id AND e.status IN ('RUNNING', 'QUEUED')
   RETURNING e.id
 ), ${ATTACH('upd')}
-SELECT (SELECT count(*) FROM upd)::int AS n, (SELECT count(*) FROM nt)::int AS notified`;
+SELECT id, (SELECT count(*) FROM nt)::int AS notified FROM upd`;
+
+interface Step {
+  execution: Execution;
+  attached: Attachments;
+}
 
 const json = (value: unknown) => JSON.stringify(value);
 
@@ -59,32 +66,46 @@ export interface ExecutionPageQuery extends ExecutionFilter {
   after: { at: Date; id: string } | null;
 }
 
+/** Runs one batched step statement; answers, per step, whether its row was written. */
+async function writeSteps(sql: Sql, statement: string, steps: Step[]): Promise<boolean[]> {
+  const notify: string[] = [];
+  const notifyIds: string[] = [];
+  for (const { execution, attached } of steps) {
+    for (const payload of attached.notify ?? []) {
+      notify.push(payload);
+      notifyIds.push(execution.id);
+    }
+  }
+  const rows = await sql.query<{ id: string }>(statement, [
+    json(steps.map((s) => fromExecution(s.execution))),
+    toTextArray(notify),
+    uuidArray(notifyIds),
+    json(steps.flatMap((s) => s.attached.events.map(fromEvent))),
+    json(steps.flatMap((s) => s.attached.logs.map(fromLog))),
+  ]);
+  const written = new Set(rows.map((r) => r.id));
+  return steps.map((s) => written.has(s.execution.id));
+}
+
 export class ExecutionStore {
+  // Starts go one statement at a time (two batches taking the same locks in another order could
+  // deadlock); finishes touch only their own rows and may overlap.
+  private readonly starts = new WriteBatcher<Step, boolean>((steps) => writeSteps(this.sql, TRY_START, steps), 1);
+  private readonly finishes = new WriteBatcher<Step, boolean>((steps) => writeSteps(this.sql, FINISH, steps), 2);
+
   constructor(private readonly sql: Sql) {}
 
   /**
    * Inserts the row with its events and logs. When the row carries a lock key that another row
    * holds, nothing is written and the answer is false.
    */
-  async tryInsert(execution: Execution, attached: Attachments): Promise<boolean> {
-    const [row] = await this.sql.query<{ n: number }>(TRY_START, [
-      json(fromExecution(execution)),
-      toTextArray(attached.notify ?? []),
-      json(attached.events.map(fromEvent)),
-      json(attached.logs.map(fromLog)),
-    ]);
-    return (row?.n ?? 0) > 0;
+  tryInsert(execution: Execution, attached: Attachments): Promise<boolean> {
+    return this.starts.submit({ execution, attached });
   }
 
   /** Writes the final state of a row still RUNNING or QUEUED; false when it was already finished (swept). */
-  async finish(execution: Execution, attached: Attachments): Promise<boolean> {
-    const [row] = await this.sql.query<{ n: number }>(FINISH, [
-      json(fromExecution(execution)),
-      toTextArray(attached.notify ?? []),
-      json(attached.events.map(fromEvent)),
-      json(attached.logs.map(fromLog)),
-    ]);
-    return (row?.n ?? 0) > 0;
+  finish(execution: Execution, attached: Attachments): Promise<boolean> {
+    return this.finishes.submit({ execution, attached });
   }
 
   /** A QUEUED row, written only while the rule has fewer than `maxQueued` waiting. */
