@@ -75,6 +75,10 @@ export const skipMessages: Record<string, string> = {
 export class Engine {
   private readonly actions: Map<string, Action>;
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Queue mode: the last start of each rule on this instance, which the next one waits for. */
+  private readonly queueTails = new Map<string, Promise<unknown>>();
+  /** Queue mode: the `startedAt` of each rule's last QUEUED row written here (its place in the queue). */
+  private readonly lastQueuedAt = new Map<string, number>();
 
   constructor(private readonly options: EngineOptions) {
     this.actions = new Map(options.actions.map((a) => [a.type, a]));
@@ -89,9 +93,29 @@ export class Engine {
    * the cascade go on in `finished`.
    */
   async trigger(request: RunRequest): Promise<StartedRun> {
-    const run = await this.start(request, null);
+    const run = await this.startInOrder(request);
     // A QUEUED run is not in flight here: whichever instance promotes it tracks it.
     return run.started.status === 'QUEUED' ? run : this.track(run);
+  }
+
+  /**
+   * Queue mode: queueable starts of one rule on this instance go one after another, in the order
+   * they came (the events of a batch in their order), so that the queue keeps that order and the
+   * count of waiting runs that maxQueued is checked against is not raced by our own inserts.
+   */
+  private startInOrder(request: RunRequest): Promise<StartedRun> {
+    if (!request.queueable || concurrencyOf(request.rule).mode !== 'queue') return this.start(request, null);
+    const id = request.rule.id;
+    const run = (this.queueTails.get(id) ?? Promise.resolve()).then(() => this.start(request, null));
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queueTails.set(id, tail);
+    void tail.then(() => {
+      if (this.queueTails.get(id) === tail) this.queueTails.delete(id);
+    });
+    return run;
   }
 
   /** Waits for runs in flight, at most `graceMs`. */
@@ -259,7 +283,12 @@ export class Engine {
    * one more is SKIPPED with QUEUE_FULL). Its events begin when it is promoted to RUNNING.
    */
   private async enqueue(running: Execution, concurrency: ConcurrencySpec, cascade: CascadeRun): Promise<StartedRun> {
-    const queued: Execution = { ...running, status: 'QUEUED', lockKey: null };
+    // The queue is read oldest first by (started_at, id) at millisecond precision, and ids are
+    // random: runs queued here within one millisecond get distinct, increasing times, so they
+    // keep their order (promotion sets the real start time).
+    const at = Math.max(running.startedAt.getTime(), (this.lastQueuedAt.get(running.ruleId) ?? 0) + 1);
+    this.lastQueuedAt.set(running.ruleId, at);
+    const queued: Execution = { ...running, status: 'QUEUED', lockKey: null, startedAt: new Date(at) };
     const { bus, store } = this.options;
     if (!(await store.insertQueued(queued, concurrency.maxQueued))) {
       const row = await this.writeSkipped(running, 'QUEUE_FULL', cascade, true);

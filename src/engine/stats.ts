@@ -62,7 +62,20 @@ export class RuleStatsCounter {
     return this.flushing;
   }
 
-  async read(ruleIds: readonly string[]): Promise<Map<string, RuleStats>> {
+  /**
+   * Stored counts plus this instance's unwritten ones. Taken in turn with the flushes: while a
+   * flush is writing, its batch is neither pending nor (yet) stored, and would be missed.
+   */
+  read(ruleIds: readonly string[]): Promise<Map<string, RuleStats>> {
+    const reading = this.flushing.then(() => this.readNow(ruleIds));
+    this.flushing = reading.then(
+      () => undefined,
+      () => undefined,
+    );
+    return reading;
+  }
+
+  private async readNow(ruleIds: readonly string[]): Promise<Map<string, RuleStats>> {
     const result = new Map<string, RuleStats>(ruleIds.map((id) => [id, zero()]));
     if (ruleIds.length === 0) return result;
     const rows = await this.sql.query<Record<string, string>>('SELECT * FROM rule_stats WHERE rule_id = ANY(?::uuid[])', [`{${ruleIds.join(',')}}`]);

@@ -108,15 +108,21 @@ export class ExecutionStore {
     return this.finishes.submit({ execution, attached });
   }
 
-  /** A QUEUED row, written only while the rule has fewer than `maxQueued` waiting. */
+  /**
+   * A QUEUED row, written only while the rule has fewer than `maxQueued` waiting. The rule's row
+   * is locked for the two statements, so instances queueing the same rule count one after another.
+   */
   async insertQueued(execution: Execution, maxQueued: number): Promise<boolean> {
-    const rows = await this.sql.query(
-      `INSERT INTO executions SELECT * FROM jsonb_populate_record(null::executions, ?::jsonb)
-       WHERE (SELECT count(*) FROM executions WHERE rule_id = ? AND status = 'QUEUED') < ?
-       RETURNING id`,
-      [json(fromExecution(execution)), execution.ruleId, maxQueued],
-    );
-    return rows.length > 0;
+    return this.sql.transaction(async (tx) => {
+      await tx.query('SELECT 1 FROM rules WHERE id = ? FOR UPDATE', [execution.ruleId]);
+      const rows = await tx.query(
+        `INSERT INTO executions SELECT * FROM jsonb_populate_record(null::executions, ?::jsonb)
+         WHERE (SELECT count(*) FROM executions WHERE rule_id = ? AND status = 'QUEUED') < ?
+         RETURNING id`,
+        [json(fromExecution(execution)), execution.ruleId, maxQueued],
+      );
+      return rows.length > 0;
+    });
   }
 
   /**
