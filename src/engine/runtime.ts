@@ -19,9 +19,6 @@ import { unavailableScriptRunner, type ScriptRunner } from './api/scriptRunner.j
 import { InstanceRegistry } from './instances.js';
 import { createLogSinkFactory } from './logSink.js';
 import { RuleStatsCounter } from './stats.js';
-
-/** Rule.stats are added to the stored counters this often (SPEC: at least every few seconds). */
-const STATS_FLUSH_MS = 2000;
 import { EventPublisher } from './publisher.js';
 import { ActiveRuleSet } from './ruleSet.js';
 import { Throttle } from './throttle.js';
@@ -31,6 +28,9 @@ import { ExecutionStore } from './store/executionStore.js';
 import { toRule } from './store/rows.js';
 import type { Sql } from './store/sql.js';
 import { TriggerEvaluator } from './trigger/evaluate.js';
+
+/** Rule.stats are added to the stored counters this often (SPEC: at least every few seconds). */
+const STATS_FLUSH_MS = 2000;
 
 export interface EngineRuntime {
   engine: Engine;

@@ -4,57 +4,10 @@
  * (`logic` upper-case, `=` normalised to `==`); the compiler still tolerates
  * `=` and lower-case logic defensively.
  */
-export type Operator =
-  | '>'
-  | '<'
-  | '>='
-  | '<='
-  | '=='
-  | '!='
-  | 'in'
-  | 'not_in'
-  | 'contains'
-  | 'not_contains'
-  | 'starts_with'
-  | 'ends_with'
-  | 'exists'
-  | 'not_exists'
-  | 'between'
-  | 'matches';
-
-export const OPERATORS: readonly Operator[] = [
-  '>',
-  '<',
-  '>=',
-  '<=',
-  '==',
-  '!=',
-  'in',
-  'not_in',
-  'contains',
-  'not_contains',
-  'starts_with',
-  'ends_with',
-  'exists',
-  'not_exists',
-  'between',
-  'matches',
-];
-
-export type Logic = 'AND' | 'OR' | 'NOT';
-
-export interface LeafCondition {
-  field: string;
-  op: Operator;
-  value?: unknown;
-}
-
-export interface GroupCondition {
-  conditions: Condition[];
-  logic: Logic;
-}
-
-export type Condition = LeafCondition | GroupCondition;
+// One grammar: the spec module owns the condition types; the compiler works on them.
+import type { Condition, GroupCondition, Logic, Operator } from '../spec/types.js';
+export { OPERATORS } from '../spec/types.js';
+export type { Condition, GroupCondition, LeafCondition, Logic, Operator } from '../spec/types.js';
 
 export function isGroupCondition(condition: Condition): condition is GroupCondition {
   return Array.isArray((condition as Partial<GroupCondition>).conditions);
