@@ -64,9 +64,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
         const sql = createSql(database.orm);
         runtime = await startEngineRuntime({ config, logger, clock, sql, postgresUrl: database.embedded ? null : (config.databaseUrl ?? null) });
-        const { bus, ruleSet } = runtime;
+        const { bus, ruleSet, rules: ruleCache } = runtime;
         const rules = new RuleService(database.fork, clock);
         rules.onChange(({ id, rule }) => {
+          ruleCache.forget(id);
           ruleSet.apply(id, rule);
           bus.publish('rule', { id });
         });

@@ -44,6 +44,8 @@ export class InstanceRegistry {
   async start(): Promise<void> {
     const { sql, instanceId } = this.options;
     await sql.query('INSERT INTO instances (id, hostname, pid) VALUES (?, ?, ?)', [instanceId, hostname(), process.pid]);
+    await this.countPeers();
+    await this.options.bus.announce?.();
     if (this.options.soleInstance) await this.interrupt(await sql.query(`SELECT * FROM executions WHERE status = 'RUNNING' AND instance_id IS DISTINCT FROM ? ORDER BY cascade_id, depth DESC`, [instanceId]));
     await this.sweep();
     this.timer = setInterval(() => void this.tick(), this.options.heartbeatIntervalMs);
@@ -54,11 +56,23 @@ export class InstanceRegistry {
     const { sql, instanceId, logger } = this.options;
     try {
       await sql.query('UPDATE instances SET heartbeat_at = now() WHERE id = ?', [instanceId]);
+      await this.countPeers();
       await this.sweep();
       await this.options.onTick?.();
     } catch (error) {
       logger.warn({ err: error }, 'heartbeat or sweep failed');
     }
+  }
+
+  /** Tells the bus whether other live instances need this one's messages. */
+  private async countPeers() {
+    const { sql, instanceId, staleAfterMs, bus } = this.options;
+    if (!bus.setPeerCount) return;
+    const [row] = await sql.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM instances WHERE id <> ? AND heartbeat_at >= now() - (? * interval '1 millisecond')`,
+      [instanceId, staleAfterMs],
+    );
+    bus.setPeerCount(row?.n ?? 0);
   }
 
   /** Finishes every RUNNING row whose instance is gone or silent. */

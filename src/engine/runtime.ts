@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Clock } from '../shared/clock.js';
-import { isUuid } from '../shared/ids.js';
 import { ApiScriptAction } from './actions/apiScript.js';
 import { TriggerRuleAction } from './actions/triggerRule.js';
 import { WebhookAction } from './actions/webhook.js';
 import { LocalEventBus, type BusTopic, type EventBus } from './bus/eventBus.js';
 import { createPostgresEventBus } from './bus/postgresBus.js';
 import { createRedisEventBus } from './bus/redisBus.js';
-import { Engine, type RuleReader } from './engine.js';
+import { Engine } from './engine.js';
+import { RuleCache } from './ruleCache.js';
 import { OutboundHttpClient } from './http/client.js';
 import { loadIsolatedVm } from './sandbox/isolatedVm.js';
 import { Sandbox } from './sandbox/index.js';
@@ -25,7 +25,6 @@ import { Throttle } from './throttle.js';
 import { RetentionJob } from './retention.js';
 import { Scheduler } from './scheduler.js';
 import { ExecutionStore } from './store/executionStore.js';
-import { toRule } from './store/rows.js';
 import type { Sql } from './store/sql.js';
 import { TriggerEvaluator } from './trigger/evaluate.js';
 
@@ -38,8 +37,8 @@ export interface EngineRuntime {
   stats: RuleStatsCounter;
   apiStore: ApiExecutionStore;
   apiRunner: ApiRunner;
-  /** Reads a rule as the engine sees it (no ORM in the way). */
-  rules: RuleReader;
+  /** Reads a rule as the engine sees it (cached; no ORM in the way). */
+  rules: RuleCache;
   bus: EventBus;
   evaluator: TriggerEvaluator;
   publisher: EventPublisher;
@@ -63,7 +62,7 @@ export interface RuntimeOptions {
   postgresUrl: string | null;
 }
 
-async function createBus(options: RuntimeOptions, store: ExecutionStore): Promise<EventBus> {
+async function createBus(options: RuntimeOptions, store: ExecutionStore, instanceId: string): Promise<EventBus> {
   const { config, logger, sql, postgresUrl } = options;
   if (config.redisUrl) return createRedisEventBus(config.redisUrl, logger);
   if (postgresUrl) {
@@ -77,6 +76,7 @@ async function createBus(options: RuntimeOptions, store: ExecutionStore): Promis
         return null;
       },
       logger,
+      instanceId,
     );
   }
   return new LocalEventBus();
@@ -86,7 +86,7 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
   const { config, logger, clock, sql } = options;
   const instanceId = randomUUID();
   const store = new ExecutionStore(sql);
-  const bus = await createBus(options, store);
+  const bus = await createBus(options, store, instanceId);
   const evaluator = new TriggerEvaluator();
   const loaded = loadIsolatedVm();
   if (!loaded.available) logger.warn({ reason: loaded.reason }, 'script sandbox unavailable: script runs will fail with SANDBOX_UNAVAILABLE');
@@ -99,13 +99,7 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
   const apiStore = new ApiExecutionStore(sql);
   const logSinks = createLogSinkFactory({ store, bus, clock, logger });
   const apiRunner = new ApiRunner({ store: apiStore, scripts, http, bus, clock, logger, logSinks });
-  const rules: RuleReader = {
-    async getRule(id) {
-      if (!isUuid(id)) return null;
-      const [row] = await sql.query('SELECT * FROM rules WHERE id = ?', [id]);
-      return row ? toRule(row) : null;
-    },
-  };
+  const rules = new RuleCache(sql, bus);
   const engine = new Engine({
     store,
     rules,
@@ -169,6 +163,7 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
       await stats.stop();
       await instances.stop().catch((error: unknown) => logger.warn({ err: error }, 'could not leave the instance registry cleanly'));
       ruleSet.close();
+      rules.close();
       await bus.close();
       await http.close();
       await scripts.close?.();

@@ -31,7 +31,11 @@ export interface EventBus {
    * them, so they leave on commit without a round trip of their own. Others leave it undefined
    * and are published after the write.
    */
-  encodeForWrite?(messages: BusMessage[]): string[];
+  encodeForWrite?(messages: BusMessage[]): string[] | undefined;
+  /** The instance registry tells the bus how many other live instances share the database. */
+  setPeerCount?(count: number): void;
+  /** Says to the other instances that this one is here (after it has registered). */
+  announce?(): Promise<void>;
   close(): Promise<void>;
 }
 

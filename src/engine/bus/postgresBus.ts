@@ -53,13 +53,21 @@ export function toTextArray(values: string[]): string {
   return `{${values.map((v) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`).join(',')}}`;
 }
 
+/** A hello keeps a bus in shared mode this long even if a peer count says it is alone (the count may predate it). */
+const HELLO_GRACE_MS = 15_000;
+
 /**
- * LISTEN/NOTIFY on real PostgreSQL: a dedicated connection listens; publishing is a NOTIFY
- * through the pool. Only for real PostgreSQL: PGlite serves every connection on one session.
+ * LISTEN/NOTIFY on real PostgreSQL. While this instance is the only live one, messages stay in
+ * process (a NOTIFY nobody else reads costs every write a little); as soon as another instance
+ * registers and says hello, everything goes through NOTIFY, this instance's own listeners
+ * included, so all instances see one stream.
  */
-export async function createPostgresEventBus(url: string, sql: Sql, load: MessageLoader, logger: Logger): Promise<EventBus> {
+export async function createPostgresEventBus(url: string, sql: Sql, load: MessageLoader, logger: Logger, instanceId: string): Promise<EventBus> {
   const fanout = new LocalFanout();
   let closed = false;
+  let peers = 0;
+  let lastHello = 0;
+  const shared = () => peers > 0;
   let client: pg.Client | undefined;
   // Deliveries are chained so a message loaded from the database cannot overtake a later one.
   let delivery: Promise<void> = Promise.resolve();
@@ -67,8 +75,15 @@ export async function createPostgresEventBus(url: string, sql: Sql, load: Messag
   const deliver = (payload: string) => {
     delivery = delivery.then(async () => {
       try {
-        const batch = JSON.parse(payload) as { t: BusTopic; m?: unknown; r?: Record<string, unknown> }[];
-        for (const { t: topic, m: inline, r: ref } of batch) {
+        const batch = JSON.parse(payload) as { t: BusTopic; m?: unknown; r?: Record<string, unknown>; h?: string }[];
+        for (const { t: topic, m: inline, r: ref, h: hello } of batch) {
+          if (hello) {
+            if (hello !== instanceId) {
+              peers = Math.max(peers, 1);
+              lastHello = Date.now();
+            }
+            continue;
+          }
           const message = inline ?? (ref ? await load(topic, ref) : null);
           if (message) fanout.emit(topic, reviveMessage(topic, message));
         }
@@ -104,6 +119,7 @@ export async function createPostgresEventBus(url: string, sql: Sql, load: Messag
   return {
     kind: 'postgres',
     publish<K extends BusTopic>(topic: K, message: BusMessages[K]) {
+      if (!shared()) return fanout.emit(topic, message);
       if (pending.length === 0) setImmediate(flush);
       pending.push(encodeItem(topic, message));
     },
@@ -111,7 +127,14 @@ export async function createPostgresEventBus(url: string, sql: Sql, load: Messag
       return fanout.on(topic, listener);
     },
     encodeForWrite(messages: BusMessage[]) {
-      return chunk(messages.map(({ topic, message }) => encodeItem(topic, message)));
+      return shared() ? chunk(messages.map(({ topic, message }) => encodeItem(topic, message))) : undefined;
+    },
+    setPeerCount(count: number) {
+      if (count === 0 && Date.now() - lastHello < HELLO_GRACE_MS) return;
+      peers = count;
+    },
+    async announce() {
+      await sql.query('SELECT pg_notify(?, ?)', [CHANNEL, JSON.stringify([{ h: instanceId }])]);
     },
     async close() {
       closed = true;
