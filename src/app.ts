@@ -62,7 +62,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       try {
         const applied = await database.migrate();
         if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
-        const sql = createSql(database.orm);
+        const sql = createSql(database.orm, { namedStatements: !database.embedded });
         runtime = await startEngineRuntime({ config, logger, clock, sql, postgresUrl: database.embedded ? null : (config.databaseUrl ?? null) });
         const { bus, ruleSet, rules: ruleCache } = runtime;
         const rules = new RuleService(database.fork, clock);
