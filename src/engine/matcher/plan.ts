@@ -219,3 +219,42 @@ function planOf(condition: unknown, negated: boolean, depth: number): AccessPlan
 export function accessPlan(condition: Condition | unknown): AccessPlan {
   return planOf(condition, false, 0);
 }
+
+const sameKey = (a: AccessKey, b: AccessKey): boolean =>
+  a.field === b.field &&
+  ((a.kind === 'eqNum' && b.kind === 'eqNum' && a.num === b.num) || (a.kind === 'eqPrim' && b.kind === 'eqPrim' && Object.is(a.prim, b.prim)));
+
+function isEqualityLeaf(node: unknown, key: AccessKey): boolean {
+  if (node === null || typeof node !== 'object' || Array.isArray((node as { conditions?: unknown }).conditions)) return false;
+  const leaf = node as { field?: unknown; op?: unknown; value?: unknown };
+  if (typeof leaf.field !== 'string' || typeof leaf.op !== 'string') return false;
+  let op: Operator;
+  try {
+    op = normalizeOperator(leaf.op);
+  } catch {
+    return false;
+  }
+  if (op !== '==') return false;
+  const own = eqKey(leaf.field, leaf.value);
+  return own !== null && own !== 'never' && sameKey(own, key);
+}
+
+/**
+ * When the plan's only key is a hash key taken from an `==` leaf that the whole condition requires
+ * (the condition is that leaf, or an AND group holding it), a hit on that key proves the leaf: the
+ * hash follows the leaf's own equality (numbers and numeric strings alike, other primitives
+ * identical) and reads the field with the same reader. Returns what is left to verify (an empty
+ * list: nothing), or null when the plan proves nothing.
+ */
+export function residualAfterKey(condition: unknown, plan: AccessPlan): Condition[] | null {
+  if (plan.always || plan.keys.length !== 1) return null;
+  const key = plan.keys[0]!;
+  if (key.kind !== 'eqNum' && key.kind !== 'eqPrim') return null;
+  if (isEqualityLeaf(condition, key)) return [];
+  if (condition === null || typeof condition !== 'object') return null;
+  const group = condition as { conditions?: unknown; logic?: unknown };
+  if (!Array.isArray(group.conditions) || normalizeLogic(group.logic) !== 'AND') return null;
+  const index = group.conditions.findIndex((child) => isEqualityLeaf(child, key));
+  if (index < 0) return null;
+  return group.conditions.filter((_, i) => i !== index) as Condition[];
+}

@@ -23,7 +23,9 @@
  * threaded; just do not upsert/remove from inside the callback).
  */
 import { compileFieldReader, compilePredicate, MISSING, toFiniteNumber, type CompiledPredicate, type Condition } from '../conditions/index.js';
-import { accessPlan, type AccessKey, type RangeOp } from './plan.js';
+import { accessPlan, residualAfterKey, type AccessKey, type RangeOp } from './plan.js';
+
+const PROVEN: CompiledPredicate = () => true;
 
 export interface IndexedRule<T> {
   id: string;
@@ -197,8 +199,15 @@ export class RuleIndex<T> {
    * the condition does not compile.
    */
   upsert(rule: IndexedRule<T>): void {
-    const predicate = rule.predicate ?? compilePredicate(rule.condition);
     const plan = accessPlan(rule.condition);
+    // A hash hit may already prove part of the condition: then only the rest is verified.
+    const residual = residualAfterKey(rule.condition, plan);
+    const predicate =
+      residual === null
+        ? (rule.predicate ?? compilePredicate(rule.condition))
+        : residual.length === 0
+          ? PROVEN
+          : compilePredicate(residual.length === 1 ? residual[0]! : { conditions: residual, logic: 'AND' });
     const previous = this.#entries.get(rule.id);
     const seq = previous && rule.order === undefined ? previous.seq : this.#seq++;
     const order = rule.order ?? previous?.order ?? seq;
