@@ -36,8 +36,10 @@ if (!loaded.available) {
 }
 const ivm: IsolatedVm = loaded.ivm;
 
-// The parent going away ends this process.
+// The parent going away ends this process. A Ctrl-C or SIGTERM sent to the whole process group
+// is the parent's to handle: it stops this process itself once its runs are done.
 process.on('disconnect', () => process.exit(0));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => undefined);
 
 // ---- the isolate pool ------------------------------------------------------------------------------
 interface Slot {
