@@ -1,23 +1,8 @@
 import { createApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
-import { DatabaseStartError } from './db/database.js';
-import { EmbeddedDatabaseError } from './db/embedded.js';
-
-/** Errors whose message is the whole story: print one line, no stack trace. */
-const isOperatorError = (error: unknown) =>
-  error instanceof ConfigError || error instanceof DatabaseStartError || error instanceof EmbeddedDatabaseError || (error as NodeJS.ErrnoException)?.code === 'EADDRINUSE';
+import { isOperatorError, loadConfigOrExit, printOperatorError } from './startErrors.js';
 
 async function main() {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`cepheus: ${error.message}\n`);
-      process.exit(78);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   const app = createApp(config);
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -43,7 +28,7 @@ async function main() {
     await app.start();
   } catch (error) {
     if (isOperatorError(error)) {
-      process.stderr.write(`cepheus: ${(error as Error).message}\n`);
+      printOperatorError(error);
       process.exit(1);
     }
     app.logger.fatal({ err: error }, 'start failed');

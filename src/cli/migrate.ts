@@ -2,29 +2,19 @@
  * `npm run migrate`: applies pending migrations to the configured database
  * (DATABASE_URL, or the embedded one under EMBEDDED_DATA_DIR) and says what it applied.
  */
-import { ConfigError, loadConfig } from '../config.js';
-import { DatabaseStartError, openDatabase } from '../db/database.js';
-import { EmbeddedDatabaseError } from '../db/embedded.js';
+import { openDatabase } from '../db/database.js';
 import { createLogger } from '../logger.js';
+import { isOperatorError, loadConfigOrExit, printOperatorError } from '../startErrors.js';
 
 async function main(): Promise<number> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`cepheus: ${error.message}\n`);
-      return 78;
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger(config);
   let database;
   try {
     database = await openDatabase(config, logger);
   } catch (error) {
-    if (error instanceof DatabaseStartError || error instanceof EmbeddedDatabaseError) {
-      process.stderr.write(`cepheus: ${error.message}\n`);
+    if (isOperatorError(error)) {
+      printOperatorError(error);
       return 1;
     }
     throw error;

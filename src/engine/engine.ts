@@ -153,10 +153,6 @@ export class Engine {
     return failed;
   }
 
-  get runningCount() {
-    return this.inFlight.size;
-  }
-
   private track(run: StartedRun): StartedRun {
     const done = run.finished.catch(() => undefined);
     this.inFlight.add(done);

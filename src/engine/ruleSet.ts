@@ -159,11 +159,6 @@ export class ActiveRuleSet implements RuleSetSnapshot {
     this.schedule();
   }
 
-  /** What each stream rule holds and dropped, for operators. */
-  streamStats() {
-    return [...this.streams.values()].map((s) => ({ ruleId: s.rule.id, ...s.processor.stats() }));
-  }
-
   close() {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);

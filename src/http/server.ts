@@ -38,18 +38,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown) {
   res.end(text);
 }
 
-/** Refuses request bodies over the cap that announce their length; chunked ones are capped while read. */
+/**
+ * Caps a chunked JSON body while it is read. Bodies that announce their length are refused
+ * before they reach yoga, by the request listener below.
+ */
 function bodyLimitPlugin(maxBytes: number): Plugin {
-  const tooLarge = (fetchAPI: { Response: typeof Response }) =>
-    new fetchAPI.Response(JSON.stringify({ errors: [{ message: `Request body is larger than ${maxBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }] }), {
-      status: 413,
-      headers: { 'content-type': 'application/json; charset=utf-8' },
-    });
   return {
-    onRequest({ request, endResponse, fetchAPI }) {
-      const length = Number(request.headers.get('content-length') ?? 0);
-      if (length > maxBytes) endResponse(tooLarge(fetchAPI));
-    },
     onRequestParse({ request, setRequestParser }) {
       const isJson = /^application\/(graphql-response\+)?json\b/i.test(request.headers.get('content-type') ?? '');
       if (request.method !== 'POST' || request.headers.has('content-length') || !isJson || !request.body) return;

@@ -93,10 +93,6 @@ export class ExecutionService {
     return isUuid(id) ? this.runtime.store.get(id) : null;
   }
 
-  async getMany(ids: readonly string[]): Promise<Execution[]> {
-    return this.runtime.store.getMany(ids.filter(isUuid));
-  }
-
   async list(filter: ExecutionListFilter, pageArgs: PageArgs): Promise<Connection<Execution>> {
     const page = parsePage(pageArgs);
     const empty = (filter.ruleId != null && !isUuid(filter.ruleId)) || (filter.cascadeId != null && !isUuid(filter.cascadeId));

@@ -79,8 +79,6 @@ function expectSeqWithoutGaps(events: EventData[]) {
   expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
 }
 
-const ZERO_UUID = '00000000-0000-4000-8000-000000000000';
-
 describe.each(backends())('runs and cascades (%s)', (backend) => {
   let t: FreshApp;
   let sink: Sink;

@@ -100,7 +100,7 @@ export class ApiRunner {
     let output: unknown = null;
     let failure: Failure | null = null;
     try {
-      const result = await this.execute(request, running, log);
+      const result = await this.execute(request, log);
       output = result.output;
       failure = result.failure;
     } catch (error) {
@@ -131,7 +131,7 @@ export class ApiRunner {
     return this.paramSchemas.get(api.id, api.updatedAt, () => (api.paramSchema ? compileParamSchema(api.paramSchema) : null));
   }
 
-  private async execute(request: ApiRunRequest, running: ApiExecution, log: (level: LogLevelValue, message: string, data: unknown) => void): Promise<{ output: unknown; failure: Failure | null }> {
+  private async execute(request: ApiRunRequest, log: (level: LogLevelValue, message: string, data: unknown) => void): Promise<{ output: unknown; failure: Failure | null }> {
     const { api } = request;
     if (!api.active) return { output: null, failure: { code: 'API_INACTIVE', message: `API ${api.name} (${api.id}) is inactive` } };
     const validate = this.paramValidator(api);

@@ -75,10 +75,6 @@ export class LocalFanout {
     this.emitter.on(topic, wrapped);
     return () => this.emitter.off(topic, wrapped);
   }
-
-  listenerCount(topic: BusTopic) {
-    return this.emitter.listenerCount(topic);
-  }
 }
 
 /** One process: messages go straight to local listeners. */

@@ -17,8 +17,6 @@ export function referenceOf(topic: BusTopic, message: any): Record<string, unkno
       return { cascadeId: message.cascadeId, seq: message.seq };
     case 'log':
       return { executionId: message.executionId, seq: message.seq };
-    case 'execution':
-      return { id: message.id };
     default:
       return { id: message.id };
   }

@@ -180,12 +180,6 @@ export class ExecutionStore {
     return row ? toExecution(row) : null;
   }
 
-  async getMany(ids: readonly string[]): Promise<Execution[]> {
-    if (ids.length === 0) return [];
-    const rows = await this.sql.query('SELECT * FROM executions WHERE id = ANY(?::uuid[])', [uuidArray(ids)]);
-    return rows.map(toExecution);
-  }
-
   private filterSql(filter: ExecutionFilter): { where: string[]; params: unknown[] } {
     const where: string[] = [];
     const params: unknown[] = [];
