@@ -4,7 +4,7 @@ import path from 'node:path';
 import { runEngineBench } from './engine.js';
 import { runEventsBench } from './events.js';
 import { runMatcherBench } from './matcher.js';
-import { runSandboxBench } from './sandbox.js';
+import { IDLE_GAP_MS, runSandboxBench } from './sandbox.js';
 import { runStreamBench } from './stream.js';
 
 const adminUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -72,8 +72,9 @@ async function sandbox() {
   const table = [
     '| measure | p50 ms | p95 ms | p99 ms | target |',
     '| --- | --- | --- | --- | --- |',
-    `| warm round trip, sandbox only | ${fmt(r.warmRoundTrip.p50, 3)} | ${fmt(r.warmRoundTrip.p95, 3)} | ${fmt(r.warmRoundTrip.p99, 3)} | p50 <= 0.5 |`,
-    `| warm run with its ApiExecution rows (API runner) | ${fmt(r.withApiExecution.p50, 3)} | ${fmt(r.withApiExecution.p95, 3)} | ${fmt(r.withApiExecution.p99, 3)} | |`,
+    `| warm round trip, sandbox only (one run at a time, ${IDLE_GAP_MS} ms idle before each) | ${fmt(r.warmRoundTrip.p50, 3)} | ${fmt(r.warmRoundTrip.p95, 3)} | ${fmt(r.warmRoundTrip.p99, 3)} | p50 <= 0.5 |`,
+    `| back to back, sandbox only (each run sent as the last one answers) | ${fmt(r.backToBack.p50, 3)} | ${fmt(r.backToBack.p95, 3)} | ${fmt(r.backToBack.p99, 3)} | |`,
+    `| warm run with its ApiExecution rows (API runner, ${IDLE_GAP_MS} ms idle before each) | ${fmt(r.withApiExecution.p50, 3)} | ${fmt(r.withApiExecution.p95, 3)} | ${fmt(r.withApiExecution.p99, 3)} | |`,
     '',
     `Cold first run (new sandbox: child process start, isolated-vm load, first isolate and context): ${fmt(r.coldFirstRunMs, 0)} ms.`,
     `Runs per second, 8 concurrent callers on ${os.cpus().length} cores: ${fmt(r.runsPerSecond, 0)}.`,
@@ -88,6 +89,8 @@ async function sandbox() {
       table,
       '',
       "Timed spans: the script is `return params.a + input.b`, so the time is the sandbox's own: the queue, the IPC message to the child process, a fresh context in a pooled isolate, the call, the JSON answer back. \"With its ApiExecution rows\" adds the RUNNING insert and the finishing update (2 commits) through the API runner, without GraphQL.",
+      '',
+      `Every run gets a new context, and making one costs about 0.5 ms of CPU on the isolate's thread. The sandbox makes it ahead of time, after each run, while the isolate is idle; a run that finds it ready pays none of it. \"Warm\" runs leave ${IDLE_GAP_MS} ms between one answer and the next run, the time a sandbox that is not saturated has. Back to back, the next run arrives before its context is made and waits for part of it: that row is the sandbox at saturation, where the throughput line is the measure that counts.`,
     ].join('\n'),
   );
   process.stdout.write(`${table}\n`);

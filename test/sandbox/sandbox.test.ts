@@ -257,6 +257,47 @@ describe('ctx.http', () => {
   });
 });
 
+describe('quick scripts (run on the sandbox process\'s own thread after a quick run)', () => {
+  it('give the same results, thrown errors and async answers run after run', async () => {
+    const run = script(
+      `async function helper(x) { return x * 2; }
+       function main(params, input, ctx) {
+         if (params.mode === "throw") throw new RangeError("bad " + params.n);
+         if (params.mode === "async") return helper(params.n);
+         return { n: params.n, input };
+       }`,
+    );
+    for (let n = 0; n < 5; n++) {
+      expect(await sandbox.run({ ...run, params: { mode: 'sync', n }, input: { i: n } })).toMatchObject({ ok: true, output: { n, input: { i: n } } });
+      expect(await sandbox.run({ ...run, params: { mode: 'async', n } })).toMatchObject({ ok: true, output: n * 2 });
+      const thrown = await sandbox.run({ ...run, params: { mode: 'throw', n } });
+      expect(thrown).toMatchObject({ ok: false, code: 'SCRIPT_ERROR' });
+      expect(thrown.ok || thrown.message).toMatch(new RegExp(`RangeError: bad ${n} \\(line 3`));
+    }
+  });
+
+  it('deliver every log line before the answer, in order', async () => {
+    const source = 'function main(params, input, ctx) { for (let n = 0; n < params.lines; n++) ctx.log.info("line " + n, { n }); return params.lines; }';
+    const key = { id: 'quick-logs', updatedAt: 1 };
+    for (let round = 0; round < 5; round++) {
+      const lines: ScriptLogLine[] = [];
+      const result = await sandbox.run({ ...script(source, { params: { lines: 40 + round }, onLog: (line) => lines.push(line) }), key });
+      expect(result).toMatchObject({ ok: true, output: 40 + round });
+      expect(lines.map((l) => l.data)).toEqual(Array.from({ length: 40 + round }, (_, n) => ({ n })));
+    }
+  });
+
+  it('end with SCRIPT_TIMEOUT when a quick script turns into an endless loop, and the pool keeps working', async () => {
+    const run = script('function main(params) { if (params.loop) for (;;) {} return 1; }', { policy: { timeoutMs: 300 } });
+    for (let n = 0; n < 3; n++) expect(await sandbox.run({ ...run, params: { loop: false } })).toMatchObject({ ok: true, output: 1 });
+    const started = Date.now();
+    expect(await sandbox.run({ ...run, params: { loop: true } })).toMatchObject({ ok: false, code: 'SCRIPT_TIMEOUT' });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(await sandbox.run({ ...run, params: { loop: false } })).toMatchObject({ ok: true, output: 1 });
+    await stillServes();
+  });
+});
+
 describe('limits', () => {
   it('ends an infinite loop with SCRIPT_TIMEOUT and the pool keeps working', async () => {
     const started = Date.now();
@@ -339,6 +380,17 @@ describe('limits', () => {
 });
 
 describe('escape corpus: nothing of the host is reachable', () => {
+  // Each script runs twice under one key: first on the isolate's thread, then (being quick) on
+  // the sandbox process's own thread; both must give the same, host-free answer.
+  async function output(source: string, overrides: Overrides = {}): Promise<unknown> {
+    const run = script(source, overrides);
+    const first = await sandbox.run(run);
+    const second = await sandbox.run(run);
+    expect(second).toMatchObject({ ok: first.ok, ...(first.ok ? { output: first.output } : { code: first.code }) });
+    if (!first.ok) throw new Error(`${first.code}: ${first.message}`);
+    return first.output;
+  }
+
   const probe = `
     function probe(F) {
       try {

@@ -1,25 +1,29 @@
 /**
- * Code evaluated in every fresh context before the user's script (context.evalClosure). It runs
- * first, so it captures the intrinsics it needs before user code can touch them, removes what
- * must not be there, and builds `ctx` around the two host hooks it is given:
+ * Code run in every fresh context before the user's script, while the context is made ahead of
+ * time on an idle isolate. It runs first, so it captures the intrinsics it needs before user code
+ * can touch them, removes what must not be there, and builds `ctx` around the two host hooks it
+ * is given:
  *
  *   $0  log hook: an isolated-vm Callback in "ignored" mode, (level, message, dataJson?) => void
  *   $1  HTTP hook: an isolated-vm Reference to the child's async (requestJson) => answerJson
- *   $2  params, $3 input, $4 {payload, rule, execution}: JSON text
- *   $5  options: JSON text, see BootstrapOptions
+ *   $2  options: JSON text, see BootstrapOptions
  *
  * Neither hook is ever reachable from user code: both live only in this closure, and every ctx
  * function is an arrow function created here (its constructor chain is this context's own
  * Function). Values cross as strings only (JSON), parsed and produced by functions captured
  * before the user's script ran.
  *
- * It returns `start()`, an async function the child calls once the user's script has run: it
- * looks `main` up in the global scope, calls `main(params, input, ctx)`, awaits it and answers
- * with an array of primitives: ['ok', outputJson, logsDropped] or ['error', code, message,
- * logsDropped].
+ * It returns `{bind, settle}`: `bind(paramsJson, inputJson, contextJson, allowNetwork)`, which the
+ * child calls once the run is known, and it leaves `start()` on the global object under START_GLOBAL (not
+ * writable, not configurable). The user's script is compiled with SCRIPT_TRAILER after it, so that
+ * running the script also calls `start()`: one trip into the isolate for the whole run. `start()`
+ * looks `main` up in the global scope, calls `main(params, input, ctx)` and answers with an array
+ * of primitives: ['ok', outputJson, logsDropped, linesWritten] or ['error', code, message,
+ * logsDropped, linesWritten]; when main returned a thenable it answers ['pending'], and
+ * `settle()` gives a promise of the answer. A script can call start() itself; that only
+ * spoils its own run.
  */
 export interface BootstrapOptions {
-  allowNetwork: boolean;
   outputMaxBytes: number;
   logMaxLines: number;
   logMaxMessageChars: number;
@@ -29,11 +33,16 @@ export interface BootstrapOptions {
   filename: string;
 }
 
+/** The global name `start()` is left under; the trailer calls it. */
+export const START_GLOBAL = '__cepheusStart';
+/** Appended to every user script (after a newline, so a last-line comment cannot swallow it). */
+export const SCRIPT_TRAILER = `\n;${START_GLOBAL}();\n`;
+
 export const BOOTSTRAP_SOURCE = String.raw`
 'use strict';
 const logHook = $0;
 const httpHook = $1;
-const options = JSON.parse($5);
+const options = JSON.parse($2);
 
 // Intrinsics, captured before any user code runs.
 const G = globalThis;
@@ -58,6 +67,7 @@ const WeakSetCtor = WeakSet;
 const weakSetAdd = WeakSet.prototype.add;
 const weakSetHas = WeakSet.prototype.has;
 const referenceApply = httpHook.apply;
+const defineProperty = Object.defineProperty;
 
 // Nothing of the host, and no memory outside the isolate's heap limit.
 delete G.WebAssembly;
@@ -65,9 +75,11 @@ delete G.SharedArrayBuffer;
 delete G.Atomics;
 delete G.console;
 
-const params = jsonParse($2);
-const input = jsonParse($3);
-const context = jsonParse($4);
+// Set once by bind(), when the run is known.
+let allowNetwork = false;
+let params = null;
+let input = null;
+let ctx = null;
 
 // ---- JSON out: plain objects, arrays, strings, finite numbers, booleans, null -----------------
 const NOT_JSON = {};
@@ -176,7 +188,6 @@ function writeLog(level, message, data) {
     linesDropped++;
     return;
   }
-  linesWritten++;
   let text = typeof message === 'string' ? message : StringCtor(message);
   if (text.length > options.logMaxMessageChars) {
     text = reflectApply(stringSlice, text, [0, options.logMaxMessageChars]) + '... [truncated]';
@@ -193,6 +204,8 @@ function writeLog(level, message, data) {
       dataJson = undefined;
     }
   }
+  // Counted only once it is sent: the child waits for every counted line before it answers.
+  linesWritten++;
   logHook(level, text, dataJson);
 }
 
@@ -224,7 +237,7 @@ function httpError(message, code) {
 }
 
 async function httpRequest(request) {
-  if (!options.allowNetwork) {
+  if (!allowNetwork) {
     throw httpError('ctx.http is not allowed for this script (runtimePolicy.allowNetwork is false)', 'HTTP_BLOCKED');
   }
   if (request === null || typeof request !== 'object') {
@@ -275,14 +288,6 @@ const http = freeze({
   post: (url, body) => httpRequest({ method: 'POST', url: url, body: body }),
 });
 
-const ctx = freeze({
-  log: log,
-  http: http,
-  payload: context.payload === undefined ? null : context.payload,
-  rule: context.rule === undefined ? null : context.rule,
-  execution: context.execution === undefined ? null : context.execution,
-});
-
 // ---- errors ------------------------------------------------------------------------------------
 const escapedFilename = reflectApply(String.prototype.replace, options.filename, [/[.*+?^$()|[\]\\{}]/g, '\\$&']);
 const FRAME = new RegExp(escapedFilename + ':(\\d+):(\\d+)');
@@ -324,9 +329,44 @@ function describe(error) {
   return text;
 }
 
+// Answers: ['ok', outputJson, linesDropped, linesWritten], ['error', code, message, linesDropped,
+// linesWritten], or PENDING when main returned a thenable (settle() then gives the answer).
+const PENDING = ['pending'];
+
+function thrown(e) {
+  const blocked = e !== null && typeof e === 'object' && reflectApply(weakSetHas, blockedErrors, [e]);
+  return ['error', blocked ? 'HTTP_BLOCKED' : 'SCRIPT_ERROR', describe(e), linesDropped, linesWritten];
+}
+
+function answer(result) {
+  try {
+    const json = toJson(result, 'output', options.outputMaxBytes);
+    return ['ok', json === undefined ? 'null' : json, linesDropped, linesWritten];
+  } catch (e) {
+    if (e !== NOT_JSON) return ['error', 'SCRIPT_ERROR', describe(e), linesDropped, linesWritten];
+    if (failure !== null && failure.tooLarge) {
+      return ['error', 'OUTPUT_TOO_LARGE', 'the output is over ' + options.outputMaxBytes + ' bytes', linesDropped, linesWritten];
+    }
+    return ['error', 'SCRIPT_ERROR', 'main returned a value that is not JSON: ' + failureText(), linesDropped, linesWritten];
+  }
+}
+
+let pending = null;
+
+async function settleLater(thenable) {
+  let result;
+  try {
+    result = await thenable;
+  } catch (e) {
+    return thrown(e);
+  }
+  return answer(result);
+}
+
 let started = false;
-return async function start() {
-  if (started) return ['error', 'SCRIPT_ERROR', 'start called twice', 0];
+// Synchronous when main is, so that a quick script needs no trip through the event loop.
+function start() {
+  if (started || ctx === null) return ['error', 'SCRIPT_ERROR', 'start called out of turn', 0, linesWritten];
   started = true;
   let fn;
   try {
@@ -335,24 +375,41 @@ return async function start() {
     fn = undefined;
   }
   if (typeof fn !== 'function') {
-    return ['error', 'SCRIPT_ERROR', 'the script declares no top-level main function', linesDropped];
+    return ['error', 'SCRIPT_ERROR', 'the script declares no top-level main function', linesDropped, linesWritten];
   }
   let result;
+  let then;
   try {
-    result = await fn(params, input, ctx);
+    result = fn(params, input, ctx);
+    then = result !== null && (typeof result === 'object' || typeof result === 'function') ? result.then : undefined;
   } catch (e) {
-    const blocked = e !== null && typeof e === 'object' && reflectApply(weakSetHas, blockedErrors, [e]);
-    return ['error', blocked ? 'HTTP_BLOCKED' : 'SCRIPT_ERROR', describe(e), linesDropped];
+    return thrown(e);
   }
-  try {
-    const json = toJson(result, 'output', options.outputMaxBytes);
-    return ['ok', json === undefined ? 'null' : json, linesDropped];
-  } catch (e) {
-    if (e !== NOT_JSON) return ['error', 'SCRIPT_ERROR', describe(e), linesDropped];
-    if (failure !== null && failure.tooLarge) {
-      return ['error', 'OUTPUT_TOO_LARGE', 'the output is over ' + options.outputMaxBytes + ' bytes', linesDropped];
-    }
-    return ['error', 'SCRIPT_ERROR', 'main returned a value that is not JSON: ' + failureText(), linesDropped];
-  }
-};
+  if (typeof then !== 'function') return answer(result);
+  pending = settleLater(result);
+  return PENDING;
+}
+
+function settle() {
+  return pending;
+}
+defineProperty(G, '${START_GLOBAL}', { value: start, writable: false, enumerable: false, configurable: false });
+
+let bound = false;
+function bind(paramsJson, inputJson, contextJson, network) {
+  if (bound) throw new ErrorCtor('bind called twice');
+  bound = true;
+  allowNetwork = network === true;
+  params = jsonParse(paramsJson);
+  input = jsonParse(inputJson);
+  const context = jsonParse(contextJson);
+  ctx = freeze({
+    log: log,
+    http: http,
+    payload: context.payload === undefined ? null : context.payload,
+    rule: context.rule === undefined ? null : context.rule,
+    execution: context.execution === undefined ? null : context.execution,
+  });
+}
+return { bind: bind, settle: settle };
 `;

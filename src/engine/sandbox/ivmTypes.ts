@@ -3,8 +3,9 @@
  * because only one of the two aliased packages is installed on a given Node version.
  */
 export interface IvmReference<T = unknown> {
-  apply(receiver: unknown, args?: unknown[], options?: { arguments?: { copy?: boolean }; result?: { promise?: boolean; copy?: boolean }; timeout?: number }): Promise<T>;
+  apply(receiver: unknown, args?: unknown[], options?: { arguments?: { copy?: boolean }; result?: { promise?: boolean; copy?: boolean; reference?: boolean }; timeout?: number }): Promise<T>;
   applySync(receiver: unknown, args?: unknown[], options?: { arguments?: { copy?: boolean }; result?: { copy?: boolean; reference?: boolean }; timeout?: number }): T;
+  getSync(key: string, options?: { reference?: boolean; copy?: boolean }): unknown;
   release(): void;
 }
 
@@ -15,7 +16,7 @@ export interface IvmExternalCopy<T = unknown> {
 }
 
 export interface IvmScript {
-  run(context: IvmContext, options?: { timeout?: number; promise?: boolean; copy?: boolean; release?: boolean }): Promise<unknown>;
+  run(context: IvmContext, options?: { timeout?: number; promise?: boolean; copy?: boolean; reference?: boolean; release?: boolean }): Promise<unknown>;
   runSync(context: IvmContext, options?: { timeout?: number; copy?: boolean; reference?: boolean; release?: boolean }): unknown;
   release(): void;
 }

@@ -9,7 +9,7 @@
  */
 import { loadIsolatedVm } from './isolatedVm.js';
 import type { IsolatedVm, IvmContext, IvmIsolate, IvmReference, IvmScript } from './ivmTypes.js';
-import { BOOTSTRAP_SOURCE, type BootstrapOptions } from './bootstrap.js';
+import { BOOTSTRAP_SOURCE, SCRIPT_TRAILER, type BootstrapOptions } from './bootstrap.js';
 import type { ChildMessage, FailureCode, HttpRequestShape, LogLevel, ParentMessage, RunOutcome, RunRequest, WorkerConfig } from './protocol.js';
 
 /** The filename user scripts are compiled under; error lines come from stack frames in it. */
@@ -20,6 +20,8 @@ const SCRIPT_CACHE_PER_ISOLATE = 64;
 const ISOLATE_MAX_RUNS = 2000;
 const ISOLATE_MAX_HEAP_SHARE = 0.6;
 const HEAP_CHECK_EVERY = 8;
+/** How long an answer waits for log lines the isolate counted but this process has not seen yet. */
+const LINES_GRACE_MS = 200;
 
 const LEVELS = new Set<string>(['DEBUG', 'INFO', 'WARN', 'ERROR']);
 
@@ -45,56 +47,98 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => un
 interface Slot {
   isolate: IvmIsolate;
   memoryLimitMb: number;
-  /** The bootstrap, compiled once per isolate: a function taking the hooks and the JSON texts. */
+  /** The bootstrap, compiled once per isolate: a function taking the hooks and the options. */
   bootstrap: IvmScript;
   scripts: Map<string, IvmScript>;
   busy: boolean;
+  retired: boolean;
   runs: number;
   lastUsed: number;
   /** A fresh context with the bootstrap already run, made while the isolate was idle. */
   prepared: Fresh | null;
+  /** The making of `prepared`, on the isolate's own thread (this process's loop stays free). */
+  preparing: Promise<void> | null;
 }
 
+/** A context for one run: never reused, only made ahead of time. */
 interface Fresh {
   context: IvmContext;
-  setup: IvmReference;
+  /** The bootstrap's bind(paramsJson, inputJson, contextJson, allowNetwork). */
+  bind: IvmReference;
+  /** The bootstrap's settle(): the answer of a main that returned a thenable. */
+  settle: IvmReference;
+  /** The hooks given to the bootstrap; they reach the run once it is bound. */
+  hooks: Array<{ release(): void }>;
+  run: RunState | null;
 }
 
-/** A new context for one run: never reused, only made ahead of time. */
-function freshContext(slot: Slot): Fresh {
-  const context = slot.isolate.createContextSync();
+const OPTIONS_JSON = JSON.stringify({
+  outputMaxBytes: config.outputMaxBytes,
+  logMaxLines: config.logMaxLines,
+  logMaxMessageChars: config.logMaxMessageChars,
+  logMaxDataBytes: config.logMaxDataBytes,
+  httpMaxRequests: config.httpMaxRequests,
+  filename: SCRIPT_FILENAME,
+} satisfies BootstrapOptions);
+
+async function freshContext(slot: Slot): Promise<Fresh> {
+  const context = await slot.isolate.createContext();
+  const fresh: Fresh = { context, bind: undefined as unknown as IvmReference, settle: undefined as unknown as IvmReference, hooks: [], run: null };
   try {
-    return { context, setup: slot.bootstrap.runSync(context, { reference: true }) as IvmReference };
+    const logHook = new ivm.Callback((level: unknown, message: unknown, dataJson: unknown) => fresh.run && forwardLog(fresh.run, level, message, dataJson), {
+      ignored: true,
+    });
+    const httpHook = new ivm.Reference((requestJson: unknown) => (fresh.run ? forwardHttp(fresh.run, requestJson) : JSON.stringify({ failed: 'the run ended' })));
+    fresh.hooks.push(httpHook);
+    const makeHandles = (await slot.bootstrap.run(context, { reference: true })) as IvmReference;
+    try {
+      const handles = (await makeHandles.apply(undefined, [logHook, httpHook, OPTIONS_JSON], { result: { reference: true } })) as IvmReference;
+      try {
+        fresh.bind = handles.getSync('bind', { reference: true }) as IvmReference;
+        fresh.hooks.push(fresh.bind);
+        fresh.settle = handles.getSync('settle', { reference: true }) as IvmReference;
+        fresh.hooks.push(fresh.settle);
+      } finally {
+        handles.release();
+      }
+    } finally {
+      makeHandles.release();
+    }
+    return fresh;
   } catch (error) {
-    context.release();
+    releaseFresh(fresh);
     throw error;
   }
 }
 
-function takeFresh(slot: Slot): Fresh {
-  const fresh = slot.prepared ?? freshContext(slot);
+/** Starts making the slot's next context unless it has one or is making it. */
+function prepare(slot: Slot): void {
+  if (slot.prepared || slot.preparing || slot.retired || slot.isolate.isDisposed) return;
+  slot.preparing = freshContext(slot).then(
+    (fresh) => {
+      slot.preparing = null;
+      if (slot.retired || slot.isolate.isDisposed) releaseFresh(fresh);
+      else slot.prepared = fresh;
+    },
+    () => {
+      slot.preparing = null;
+    },
+  );
+}
+
+async function takeFresh(slot: Slot): Promise<Fresh> {
+  if (!slot.prepared && slot.preparing) await slot.preparing;
+  const fresh = slot.prepared ?? (await freshContext(slot));
   slot.prepared = null;
   return fresh;
 }
 
 function releaseFresh(fresh: Fresh | null): void {
-  for (const resource of fresh ? [fresh.setup, fresh.context] : []) {
+  for (const resource of fresh ? [...fresh.hooks, fresh.context] : []) {
     try {
       resource.release();
     } catch {
       /* gone with the isolate */
-    }
-  }
-}
-
-/** Between runs: make the next context of every idle isolate, off the path of the next run. */
-function prepareIdle(): void {
-  for (const slot of slots) {
-    if (slot.busy || slot.prepared || slot.isolate.isDisposed) continue;
-    try {
-      slot.prepared = freshContext(slot);
-    } catch {
-      slot.prepared = null;
     }
   }
 }
@@ -112,10 +156,19 @@ function newIsolate(memoryLimitMb: number): IvmIsolate {
   });
 }
 
+const idle = (s: Slot, memoryLimitMb: number) => !s.busy && s.memoryLimitMb === memoryLimitMb && !s.isolate.isDisposed;
+
+/**
+ * An isolate for one run: an idle one whose next context is ready, else a new one while under
+ * the cap (so that back-to-back runs alternate between isolates, each making its next context
+ * while another runs), else any idle one of the right size, else a new one in place of the
+ * least recently used idle isolate.
+ */
 function acquire(memoryLimitMb: number): Slot {
-  let slot = slots.find((s) => !s.busy && s.memoryLimitMb === memoryLimitMb && !s.isolate.isDisposed);
+  let slot =
+    slots.find((s) => idle(s, memoryLimitMb) && s.prepared) ??
+    (slots.length < config.maxIsolates ? undefined : slots.find((s) => idle(s, memoryLimitMb)));
   if (!slot) {
-    // Make room: drop idle isolates (least recently used first) while at the cap.
     while (slots.length >= config.maxIsolates) {
       let victim: Slot | undefined;
       for (const s of slots) if (!s.busy && (!victim || s.lastUsed < victim.lastUsed)) victim = s;
@@ -123,8 +176,8 @@ function acquire(memoryLimitMb: number): Slot {
       retire(victim);
     }
     const isolate = newIsolate(memoryLimitMb);
-    const bootstrap = isolate.compileScriptSync(`(function ($0, $1, $2, $3, $4, $5) {${BOOTSTRAP_SOURCE}\n})`, { filename: 'sandbox-bootstrap.js' });
-    slot = { isolate, bootstrap, memoryLimitMb, scripts: new Map(), busy: false, runs: 0, lastUsed: 0, prepared: null };
+    const bootstrap = isolate.compileScriptSync(`(function ($0, $1, $2) {${BOOTSTRAP_SOURCE}\n})`, { filename: 'sandbox-bootstrap.js' });
+    slot = { isolate, bootstrap, memoryLimitMb, scripts: new Map(), busy: false, retired: false, runs: 0, lastUsed: 0, prepared: null, preparing: null };
     slots.push(slot);
   }
   slot.busy = true;
@@ -132,6 +185,7 @@ function acquire(memoryLimitMb: number): Slot {
 }
 
 function retire(slot: Slot): void {
+  slot.retired = true;
   const index = slots.indexOf(slot);
   if (index >= 0) slots.splice(index, 1);
   for (const script of slot.scripts.values()) {
@@ -156,6 +210,7 @@ function retire(slot: Slot): void {
   }
 }
 
+/** After a run: retire the isolate if it hit a limit or grew too big, else make its next context. */
 async function release(slot: Slot, limitHit: boolean): Promise<void> {
   slot.runs += 1;
   slot.lastUsed = Date.now();
@@ -163,21 +218,20 @@ async function release(slot: Slot, limitHit: boolean): Promise<void> {
     retire(slot);
     return;
   }
-  if (slot.runs % HEAP_CHECK_EVERY !== 0) {
-    slot.busy = false;
-    return;
-  }
-  try {
-    const heap = await slot.isolate.getHeapStatistics();
-    if (heap.used_heap_size > slot.memoryLimitMb * 1024 * 1024 * ISOLATE_MAX_HEAP_SHARE) {
+  if (slot.runs % HEAP_CHECK_EVERY === 0) {
+    try {
+      const heap = await slot.isolate.getHeapStatistics();
+      if (heap.used_heap_size > slot.memoryLimitMb * 1024 * 1024 * ISOLATE_MAX_HEAP_SHARE) {
+        retire(slot);
+        return;
+      }
+    } catch {
       retire(slot);
       return;
     }
-  } catch {
-    retire(slot);
-    return;
   }
   slot.busy = false;
+  prepare(slot);
 }
 
 async function compiled(slot: Slot, cacheKey: string, source: string): Promise<IvmScript> {
@@ -187,7 +241,7 @@ async function compiled(slot: Slot, cacheKey: string, source: string): Promise<I
     slot.scripts.set(cacheKey, cached);
     return cached;
   }
-  const script = await slot.isolate.compileScript(source, { filename: SCRIPT_FILENAME });
+  const script = await slot.isolate.compileScript(source + SCRIPT_TRAILER, { filename: SCRIPT_FILENAME });
   slot.scripts.set(cacheKey, script);
   if (slot.scripts.size > SCRIPT_CACHE_PER_ISOLATE) {
     const oldest = slot.scripts.keys().next().value as string;
@@ -197,10 +251,44 @@ async function compiled(slot: Slot, cacheKey: string, source: string): Promise<I
   return script;
 }
 
+// ---- quick scripts ---------------------------------------------------------------------------------
+/**
+ * Scripts whose last synchronous part took at most QUICK_MS run on this process's own thread
+ * (runSync): no trip to an isolate thread and back, which for a quick script is most of its
+ * time. Every other script (and every script the first time) runs on the isolate's thread, so
+ * that a slow one never holds up this process; one that turns slow runs there again from its
+ * next run. A quick script that turns slow holds this process up at most until its own timeout.
+ */
+const QUICK_MS = 1;
+const QUICK_SCRIPTS_MAX = 4096;
+const quickScripts = new Set<string>();
+
+async function runScript(script: IvmScript, context: IvmContext, cacheKey: string, deadline: number): Promise<unknown> {
+  const quick = quickScripts.has(cacheKey);
+  const began = performance.now();
+  let tookMs = Number.POSITIVE_INFINITY;
+  try {
+    const answer = quick
+      ? script.runSync(context, { timeout: remaining(deadline), copy: true })
+      : await script.run(context, { timeout: remaining(deadline), copy: true });
+    tookMs = performance.now() - began;
+    return answer;
+  } finally {
+    if (tookMs <= QUICK_MS) {
+      if (quickScripts.size >= QUICK_SCRIPTS_MAX) quickScripts.clear();
+      quickScripts.add(cacheKey);
+    } else quickScripts.delete(cacheKey);
+  }
+}
+
 // ---- runs ------------------------------------------------------------------------------------------
 interface RunState {
   id: number;
   done: boolean;
+  /** Log lines the script wrote that have reached this process (the hook is called asynchronously). */
+  linesSeen: number;
+  /** Set while the answer waits for the last of its log lines. */
+  linesAwaited: { count: number; resolve(): void } | null;
   linesForwarded: number;
   capReached: boolean;
   httpNext: number;
@@ -244,6 +332,8 @@ async function execute(request: RunRequest): Promise<RunOutcome> {
   const state: RunState = {
     id: request.id,
     done: false,
+    linesSeen: 0,
+    linesAwaited: null,
     linesForwarded: 0,
     capReached: false,
     httpNext: 1,
@@ -269,44 +359,21 @@ async function execute(request: RunRequest): Promise<RunOutcome> {
   });
 
   const work = (async (): Promise<RunOutcome> => {
-    const resources: Array<{ release(): void }> = [];
     let fresh: Fresh | null = null;
     try {
-      // Our own steps run synchronously (bounded work, no thread hop); the user's code runs async
-      // so that this process keeps serving other runs, log lines and ctx.http meanwhile.
-      fresh = takeFresh(slot);
-      const { context, setup } = fresh;
-      const logHook = new ivm.Callback((level: unknown, message: unknown, dataJson: unknown) => forwardLog(state, level, message, dataJson), {
-        ignored: true,
-      });
-      const httpHook = new ivm.Reference((requestJson: unknown) => forwardHttp(state, requestJson));
-      resources.push(httpHook);
-      const options: BootstrapOptions = {
-        allowNetwork: request.allowNetwork,
-        outputMaxBytes: config.outputMaxBytes,
-        logMaxLines: config.logMaxLines,
-        logMaxMessageChars: config.logMaxMessageChars,
-        logMaxDataBytes: config.logMaxDataBytes,
-        httpMaxRequests: config.httpMaxRequests,
-        filename: SCRIPT_FILENAME,
-      };
-      const start = setup.applySync(undefined, [logHook, httpHook, request.paramsJson, request.inputJson, request.contextJson, JSON.stringify(options)], {
-        result: { reference: true },
-        timeout: remaining(deadline),
-      }) as IvmReference;
-      resources.push(start);
       const script = await compiled(slot, request.cacheKey, request.source);
-      await script.run(context, { timeout: remaining(deadline) });
-      const answer = await start.apply(undefined, [], { timeout: remaining(deadline), result: { promise: true, copy: true } });
+      fresh = await takeFresh(slot);
+      fresh.run = state;
+      fresh.bind.applySync(undefined, [request.paramsJson, request.inputJson, request.contextJson, request.allowNetwork], { timeout: remaining(deadline) });
+      // The script ends by calling start() (SCRIPT_TRAILER): the user's code and main in one trip.
+      let answer = await runScript(script, fresh.context, request.cacheKey, deadline);
+      if (Array.isArray(answer) && answer[0] === 'pending') {
+        answer = await fresh.settle.apply(undefined, [], { timeout: remaining(deadline), result: { promise: true, copy: true } });
+      }
+      await linesIn(state, linesWrittenOf(answer));
       return decode(answer);
     } finally {
-      for (const resource of resources) {
-        try {
-          resource.release();
-        } catch {
-          /* gone with the isolate */
-        }
-      }
+      if (fresh) fresh.run = null;
       releaseFresh(fresh);
     }
   })();
@@ -330,7 +397,8 @@ async function execute(request: RunRequest): Promise<RunOutcome> {
 
   // The isolate's count is exact; when the run ended without it, say only that lines were dropped.
   const logsDropped = outcome.logsDropped > 0 ? outcome.logsDropped : state.capReached ? -1 : 0;
-  await release(slot, limitHit);
+  // The answer goes out first; the slot stays busy until it is checked and its next context is on the way.
+  void release(slot, limitHit);
   return { ...outcome, logsDropped };
 }
 
@@ -359,7 +427,37 @@ function count(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0 ? Math.floor(value) : 0;
 }
 
+/**
+ * The log hook is called asynchronously, so an answer can come before its last lines: it waits
+ * for them here, so that every line is sent before the result.
+ */
+function linesIn(state: RunState, written: number): Promise<void> | undefined {
+  if (state.linesSeen >= written) return undefined;
+  return new Promise((resolve) => {
+    // A line lost on the way (none should be) costs at most this wait, never the run.
+    const timer = setTimeout(resolve, LINES_GRACE_MS);
+    state.linesAwaited = {
+      count: written,
+      resolve: () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    };
+  });
+}
+
+function linesWrittenOf(answer: unknown): number {
+  if (!Array.isArray(answer)) return 0;
+  return count(answer[0] === 'ok' ? answer[3] : answer[4]);
+}
+
 function forwardLog(state: RunState, level: unknown, message: unknown, dataJson: unknown): void {
+  if (level !== 'DROPPED') state.linesSeen += 1;
+  if (state.linesAwaited && state.linesSeen >= state.linesAwaited.count) {
+    const { resolve } = state.linesAwaited;
+    state.linesAwaited = null;
+    resolve();
+  }
   if (state.done) return;
   if (level === 'DROPPED' || state.linesForwarded >= config.logMaxLines) {
     state.capReached = true;
@@ -393,10 +491,7 @@ function forwardHttp(state: RunState, requestJson: unknown): Promise<string> | s
 process.on('message', (message: ParentMessage) => {
   if (message.t === 'run') {
     void execute(message).then(
-      (outcome) => {
-        send({ t: 'result', id: message.id, outcome });
-        setImmediate(prepareIdle);
-      },
+      (outcome) => send({ t: 'result', id: message.id, outcome }),
       (error: unknown) =>
         send({ t: 'result', id: message.id, outcome: { ok: false, code: 'SCRIPT_ERROR', message: `sandbox failure: ${String((error as Error)?.message ?? error)}`, logsDropped: 0 } }),
     );
@@ -410,28 +505,33 @@ process.on('message', (message: ParentMessage) => {
   }
 });
 
-// ---- warm-up: one isolate of the default size, the bootstrap compiled and run once ---------------
+// ---- warm-up: isolates of the default size (two, so back-to-back runs can alternate), each with its
+// bootstrap compiled, a run done, and its next context made --------------------------------------
 async function warmUp(): Promise<void> {
-  const outcome = await execute({
-    t: 'run',
-    id: 0,
-    cacheKey: '\0warm-up',
-    source: 'function main(params, input, ctx) { ctx.log.debug("warm"); return { ok: [params, input] }; }',
-    paramsJson: '{}',
-    inputJson: 'null',
-    contextJson: '{"payload":null,"rule":null,"execution":null}',
-    timeoutMs: 10_000,
-    memoryLimitMb: config.warmMemoryLimitMb,
-    allowNetwork: false,
-  });
-  if (!outcome.ok) throw new Error(`warm-up run failed: ${outcome.message}`);
+  const isolates = Math.min(2, config.maxIsolates);
+  const outcomes = await Promise.all(
+    Array.from({ length: isolates }, (_, i) =>
+      execute({
+        t: 'run',
+        id: -i,
+        cacheKey: '\0warm-up',
+        source: 'function main(params, input, ctx) { ctx.log.debug("warm"); return { ok: [params, input] }; }',
+        paramsJson: '{}',
+        inputJson: 'null',
+        contextJson: '{"payload":null,"rule":null,"execution":null}',
+        timeoutMs: 10_000,
+        memoryLimitMb: config.warmMemoryLimitMb,
+        allowNetwork: false,
+      }),
+    ),
+  );
+  const failed = outcomes.find((outcome) => !outcome.ok);
+  if (failed && !failed.ok) throw new Error(`warm-up run failed: ${failed.message}`);
+  await Promise.all(slots.map((slot) => slot.preparing));
 }
 
 warmUp().then(
-  () => {
-    prepareIdle();
-    send({ t: 'ready', package: loaded.package });
-  },
+  () => send({ t: 'ready', package: loaded.package }),
   (error: unknown) => {
     send({ t: 'unavailable', reason: `the sandbox could not run a script: ${String((error as Error)?.message ?? error)}` });
     process.exit(1);
