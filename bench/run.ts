@@ -59,7 +59,7 @@ async function engine() {
       'Timed spans: from the client sending the mutation to the full answer, over keep-alive connections; server and load generator share one process, the webhook sink runs in another.',
       '- floor: one INSERT, one pooled undici POST to the sink, one UPDATE (2 commits).',
       '- triggerRule: rule read, the start statement (row + RULE_STARTED, CONDITION_EVALUATED, ACTION_STARTED events, with their NOTIFY), the webhook, the finish statement (row + log line + ACTION_FINISHED, RULE_FINISHED, CASCADE_FINISHED): 2 commits; the answer waits for the whole cascade (wait: true). 16 clients use 16 rules, since a rule runs once at a time.',
-      '- 3-rule cascade: 3 rule reads, 6 commits, 16 cascade events, one webhook.',
+      '- 3-rule cascade: 3 rule reads (cached), 4 commits (3 starts; the three final rows in one statement), 16 cascade events, one webhook.',
       "- publishEvent: answers once the matching rules' root rows are written; their webhooks run after the answer. Rules are found through the rule index.",
     ].join('\n'),
   );

@@ -54,6 +54,22 @@ interface Parent {
   cascade: CascadeRun;
   /** Rule ids of the chain from the root down to this execution (parallel mode ends loops with it). */
   chain: ReadonlySet<string>;
+  /**
+   * Final writes of children that finished inside this execution's action. A child finishes as
+   * its parent's action returns (trigger_rule waits for it and answers at once), so its final
+   * row, events and log lines ride on the parent's own final write: one statement for the whole
+   * unwinding of a chain instead of one per rule.
+   */
+  carried: Step[];
+}
+
+/** One row written with its cascade events and log lines. */
+interface Step {
+  execution: Execution;
+  events: CascadeEvent[];
+  logs: ActionLog[];
+  /** A queue-mode rule's lock holder: once written, the rule's next queued run may start. */
+  freesQueue?: boolean;
 }
 
 const DEFAULT_CONCURRENCY: ConcurrencySpec = { mode: 'skip', maxQueued: 100 };
@@ -149,7 +165,7 @@ export class Engine {
       cascade.event('RULE_FINISHED', failed, finishedAt, 'FAILED', `rule ${failed.ruleName} finished: FAILED (${error.code})`),
       cascade.event('CASCADE_FINISHED', failed, finishedAt, 'FAILED', 'cascade finished'),
     ];
-    await this.write('insert', failed, events, []);
+    await this.insert(failed, events);
     return failed;
   }
 
@@ -161,25 +177,34 @@ export class Engine {
   }
 
   /**
-   * Writes one step (row, events, logs) and publishes what it wrote: in the same statement when
-   * the bus rides on the database, else right after the commit.
+   * Writes steps (a row with its events and logs; a start is always one step, a finish may carry
+   * its children's) in one statement and publishes what was written: in the same statement when
+   * the bus rides on the database, else right after the commit. Answers, per step, whether its
+   * row was written.
    */
-  private async write(kind: 'insert' | 'finish', execution: Execution, events: CascadeEvent[], logs: ActionLog[]): Promise<boolean> {
+  private async write(kind: 'insert' | 'finish', steps: Step[]): Promise<boolean[]> {
     const { bus, store } = this.options;
-    const messages: BusMessage[] = [
-      ...logs.map((message) => ({ topic: 'log' as const, message })),
-      { topic: 'execution' as const, message: execution },
-      ...events.map((message) => ({ topic: 'cascade' as const, message })),
-    ];
-    const notify = bus.encodeForWrite?.(messages);
-    const attached = { events, logs, notify };
-    const written = kind === 'insert' ? await store.tryInsert(execution, attached) : await store.finish(execution, attached);
-    if (written && !notify) publishAll(bus, messages);
-    if (written && execution.finishedAt && execution.status !== 'SKIPPED') {
-      this.options.stats.add(execution.ruleId, 'ran');
-      if (execution.status === 'FAILED') this.options.stats.add(execution.ruleId, 'failed');
-    }
+    const messages = steps.map((step): BusMessage[] => [
+      ...step.logs.map((message) => ({ topic: 'log' as const, message })),
+      { topic: 'execution' as const, message: step.execution },
+      ...step.events.map((message) => ({ topic: 'cascade' as const, message })),
+    ]);
+    const writes = steps.map((step, i) => ({ execution: step.execution, attached: { events: step.events, logs: step.logs, notify: bus.encodeForWrite?.(messages[i]!) } }));
+    const written = kind === 'insert' ? [await store.tryInsert(writes[0]!.execution, writes[0]!.attached)] : await store.finishAll(writes);
+    steps.forEach(({ execution }, i) => {
+      if (!written[i]) return;
+      if (!writes[i]!.attached.notify) publishAll(bus, messages[i]!);
+      if (execution.finishedAt && execution.status !== 'SKIPPED') {
+        this.options.stats.add(execution.ruleId, 'ran');
+        if (execution.status === 'FAILED') this.options.stats.add(execution.ruleId, 'failed');
+      }
+    });
     return written;
+  }
+
+  private async insert(execution: Execution, events: CascadeEvent[]): Promise<boolean> {
+    const [written] = await this.write('insert', [{ execution, events, logs: [] }]);
+    return written === true;
   }
 
   private newExecution(rule: Rule, request: RunRequest, parent: Parent | null, id: string, now: Date): Execution {
@@ -221,7 +246,7 @@ export class Engine {
     };
     const events = [cascade.event('RULE_SKIPPED', skipped, skipped.startedAt, 'SKIPPED', skipMessages[reason] ?? reason)];
     if (isRoot) events.push(cascade.event('CASCADE_FINISHED', skipped, skipped.startedAt, 'SKIPPED', 'cascade finished'));
-    await this.write('insert', skipped, events, []);
+    await this.insert(skipped, events);
     return skipped;
   }
 
@@ -254,14 +279,14 @@ export class Engine {
     };
     const mark = cascade.mark();
     const events = this.startEvents(cascade, running, now);
-    const inserted = await this.write('insert', running, events, []);
+    const inserted = await this.insert(running, events);
     if (!inserted) {
       cascade.rollback(mark);
       if (concurrency.mode === 'queue' && request.queueable && isRoot) return this.enqueue(running, concurrency, cascade);
       return skipped('RULE_ALREADY_RUNNING');
     }
     const chain = new Set(parent?.chain).add(rule.id);
-    const finished = this.complete(running, request, cascade, isRoot, chain);
+    const finished = this.complete(running, request, cascade, parent, chain);
     return { started: running, finished };
   }
 
@@ -332,7 +357,7 @@ export class Engine {
       const request: RunRequest = rule
         ? { rule, payload: promoted.payload, executedBy: promoted.executedBy }
         : { rule: { id: promoted.ruleId, name: promoted.ruleName ?? promoted.ruleId, actionSpec: {}, active: false } as Rule, payload: promoted.payload, executedBy: promoted.executedBy };
-      return this.complete(promoted, request, cascade, true, new Set([promoted.ruleId]), rule ? (rule.active ? null : 'RULE_INACTIVE') : 'RULE_NOT_FOUND');
+      return this.complete(promoted, request, cascade, null, new Set([promoted.ruleId]), rule ? (rule.active ? null : 'RULE_INACTIVE') : 'RULE_NOT_FOUND');
     })();
     this.track({ started: promoted, finished: run });
     return true;
@@ -343,23 +368,28 @@ export class Engine {
     for (const ruleId of await this.options.store.rulesWithQueue()) await this.promoteNext(ruleId);
   }
 
-  /** Runs the action (when the condition was met) and writes the final state. */
+  /**
+   * Runs the action (when the condition was met) and writes the final state, with the final
+   * writes its children carried up; a child hands its own (and what it carries) to its parent.
+   */
   private async complete(
     running: Execution,
     request: RunRequest,
     cascade: CascadeRun,
-    isRoot: boolean,
+    parent: Parent | null,
     chain: ReadonlySet<string>,
     unrunnable: 'RULE_NOT_FOUND' | 'RULE_INACTIVE' | null = null,
   ): Promise<Execution> {
     const { clock, logger } = this.options;
+    const isRoot = parent === null;
     const sink = this.options.logSinks({ executionId: running.id, cascadeId: running.cascadeId, ruleId: running.ruleId });
+    const carried: Step[] = [];
     let outcome: ActionOutcome | null = null;
     if (unrunnable) {
       const message = unrunnable === 'RULE_NOT_FOUND' ? 'the rule was deleted while this run waited in its queue' : 'the rule was switched off while this run waited in its queue';
       sink.add('ERROR', message);
       outcome = { status: 'FAILED', result: null, references: { action_type: null }, error: { code: unrunnable, message } };
-    } else if (running.conditionMet) outcome = await this.runAction(running, request, cascade, sink, chain);
+    } else if (running.conditionMet) outcome = await this.runAction(running, request, { execution: running, cascade, chain, carried }, sink);
     const logs = await sink.close();
 
     const finishedAt = clock.now();
@@ -379,18 +409,26 @@ export class Engine {
     if (outcome) events.push(cascade.event('ACTION_FINISHED', final, finishedAt, final.status, outcome.error ? outcome.error.message : 'action finished'));
     events.push(cascade.event('RULE_FINISHED', final, finishedAt, final.status, `rule ${final.ruleName} finished: ${final.status}`));
     if (isRoot) events.push(cascade.event('CASCADE_FINISHED', final, finishedAt, cascade.status(final), 'cascade finished'));
+    const freesQueue = running.lockKey !== null && concurrencyOf(request.rule).mode === 'queue';
+    const steps = [...carried, { execution: final, events, logs, freesQueue }];
+    if (parent) {
+      parent.carried.push(...steps);
+      return final;
+    }
     try {
-      const written = await this.write('finish', final, events, logs);
-      if (!written) logger.warn({ executionId: final.id }, 'execution was already finished elsewhere (swept as interrupted); its result is dropped');
-      if (running.lockKey && concurrencyOf(request.rule).mode === 'queue') void this.promoteNext(running.ruleId);
+      const written = await this.write('finish', steps);
+      steps.forEach((step, i) => {
+        if (!written[i]) logger.warn({ executionId: step.execution.id }, 'execution was already finished elsewhere (swept as interrupted); its result is dropped');
+        if (step.freesQueue) void this.promoteNext(step.execution.ruleId);
+      });
     } catch (error) {
-      logger.error({ err: error, executionId: final.id }, 'could not write the end of an execution; it will be swept as interrupted');
+      logger.error({ err: error, executionIds: steps.map((step) => step.execution.id) }, 'could not write the end of an execution; it will be swept as interrupted');
       throw error;
     }
     return final;
   }
 
-  private async runAction(running: Execution, request: RunRequest, cascade: CascadeRun, sink: LogSink, chain: ReadonlySet<string>): Promise<ActionOutcome> {
+  private async runAction(running: Execution, request: RunRequest, self: Parent, sink: LogSink): Promise<ActionOutcome> {
     const { rule } = request;
     const spec = rule.actionSpec as Record<string, unknown>;
     const action = this.actions.get(String(spec.type));
@@ -399,7 +437,7 @@ export class Engine {
       execution: { id: running.id, depth: running.depth, cascadeId: running.cascadeId },
       payload: request.payload,
       log: (level: LogLevelValue, message: string, data?: unknown, apiExecutionId?: string | null) => sink.add(level, message, data, apiExecutionId ?? null),
-      runChild: (ruleId, payload) => this.runChild(ruleId, payload, { execution: running, cascade, chain }),
+      runChild: (ruleId, payload) => this.runChild(ruleId, payload, self),
     };
     if (!action) {
       return { status: 'FAILED', result: null, references: { action_type: spec.type }, error: { code: 'INTERNAL', message: `no action of type ${String(spec.type)}` } };

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createSql } from '../../src/db/sql.js';
 import { backends, ok, startFreshApp } from '../support/harness.js';
 import { startSink, type Sink } from '../support/sink.js';
 import {
@@ -122,6 +123,11 @@ describe.each(backends())('runs and cascades (%s)', (backend) => {
     expect(info).toHaveLength(1);
     expect(info[0]!.message).toContain(b.id);
     expect(info[0]!.message).toContain(bRow.id);
+
+    // The chain unwinds in one write: C's, B's and A's final rows commit in one transaction.
+    const xmins = await createSql(t.app.database.orm).query<{ id: string; xmin: string }>('SELECT id, xmin::text AS xmin FROM executions WHERE cascade_id = ?', [root.id]);
+    expect(xmins).toHaveLength(3);
+    expect(new Set(xmins.map((r) => r.xmin)).size).toBe(1);
 
     const cascade = (await getCascade(t, root.id))!;
     expect(cascade.status).toBe('SUCCESS');

@@ -12,7 +12,11 @@ export interface ActionContext {
   payload: unknown;
   /** A log line of this execution (stored and streamed on actionLogs); API scripts name their run. */
   log(level: LogLevelValue, message: string, data?: unknown, apiExecutionId?: string | null): void;
-  /** Runs another rule as a child of this execution and waits for it to finish. */
+  /**
+   * Runs another rule as a child of this execution and waits for it to finish. The child's final
+   * row is written with this execution's own final write, so an action returns as soon as it has
+   * what it needs from the child.
+   */
   runChild(ruleId: string, payload: unknown): Promise<ChildOutcome>;
 }
 

@@ -45,7 +45,7 @@ WITH upd AS (
 ), ${ATTACH('upd')}
 SELECT id, (SELECT count(*) FROM nt)::int AS notified FROM upd`;
 
-interface Step {
+export interface Step {
   execution: Execution;
   attached: Attachments;
 }
@@ -103,9 +103,12 @@ export class ExecutionStore {
     return this.starts.submit({ execution, attached });
   }
 
-  /** Writes the final state of a row still RUNNING or QUEUED; false when it was already finished (swept). */
-  finish(execution: Execution, attached: Attachments): Promise<boolean> {
-    return this.finishes.submit({ execution, attached });
+  /**
+   * Writes the final state of rows still RUNNING or QUEUED, together in one statement; per row,
+   * false when it was already finished (swept).
+   */
+  finishAll(steps: Step[]): Promise<boolean[]> {
+    return this.finishes.submitAll(steps);
   }
 
   /**
