@@ -23,7 +23,7 @@ export interface StreamFiring extends ActiveRule {
 }
 
 export interface RuleSetSnapshot {
-  /** Plain-condition rules the event meets (found through the index, verified by the compiled predicate). */
+  /** Plain-condition rules the event meets (found through the index, which verifies each candidate's condition). */
   matching(event: Record<string, unknown>): ActiveRule[];
   /** Stream rules the event makes fire, with their firings. */
   streamFirings(event: Record<string, unknown>): StreamFiring[];
@@ -74,12 +74,11 @@ export class ActiveRuleSet implements RuleSetSnapshot {
     try {
       if (eventSpecKind(spec) === 'condition') {
         this.streams.delete(id);
-        // Matches come back in creation order; the compiled predicate is the evaluator's own.
+        // Matches come back in creation order.
         this.index.upsert({
           id,
           condition: conditionOf(spec),
           value: { rule, throttle: throttleOf(rule) },
-          predicate: this.options.evaluator.predicate(rule) ?? undefined,
           order: rule.createdAt.getTime(),
         });
       } else {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compilePredicate, OPERATORS, type Condition, type CompiledPredicate, type Operator } from '../../src/engine/conditions/index.js';
 import { accessPlan, RuleIndex } from '../../src/engine/matcher/index.js';
+import { residualAfterKey } from '../../src/engine/matcher/plan.js';
 
 /** Deterministic PRNG (mulberry32) so a failure can be replayed from its seed. */
 function rng(seed: number) {
@@ -151,6 +152,47 @@ describe('RuleIndex: randomised equivalence with compilePredicate', () => {
     }
   });
 
+  it('stays exact when hash keys prove == leaves deep in AND / OR / NOT trees', () => {
+    const ANCHORS: readonly unknown[] = [1, '1', ' 1.0 ', 'abc'];
+    const anchoredCondition = (r: Rng, depth: number, anchor: unknown): Condition => {
+      if (depth > 0 && r.chance(0.6)) {
+        const n = 1 + r.int(3);
+        const conditions: Condition[] = [];
+        for (let i = 0; i < n; i++) conditions.push(anchoredCondition(r, depth - 1, anchor));
+        return { logic: r.pick(['AND', 'AND', 'OR', 'OR', 'NOT', 'or']), conditions } as Condition;
+      }
+      if (r.chance(0.5)) return { field: 'a', op: r.pick(['==', '=']) as Operator, value: r.chance(0.9) ? anchor : r.pick(ANCHORS) };
+      return randomCondition(r, 1);
+    };
+    let proven = 0;
+    for (let seed = 200; seed < 206; seed++) {
+      const r = rng(seed);
+      const index = new RuleIndex<string>();
+      const held: Held[] = [];
+      for (let i = 0; i < 300; i++) {
+        const condition = anchoredCondition(r, 3, r.pick(ANCHORS));
+        try {
+          index.upsert({ id: `r${i}`, condition, value: `r${i}` });
+        } catch {
+          expect(() => compilePredicate(condition)).toThrow();
+          continue;
+        }
+        if (residualAfterKey(condition, accessPlan(condition)) !== null) proven++;
+        held.push({ id: `r${i}`, predicate: compilePredicate(condition) });
+      }
+      for (let j = 0; j < 600; j++) {
+        const event = randomEvent(r) as Record<string, unknown> | null;
+        if (event !== null && typeof event === 'object' && !Array.isArray(event) && r.chance(0.8)) event.a = r.pick([...ANCHORS, 2, 'abd']);
+        const want = brute(held, event);
+        const got = index.match(event);
+        if (JSON.stringify(got) !== JSON.stringify(want)) {
+          throw new Error(`seed ${seed} event ${JSON.stringify(event)}: got ${JSON.stringify(got)} want ${JSON.stringify(want)}`);
+        }
+      }
+    }
+    expect(proven).toBeGreaterThan(300);
+  });
+
   it('stays exact through random upserts (replacing conditions) and removes', () => {
     for (let seed = 100; seed < 106; seed++) {
       const r = rng(seed);
@@ -231,20 +273,8 @@ describe('RuleIndex: semantics the index must mirror', () => {
 
 describe('RuleIndex: narrowing and incremental changes', () => {
   it('tests an event only against rules that can match it', () => {
-    const calls = new Map<string, number>();
     const index = new RuleIndex<string>();
-    const add = (id: string, condition: Condition) => {
-      const p = compilePredicate(condition);
-      index.upsert({
-        id,
-        condition,
-        value: id,
-        predicate: (e) => {
-          calls.set(id, (calls.get(id) ?? 0) + 1);
-          return p(e);
-        },
-      });
-    };
+    const add = (id: string, condition: Condition) => index.upsert({ id, condition, value: id });
     for (let t = 0; t < 50; t++) {
       add(`eq${t}`, { logic: 'AND', conditions: [{ field: 'type', op: '==', value: `t${t}` }, { field: 'cpu', op: '>', value: 50 }] });
     }
@@ -253,16 +283,97 @@ describe('RuleIndex: narrowing and incremental changes', () => {
     add('not', { logic: 'NOT', conditions: [{ field: 'type', op: '==', value: 't3' }] });
     expect(index.stats()).toMatchObject({ rules: 53, always: 1, never: 0 });
 
-    // The eqN rules are candidates only through their `type` hash key, which proves that leaf, so
-    // the index verifies just their `cpu` leaf with its own predicate (not the one given here).
     expect(index.match({ type: 't1', cpu: 60, latency: 10 })).toEqual(['eq1', 'or', 'not']);
     expect(index.candidateCount({ type: 't1', cpu: 60, latency: 10 })).toBe(3);
-    expect([...calls.keys()].sort()).toEqual(['not', 'or']);
-    calls.clear();
     expect(index.match({ type: 't3', cpu: 10, latency: 950, code: '7' })).toEqual(['gt', 'or']);
     expect(index.candidateCount({ type: 't3', cpu: 10, latency: 950, code: '7' })).toBe(4);
-    expect([...calls.keys()].sort()).toEqual(['gt', 'not', 'or']);
     expect(index.candidateCount({ type: 't9' })).toBe(2); // eq9 and the NOT rule
+  });
+
+  it('reads each field once per event, for the index and every candidate alike', () => {
+    const index = new RuleIndex<string>();
+    for (let t = 0; t < 20; t++) {
+      index.upsert({
+        id: `r${t}`,
+        condition: { logic: 'AND', conditions: [{ field: 'type', op: '==', value: 'a' }, { field: 'cpu', op: '>', value: t }] },
+        value: `r${t}`,
+      });
+    }
+    index.upsert({ id: 'hot', condition: { field: 'cpu', op: '>', value: 90 }, value: 'hot' });
+    const reads = new Map<string, number>();
+    const counted = (values: Record<string, unknown>) => {
+      const event = {};
+      for (const [k, v] of Object.entries(values)) {
+        Object.defineProperty(event, k, {
+          enumerable: true,
+          get: () => {
+            reads.set(k, (reads.get(k) ?? 0) + 1);
+            return v;
+          },
+        });
+      }
+      return event;
+    };
+    expect(index.match(counted({ type: 'a', cpu: 95 }))).toHaveLength(21);
+    expect(Object.fromEntries(reads)).toEqual({ type: 1, cpu: 1 });
+    reads.clear();
+    expect(index.match(counted({ type: 'a', cpu: 5 }))).toEqual(['r0', 'r1', 'r2', 'r3', 'r4']);
+    expect(Object.fromEntries(reads)).toEqual({ type: 1, cpu: 1 });
+  });
+
+  it('a hash key shared by every branch proves its == leaves (no duplicate candidate, same answers)', () => {
+    const anchored = (x: Condition, y: Condition): Condition => ({
+      logic: 'OR',
+      conditions: [
+        { logic: 'AND', conditions: [{ field: 'type', op: '==', value: '10' }, x] },
+        { logic: 'AND', conditions: [y, { field: 'type', op: '=' as Operator, value: 10 }] },
+      ],
+    });
+    const cpuHigh: Condition = { field: 'cpu', op: '>', value: 75 };
+    const memLow: Condition = { field: 'mem', op: '<', value: 25 };
+    const plan = accessPlan(anchored(cpuHigh, memLow));
+    expect(plan).toMatchObject({ always: false, keys: [{ kind: 'eqNum', field: 'type', num: 10 }] });
+    expect(residualAfterKey(anchored(cpuHigh, memLow), plan)).toEqual({ logic: 'OR', conditions: [cpuHigh, memLow] });
+    // A branch that is the key alone proves the whole OR.
+    const whole: Condition = { logic: 'OR', conditions: [anchored(cpuHigh, memLow), { field: 'type', op: '==', value: 10 }] };
+    expect(residualAfterKey(whole, accessPlan(whole))).toEqual({ logic: 'AND', conditions: [] });
+    // Under NOT the leaf is left to verify; with two keys nothing is proven.
+    const negated: Condition = {
+      logic: 'AND',
+      conditions: [{ field: 'type', op: '==', value: 10 }, { logic: 'NOT', conditions: [{ field: 'type', op: '==', value: 10 }, memLow] }],
+    };
+    expect(residualAfterKey(negated, accessPlan(negated))).toEqual({ logic: 'NOT', conditions: [{ field: 'type', op: '==', value: 10 }, memLow] });
+    const twoKeys: Condition = { logic: 'OR', conditions: [{ field: 'type', op: '==', value: 10 }, { field: 'type', op: '==', value: 11 }] };
+    expect(residualAfterKey(twoKeys, accessPlan(twoKeys))).toBeNull();
+
+    const index = new RuleIndex<string>();
+    index.upsert({ id: 'a', condition: anchored(cpuHigh, memLow), value: 'a' });
+    index.upsert({ id: 'w', condition: whole, value: 'w' });
+    index.upsert({ id: 'n', condition: negated, value: 'n' });
+    for (const event of [
+      { type: 10, cpu: 80, mem: 50 },
+      { type: '1e1', cpu: 10, mem: 20 },
+      { type: ' 10 ', cpu: 10, mem: 50 },
+      { type: 11, cpu: 80, mem: 10 },
+      { type: 'x', cpu: 80 },
+      { metrics: { type: 10, cpu: 99 } },
+    ]) {
+      const want = (['a', 'w', 'n'] as const).filter((id) => compilePredicate({ a: anchored(cpuHigh, memLow), w: whole, n: negated }[id])(event));
+      expect(index.match(event)).toEqual(want);
+    }
+    expect(index.candidateCount({ type: 10 })).toBe(3);
+  });
+
+  it('a proven part of a condition still has to compile', () => {
+    const index = new RuleIndex<string>();
+    const badBranch: Condition = {
+      logic: 'OR',
+      conditions: [{ field: 'type', op: '==', value: 'a' }, { logic: 'AND', conditions: [{ field: 'type', op: '==', value: 'a' }, { field: 'v', op: 'matches', value: '(' }] }],
+    };
+    expect(residualAfterKey(badBranch, accessPlan(badBranch))).toEqual({ logic: 'AND', conditions: [] });
+    expect(() => index.upsert({ id: 'b', condition: badBranch, value: 'b' })).toThrow();
+    expect(index.size).toBe(0);
+    expect(index.stats().fields).toBe(0);
   });
 
   it('upsert replaces a rule in place; remove drops it; both without a rebuild', () => {

@@ -410,6 +410,18 @@ describe('readPath / toFiniteNumber', () => {
     ['0b1', NaN],
     ['Infinity', NaN],
     ['1e999', NaN],
+    // Leading whitespace of every kind is allowed (ASCII, no-break space, BOM); a first
+    // character from ':' to DEL never starts a number.
+    ['\t7', 7],
+    ['\n8\r', 8],
+    ['\u00a09', 9],
+    ['\ufeff3', 3],
+    ['e5', NaN],
+    [':1', NaN],
+    ['~1', NaN],
+    ['abc', NaN],
+    ['/1', NaN],
+    ['\u00e91', NaN],
     [Infinity, NaN],
     [true, NaN],
     [null, NaN],

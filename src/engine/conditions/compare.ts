@@ -43,6 +43,10 @@ const DECIMAL_RE = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 export function toFiniteNumber(value: unknown): number {
   if (typeof value === 'number') return Number.isFinite(value) ? value : NaN;
   if (typeof value === 'string') {
+    // A decimal literal starts with whitespace, a digit, a sign or a dot, all below ':' in ASCII;
+    // a first character from ':' to DEL (every letter) rules one out without parsing.
+    const first = value.charCodeAt(0);
+    if (first >= 58 && first <= 127) return NaN;
     const n = +value;
     // `+` accepts "", "  ", "0x1f", "0b1", "0o7", "Infinity": weed those out.
     if (n !== n || n === Infinity || n === -Infinity) return NaN;
@@ -130,19 +134,32 @@ export type ValueTest = (actual: unknown) => boolean;
 const ALWAYS: ValueTest = () => true;
 const NEVER: ValueTest = () => false;
 
-function buildIn(expected: unknown): ValueTest {
-  if (!Array.isArray(expected)) return NEVER;
-  // Members split for O(1) lookup: numeric members by value, other primitives
-  // by identity, objects/arrays by structural comparison.
+/** The members of an `in` list, split for O(1) lookup. */
+export interface MemberSets {
+  /** Members that read as finite numbers, by value. */
+  nums: Set<number>;
+  /** Other primitives (NaN left out: it never equals), by identity. */
+  prims: Set<unknown>;
+  /** Objects and arrays, compared structurally. */
+  objects: unknown[];
+}
+
+export function buildMemberSets(members: readonly unknown[]): MemberSets {
   const nums = new Set<number>();
   const prims = new Set<unknown>();
   const objects: unknown[] = [];
-  for (const m of expected) {
+  for (const m of members) {
     const n = toFiniteNumber(m);
     if (n === n) nums.add(n);
     else if (m !== null && typeof m === 'object') objects.push(m);
     else if (m === m) prims.add(m);
   }
+  return { nums, prims, objects };
+}
+
+function buildIn(expected: unknown): ValueTest {
+  if (!Array.isArray(expected)) return NEVER;
+  const { nums, prims, objects } = buildMemberSets(expected);
   const nObjects = objects.length;
   return (actual) => {
     const aNum = toFiniteNumber(actual);

@@ -38,31 +38,35 @@ const METRICS = 'metrics';
 /** Reads a condition field: MISSING or the value. */
 type FieldReader = (payload: unknown) => unknown;
 
-export function compileFieldReader(field: string): FieldReader {
-  const main: CompiledPath = compilePath(field);
-  if (field.includes('.')) {
-    return (payload) => {
-      if (payload === null || typeof payload !== 'object') return MISSING;
-      return readCompiled(payload, main);
-    };
-  }
-  const fallback: CompiledPath = compilePath(`${METRICS}.${field}`);
-  // `metrics.<name>` with a literal name even if it holds no dot (it doesn't).
-  return (payload) => {
-    if (payload === null || typeof payload !== 'object') return MISSING;
-    const v = readCompiled(payload, main);
-    return v === MISSING ? readCompiled(payload, fallback) : v;
-  };
+/**
+ * Reads a condition field: the dotted path `main`, then, for a plain name (`fallback` given),
+ * `metrics.<name>` when the name is missing at the top level. MISSING when neither is found.
+ */
+export function readField(payload: unknown, main: CompiledPath, fallback: CompiledPath | null): unknown {
+  if (payload === null || typeof payload !== 'object') return MISSING;
+  const v = readCompiled(payload, main);
+  return v === MISSING && fallback !== null ? readCompiled(payload, fallback) : v;
 }
 
-function normalizeLogic(logic: unknown): Logic {
+/** The paths readField walks for a condition field: [main, fallback or null]. */
+export function compileFieldPaths(field: string): [main: CompiledPath, fallback: CompiledPath | null] {
+  // `metrics.<name>` with a literal name: a plain name holds no dot.
+  return [compilePath(field), field.includes('.') ? null : compilePath(`${METRICS}.${field}`)];
+}
+
+export function compileFieldReader(field: string): FieldReader {
+  const [main, fallback] = compileFieldPaths(field);
+  return (payload) => readField(payload, main, fallback);
+}
+
+export function normalizeLogic(logic: unknown): Logic {
   if (logic === undefined || logic === null) return 'AND';
   const l = typeof logic === 'string' ? logic.toUpperCase() : logic;
   if (l === 'AND' || l === 'OR' || l === 'NOT') return l;
   throw new ConditionCompileError(`Unknown logic: ${String(logic)}`);
 }
 
-function checkLeaf(condition: LeafCondition): void {
+export function checkLeaf(condition: LeafCondition): void {
   if (typeof condition.field !== 'string') {
     throw new ConditionCompileError('Condition field must be a string');
   }

@@ -170,12 +170,35 @@ function andPlans(plans: AccessPlan[]): AccessPlan {
   return best;
 }
 
+/** Identifies a key: two keys with the same signature are hit by the same events. */
+function keySignature(k: AccessKey): string {
+  switch (k.kind) {
+    case 'eqNum':
+      return JSON.stringify([k.kind, k.field, k.num]);
+    case 'eqPrim':
+      return JSON.stringify([k.kind, k.field, typeof k.prim, String(k.prim)]);
+    case 'range':
+      return JSON.stringify([k.kind, k.field, k.op, k.threshold, k.oddStr, k.oddNum]);
+    case 'between':
+      return JSON.stringify([k.kind, k.field, k.low, k.high, k.oddStr, k.oddNum]);
+    case 'present':
+      return JSON.stringify([k.kind, k.field]);
+  }
+}
+
 function orPlans(plans: AccessPlan[]): AccessPlan {
   const keys: AccessKey[] = [];
+  // The same key from several branches (`(type == a AND x) OR (type == a AND y)`) is kept once.
+  const seen = new Set<string>();
   let score = 0;
   for (const p of plans) {
     if (p.always) return ALWAYS;
-    for (const k of p.keys) keys.push(k);
+    for (const k of p.keys) {
+      const signature = keySignature(k);
+      if (seen.has(signature)) continue;
+      seen.add(signature);
+      keys.push(k);
+    }
     score += p.score;
   }
   return keysPlan(keys, score);
@@ -239,22 +262,46 @@ function isEqualityLeaf(node: unknown, key: AccessKey): boolean {
   return own !== null && own !== 'never' && sameKey(own, key);
 }
 
+/** A condition that always holds (an empty group): what a proven condition reduces to. */
+const PROVEN: Condition = { logic: 'AND', conditions: [] };
+
 /**
- * When the plan's only key is a hash key taken from an `==` leaf that the whole condition requires
- * (the condition is that leaf, or an AND group holding it), a hit on that key proves the leaf: the
- * hash follows the leaf's own equality (numbers and numeric strings alike, other primitives
- * identical) and reads the field with the same reader. Returns what is left to verify (an empty
- * list: nothing), or null when the plan proves nothing.
+ * When the plan's only key is a hash key, every candidate has hit it, which proves every `==`
+ * leaf of the condition that the key was taken from or that has the same key (the hash follows
+ * the leaf's own equality, numbers and numeric strings alike, other primitives identical, and
+ * reads the field with the same reader). Returns the condition left to verify with those leaves
+ * replaced by `true` inside AND / OR groups (an AND drops them, an OR holding one is proven;
+ * an empty AND group when the whole condition is proven), or null when nothing is proven.
  */
-export function residualAfterKey(condition: unknown, plan: AccessPlan): Condition[] | null {
+export function residualAfterKey(condition: unknown, plan: AccessPlan): Condition | null {
   if (plan.always || plan.keys.length !== 1) return null;
   const key = plan.keys[0]!;
   if (key.kind !== 'eqNum' && key.kind !== 'eqPrim') return null;
-  if (isEqualityLeaf(condition, key)) return [];
-  if (condition === null || typeof condition !== 'object') return null;
-  const group = condition as { conditions?: unknown; logic?: unknown };
-  if (!Array.isArray(group.conditions) || normalizeLogic(group.logic) !== 'AND') return null;
-  const index = group.conditions.findIndex((child) => isEqualityLeaf(child, key));
-  if (index < 0) return null;
-  return group.conditions.filter((_, i) => i !== index) as Condition[];
+  const residual = withKeyProven(condition, key, 0);
+  return residual === condition ? null : (residual as Condition);
+}
+
+/** `node` with the leaves `key` proves replaced (see residualAfterKey); `node` itself if none. */
+function withKeyProven(node: unknown, key: AccessKey, depth: number): unknown {
+  if (isEqualityLeaf(node, key)) return PROVEN;
+  if (node === null || typeof node !== 'object' || depth > MAX_DEPTH) return node;
+  const group = node as { conditions?: unknown; logic?: unknown };
+  if (!Array.isArray(group.conditions) || group.conditions.length === 0) return node;
+  const logic = normalizeLogic(group.logic);
+  if (logic !== 'AND' && logic !== 'OR') return node; // NOT (or malformed) is left as it is
+  const rest: unknown[] = [];
+  let changed = false;
+  for (const child of group.conditions as unknown[]) {
+    const residual = withKeyProven(child, key, depth + 1);
+    if (residual === child) {
+      rest.push(child);
+      continue;
+    }
+    changed = true;
+    if (residual !== PROVEN) rest.push(residual);
+    else if (logic === 'OR') return PROVEN;
+  }
+  if (!changed) return node;
+  if (rest.length === 0) return PROVEN;
+  return rest.length === 1 ? rest[0] : { logic, conditions: rest };
 }

@@ -12,20 +12,23 @@
  *   string or native non-finite number comparisons), scanned only for such actuals,
  * - a presence list (any leaf but `not_exists` needs its field found),
  * plus one ALWAYS list (empty groups, `NOT`s and `not_exists` that cannot be narrowed, malformed
- * conditions). Fields are read with the predicate's own reader (compileFieldReader: dotted paths,
- * `metrics.` fallback for plain names), once per event per indexed field.
+ * conditions). Fields are read with the conditions' own reader (dotted paths, `metrics.` fallback
+ * for plain names) through a per-event cache (fieldReads.ts): each field once per event, shared by
+ * the index lookups and the verification of every candidate.
  *
- * Every candidate is verified with the full compiled predicate, so the answer is exactly
- * `compilePredicate(condition)(event)`; the index only decides who is asked.
+ * Every candidate is verified with the condition compiled over that cache (verifier.ts, the same
+ * semantics as compilePredicate), so the answer is exactly `compilePredicate(condition)(event)`;
+ * the index only decides who is asked. A hash hit that proves a required `==` leaf leaves only
+ * the rest of the condition to verify.
  *
  * upsert/remove are incremental (hash insert / sorted-array splice), never a rebuild.
  * Not safe for concurrent mutation during a `forEachMatch` callback (JavaScript is single
  * threaded; just do not upsert/remove from inside the callback).
  */
-import { compileFieldReader, compilePredicate, MISSING, toFiniteNumber, type CompiledPredicate, type Condition } from '../conditions/index.js';
+import { compilePredicate, MISSING, type Condition } from '../conditions/index.js';
+import { EventReads, FieldSlots } from './fieldReads.js';
 import { accessPlan, residualAfterKey, type AccessKey, type RangeOp } from './plan.js';
-
-const PROVEN: CompiledPredicate = () => true;
+import { compileCheck, passes, type Check } from './verifier.js';
 
 export interface IndexedRule<T> {
   id: string;
@@ -33,12 +36,6 @@ export interface IndexedRule<T> {
   condition: Condition;
   /** What match() hands back for this rule (e.g. the Rule and its compiled predicate). */
   value: T;
-  /**
-   * The test candidates are verified with. Default: compilePredicate(condition). When given it
-   * MUST be equivalent to compilePredicate(condition) (or stricter): the index only narrows
-   * candidates by `condition`.
-   */
-  predicate?: CompiledPredicate;
   /**
    * Order of the rule in match() results (ascending; ties by insertion). Default: insertion order;
    * an upsert of an existing id without `order` keeps the rule's previous place.
@@ -49,7 +46,10 @@ export interface IndexedRule<T> {
 interface Entry<T> {
   readonly id: string;
   readonly value: T;
-  readonly predicate: CompiledPredicate;
+  /** What is left to verify once the entry is a candidate. */
+  readonly check: Check;
+  /** Field slots held by `check`. */
+  readonly slots: readonly number[];
   readonly order: number;
   readonly seq: number;
   readonly keys: AccessKey[];
@@ -133,7 +133,8 @@ function bucketRemove<K, T>(map: Map<K, Entry<T>[]>, k: K, e: Entry<T>): void {
 }
 
 class FieldIndex<T> {
-  readonly read: (payload: unknown) => unknown;
+  /** Where the field is read in the per-event cache. */
+  readonly slot: number;
   /** Number of keys registered on this field (the field is dropped at 0). */
   keyCount = 0;
   readonly eqNum = new Map<number, Entry<T>[]>();
@@ -149,8 +150,11 @@ class FieldIndex<T> {
   readonly oddNum: Entry<T>[] = [];
   readonly present: Entry<T>[] = [];
 
-  constructor(readonly field: string) {
-    this.read = compileFieldReader(field);
+  constructor(
+    readonly field: string,
+    slots: FieldSlots,
+  ) {
+    this.slot = slots.acquire(field);
   }
 
   sorted(op: RangeOp): SortedThresholds<T> {
@@ -176,6 +180,9 @@ export class RuleIndex<T> {
   /** Same FieldIndexes as #fields, as an array for the hot loop. */
   #fieldList: FieldIndex<T>[] = [];
   readonly #always: Entry<T>[] = [];
+  #slots = new FieldSlots();
+  /** Field cache reused across calls (not across re-entrant calls). */
+  #reads = new EventReads(this.#slots);
   #seq = 0;
   #epoch = 0;
   /** Candidate buffer reused across calls (not across re-entrant calls). */
@@ -194,20 +201,14 @@ export class RuleIndex<T> {
     return this.#entries.get(id)?.value;
   }
 
-  /**
-   * Adds or replaces one rule. Throws (leaving the index unchanged) when no predicate is given and
-   * the condition does not compile.
-   */
+  /** Adds or replaces one rule. Throws (leaving the index unchanged) when the condition does not compile. */
   upsert(rule: IndexedRule<T>): void {
     const plan = accessPlan(rule.condition);
     // A hash hit may already prove part of the condition: then only the rest is verified.
     const residual = residualAfterKey(rule.condition, plan);
-    const predicate =
-      residual === null
-        ? (rule.predicate ?? compilePredicate(rule.condition))
-        : residual.length === 0
-          ? PROVEN
-          : compilePredicate(residual.length === 1 ? residual[0]! : { conditions: residual, logic: 'AND' });
+    // Proving part of a condition must not hide a compile error in that part.
+    if (residual !== null) compilePredicate(rule.condition);
+    const compiled = compileCheck(residual ?? rule.condition, this.#slots);
     const previous = this.#entries.get(rule.id);
     const seq = previous && rule.order === undefined ? previous.seq : this.#seq++;
     const order = rule.order ?? previous?.order ?? seq;
@@ -218,7 +219,8 @@ export class RuleIndex<T> {
     const entry: Entry<T> = {
       id: rule.id,
       value: rule.value,
-      predicate,
+      check: compiled.check,
+      slots: compiled.slots,
       order,
       seq,
       keys: plan.always ? [] : plan.keys,
@@ -244,27 +246,27 @@ export class RuleIndex<T> {
     this.#fieldList = [];
     this.#always.length = 0;
     this.#buf = [];
+    this.#slots = new FieldSlots();
+    this.#reads = new EventReads(this.#slots);
   }
 
   /** The values of the rules whose condition the event meets, in rule order. */
   match(event: unknown): T[] {
-    const out: T[] = [];
     const reentrant = this.#busy;
     const buf = reentrant ? [] : this.#buf;
+    const reads = reentrant ? new EventReads(this.#slots) : this.#reads;
     this.#busy = true;
     try {
-      const n = this.#collect(event, buf);
-      let k = 0;
-      for (let i = 0; i < n; i++) {
-        const e = buf[i] as Entry<T>;
-        if (e.predicate(event)) buf[k++] = e;
-      }
+      reads.begin(event);
+      const k = this.#verified(reads, buf);
       if (k > 1) sortEntries(buf, k);
-      for (let i = 0; i < k; i++) out.push((buf[i] as Entry<T>).value);
+      const out = new Array<T>(k);
+      for (let i = 0; i < k; i++) out[i] = (buf[i] as Entry<T>).value;
+      return out;
     } finally {
+      reads.end();
       this.#busy = reentrant;
     }
-    return out;
   }
 
   /**
@@ -274,19 +276,18 @@ export class RuleIndex<T> {
   forEachMatch(event: unknown, fn: (value: T, id: string) => void): number {
     const reentrant = this.#busy;
     const buf = reentrant ? [] : this.#buf;
+    const reads = reentrant ? new EventReads(this.#slots) : this.#reads;
     this.#busy = true;
     let k = 0;
     try {
-      const n = this.#collect(event, buf);
-      for (let i = 0; i < n; i++) {
-        const e = buf[i] as Entry<T>;
-        if (e.predicate(event)) buf[k++] = e;
-      }
+      reads.begin(event);
+      k = this.#verified(reads, buf);
       for (let i = 0; i < k; i++) {
         const e = buf[i] as Entry<T>;
         fn(e.value, e.id);
       }
     } finally {
+      reads.end();
       this.#busy = reentrant;
     }
     return k;
@@ -296,7 +297,11 @@ export class RuleIndex<T> {
   candidateCount(event: unknown): number {
     const reentrant = this.#busy;
     const buf = reentrant ? [] : this.#buf;
-    return this.#collect(event, buf);
+    const reads = reentrant ? new EventReads(this.#slots) : this.#reads;
+    reads.begin(event);
+    const n = this.#collect(reads, buf);
+    reads.end();
+    return n;
   }
 
   stats(): RuleIndexStats {
@@ -313,8 +318,19 @@ export class RuleIndex<T> {
 
   // -------------------------------------------------------------------------------------------
 
+  /** Gathers the candidates that meet their condition into buf; returns their count. */
+  #verified(reads: EventReads, buf: Entry<T>[]): number {
+    const n = this.#collect(reads, buf);
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const e = buf[i] as Entry<T>;
+      if (passes(e.check, reads)) buf[k++] = e;
+    }
+    return k;
+  }
+
   /** Gathers the distinct candidates into buf; returns their count. */
-  #collect(event: unknown, buf: Entry<T>[]): number {
+  #collect(reads: EventReads, buf: Entry<T>[]): number {
     let epoch = ++this.#epoch;
     if (epoch === 0x3fffffff) {
       // Wrap around (after ~10^9 calls): reset stamps so none collides with a new epoch.
@@ -331,10 +347,10 @@ export class RuleIndex<T> {
     const fields = this.#fieldList;
     for (let f = 0; f < fields.length; f++) {
       const fi = fields[f] as FieldIndex<T>;
-      const v = fi.read(event);
+      const v = reads.load(fi.slot);
       if (v === MISSING) continue;
       n = addList(fi.present, buf, n, epoch);
-      const num = toFiniteNumber(v);
+      const num = reads.nums[fi.slot] as number;
       if (num === num) {
         if (fi.eqNum.size !== 0) {
           const b = fi.eqNum.get(num);
@@ -379,7 +395,7 @@ export class RuleIndex<T> {
   #field(name: string): FieldIndex<T> {
     let fi = this.#fields.get(name);
     if (!fi) {
-      fi = new FieldIndex<T>(name);
+      fi = new FieldIndex<T>(name, this.#slots);
       this.#fields.set(name, fi);
       this.#fieldList = [...this.#fields.values()];
     }
@@ -419,6 +435,7 @@ export class RuleIndex<T> {
   }
 
   #unregister(e: Entry<T>): void {
+    for (const slot of e.slots) this.#slots.release(slot);
     if (e.always) {
       removeOne(this.#always, e);
       return;
@@ -448,6 +465,7 @@ export class RuleIndex<T> {
           break;
       }
       if (--fi.keyCount === 0) {
+        this.#slots.release(fi.slot);
         this.#fields.delete(key.field);
         this.#fieldList = [...this.#fields.values()];
       }

@@ -1,5 +1,5 @@
 import type { Rule } from '../../entities/index.js';
-import { compileCondition, compilePredicate, CompiledRuleCache, evaluateValue, readPath, type CompiledCondition, type CompiledPredicate } from '../conditions/index.js';
+import { compileCondition, CompiledRuleCache, evaluateValue, readPath, type CompiledCondition } from '../conditions/index.js';
 import { conditionOf, eventSpecKind } from '../spec/index.js';
 import type { EventTriggerSpec, MetricTriggerSpec, ScheduleTriggerSpec, SequenceSpec, WindowSpec, AbsenceSpec, Condition } from '../spec/index.js';
 
@@ -11,8 +11,6 @@ export interface TriggerEvaluation {
 
 interface CompiledTrigger {
   evaluate(payload: unknown): TriggerEvaluation;
-  /** Plain EVENT conditions only: the allocation-free test publishEvent runs on every event. */
-  predicate: CompiledPredicate | null;
 }
 
 function compileEvent(spec: EventTriggerSpec): CompiledTrigger {
@@ -20,7 +18,7 @@ function compileEvent(spec: EventTriggerSpec): CompiledTrigger {
   if (kind === 'condition') {
     const condition = conditionOf(spec);
     const evaluate = compileCondition(condition);
-    return { evaluate: (payload) => outcome(evaluate, payload), predicate: compilePredicate(condition) };
+    return { evaluate: (payload) => outcome(evaluate, payload) };
   }
   // Stream forms: triggerRule and simulateRule test the filter or first step only (SPEC.md).
   const [key, condition]: [string, Condition | undefined] =
@@ -36,7 +34,6 @@ function compileEvent(spec: EventTriggerSpec): CompiledTrigger {
       const result = test(payload);
       return { met: result.met, trigger: { [key]: { tested: kind === 'window' ? 'filter' : 'first step', ...result.references } } };
     },
-    predicate: null,
   };
 }
 
@@ -52,13 +49,12 @@ function compileMetric(spec: MetricTriggerSpec): CompiledTrigger {
       const result = evaluateValue(spec.valuePath, spec.op, spec.threshold, found, value);
       return { met: result.met, trigger: result.references };
     },
-    predicate: null,
   };
 }
 
 function compileSchedule(spec: ScheduleTriggerSpec): CompiledTrigger {
   const schedule = 'cron' in spec ? { cron: spec.cron, timezone: spec.timezone } : { intervalSeconds: spec.intervalSeconds };
-  return { evaluate: () => ({ met: true, trigger: { schedule } }), predicate: null };
+  return { evaluate: () => ({ met: true, trigger: { schedule } }) };
 }
 
 function compileTrigger(rule: Rule): CompiledTrigger {
@@ -82,11 +78,6 @@ export class TriggerEvaluator {
 
   evaluate(rule: Rule, payload: unknown): TriggerEvaluation {
     return this.compiled(rule).evaluate(payload);
-  }
-
-  /** The fast test for publishEvent; null for rules that are not plain EVENT conditions. */
-  predicate(rule: Rule): CompiledPredicate | null {
-    return this.compiled(rule).predicate;
   }
 
   forget(ruleId: string) {
