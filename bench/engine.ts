@@ -48,7 +48,8 @@ export async function runEngineBench(adminUrl: string, options: { samples: numbe
   const sink = await startSink();
   const database = await freshDatabase(adminUrl);
   const floor = await startFloorServer(database.url, sink.url);
-  const app = createApp(loadConfig({ DATABASE_URL: database.url, PORT: '0', LOG_LEVEL: 'warn', DATABASE_POOL_MAX: '10' }));
+  // The sink is on 127.0.0.1, which the outbound guard refuses unless it is allowed.
+  const app = createApp(loadConfig({ DATABASE_URL: database.url, PORT: '0', LOG_LEVEL: 'warn', DATABASE_POOL_MAX: '10', OUTBOUND_ALLOWLIST: '127.0.0.1' }));
   const { url } = await app.start();
   try {
     const floorClient = graphqlClient(floor.url, 32);
@@ -66,13 +67,18 @@ export async function runEngineBench(adminUrl: string, options: { samples: numbe
     // One rule per client: a rule runs once at a time, so shared rules would mostly be SKIPPED.
     const ruleIds: string[] = [];
     for (let i = 0; i < 16; i++) ruleIds.push(await create(`bench-webhook-${i}`, { field: 'cpu', op: '>', value: 80 }, webhook));
-    const triggerOne = await latency(() => client.post(mutation(triggerQuery, { id: ruleIds[0], p: { cpu: 90 } })), 50, options.samples);
-    const triggerMany = await throughput(16, options.seconds, (c) => client.post(mutation(triggerQuery, { id: ruleIds[c], p: { cpu: 90 } })));
+    // Every timed run must have run its webhook: a refused or failed one would look fast.
+    const triggered = async (id: string) => {
+      const data = (await client.post(mutation(triggerQuery, { id, p: { cpu: 90 } }))) as { triggerRule: { status: string } };
+      if (data.triggerRule.status !== 'SUCCESS') throw new Error(`triggerRule answered ${data.triggerRule.status}, not SUCCESS`);
+    };
+    const triggerOne = await latency(() => triggered(ruleIds[0]!), 50, options.samples);
+    const triggerMany = await throughput(16, options.seconds, (c) => triggered(ruleIds[c]!));
 
     const c = await create('bench-cascade-c', { field: 'cpu', op: '>', value: 80 }, webhook);
     const b = await create('bench-cascade-b', { field: 'cpu', op: 'exists' }, { type: 'trigger_rule', rule_id: c });
     const a = await create('bench-cascade-a', { field: 'cpu', op: '>', value: 0 }, { type: 'trigger_rule', rule_id: b });
-    const cascadeOne = await latency(() => client.post(mutation(triggerQuery, { id: a, p: { cpu: 90 } })), 20, options.samples);
+    const cascadeOne = await latency(() => triggered(a), 20, options.samples);
 
     // 1,000 active rules over 200 event types; each event meets 5 of them (0.5%).
     for (const id of [...ruleIds, a, b, c]) await client.post(mutation('mutation($id: ID!){ updateRule(id: $id, input: { active: false }) { id } }', { id }));
