@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, buildConnector, errors as undiciErrors, request } from 'undici';
@@ -153,44 +154,59 @@ export class OutboundHttpClient {
       }
     }
     const maxBytes = req.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-    const signal = AbortSignal.timeout(req.timeoutMs);
+    // One timer for the whole call, cleared when it ends (AbortSignal.timeout leaves its timer
+    // behind until it fires, and costs several times more).
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), req.timeoutMs);
     try {
       const response = await request(url, {
         method: req.method as never,
         headers: req.headers,
         body: req.body,
         dispatcher: this.agent,
-        signal,
+        signal: deadline.signal,
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
       });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let truncated = false;
-      for await (const chunk of response.body) {
-        const buffer = chunk as Buffer;
-        if (size + buffer.length > maxBytes) {
-          chunks.push(buffer.subarray(0, maxBytes - size));
-          truncated = true;
-          response.body.destroy();
-          break;
-        }
-        chunks.push(buffer);
-        size += buffer.length;
-      }
-      const text = Buffer.concat(chunks).toString('utf8');
+      const { text, truncated } = await readCapped(response.body, maxBytes);
       const headers = flattenHeaders(response.headers as Record<string, string | string[] | undefined>);
       return { status: response.statusCode, headers, body: truncated ? text : parseBody(text, headers['content-type']), truncated };
     } catch (error) {
       if (error instanceof OutboundError) throw error;
-      if (signal.aborted || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+      if (deadline.signal.aborted || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
         throw new OutboundError('timeout', `no answer within ${req.timeoutMs} ms`);
       }
       throw new OutboundError('network', describeNetworkError(error));
+    } finally {
+      clearTimeout(timer);
     }
   }
 
   async close() {
     await this.agent.close();
   }
+}
+
+/** The body as UTF-8 text, cut at maxBytes (the rest is not read: the stream is destroyed). */
+function readCapped(body: Readable, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (truncated: boolean) => {
+      body.off('data', onData).off('end', onEnd);
+      resolve({ text: Buffer.concat(chunks).toString('utf8'), truncated });
+    };
+    const onData = (chunk: Buffer) => {
+      if (size + chunk.length > maxBytes) {
+        chunks.push(chunk.subarray(0, maxBytes - size));
+        done(true);
+        body.on('error', () => undefined).destroy();
+        return;
+      }
+      chunks.push(chunk);
+      size += chunk.length;
+    };
+    const onEnd = () => done(false);
+    body.on('data', onData).once('end', onEnd).once('error', reject);
+  });
 }
