@@ -287,6 +287,24 @@ describe('quick scripts (run on the sandbox process\'s own thread after a quick 
     }
   });
 
+  it('reach ctx.http and get its answer, run after run', async () => {
+    const requests: ScriptHttpRequest[] = [];
+    const run = script('async function main(params, input, ctx) { const r = await ctx.http.get("http://sink.test/n/" + params.n); ctx.log("got", r.body); return r.body; }', {
+      policy: { allowNetwork: true },
+      onHttp: async (request) => {
+        requests.push(request);
+        return { status: 200, headers: {}, body: { echo: request.url } };
+      },
+    });
+    for (let n = 0; n < 5; n++) {
+      const lines: ScriptLogLine[] = [];
+      const result = await sandbox.run({ ...run, params: { n }, onLog: (line) => lines.push(line) });
+      expect(result).toMatchObject({ ok: true, output: { echo: `http://sink.test/n/${n}` } });
+      expect(lines).toEqual([{ level: 'INFO', message: 'got', data: { echo: `http://sink.test/n/${n}` } }]);
+    }
+    expect(requests.map((r) => r.url)).toEqual([0, 1, 2, 3, 4].map((n) => `http://sink.test/n/${n}`));
+  });
+
   it('end with SCRIPT_TIMEOUT when a quick script turns into an endless loop, and the pool keeps working', async () => {
     const run = script('function main(params) { if (params.loop) for (;;) {} return 1; }', { policy: { timeoutMs: 300 } });
     for (let n = 0; n < 3; n++) expect(await sandbox.run({ ...run, params: { loop: false } })).toMatchObject({ ok: true, output: 1 });
