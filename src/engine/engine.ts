@@ -77,6 +77,10 @@ const DEFAULT_CONCURRENCY: ConcurrencySpec = { mode: 'skip', maxQueued: 100 };
 export const concurrencyOf = (rule: Rule): ConcurrencySpec =>
   (rule.triggerSpec as { concurrency?: ConcurrencySpec }).concurrency ?? DEFAULT_CONCURRENCY;
 
+/** What is known of a queue-mode rule deleted while a run waited in its queue. */
+const deletedQueueRule = (row: Execution): Rule =>
+  ({ id: row.ruleId, name: row.ruleName ?? row.ruleId, triggerSpec: { concurrency: { mode: 'queue' } }, actionSpec: {}, active: false }) as unknown as Rule;
+
 export const skipMessages: Record<string, string> = {
   RULE_ALREADY_RUNNING: 'the rule is already running',
   CASCADE_DEPTH_EXCEEDED: 'the cascade depth limit was reached',
@@ -356,7 +360,7 @@ export class Engine {
       publishAll(this.options.bus, [{ topic: 'execution', message: promoted }, ...events.map((message) => ({ topic: 'cascade' as const, message }))]);
       const request: RunRequest = rule
         ? { rule, payload: promoted.payload, executedBy: promoted.executedBy }
-        : { rule: { id: promoted.ruleId, name: promoted.ruleName ?? promoted.ruleId, actionSpec: {}, active: false } as Rule, payload: promoted.payload, executedBy: promoted.executedBy };
+        : { rule: deletedQueueRule(promoted), payload: promoted.payload, executedBy: promoted.executedBy };
       return this.complete(promoted, request, cascade, null, new Set([promoted.ruleId]), rule ? (rule.active ? null : 'RULE_INACTIVE') : 'RULE_NOT_FOUND');
     })();
     this.track({ started: promoted, finished: run });

@@ -172,6 +172,26 @@ describe.each(backends())('stream engine (%s)', (backend) => {
       expect((await executionsOf(t, rule.id)).filter((e) => e.status === 'QUEUED' || e.status === 'RUNNING')).toEqual([]);
     });
 
+    it('queue: a run waiting when its rule is deleted fails with RULE_NOT_FOUND and frees the queue', async () => {
+      const tag = tagOf();
+      const path = `/queue-deleted-${randomUUID()}`;
+      sink.route(path, { status: 200, body: { ok: true }, delayMs: 400 });
+      const rule = await createRule(t, {
+        triggerSpec: { ...tagged(tag), concurrency: { mode: 'queue', maxQueued: 5 } },
+        actionSpec: { type: 'webhook', method: 'POST', endpoint: `${sink.url}${path}`, body: { seq: '{{payload.seq}}' } },
+      });
+      expect(await publishMany(t, [1, 2, 3].map((seq) => ({ tag, seq })))).toMatchObject({ matched: 3 });
+      const rows = await executionsOf(t, rule.id);
+      const bySeq = new Map(rows.map((e) => [e.payload.seq as number, e]));
+      expect(bySeq.get(2)).toMatchObject({ status: 'QUEUED' });
+      ok(await t.gql('mutation($id: ID!) { deleteRule(id: $id) }', { id: rule.id }));
+
+      expect(await waitFinished(t, bySeq.get(1)!.id)).toMatchObject({ status: 'SUCCESS' });
+      for (const seq of [2, 3]) {
+        expect(await waitFinished(t, bySeq.get(seq)!.id)).toMatchObject({ status: 'FAILED', error: { code: 'RULE_NOT_FOUND' } });
+      }
+    });
+
     it('parallel: overlapping runs of one rule', async () => {
       const tag = tagOf();
       const path = `/parallel-${randomUUID()}`;
