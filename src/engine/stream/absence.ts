@@ -19,6 +19,7 @@ import {
   compileTimeReader,
   EventClock,
   iso,
+  maxGroupsOf,
   MinHeap,
   type Firing,
   type KeyReader,
@@ -45,6 +46,8 @@ interface Timer {
   live: boolean;
 }
 
+const isDead = (timer: Timer): boolean => !timer.live;
+
 class AbsenceProcessor implements StreamProcessor {
   private readonly after: CompiledPredicate;
   private readonly expect: CompiledPredicate;
@@ -68,7 +71,7 @@ class AbsenceProcessor implements StreamProcessor {
     this.withinMs = spec.absence.within * 1000;
     this.time = compileTimeReader(spec.timeField);
     this.keyReader = compileKeyReader(spec.absence.by);
-    this.maxTimers = Math.max(1, Math.floor(options.maxGroups));
+    this.maxTimers = maxGroupsOf(options);
   }
 
   onEvent(event: Record<string, unknown>, arrivalMs: number): Firing[] {
@@ -124,15 +127,8 @@ class AbsenceProcessor implements StreamProcessor {
   }
 
   nextDeadline(): number | null {
-    for (;;) {
-      const top = this.heap.peek();
-      if (top === undefined) return null;
-      if (!top.live) {
-        this.heap.pop();
-        continue;
-      }
-      return this.clock.wallFor(top.hk);
-    }
+    const top = this.heap.peekLive(isDead);
+    return top === undefined ? null : this.clock.wallFor(top.hk);
   }
 
   stats(): StreamStats {
@@ -141,11 +137,7 @@ class AbsenceProcessor implements StreamProcessor {
 
   private fireDue(out: Firing[], cause: 'event' | 'time'): void {
     const now = this.clock.now;
-    for (;;) {
-      const top = this.heap.peek();
-      if (top === undefined || top.hk > now) break;
-      this.heap.pop();
-      if (!top.live) continue;
+    for (let top = this.heap.popDue(now, isDead); top !== undefined; top = this.heap.popDue(now, isDead)) {
       this.kill(top);
       const deadline = iso(top.hk);
       const key = top.owner.key;

@@ -39,6 +39,11 @@ export interface StreamOptions {
   maxGroups: number;
 }
 
+/** The bound of groups / keys / timers a processor keeps: a whole number, at least 1. */
+export function maxGroupsOf(options: StreamOptions): number {
+  return Math.max(1, Math.floor(options.maxGroups));
+}
+
 export interface StreamStats {
   dropped: { late: number; evicted: number };
   /** Groups (window), keys (sequence) or pending timers (absence) held now. */
@@ -215,6 +220,25 @@ export class MinHeap<T extends HeapItem> {
 
   peek(): T | undefined {
     return this.items[0];
+  }
+
+  /** The top item, after dropping the dead items above it; undefined when none is left. */
+  peekLive(dead: (item: T) => boolean): T | undefined {
+    for (;;) {
+      const top = this.items[0];
+      if (top === undefined || !dead(top)) return top;
+      this.pop();
+    }
+  }
+
+  /** Pops the next live item keyed at or before `bound` (dropping dead ones on the way); undefined when none is due. */
+  popDue(bound: number, dead: (item: T) => boolean): T | undefined {
+    for (;;) {
+      const top = this.items[0];
+      if (top === undefined || top.hk > bound) return undefined;
+      this.pop();
+      if (!dead(top)) return top;
+    }
   }
 
   push(item: T): void {

@@ -22,6 +22,7 @@ import {
   EventClock,
   evictOldest,
   iso,
+  maxGroupsOf,
   type Firing,
   type KeyReader,
   type StreamOptions,
@@ -67,20 +68,14 @@ class SequenceProcessor implements StreamProcessor {
     this.withinMs = spec.within * 1000;
     this.time = compileTimeReader(spec.timeField);
     this.keyReader = compileKeyReader(spec.by);
-    this.maxUnits = Math.max(1, Math.floor(options.maxGroups));
+    this.maxUnits = maxGroupsOf(options);
   }
 
   onEvent(event: Record<string, unknown>, arrivalMs: number): Firing[] {
     this.clock.advanceWall(arrivalMs);
     const steps = this.steps;
-    let relevant = false;
-    for (let i = 0; i < steps.length; i++) {
-      if ((steps[i] as CompiledPredicate)(event)) {
-        relevant = true;
-        break;
-      }
-    }
-    if (!relevant) return [];
+    const isFirst = (steps[0] as CompiledPredicate)(event);
+    if (!isFirst && !this.meetsLaterStep(event)) return [];
     const t = this.time(event, arrivalMs);
     this.clock.observe(t, arrivalMs);
     const now = this.clock.now;
@@ -104,7 +99,7 @@ class SequenceProcessor implements StreamProcessor {
         return [this.firing(s.key, p)];
       }
     }
-    if (!(steps[0] as CompiledPredicate)(event)) return [];
+    if (!isFirst) return [];
     if (s === undefined) {
       this.makeRoom(undefined);
       s = { ref: false, id, key: this.keyReader.describe(event), partial: null, waiting: [] };
@@ -131,6 +126,15 @@ class SequenceProcessor implements StreamProcessor {
 
   stats(): StreamStats {
     return { dropped: { late: 0, evicted: this.evicted }, groups: this.keys.size };
+  }
+
+  /** Whether the event meets some step after the first. */
+  private meetsLaterStep(event: Record<string, unknown>): boolean {
+    const steps = this.steps;
+    for (let i = 1; i < steps.length; i++) {
+      if ((steps[i] as CompiledPredicate)(event)) return true;
+    }
+    return false;
   }
 
   private firing(key: Record<string, unknown>, p: Partial): Firing {

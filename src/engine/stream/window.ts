@@ -36,8 +36,10 @@ import {
   EventClock,
   evictOldest,
   iso,
+  maxGroupsOf,
   MinHeap,
   type Firing,
+  type HeapItem,
   type KeyReader,
   type StreamOptions,
   type StreamProcessor,
@@ -45,8 +47,8 @@ import {
   type TimeReader,
 } from './common.js';
 
-/** Shared parts of the three window types. */
-abstract class WindowBase implements StreamProcessor {
+/** Shared parts of the three window types; `G` is the state kept per group. */
+abstract class WindowBase<G> implements StreamProcessor {
   protected readonly filter: CompiledPredicate | null;
   protected readonly field: CompiledPath | null;
   protected readonly fn: number;
@@ -57,6 +59,7 @@ abstract class WindowBase implements StreamProcessor {
   protected readonly clock = new EventClock();
   protected readonly latenessMs: number;
   protected readonly maxGroups: number;
+  protected readonly groups = new Map<unknown, G>();
   protected late = 0;
   protected evicted = 0;
 
@@ -69,12 +72,16 @@ abstract class WindowBase implements StreamProcessor {
     this.time = compileTimeReader(spec.timeField);
     this.key = compileKeyReader(spec.groupBy);
     this.latenessMs = spec.allowedLatenessSeconds * 1000;
-    this.maxGroups = Math.max(1, Math.floor(options.maxGroups));
+    this.maxGroups = maxGroupsOf(options);
   }
 
   /** Watermark: the event clock minus the allowed lateness. */
   protected get watermark(): number {
     return this.clock.now - this.latenessMs;
+  }
+
+  stats(): StreamStats {
+    return { dropped: { late: this.late, evicted: this.evicted }, groups: this.groups.size };
   }
 
   /**
@@ -125,26 +132,20 @@ abstract class WindowBase implements StreamProcessor {
   abstract onEvent(event: Record<string, unknown>, arrivalMs: number): Firing[];
   abstract onTime(nowMs: number): Firing[];
   abstract nextDeadline(): number | null;
-  abstract stats(): StreamStats;
 }
 
 // ---------------------------------------------------------------------------
 // Tumbling and session: closed windows, found due through a heap keyed by their end
 
-interface ClosingWindow {
-  /** Heap key: the end the window was scheduled with (session ends only grow). */
-  hk: number;
-  seq: number;
-  closed: boolean;
-}
-
-class TumblingWindow extends Accumulator implements ClosingWindow {
+/** A tumbling window [start, end), or a session [first event, last event + gap): its end grows with the events it takes in. */
+class ClosingWindow extends Accumulator implements HeapItem {
+  /** Heap key: the end the window was scheduled with (a session's end may have grown since). */
   hk: number;
   closed = false;
   constructor(
-    readonly start: number,
-    readonly end: number,
-    readonly owner: TumblingGroup,
+    public start: number,
+    public end: number,
+    readonly owner: ClosingGroup,
     keepValues: boolean,
     readonly seq: number,
   ) {
@@ -153,65 +154,22 @@ class TumblingWindow extends Accumulator implements ClosingWindow {
   }
 }
 
-interface TumblingGroup {
+const isClosed = (w: ClosingWindow): boolean => w.closed;
+
+interface ClosingGroup {
   ref: boolean;
   id: unknown;
   group: Record<string, unknown>;
-  /** Open windows (usually one; more with lateness and out-of-order events). */
-  windows: TumblingWindow[];
+  /**
+   * Open windows. Tumbling: usually one (more with lateness and out-of-order events);
+   * session: in time order, each more than the gap apart.
+   */
+  windows: ClosingWindow[];
 }
 
-class TumblingProcessor extends WindowBase {
-  private readonly sizeMs: number;
-  private readonly groups = new Map<unknown, TumblingGroup>();
-  private readonly heap = new MinHeap<TumblingWindow>();
-
-  constructor(spec: WindowSpec, options: StreamOptions) {
-    super(spec, options);
-    this.sizeMs = (spec.window.sizeSeconds ?? 60) * 1000;
-  }
-
-  onEvent(event: Record<string, unknown>, arrivalMs: number): Firing[] {
-    const out: Firing[] = [];
-    if (this.clock.advanceWall(arrivalMs)) this.closeDue(out, 'time');
-    const x = this.take(event);
-    if (x !== x) return out;
-    const t = this.time(event, arrivalMs);
-    const size = this.sizeMs;
-    const start = Math.floor(t / size) * size;
-    const end = start + size;
-    if (end <= this.watermark) {
-      this.late++;
-      return out;
-    }
-    // Close what this event's time closes first (never its own window: W <= t < end), so
-    // the groups closed are gone before a new group may need room.
-    this.clock.observe(t, arrivalMs);
-    this.closeDue(out, 'event');
-    const id = this.key.id(event);
-    let g = this.groups.get(id);
-    if (g === undefined) {
-      if (this.groups.size >= this.maxGroups) this.evictOne();
-      g = { ref: false, id, group: this.key.describe(event), windows: [] };
-      this.groups.set(id, g);
-    } else {
-      g.ref = true;
-    }
-    let w: TumblingWindow | undefined;
-    for (const open of g.windows) {
-      if (open.start === start) {
-        w = open;
-        break;
-      }
-    }
-    if (w === undefined) {
-      w = new TumblingWindow(start, end, g, this.fn === FN_PERCENTILE, this.heap.seq());
-      g.windows.push(w);
-      this.heap.push(w);
-    }
-    w.add(x);
-    return out;
-  }
+/** Tumbling and session windows: each closes once the watermark reaches its end. */
+abstract class ClosingProcessor extends WindowBase<ClosingGroup> {
+  private readonly heap = new MinHeap<ClosingWindow>();
 
   onTime(nowMs: number): Firing[] {
     const out: Firing[] = [];
@@ -221,35 +179,57 @@ class TumblingProcessor extends WindowBase {
 
   nextDeadline(): number | null {
     for (;;) {
-      const top = this.heap.peek();
+      const top = this.heap.peekLive(isClosed);
       if (top === undefined) return null;
-      if (top.closed) {
-        this.heap.pop();
-        continue;
-      }
-      return this.clock.wallFor(top.end + this.latenessMs);
-    }
-  }
-
-  stats(): StreamStats {
-    return { dropped: { late: this.late, evicted: this.evicted }, groups: this.groups.size };
-  }
-
-  private closeDue(out: Firing[], cause: 'event' | 'time'): void {
-    const w = this.watermark;
-    for (;;) {
-      const top = this.heap.peek();
-      if (top === undefined || top.hk > w) return;
+      if (top.end <= top.hk) return this.clock.wallFor(top.end + this.latenessMs);
       this.heap.pop();
-      if (top.closed) continue;
-      top.closed = true;
-      const g = top.owner;
-      const i = g.windows.indexOf(top);
-      if (i >= 0) g.windows.splice(i, 1);
-      if (g.windows.length === 0 && this.groups.get(g.id) === g) this.groups.delete(g.id);
-      const value = top.value(this.fn, this.percentile);
-      if (this.meets(value)) out.push(this.firing(g.group, value, top.count, top.start, top.end, cause));
+      this.reschedule(top);
     }
+  }
+
+  /** Closes the windows the watermark has reached, firing those whose aggregate meets the threshold. */
+  protected closeDue(out: Firing[], cause: 'event' | 'time'): void {
+    const w = this.watermark;
+    for (let top = this.heap.popDue(w, isClosed); top !== undefined; top = this.heap.popDue(w, isClosed)) {
+      if (top.end > top.hk) this.reschedule(top);
+      else this.close(top, out, cause);
+    }
+  }
+
+  /** The event's group: `found`, or a new one (evicting the oldest when full). */
+  protected admit(id: unknown, found: ClosingGroup | undefined, event: Record<string, unknown>): ClosingGroup {
+    if (found !== undefined) {
+      found.ref = true;
+      return found;
+    }
+    if (this.groups.size >= this.maxGroups) this.evictOne();
+    const g: ClosingGroup = { ref: false, id, group: this.key.describe(event), windows: [] };
+    this.groups.set(id, g);
+    return g;
+  }
+
+  /** Opens a window at index `at` of the group's windows and schedules its close. */
+  protected open(g: ClosingGroup, start: number, end: number, at: number): ClosingWindow {
+    const w = new ClosingWindow(start, end, g, this.fn === FN_PERCENTILE, this.heap.seq());
+    g.windows.splice(at, 0, w);
+    this.heap.push(w);
+    return w;
+  }
+
+  /** A window extended since it was scheduled: schedule it again at its current end. */
+  private reschedule(w: ClosingWindow): void {
+    w.hk = w.end;
+    this.heap.push(w);
+  }
+
+  private close(w: ClosingWindow, out: Firing[], cause: 'event' | 'time'): void {
+    w.closed = true;
+    const g = w.owner;
+    const i = g.windows.indexOf(w);
+    if (i >= 0) g.windows.splice(i, 1);
+    if (g.windows.length === 0 && this.groups.get(g.id) === g) this.groups.delete(g.id);
+    const value = w.value(this.fn, this.percentile);
+    if (this.meets(value)) out.push(this.firing(g.group, value, w.count, w.start, w.end, cause));
   }
 
   private evictOne(): void {
@@ -261,37 +241,13 @@ class TumblingProcessor extends WindowBase {
   }
 }
 
-class Session extends Accumulator implements ClosingWindow {
-  hk: number;
-  closed = false;
-  constructor(
-    public first: number,
-    public last: number,
-    readonly owner: SessionGroup,
-    keepValues: boolean,
-    readonly seq: number,
-  ) {
-    super(keepValues);
-    this.hk = last;
-  }
-}
-
-interface SessionGroup {
-  ref: boolean;
-  id: unknown;
-  group: Record<string, unknown>;
-  /** Open sessions, in time order, each more than the gap apart. */
-  sessions: Session[];
-}
-
-class SessionProcessor extends WindowBase {
-  private readonly gapMs: number;
-  private readonly groups = new Map<unknown, SessionGroup>();
-  private readonly heap = new MinHeap<Session>();
+class TumblingProcessor extends ClosingProcessor {
+  private readonly sizeMs: number;
 
   constructor(spec: WindowSpec, options: StreamOptions) {
     super(spec, options);
-    this.gapMs = (spec.window.gapSeconds ?? 30) * 1000;
+    // Validation requires sizeSeconds of tumbling and sliding windows.
+    this.sizeMs = (spec.window.sizeSeconds as number) * 1000;
   }
 
   onEvent(event: Record<string, unknown>, arrivalMs: number): Firing[] {
@@ -300,114 +256,100 @@ class SessionProcessor extends WindowBase {
     const x = this.take(event);
     if (x !== x) return out;
     const t = this.time(event, arrivalMs);
-    const gap = this.gapMs;
+    const start = Math.floor(t / this.sizeMs) * this.sizeMs;
+    const end = start + this.sizeMs;
+    if (end <= this.watermark) {
+      this.late++;
+      return out;
+    }
+    // Close what this event's time closes first (never its own window: W <= t < end), so
+    // the groups closed are gone before a new group may need room.
+    this.clock.observe(t, arrivalMs);
+    this.closeDue(out, 'event');
+    const id = this.key.id(event);
+    const g = this.admit(id, this.groups.get(id), event);
+    const w = windowStartingAt(g, start) ?? this.open(g, start, end, g.windows.length);
+    w.add(x);
+    return out;
+  }
+}
+
+function windowStartingAt(g: ClosingGroup, start: number): ClosingWindow | undefined {
+  for (const w of g.windows) {
+    if (w.start === start) return w;
+  }
+  return undefined;
+}
+
+class SessionProcessor extends ClosingProcessor {
+  private readonly gapMs: number;
+
+  constructor(spec: WindowSpec, options: StreamOptions) {
+    super(spec, options);
+    // Validation requires gapSeconds of session windows.
+    this.gapMs = (spec.window.gapSeconds as number) * 1000;
+  }
+
+  onEvent(event: Record<string, unknown>, arrivalMs: number): Firing[] {
+    const out: Firing[] = [];
+    if (this.clock.advanceWall(arrivalMs)) this.closeDue(out, 'time');
+    const x = this.take(event);
+    if (x !== x) return out;
+    const t = this.time(event, arrivalMs);
     // A newer time closes sessions ending at or before t - lateness: never one this event
     // could join (their ends are after t). An older time does not move the watermark.
     this.clock.observe(t, arrivalMs);
     this.closeDue(out, 'event');
     const id = this.key.id(event);
-    let g = this.groups.get(id);
+    const found = this.groups.get(id);
     // Open sessions this event falls within the gap of (at most two: it may bridge them).
-    let join: Session | undefined;
-    let join2: Session | undefined;
-    if (g !== undefined) {
-      for (const s of g.sessions) {
-        if (t < s.last + gap && t > s.first - gap) {
+    let join: ClosingWindow | undefined;
+    let join2: ClosingWindow | undefined;
+    if (found !== undefined) {
+      for (const s of found.windows) {
+        if (t < s.end && t > s.start - this.gapMs) {
           if (join === undefined) join = s;
           else join2 = s;
         }
       }
     }
-    if (join === undefined && t + gap <= this.watermark) {
-      this.late++;
-      return out;
-    }
-    if (g === undefined) {
-      if (this.groups.size >= this.maxGroups) this.evictOne();
-      g = { ref: false, id, group: this.key.describe(event), sessions: [] };
-      this.groups.set(id, g);
-    } else {
-      g.ref = true;
-    }
     if (join === undefined) {
-      const s = new Session(t, t, g, this.fn === FN_PERCENTILE, this.heap.seq());
-      s.hk = t + gap;
-      s.add(x);
-      let i = g.sessions.length;
-      while (i > 0 && (g.sessions[i - 1] as Session).first > t) i--;
-      g.sessions.splice(i, 0, s);
-      this.heap.push(s);
+      if (t + this.gapMs <= this.watermark) {
+        this.late++;
+        return out;
+      }
+      this.startSession(this.admit(id, found, event), t, x);
     } else {
-      if (join2 !== undefined) {
-        // The event bridges two sessions: the later one merges into the earlier.
-        join.merge(join2);
-        if (join2.first < join.first) join.first = join2.first;
-        if (join2.last > join.last) join.last = join2.last;
-        join2.closed = true;
-        g.sessions.splice(g.sessions.indexOf(join2), 1);
-      }
-      join.add(x);
-      if (t < join.first) join.first = t;
-      if (t > join.last) join.last = t;
+      this.admit(id, found, event);
+      if (join2 !== undefined) mergeSessions(join, join2);
+      this.extend(join, t, x);
     }
     return out;
   }
 
-  onTime(nowMs: number): Firing[] {
-    const out: Firing[] = [];
-    if (this.clock.advanceWall(nowMs)) this.closeDue(out, 'time');
-    return out;
+  private startSession(g: ClosingGroup, t: number, x: number): void {
+    const sessions = g.windows;
+    let i = sessions.length;
+    while (i > 0 && (sessions[i - 1] as ClosingWindow).start > t) i--;
+    this.open(g, t, t + this.gapMs, i).add(x);
   }
 
-  nextDeadline(): number | null {
-    for (;;) {
-      const top = this.heap.peek();
-      if (top === undefined) return null;
-      this.heap.pop();
-      if (top.closed) continue;
-      const end = top.last + this.gapMs;
-      top.hk = end;
-      this.heap.push(top);
-      if (this.heap.peek() !== top) continue;
-      return this.clock.wallFor(end + this.latenessMs);
-    }
+  private extend(s: ClosingWindow, t: number, x: number): void {
+    s.add(x);
+    if (t < s.start) s.start = t;
+    const end = t + this.gapMs;
+    if (end > s.end) s.end = end;
   }
+}
 
-  stats(): StreamStats {
-    return { dropped: { late: this.late, evicted: this.evicted }, groups: this.groups.size };
-  }
-
-  private closeDue(out: Firing[], cause: 'event' | 'time'): void {
-    const w = this.watermark;
-    for (;;) {
-      const top = this.heap.peek();
-      if (top === undefined || top.hk > w) return;
-      this.heap.pop();
-      if (top.closed) continue;
-      const end = top.last + this.gapMs;
-      if (end > top.hk) {
-        // Extended since it was scheduled: schedule again at its current end.
-        top.hk = end;
-        this.heap.push(top);
-        continue;
-      }
-      top.closed = true;
-      const g = top.owner;
-      const i = g.sessions.indexOf(top);
-      if (i >= 0) g.sessions.splice(i, 1);
-      if (g.sessions.length === 0 && this.groups.get(g.id) === g) this.groups.delete(g.id);
-      const value = top.value(this.fn, this.percentile);
-      if (this.meets(value)) out.push(this.firing(g.group, value, top.count, top.first, end, cause));
-    }
-  }
-
-  private evictOne(): void {
-    const victim = evictOldest(this.groups);
-    if (victim === undefined) return;
-    for (const s of victim[1].sessions) s.closed = true;
-    this.evicted++;
-    if (this.heap.size > 4 * (this.groups.size + 16)) this.heap.filter((s) => !s.closed);
-  }
+/** The event bridges two sessions: the later one merges into the earlier. */
+function mergeSessions(earlier: ClosingWindow, later: ClosingWindow): void {
+  earlier.merge(later);
+  if (later.start < earlier.start) earlier.start = later.start;
+  if (later.end > earlier.end) earlier.end = later.end;
+  later.closed = true;
+  const sessions = earlier.owner.windows;
+  sessions.splice(sessions.indexOf(later), 1);
 }
 
 // ---------------------------------------------------------------------------
@@ -429,7 +371,6 @@ class SlidingGroup {
   head = 0;
   enter = 0;
   tail = 0;
-  count = 0;
   sum = 0;
   mean = 0;
   m2 = 0;
@@ -450,6 +391,11 @@ class SlidingGroup {
     this.mask = INITIAL_CAPACITY - 1;
     this.dq = fn === FN_MIN || fn === FN_MAX ? new Float64Array(INITIAL_CAPACITY) : null;
     this.sorted = fn === FN_PERCENTILE ? new Float64Array(INITIAL_CAPACITY) : null;
+  }
+
+  /** Events in the window: [head, enter). */
+  get count(): number {
+    return this.enter - this.head;
   }
 
   timeAt(pos: number): number {
@@ -534,8 +480,9 @@ class SlidingGroup {
     }
   }
 
+  /** Adds a value that has just entered the window (count already includes it). */
   private addValue(x: number): void {
-    const n = ++this.count;
+    const n = this.count;
     switch (this.fn) {
       case FN_SUM:
       case FN_AVG:
@@ -555,8 +502,9 @@ class SlidingGroup {
     }
   }
 
+  /** Removes a value that has just left the window (count already excludes it). */
   private removeValue(x: number): void {
-    const n = --this.count;
+    const n = this.count;
     switch (this.fn) {
       case FN_SUM:
       case FN_AVG:
@@ -658,15 +606,15 @@ class SlidingGroup {
   }
 }
 
-class SlidingProcessor extends WindowBase {
+class SlidingProcessor extends WindowBase<SlidingGroup> {
   private readonly sizeMs: number;
-  private readonly groups = new Map<unknown, SlidingGroup>();
   /** Watermark at the last sweep of emptied groups. */
   private sweptAt = Number.NEGATIVE_INFINITY;
 
   constructor(spec: WindowSpec, options: StreamOptions) {
     super(spec, options);
-    this.sizeMs = (spec.window.sizeSeconds ?? 60) * 1000;
+    // Validation requires sizeSeconds of tumbling and sliding windows.
+    this.sizeMs = (spec.window.sizeSeconds as number) * 1000;
   }
 
   onEvent(event: Record<string, unknown>, arrivalMs: number): Firing[] {
@@ -719,10 +667,6 @@ class SlidingProcessor extends WindowBase {
 
   nextDeadline(): number | null {
     return null;
-  }
-
-  stats(): StreamStats {
-    return { dropped: { late: this.late, evicted: this.evicted }, groups: this.groups.size };
   }
 
   /**
