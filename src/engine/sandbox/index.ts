@@ -27,17 +27,13 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from '../../logger.js';
+import { DEFAULT_RUNTIME_POLICY, MIN_MEMORY_LIMIT_MB } from '../spec/api.js';
 import type { ChildMessage, HttpAnswer, LogLevel, ParentMessage, RunOutcome, WorkerConfig } from './protocol.js';
 
-export { checkScriptSource } from './validateSource.js';
-
-export const DEFAULT_OUTPUT_MAX_BYTES = 1024 * 1024;
 export const LOG_MAX_LINES = 1000;
 export const LOG_MAX_MESSAGE_CHARS = 4096;
 export const LOG_MAX_DATA_BYTES = 16 * 1024;
 export const HTTP_MAX_REQUESTS = 100;
-/** memoryLimitMb of the isolate the child warms at start (the runtimePolicy default). */
-const WARM_MEMORY_LIMIT_MB = 64;
 /** The child answers a run within timeoutMs; past this much more, it is killed. */
 const BACKSTOP_GRACE_MS = 3000;
 /** A child that does not say ready within this is killed and restarted. */
@@ -173,7 +169,7 @@ export class Sandbox {
         inputJson,
         contextJson,
         timeoutMs: Math.max(1, Math.floor(run.policy.timeoutMs)),
-        memoryLimitMb: Math.max(8, Math.floor(run.policy.memoryLimitMb)),
+        memoryLimitMb: Math.max(MIN_MEMORY_LIMIT_MB, Math.floor(run.policy.memoryLimitMb)),
         resolve,
         startedAt: 0,
         settled: false,
@@ -213,7 +209,8 @@ export class Sandbox {
       logMaxMessageChars: LOG_MAX_MESSAGE_CHARS,
       logMaxDataBytes: LOG_MAX_DATA_BYTES,
       httpMaxRequests: HTTP_MAX_REQUESTS,
-      warmMemoryLimitMb: WARM_MEMORY_LIMIT_MB,
+      // The isolates warmed at start have the runtimePolicy default size.
+      warmMemoryLimitMb: DEFAULT_RUNTIME_POLICY.memoryLimitMb,
     };
     let child: ChildProcess;
     try {

@@ -67,9 +67,10 @@ interface Fresh {
   bind: IvmReference;
   /** The bootstrap's settle(): the answer of a main that returned a thenable. */
   settle: IvmReference;
-  /** The hooks given to the bootstrap; they reach the run once it is bound. */
-  hooks: Array<{ release(): void }>;
-  run: RunState | null;
+  /** The run the context's hooks report to, once it is bound. */
+  target: { run: RunState | null };
+  /** What to release with the context. */
+  resources: Array<{ release(): void }>;
 }
 
 const OPTIONS_JSON = JSON.stringify({
@@ -83,30 +84,25 @@ const OPTIONS_JSON = JSON.stringify({
 
 async function freshContext(slot: Slot): Promise<Fresh> {
   const context = await slot.isolate.createContext();
-  const fresh: Fresh = { context, bind: undefined as unknown as IvmReference, settle: undefined as unknown as IvmReference, hooks: [], run: null };
+  const target: Fresh['target'] = { run: null };
+  const resources: Fresh['resources'] = [context];
   try {
-    const logHook = new ivm.Callback((level: unknown, message: unknown, dataJson: unknown) => fresh.run && forwardLog(fresh.run, level, message, dataJson), {
+    const logHook = new ivm.Callback((level: unknown, message: unknown, dataJson: unknown) => target.run && forwardLog(target.run, level, message, dataJson), {
       ignored: true,
     });
-    const httpHook = new ivm.Reference((requestJson: unknown) => (fresh.run ? forwardHttp(fresh.run, requestJson) : JSON.stringify({ failed: 'the run ended' })));
-    fresh.hooks.push(httpHook);
+    const httpHook = new ivm.Reference((requestJson: unknown) => (target.run ? forwardHttp(target.run, requestJson) : JSON.stringify({ failed: 'the run ended' })));
+    resources.push(httpHook);
     const makeHandles = (await slot.bootstrap.run(context, { reference: true })) as IvmReference;
-    try {
-      const handles = (await makeHandles.apply(undefined, [logHook, httpHook, OPTIONS_JSON], { result: { reference: true } })) as IvmReference;
-      try {
-        fresh.bind = handles.getSync('bind', { reference: true }) as IvmReference;
-        fresh.hooks.push(fresh.bind);
-        fresh.settle = handles.getSync('settle', { reference: true }) as IvmReference;
-        fresh.hooks.push(fresh.settle);
-      } finally {
-        handles.release();
-      }
-    } finally {
-      makeHandles.release();
-    }
-    return fresh;
+    resources.push(makeHandles);
+    const handles = (await makeHandles.apply(undefined, [logHook, httpHook, OPTIONS_JSON], { result: { reference: true } })) as IvmReference;
+    resources.push(handles);
+    const bind = handles.getSync('bind', { reference: true }) as IvmReference;
+    resources.push(bind);
+    const settle = handles.getSync('settle', { reference: true }) as IvmReference;
+    resources.push(settle);
+    return { context, bind, settle, target, resources };
   } catch (error) {
-    releaseFresh(fresh);
+    releaseAll(resources);
     throw error;
   }
 }
@@ -134,7 +130,11 @@ async function takeFresh(slot: Slot): Promise<Fresh> {
 }
 
 function releaseFresh(fresh: Fresh | null): void {
-  for (const resource of fresh ? [...fresh.hooks, fresh.context] : []) {
+  if (fresh) releaseAll(fresh.resources);
+}
+
+function releaseAll(resources: Array<{ release(): void }>): void {
+  for (const resource of resources) {
     try {
       resource.release();
     } catch {
@@ -188,21 +188,9 @@ function retire(slot: Slot): void {
   slot.retired = true;
   const index = slots.indexOf(slot);
   if (index >= 0) slots.splice(index, 1);
-  for (const script of slot.scripts.values()) {
-    try {
-      script.release();
-    } catch {
-      /* already gone with the isolate */
-    }
-  }
+  releaseAll([...slot.scripts.values(), slot.bootstrap, ...(slot.prepared?.resources ?? [])]);
   slot.scripts.clear();
-  releaseFresh(slot.prepared);
   slot.prepared = null;
-  try {
-    slot.bootstrap.release();
-  } catch {
-    /* gone with the isolate */
-  }
   try {
     if (!slot.isolate.isDisposed) slot.isolate.dispose();
   } catch {
@@ -299,7 +287,7 @@ interface RunState {
 const runs = new Map<number, RunState>();
 
 class LimitHit extends Error {
-  constructor(readonly code: 'SCRIPT_TIMEOUT' | 'SCRIPT_MEMORY_LIMIT', message: string) {
+  constructor(readonly code: 'SCRIPT_TIMEOUT', message: string) {
     super(message);
   }
 }
@@ -363,7 +351,7 @@ async function execute(request: RunRequest): Promise<RunOutcome> {
     try {
       const script = await compiled(slot, request.cacheKey, request.source);
       fresh = await takeFresh(slot);
-      fresh.run = state;
+      fresh.target.run = state;
       fresh.bind.applySync(undefined, [request.paramsJson, request.inputJson, request.contextJson, request.allowNetwork], { timeout: remaining(deadline) });
       // The script ends by calling start() (SCRIPT_TRAILER): the user's code and main in one trip.
       let answer = await runScript(script, fresh.context, request.cacheKey, deadline);
@@ -373,7 +361,7 @@ async function execute(request: RunRequest): Promise<RunOutcome> {
       await linesIn(state, linesWrittenOf(answer));
       return decode(answer);
     } finally {
-      if (fresh) fresh.run = null;
+      if (fresh) fresh.target.run = null;
       releaseFresh(fresh);
     }
   })();
