@@ -8,7 +8,6 @@ import { createLogger, type Logger } from './logger.js';
 import { buildSchema, createLoaders, type Services } from './schema/index.js';
 import { ApiDefinitionService } from './services/apis.js';
 import { systemClock, type Clock } from './shared/clock.js';
-import { checkScriptSource } from './engine/sandbox/index.js';
 import { ExecutionService } from './services/executions.js';
 import { ApiRunService } from './services/apiRuns.js';
 import { RuleService } from './services/rules.js';
@@ -73,7 +72,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         });
         const current: Services = {
           rules,
-          apis: new ApiDefinitionService(database.fork, { scriptMaxTimeoutMs: config.scriptMaxTimeoutMs, scriptMaxMemoryMb: config.scriptMaxMemoryMb }, checkScriptSource, clock),
+          apis: new ApiDefinitionService(database.fork, { scriptMaxTimeoutMs: config.scriptMaxTimeoutMs, scriptMaxMemoryMb: config.scriptMaxMemoryMb }, clock),
           executions: new ExecutionService(runtime),
           apiRuns: new ApiRunService(runtime),
         };

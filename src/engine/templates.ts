@@ -1,7 +1,8 @@
+import { readPath } from './conditions/path.js';
 import { SpecError } from './spec/errors.js';
 
 /**
- * `{{ path }}` placeholders (SPEC.md "Templates"). Placeholders are looked up with getPath,
+ * `{{ path }}` placeholders (SPEC.md "Templates"). Placeholders are looked up with readPath,
  * never evaluated. Shared by action specs (roots payload, rule, execution, cascade) and HTTP
  * API definitions (roots params, input).
  */
@@ -15,34 +16,26 @@ export interface TemplateScope {
   input?: unknown;
 }
 
+/** The scope of a rule's action spec: the run's ids, or nulls when nothing runs (simulateRule). */
+export function actionScope(rule: { id: string; name: string }, payload: unknown, run: { id: string; depth: number; cascadeId: string } | null): TemplateScope {
+  return {
+    payload,
+    rule: { id: rule.id, name: rule.name },
+    execution: { id: run?.id ?? null, depth: run?.depth ?? null },
+    cascade: { id: run?.cascadeId ?? null },
+  };
+}
+
 /** Roots a rule's action spec may use. */
 export const ACTION_TEMPLATE_ROOTS = ['payload', 'rule', 'execution', 'cascade'] as const;
 /** Roots an HTTP API definition may use. */
 export const HTTP_TEMPLATE_ROOTS = ['params', 'input'] as const;
 
 /**
- * The value at a dotted path (`host.metrics.cpu`, `items.0.id`). Numeric segments index
- * arrays; only own properties of plain objects are followed (never prototypes). An empty path
- * is the value itself.
+ * The value at a dotted path: conditions' readPath (own properties only, canonical numeric
+ * segments index arrays, an empty path is the value itself). Kept under this name for callers.
  */
-export function getPath(value: unknown, path: string): { found: boolean; value: unknown } {
-  if (path === '') return { found: true, value };
-  let current: unknown = value;
-  for (const segment of path.split('.')) {
-    if (Array.isArray(current)) {
-      if (!/^(0|[1-9]\d*)$/.test(segment)) return { found: false, value: undefined };
-      const index = Number(segment);
-      if (index >= current.length) return { found: false, value: undefined };
-      current = current[index];
-    } else if (typeof current === 'object' && current !== null) {
-      if (!Object.prototype.hasOwnProperty.call(current, segment)) return { found: false, value: undefined };
-      current = (current as Record<string, unknown>)[segment];
-    } else {
-      return { found: false, value: undefined };
-    }
-  }
-  return { found: true, value: current };
-}
+export const getPath = readPath;
 
 type Token =
   | { kind: 'text'; text: string }
@@ -129,7 +122,7 @@ function lookup(scope: TemplateScope, path: string): { found: boolean; value: un
   if (!Object.prototype.hasOwnProperty.call(scope, root)) return { found: false, value: undefined };
   const base = (scope as unknown as Record<string, unknown>)[root];
   if (base === undefined) return { found: false, value: undefined };
-  return getPath(base, rest);
+  return readPath(base, rest);
 }
 
 function asText(value: unknown): string {

@@ -1,20 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { MAX_EVENTS_PER_CALL } from '../engine/publisher.js';
+import { MAX_EVENTS_PER_CALL, type BatchResult } from '../engine/publisher.js';
 import { sendJson } from './server.js';
 
+type Refused = BatchResult['refused'];
 
-export interface RefusedEvent {
-  index: number;
-  reason: string;
-}
-
-export interface PublishEventsOutcome {
-  accepted: number;
-  matched: number;
-  refused: RefusedEvent[];
-}
-
-export type PublishBatch = (events: { index: number; event: unknown }[], source: string | null, refused: RefusedEvent[]) => Promise<PublishEventsOutcome>;
+export type PublishBatch = (events: { index: number; event: unknown }[], source: string | null, refused: Refused) => Promise<BatchResult>;
 
 class TooLarge extends Error {}
 
@@ -31,9 +21,9 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
 }
 
 /** NDJSON: one event a line; a line that does not parse is refused on its own. */
-function parseNdjson(text: string): { parsed: { index: number; event: unknown }[]; refused: RefusedEvent[] } {
+function parseNdjson(text: string): { parsed: { index: number; event: unknown }[]; refused: Refused } {
   const parsed: { index: number; event: unknown }[] = [];
-  const refused: RefusedEvent[] = [];
+  const refused: Refused = [];
   let index = 0;
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
@@ -72,7 +62,7 @@ export function eventsRoute(options: { maxBytes: number; publish: PublishBatch }
     const contentType = String(req.headers['content-type'] ?? '').toLowerCase();
     const text = body.toString('utf8');
     let parsed: { index: number; event: unknown }[];
-    let refused: RefusedEvent[] = [];
+    let refused: Refused = [];
     if (contentType.includes('ndjson') || contentType.includes('jsonl')) {
       ({ parsed, refused } = parseNdjson(text));
     } else {

@@ -2,7 +2,7 @@ import type { ApiExecution } from '../entities/index.js';
 import { ApiDefinitionRef } from './apiDefinition.js';
 import { builder } from './builder.js';
 import { ExecutionStatusEnum } from './enums.js';
-import { ActionLogRef, ExecutionErrorRef } from './execution.js';
+import { ActionLogRef, ExecutionErrorRef, executionError } from './execution.js';
 import { connectionType } from './pagination.js';
 
 export const ApiExecutionRef = builder.objectRef<ApiExecution>('ApiExecution').implement({
@@ -14,7 +14,7 @@ export const ApiExecutionRef = builder.objectRef<ApiExecution>('ApiExecution').i
     input: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.input }),
     output: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.output }),
     logs: t.field({ type: [ActionLogRef], resolve: (e, _args, { loaders }) => loaders.apiLogs.load(e.id) }),
-    error: t.field({ type: ExecutionErrorRef, nullable: true, resolve: (e) => (e.errorCode ? { code: e.errorCode, message: e.errorMessage ?? e.errorCode } : null) }),
+    error: t.field({ type: ExecutionErrorRef, nullable: true, resolve: executionError }),
     durationMs: t.exposeInt('durationMs', { nullable: true }),
     executedBy: t.exposeString('executedBy'),
     startedAt: t.field({ type: 'DateTime', resolve: (e) => e.startedAt }),

@@ -14,6 +14,11 @@ export const ExecutionErrorRef = builder.objectRef<{ code: string; message: stri
   }),
 });
 
+/** The `error` field of an Execution or ApiExecution: null unless the run stored an error code. */
+export function executionError(run: { errorCode: string | null; errorMessage: string | null }): { code: string; message: string } | null {
+  return run.errorCode ? { code: run.errorCode, message: run.errorMessage ?? run.errorCode } : null;
+}
+
 export const ActionLogRef = builder.objectRef<ActionLog>('ActionLog').implement({
   fields: (t) => ({
     executionId: t.exposeID('executionId', { description: 'The Execution, or for a direct executeApi run the ApiExecution, that wrote it.' }),
@@ -43,11 +48,7 @@ ExecutionRef.implement({
     actionType: t.field({ type: ActionTypeEnum, nullable: true, resolve: (e) => e.actionType }),
     result: t.field({ type: 'JSON', nullable: true, description: 'What the action returned (SPEC.md, per action type).', resolve: (e) => e.result }),
     references: t.field({ type: 'JSON', description: "Condition and action references (SPEC.md, 'References').", resolve: (e) => e.references }),
-    error: t.field({
-      type: ExecutionErrorRef,
-      nullable: true,
-      resolve: (e) => (e.errorCode ? { code: e.errorCode, message: e.errorMessage ?? e.errorCode } : null),
-    }),
+    error: t.field({ type: ExecutionErrorRef, nullable: true, resolve: executionError }),
     skipReason: t.exposeString('skipReason', { nullable: true, description: 'Why it was SKIPPED: RULE_ALREADY_RUNNING, QUEUE_FULL or CASCADE_DEPTH_EXCEEDED.' }),
     durationMs: t.exposeInt('durationMs', { nullable: true }),
     startedAt: t.field({ type: 'DateTime', resolve: (e) => e.startedAt }),

@@ -12,24 +12,20 @@ export interface Loaders {
   stats: DataLoader<string, RuleStats>;
 }
 
+/** A loader over a batch fetch that returns a map by key; a key the map lacks gets fallback(). */
+function mapLoader<V>(fetch: (ids: readonly string[]) => Promise<Map<string, V>>, fallback: () => V): DataLoader<string, V> {
+  return new DataLoader(async (ids) => {
+    const byId = await fetch(ids);
+    return ids.map((id) => byId.get(id) ?? fallback());
+  });
+}
+
 export function createLoaders(services: Services): Loaders {
   return {
     rule: new DataLoader((ids) => services.rules.getMany(ids)),
-    children: new DataLoader(async (ids) => {
-      const byParent = await services.executions.childrenOf(ids);
-      return ids.map((id) => byParent.get(id) ?? []);
-    }),
-    logs: new DataLoader(async (ids) => {
-      const byExecution = await services.executions.logsOf(ids);
-      return ids.map((id) => byExecution.get(id) ?? []);
-    }),
-    stats: new DataLoader(async (ids) => {
-      const byRule = await services.executions.statsOf(ids);
-      return ids.map((id) => byRule.get(id) ?? { matched: 0, ran: 0, held: 0, failed: 0 });
-    }),
-    apiLogs: new DataLoader(async (ids) => {
-      const byRun = await services.apiRuns.logsOf(ids);
-      return ids.map((id) => byRun.get(id) ?? []);
-    }),
+    children: mapLoader((ids) => services.executions.childrenOf(ids), () => []),
+    logs: mapLoader((ids) => services.executions.logsOf(ids), () => []),
+    stats: mapLoader((ids) => services.executions.statsOf(ids), () => ({ matched: 0, ran: 0, held: 0, failed: 0 })),
+    apiLogs: mapLoader((ids) => services.apiRuns.logsOf(ids), () => []),
   };
 }

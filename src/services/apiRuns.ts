@@ -1,9 +1,8 @@
 import type { ActionLog, ApiExecution } from '../entities/index.js';
 import type { EngineRuntime } from '../engine/runtime.js';
-import { notFound, badInput } from '../errors.js';
+import { notFound } from '../errors.js';
+import { checkExecutedBy } from './names.js';
 import { isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
-
-const MAX_EXECUTED_BY = 100;
 
 /** Direct runs of API definitions (executeApi) and the history of every run. */
 export class ApiRunService {
@@ -13,8 +12,7 @@ export class ApiRunService {
   async execute(apiId: string, params: unknown, input: unknown, executedBy: string | null | undefined): Promise<ApiExecution> {
     const api = isUuid(apiId) ? await this.runtime.apiStore.getDefinition(apiId) : null;
     if (!api) throw notFound(`No API definition with id ${JSON.stringify(apiId)}`);
-    const by = executedBy ?? 'api';
-    if (by.trim() === '' || by.length > MAX_EXECUTED_BY) throw badInput(`executedBy: 1 to ${MAX_EXECUTED_BY} characters`, { field: 'executedBy' });
+    const by = checkExecutedBy(executedBy, 'api');
     const { execution } = await this.runtime.apiRunner.run({ api, params: params ?? {}, input: input ?? null, executedBy: by, fromRule: null });
     return execution;
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { checkScriptSource } from '../engine/sandbox/validateSource.js';
 import { validateHttpSpec, validateParamSchema, validateRuntimePolicy, type SpecLimits } from '../engine/spec/index.js';
 import { ApiDefinitionSchema, type ApiDefinition, type ApiKindValue } from '../entities/index.js';
 import { badInput, notFound } from '../errors.js';
@@ -29,11 +30,6 @@ export interface CreateApiInput {
 
 export type UpdateApiInput = Omit<Partial<CreateApiInput>, 'kind' | 'createdBy' | 'name'> & { name?: string | null };
 
-/** Checks a script's source at save; the sandbox issue supplies a full compile check. */
-export type SourceCheck = (source: string, path: string) => void;
-
-export type ApiChangeListener = (change: { id: string; api: ApiDefinition | null }) => void;
-
 const KINDS: readonly ApiKindValue[] = ['SCRIPT', 'HTTP'];
 export const MAX_SOURCE_BYTES = 256 * 1024;
 
@@ -43,19 +39,11 @@ function basicSourceCheck(source: string, path: string) {
 }
 
 export class ApiDefinitionService {
-  private readonly listeners = new Set<ApiChangeListener>();
-
   constructor(
     private readonly fork: () => EntityManager,
     private readonly limits: SpecLimits,
-    private readonly checkSource: SourceCheck = () => undefined,
     private readonly clock: Clock = systemClock,
   ) {}
-
-  onChange(listener: ApiChangeListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
 
   async get(id: string): Promise<ApiDefinition | null> {
     if (!isUuid(id)) return null;
@@ -86,7 +74,7 @@ export class ApiDefinitionService {
       if (source == null) throw badInput('input.source: a SCRIPT definition needs its source', { field: 'input.source' });
       if (httpSpec != null) throw badInput('input.httpSpec: only an HTTP definition has an httpSpec', { field: 'input.httpSpec', specPath: 'input.httpSpec' });
       basicSourceCheck(source, 'input.source');
-      this.checkSource(source, 'input.source');
+      checkScriptSource(source);
       checkedSource = source;
     } else {
       if (httpSpec == null) throw badInput('input.httpSpec: an HTTP definition needs its httpSpec', { field: 'input.httpSpec', specPath: 'input.httpSpec' });
@@ -124,14 +112,12 @@ export class ApiDefinitionService {
       updatedAt: now,
     };
     const em = this.fork();
-    if (await em.count(ApiDefinitionSchema, { name })) throw duplicateName('API definition', name);
     try {
       await em.insert(ApiDefinitionSchema, api);
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) throw duplicateName('API definition', name);
       throw error;
     }
-    this.changed(api.id, api);
     return api;
   }
 
@@ -157,7 +143,6 @@ export class ApiDefinitionService {
       input.paramSchema !== undefined ? input.paramSchema : current.paramSchema,
       policy,
     );
-    if (name !== current.name && (await em.count(ApiDefinitionSchema, { name, id: { $ne: id } }))) throw duplicateName('API definition', name);
     const changes: Partial<ApiDefinition> = {
       name,
       description: input.description !== undefined ? checkDescription(input.description) : current.description,
@@ -172,18 +157,12 @@ export class ApiDefinitionService {
       throw error;
     }
     const updated = { ...current, ...changes } as ApiDefinition;
-    this.changed(id, updated);
     return updated;
   }
 
   async delete(id: string): Promise<string> {
     const deleted = isUuid(id) ? await this.fork().nativeDelete(ApiDefinitionSchema, { id }) : 0;
     if (!deleted) throw notFound(`No API definition with id ${JSON.stringify(id)}`);
-    this.changed(id, null);
     return id;
-  }
-
-  private changed(id: string, api: ApiDefinition | null) {
-    for (const listener of this.listeners) listener({ id, api });
   }
 }

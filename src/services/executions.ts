@@ -2,8 +2,9 @@ import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue, Rule } f
 import { isEventObject, MAX_EVENTS_PER_CALL, type BatchResult, type PublishResult } from '../engine/publisher.js';
 import type { EngineRuntime } from '../engine/runtime.js';
 import type { RuleStats } from '../engine/stats.js';
-import { renderTemplates } from '../engine/templates.js';
+import { actionScope, renderTemplates } from '../engine/templates.js';
 import { AppError, badInput, notFound } from '../errors.js';
+import { checkExecutedBy } from './names.js';
 import { isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
 import { createChannel } from './stream.js';
 
@@ -30,8 +31,6 @@ export interface ExecutionListFilter {
   status?: ExecutionStatusValue | null;
 }
 
-const MAX_EXECUTED_BY = 100;
-
 /** Runs, simulations, events and the history they leave; what the GraphQL layer calls. */
 export class ExecutionService {
   constructor(private readonly runtime: EngineRuntime) {}
@@ -54,8 +53,7 @@ export class ExecutionService {
   async trigger(ruleId: string, payload: unknown, executedBy: string | null | undefined, wait: boolean): Promise<Execution> {
     const rule = await this.findRule(ruleId);
     if (!rule.active) throw new AppError('RULE_INACTIVE', `Rule ${rule.name} (${rule.id}) is inactive`);
-    const by = executedBy ?? 'manual';
-    if (by.trim() === '' || by.length > MAX_EXECUTED_BY) throw badInput(`executedBy: 1 to ${MAX_EXECUTED_BY} characters`, { field: 'executedBy' });
+    const by = checkExecutedBy(executedBy, 'manual');
     const run = await this.runtime.engine.trigger({ rule, payload: this.payloadFor(rule, payload), executedBy: by });
     return wait ? run.finished : run.started;
   }
@@ -64,12 +62,7 @@ export class ExecutionService {
     const rule = await this.findRule(ruleId);
     const input = this.payloadFor(rule, payload);
     const evaluation = this.runtime.evaluator.evaluate(rule, input);
-    const resolvedAction = renderTemplates(rule.actionSpec, {
-      payload: input,
-      rule: { id: rule.id, name: rule.name },
-      execution: { id: null, depth: null },
-      cascade: { id: null },
-    });
+    const resolvedAction = renderTemplates(rule.actionSpec, actionScope(rule, input, null));
     return { conditionMet: evaluation.met, wouldExecute: evaluation.met && rule.active, resolvedAction, references: { trigger: evaluation.trigger } };
   }
 

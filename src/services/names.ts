@@ -20,3 +20,12 @@ export function checkDescription(description: string | null | undefined, path = 
 export function duplicateName(kind: string, name: string) {
   return badInput(`input.name: a ${kind} named "${name}" already exists`, { field: 'input.name' });
 }
+
+export const MAX_EXECUTED_BY = 100;
+
+/** Who started a run: `value`, or `fallback` when none is given; 1 to MAX_EXECUTED_BY characters. */
+export function checkExecutedBy(value: string | null | undefined, fallback: string): string {
+  const by = value ?? fallback;
+  if (by.trim() === '' || by.length > MAX_EXECUTED_BY) throw badInput(`executedBy: 1 to ${MAX_EXECUTED_BY} characters`, { field: 'executedBy' });
+  return by;
+}

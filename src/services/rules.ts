@@ -107,7 +107,6 @@ export class RuleService {
       updatedAt: now,
     };
     const em = this.fork();
-    if (await em.count(RuleSchema, { name })) throw duplicateName('rule', name);
     try {
       await em.insert(RuleSchema, rule);
     } catch (error) {
@@ -127,7 +126,6 @@ export class RuleService {
     const triggerType = input.triggerType != null ? checkTriggerType(input.triggerType) : current.triggerType;
     const triggerSpec = validateTriggerSpec(triggerType, input.triggerSpec ?? current.triggerSpec);
     const { spec: actionSpec, actionType } = validateActionSpec(input.actionSpec ?? current.actionSpec);
-    if (name !== current.name && (await em.count(RuleSchema, { name, id: { $ne: id } }))) throw duplicateName('rule', name);
     const changes: Partial<Rule> = {
       name,
       description: input.description !== undefined ? checkDescription(input.description) : current.description,

@@ -94,10 +94,6 @@ function equalsPre(actual: unknown, expected: unknown, expNum: number): boolean 
   return false;
 }
 
-export function valuesEqual(actual: unknown, expected: unknown): boolean {
-  return equalsPre(actual, expected, toFiniteNumber(expected));
-}
-
 /**
  * Three-way ordering: negative / 0 / positive, or NaN when the two values are
  * not orderable against each other.
@@ -116,10 +112,6 @@ function orderPre(actual: unknown, expected: unknown, expNum: number): number {
     return a < e ? -1 : a > e ? 1 : a === e ? 0 : NaN;
   }
   return NaN;
-}
-
-export function compareOrder(actual: unknown, expected: unknown): number {
-  return orderPre(actual, expected, toFiniteNumber(expected));
 }
 
 function needleOf(expected: unknown): string | null {

@@ -29,14 +29,6 @@ export const MAX_CONDITION_DEPTH = 64;
 const LOGICS: readonly Logic[] = ['AND', 'OR', 'NOT'];
 const OPERATOR_LIST = `${OPERATORS.join(', ')} (= is read as ==)`;
 
-export function isGroup(condition: Condition): condition is GroupCondition {
-  return 'conditions' in condition;
-}
-
-export function isLeaf(condition: Condition): condition is LeafCondition {
-  return 'field' in condition;
-}
-
 /** `=` -> `==`; word operators are matched case-insensitively. Undefined when unknown. */
 export function normaliseOperator(op: string): Operator | undefined {
   if (op === '=') return '==';

@@ -48,12 +48,6 @@ export function expected(path: string, what: string, given: unknown): never {
   throw new SpecError(path, `expected ${what}, got ${describe(given)}`);
 }
 
-/** Human list: `a, b or c`. */
-export function oneOf(values: readonly string[]): string {
-  if (values.length <= 1) return values.join('');
-  return `${values.slice(0, -1).join(', ')} or ${values[values.length - 1]}`;
-}
-
 export function expectObject(value: unknown, path: string, what = 'an object'): JsonObject {
   if (!isPlainObject(value)) expected(path, what, value);
   return value;
@@ -144,11 +138,6 @@ export function expectFieldPath(value: unknown, path: string): string {
     fail(path, `expected ${what}, got "${value}" (a path segment is empty)`);
   }
   return value;
-}
-
-export function expectStringRecord(value: unknown, path: string): Record<string, string> {
-  const obj = expectObject(value, path, 'an object of string values');
-  return Object.fromEntries(Object.entries(obj).map(([key, v]) => [key, expectString(v, keyPath(path, key))]));
 }
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
