@@ -7,7 +7,7 @@ import { publishAll, type BusMessage, type EventBus } from './bus/eventBus.js';
 import { CascadeRun } from './cascade.js';
 import type { LogSink, LogSinkFactory } from './logSink.js';
 import type { ExecutionStore } from './store/executionStore.js';
-import { renderTemplates } from './templates.js';
+import { actionScope, renderTemplates } from './templates.js';
 import type { TriggerEvaluation, TriggerEvaluator } from './trigger/evaluate.js';
 import type { ConcurrencySpec } from './spec/index.js';
 import type { RuleStatsCounter } from './stats.js';
@@ -81,7 +81,7 @@ export const concurrencyOf = (rule: Rule): ConcurrencySpec =>
 const deletedQueueRule = (row: Execution): Rule =>
   ({ id: row.ruleId, name: row.ruleName ?? row.ruleId, triggerSpec: { concurrency: { mode: 'queue' } }, actionSpec: {}, active: false }) as unknown as Rule;
 
-export const skipMessages: Record<string, string> = {
+const skipMessages: Record<string, string> = {
   RULE_ALREADY_RUNNING: 'the rule is already running',
   CASCADE_DEPTH_EXCEEDED: 'the cascade depth limit was reached',
   QUEUE_FULL: 'the rule already has its maximum of queued runs',
@@ -447,12 +447,7 @@ export class Engine {
       return { status: 'FAILED', result: null, references: { action_type: spec.type }, error: { code: 'INTERNAL', message: `no action of type ${String(spec.type)}` } };
     }
     try {
-      const resolved = renderTemplates(spec, {
-        payload: request.payload,
-        rule: { id: rule.id, name: rule.name },
-        execution: { id: running.id, depth: running.depth },
-        cascade: { id: running.cascadeId },
-      }) as Record<string, unknown>;
+      const resolved = renderTemplates(spec, actionScope(rule, request.payload, running)) as Record<string, unknown>;
       return await action.run(resolved, ctx);
     } catch (error) {
       this.options.logger.error({ err: error, executionId: running.id }, 'action threw');

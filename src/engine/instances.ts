@@ -22,13 +22,10 @@ export interface InstanceOptions {
   onTick?: () => Promise<void>;
 }
 
-const SELECT_STALE = `
-  SELECT e.* FROM executions e
-  WHERE e.status = 'RUNNING'
-    AND (e.instance_id IS NULL OR NOT EXISTS (
-      SELECT 1 FROM instances i WHERE i.id = e.instance_id AND i.heartbeat_at >= now() - (? * interval '1 millisecond')
-    ))
-  ORDER BY e.cascade_id, e.depth DESC`;
+/** RUNNING rows of instances whose heartbeat went stale (or that have none). */
+const OF_STALE_INSTANCES = `(instance_id IS NULL OR NOT EXISTS (
+  SELECT 1 FROM instances i WHERE i.id = executions.instance_id AND i.heartbeat_at >= now() - (? * interval '1 millisecond')
+))`;
 
 /**
  * This instance's heartbeat, and the sweep that finishes the RUNNING rows of instances whose
@@ -46,7 +43,7 @@ export class InstanceRegistry {
     await sql.query('INSERT INTO instances (id, hostname, pid) VALUES (?, ?, ?)', [instanceId, hostname(), process.pid]);
     await this.countPeers();
     await this.options.bus.announce?.();
-    if (this.options.soleInstance) await this.interrupt(await sql.query(`SELECT * FROM executions WHERE status = 'RUNNING' AND instance_id IS DISTINCT FROM ? ORDER BY cascade_id, depth DESC`, [instanceId]));
+    if (this.options.soleInstance) await this.interruptWhere('instance_id IS DISTINCT FROM ?', [instanceId]);
     await this.sweep();
     this.timer = setInterval(() => void this.tick(), this.options.heartbeatIntervalMs);
     this.timer.unref();
@@ -80,7 +77,7 @@ export class InstanceRegistry {
     this.sweeping ??= (async () => {
       try {
         const { sql, staleAfterMs } = this.options;
-        await this.interrupt(await sql.query(SELECT_STALE, [staleAfterMs]));
+        await this.interruptWhere(OF_STALE_INSTANCES, [staleAfterMs]);
         await sql.query('DELETE FROM instances WHERE heartbeat_at < now() - (? * interval \'1 millisecond\') AND id <> ?', [staleAfterMs * 10, this.options.instanceId]);
       } finally {
         this.sweeping = undefined;
@@ -93,17 +90,20 @@ export class InstanceRegistry {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     const { sql, instanceId } = this.options;
-    await this.interrupt(await sql.query(`SELECT * FROM executions WHERE status = 'RUNNING' AND instance_id = ? ORDER BY cascade_id, depth DESC`, [instanceId]));
+    await this.interruptWhere('instance_id = ?', [instanceId]);
     await sql.query('DELETE FROM instances WHERE id = ?', [instanceId]);
   }
 
-  private async interrupt(rows: Record<string, unknown>[]): Promise<void> {
-    if (rows.length === 0) return;
+  /** Finishes the RUNNING rows that meet `condition` as interrupted, deepest first in each cascade. */
+  private async interruptWhere(condition: string, params: unknown[]): Promise<void> {
     const { sql, bus, logger } = this.options;
+    const rows = await sql.query(`SELECT * FROM executions WHERE status = 'RUNNING' AND ${condition} ORDER BY cascade_id, depth DESC`, params);
     const byCascade = new Map<string, Execution[]>();
     for (const row of rows) {
       const execution = toExecution(row);
-      byCascade.set(execution.cascadeId, [...(byCascade.get(execution.cascadeId) ?? []), execution]);
+      const group = byCascade.get(execution.cascadeId);
+      if (group) group.push(execution);
+      else byCascade.set(execution.cascadeId, [execution]);
     }
     for (const [cascadeId, executions] of byCascade) {
       const { finished, events } = await sql.transaction(async (tx) => {

@@ -1,7 +1,7 @@
 import type { ActionLog, LogLevelValue } from '../entities/index.js';
 import type { Logger } from '../logger.js';
 import type { Clock } from '../shared/clock.js';
-import { publishAll, type BusMessage, type EventBus } from './bus/eventBus.js';
+import { writeThenPublish, type BusMessage, type EventBus } from './bus/eventBus.js';
 import type { ExecutionStore } from './store/executionStore.js';
 
 export const MAX_LOG_LINES = 1000;
@@ -26,7 +26,6 @@ export class LogSink {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
-  dropped = 0;
 
   constructor(
     private readonly owner: LogOwner,
@@ -37,10 +36,7 @@ export class LogSink {
 
   add(level: LogLevelValue, message: string, data?: unknown, apiExecutionId: string | null = null) {
     if (this.closed) return;
-    if (this.seq >= MAX_LOG_LINES) {
-      this.dropped++;
-      return;
-    }
+    if (this.seq >= MAX_LOG_LINES) return;
     this.pending.push({
       ...this.owner,
       seq: ++this.seq,
@@ -84,9 +80,7 @@ export function createLogSinkFactory(deps: { store: ExecutionStore; bus: EventBu
       clock,
       async (lines) => {
         const messages: BusMessage[] = lines.map((message) => ({ topic: 'log' as const, message }));
-        const notify = bus.encodeForWrite?.(messages);
-        await store.appendLogs(lines, notify);
-        if (!notify) publishAll(bus, messages);
+        await writeThenPublish(bus, messages, (notify) => store.appendLogs(lines, notify));
       },
       (error) => logger.error({ err: error, executionId: owner.executionId }, 'could not write log lines'),
     );

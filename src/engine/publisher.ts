@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Execution } from '../entities/index.js';
 import type { Engine, StartedRun } from './engine.js';
-import type { ActiveRuleSet, StreamFiring } from './ruleSet.js';
+import type { ActiveRuleSet, RuleSetSnapshot, StreamFiring } from './ruleSet.js';
 import type { RuleStatsCounter } from './stats.js';
 import type { Throttle } from './throttle.js';
 
@@ -41,7 +41,7 @@ export class EventPublisher {
   ) {}
 
   async publish(event: Record<string, unknown>, source: string | null): Promise<PublishResult> {
-    const { eventId, matched, starts } = await this.dispatch(event, source);
+    const { eventId, matched, starts } = this.dispatch(await this.rules.current(), event, source);
     const runs = await Promise.all(starts);
     return { eventId, matched, executions: runs.map((r) => r.started) };
   }
@@ -51,13 +51,14 @@ export class EventPublisher {
     let matched = 0;
     let accepted = 0;
     const starts: Promise<StartedRun>[] = [];
+    const snapshot = await this.rules.current();
     for (const { index, event } of items) {
       if (!isEventObject(event)) {
         refused.push({ index, reason: NOT_AN_OBJECT });
         continue;
       }
       accepted++;
-      const dispatched = await this.dispatch(event, source);
+      const dispatched = this.dispatch(snapshot, event, source);
       matched += dispatched.matched;
       starts.push(...dispatched.starts);
     }
@@ -65,12 +66,11 @@ export class EventPublisher {
     return { accepted, matched, refused: refused.sort((a, b) => a.index - b.index) };
   }
 
-  private async dispatch(event: Record<string, unknown>, source: string | null): Promise<{ eventId: string; matched: number; starts: Promise<StartedRun>[] }> {
+  private dispatch(snapshot: RuleSetSnapshot, event: Record<string, unknown>, source: string | null): { eventId: string; matched: number; starts: Promise<StartedRun>[] } {
     const eventId = randomUUID();
     const references = { event: { eventId, source } };
     const starts: Promise<StartedRun>[] = [];
     let matched = 0;
-    const snapshot = await this.rules.current();
     for (const { rule, throttle } of snapshot.matching(event)) {
       this.stats.add(rule.id, 'matched');
       const token = throttle ? this.throttle.acquire(rule.id, throttle, event) : null;

@@ -2,7 +2,7 @@ import type { Rule } from '../entities/index.js';
 import { isUuid } from '../shared/ids.js';
 import type { EventBus } from './bus/eventBus.js';
 import type { RuleReader } from './engine.js';
-import { toRule } from './store/rows.js';
+import { readRule } from './store/rows.js';
 import type { Sql } from './store/sql.js';
 
 /** Entries are read again after this long even without a change notice (a notice lost with a dropped connection). */
@@ -30,7 +30,7 @@ export class RuleCache implements RuleReader {
     const cached = this.entries.get(id);
     if (cached && now - cached.at < MAX_AGE_MS) return cached.rule;
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-    const rule = this.sql.query('SELECT * FROM rules WHERE id = ?', [id]).then(([row]) => (row ? toRule(row) : null));
+    const rule = readRule(this.sql, id);
     const entry = { at: now, rule };
     this.entries.set(id, entry);
     // Unknown ids and failed reads are not kept.

@@ -5,7 +5,7 @@ import type { EventBus } from './bus/eventBus.js';
 import { RuleIndex } from './matcher/index.js';
 import { conditionOf, eventSpecKind, type EventTriggerSpec, type ThrottleSpec } from './spec/index.js';
 import { createStreamProcessor, type Firing, type StreamProcessor } from './stream/index.js';
-import { toRule } from './store/rows.js';
+import { readRule, toRule } from './store/rows.js';
 import type { Sql } from './store/sql.js';
 import type { TriggerEvaluator } from './trigger/evaluate.js';
 
@@ -94,11 +94,10 @@ export class ActiveRuleSet implements RuleSetSnapshot {
     }
   }
 
-  /** Another instance changed a rule: read it again. */
+  /** A rule changed (on any instance; the bus also echoes this one's own changes): read it again. */
   private async reload(id: string) {
     try {
-      const [row] = await this.options.sql.query('SELECT * FROM rules WHERE id = ?', [id]);
-      this.apply(id, row ? toRule(row) : null);
+      this.apply(id, await readRule(this.options.sql, id));
     } catch (error) {
       this.options.logger.warn({ err: error, ruleId: id }, 'could not reload a changed rule');
     }

@@ -71,8 +71,8 @@ async function createBus(options: RuntimeOptions, store: ExecutionStore, instanc
       sql,
       async (topic: BusTopic, ref) => {
         if (topic === 'execution') return store.get(String(ref.id));
-        if (topic === 'log') return (await store.logsOf([String(ref.executionId)])).get(String(ref.executionId))?.find((l) => l.seq === ref.seq) ?? null;
-        if (topic === 'cascade') return (await store.eventsOf(String(ref.cascadeId), Number(ref.seq) - 1))[0] ?? null;
+        if (topic === 'log') return store.logAt(String(ref.executionId), Number(ref.seq));
+        if (topic === 'cascade') return store.eventAt(String(ref.cascadeId), Number(ref.seq));
         return null;
       },
       logger,
@@ -135,7 +135,7 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
     onTick: () => engine.promoteWaiting(),
   });
   await instances.start();
-  const scheduler = new Scheduler({ sql, engine, http, evaluator, clock, logger, instanceId, tickMs: config.schedulerTickMs, metricPollTimeoutMs: config.metricPollTimeoutMs });
+  const scheduler = new Scheduler({ sql, engine, http, clock, logger, instanceId, tickMs: config.schedulerTickMs, metricPollTimeoutMs: config.metricPollTimeoutMs });
   const retention = new RetentionJob({ sql, clock, logger, days: config.executionRetentionDays, intervalMs: config.executionRetentionIntervalMs, batch: config.executionRetentionBatch });
   scheduler.start();
   retention.start();

@@ -8,13 +8,11 @@ import { firstDue, missedAfter, nextDue, timingKey } from './schedule/timing.js'
 import type { ScheduleTriggerSpec } from './spec/index.js';
 import { toRule } from './store/rows.js';
 import { parseOptionalTimestamp, parseTimestamp, type Sql } from './store/sql.js';
-import type { TriggerEvaluator } from './trigger/evaluate.js';
 
 export interface SchedulerOptions {
   sql: Sql;
   engine: Engine;
   http: OutboundHttpClient;
-  evaluator: TriggerEvaluator;
   clock: Clock;
   logger: Logger;
   instanceId: string;
@@ -31,17 +29,18 @@ const METRIC_LEASE_MARGIN_MS = 30_000;
 /** Clock skew allowed between instances when looking for the row of a taken-over due run. */
 const TAKEOVER_LOOKBACK_MS = 10 * 60_000;
 
-// The active SCHEDULE / METRIC rules and their lease, if any: one cheap query per tick.
+// The active SCHEDULE / METRIC rules and their lease, if any: one cheap query per tick. It also
+// drops the leases of rules that were switched off, deleted or changed to EVENT (switched on
+// again, they start over); those rules are not in the answer.
 const LOAD = `
+  WITH cleanup AS (
+    DELETE FROM schedule_leases l
+    WHERE NOT EXISTS (SELECT 1 FROM rules r WHERE r.id = l.rule_id AND r.active AND r.trigger_type IN ('SCHEDULE', 'METRIC'))
+  )
   SELECT r.*, l.timing AS lease_timing, l.rule_updated_at AS lease_rule_updated_at, l.due_at AS lease_due_at,
          l.owner AS lease_owner, l.lease_until AS lease_until
   FROM rules r LEFT JOIN schedule_leases l ON l.rule_id = r.id
   WHERE r.active AND r.trigger_type IN ('SCHEDULE', 'METRIC')`;
-
-// Leases of rules that were switched off, deleted or changed to EVENT: switched on again, they start over.
-const CLEANUP = `
-  DELETE FROM schedule_leases l
-  WHERE NOT EXISTS (SELECT 1 FROM rules r WHERE r.id = l.rule_id AND r.active AND r.trigger_type IN ('SCHEDULE', 'METRIC'))`;
 
 // A lease seen for the first time, or whose timing changed: a newer rule version wins, an
 // instance with a stale copy of the rule cannot set the old timing back.
@@ -72,6 +71,12 @@ const FIRED_ALREADY = `
   SELECT status FROM executions
   WHERE rule_id = ? AND started_at >= ?::timestamptz AND executed_by = ? AND "references"->?->>'dueAt' = ?
   LIMIT 1`;
+
+/** How each timed trigger type names its runs: executedBy, and its key in `references`. */
+const TIMED = {
+  SCHEDULE: { executedBy: 'scheduler', key: 'schedule' },
+  METRIC: { executedBy: 'metric-poll', key: 'poll' },
+} as const;
 
 interface Claim {
   rule: Rule;
@@ -124,15 +129,9 @@ export class Scheduler {
     return this.ticking;
   }
 
-  /** Runs claimed by this instance and not finished yet (polls and trigger writes). */
-  async idle(): Promise<void> {
-    await Promise.allSettled([...this.jobs.values()]);
-  }
-
   private async pass(): Promise<void> {
     const { sql, clock, instanceId } = this.options;
     const rows = await sql.query(LOAD);
-    await sql.query(CLEANUP);
     for (const row of rows) {
       if (this.stopped) return;
       const rule = toRule(row);
@@ -178,8 +177,7 @@ export class Scheduler {
   }
 
   private async run(claim: Claim): Promise<void> {
-    const executedBy = claim.rule.triggerType === 'METRIC' ? 'metric-poll' : 'scheduler';
-    const key = claim.rule.triggerType === 'METRIC' ? 'poll' : 'schedule';
+    const { executedBy, key } = TIMED[claim.rule.triggerType === 'METRIC' ? 'METRIC' : 'SCHEDULE'];
     if (claim.takenOver) {
       const [row] = await this.options.sql.query<{ status: string }>(FIRED_ALREADY, [
         claim.rule.id,
@@ -203,7 +201,7 @@ export class Scheduler {
     const { engine, clock } = this.options;
     const spec = claim.rule.triggerSpec as unknown as ScheduleTriggerSpec;
     const schedule = { dueAt: claim.due.toISOString(), missedRunsFolded: missedAfter(claim.rule, claim.due, clock.now()) };
-    await engine.trigger({ rule: claim.rule, payload: spec.payload ?? null, executedBy: 'scheduler', references: { schedule }, queueable: true });
+    await engine.trigger({ rule: claim.rule, payload: spec.payload ?? null, executedBy: TIMED.SCHEDULE.executedBy, references: { [TIMED.SCHEDULE.key]: schedule }, queueable: true });
     await this.release(claim, { armed: claim.armed, fired: true });
   }
 
@@ -213,22 +211,22 @@ export class Scheduler {
    * every instance shares it. A failed poll writes a FAILED row and leaves the armed state as is.
    */
   private async poll(claim: Claim): Promise<void> {
-    const { engine, http, evaluator, clock, metricPollTimeoutMs } = this.options;
+    const { engine, http, clock, metricPollTimeoutMs } = this.options;
     const { rule } = claim;
     const spec = rule.triggerSpec as unknown as { endpoint: string; method: string };
     const startedAt = clock.now();
-    const outcome = await pollMetric(rule, http, evaluator, metricPollTimeoutMs);
+    const outcome = await pollMetric(rule, http, metricPollTimeoutMs);
     // Shutting down: write nothing; the lease expires and another instance (or the next start) polls again.
     if (this.stopped) return;
     const poll = { dueAt: claim.due.toISOString(), endpoint: spec.endpoint, method: spec.method, status: outcome.status };
     if (!outcome.ok) {
-      await engine.recordFailed({ rule, payload: null, executedBy: 'metric-poll', references: { poll } }, { code: METRIC_POLL_FAILED, message: outcome.message }, startedAt);
+      await engine.recordFailed({ rule, payload: null, executedBy: TIMED.METRIC.executedBy, references: { [TIMED.METRIC.key]: poll } }, { code: METRIC_POLL_FAILED, message: outcome.message }, startedAt);
       await this.release(claim, { armed: claim.armed, fired: false });
       return;
     }
     if (!outcome.met) return this.release(claim, { armed: true, fired: false });
     if (!claim.armed) return this.release(claim, { armed: false, fired: false });
-    await engine.trigger({ rule, payload: outcome.body, executedBy: 'metric-poll', references: { poll: { ...poll, value: outcome.value } }, queueable: true });
+    await engine.trigger({ rule, payload: outcome.body, executedBy: TIMED.METRIC.executedBy, references: { [TIMED.METRIC.key]: { ...poll, value: outcome.value } }, queueable: true });
     await this.release(claim, { armed: false, fired: true });
   }
 

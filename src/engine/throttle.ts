@@ -50,11 +50,6 @@ export class Throttle {
     else this.until.set(token.key, token.previous);
   }
 
-  forget(ruleId: string) {
-    const prefix = `${ruleId}\u0000`;
-    for (const key of this.until.keys()) if (key.startsWith(prefix)) this.until.delete(key);
-  }
-
   private sweep(now: number) {
     for (const [key, until] of this.until) if (until <= now) this.until.delete(key);
   }

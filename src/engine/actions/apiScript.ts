@@ -33,12 +33,7 @@ export class ApiScriptAction implements Action {
       params: spec.params ?? {},
       input: 'input' in spec && spec.input !== undefined ? spec.input : ctx.payload,
       executedBy: 'rule',
-      fromRule: {
-        rule: ctx.rule,
-        execution: ctx.execution,
-        payload: ctx.payload,
-        log: (level, message, data, apiExecutionId) => ctx.log(level, message, data, apiExecutionId),
-      },
+      fromRule: ctx,
     });
     references.api_execution_id = execution.id;
     references.duration_ms = execution.durationMs;

@@ -1,11 +1,12 @@
 import type { ActionLog, ApiDefinition, ApiExecution } from '../../entities/index.js';
-import { NOTIFY_CHANNEL, toTextArray } from '../bus/postgresBus.js';
+import { toTextArray } from '../bus/postgresBus.js';
+import { APPEND_LOGS } from '../store/executionStore.js';
 import { fromLog } from '../store/rows.js';
 import { parseOptionalTimestamp, parseTimestamp, type Sql } from '../store/sql.js';
 
 type Row = Record<string, any>;
 
-export function toApiExecution(row: Row): ApiExecution {
+function toApiExecution(row: Row): ApiExecution {
   return {
     id: row.id,
     apiId: row.api_id,
@@ -45,7 +46,20 @@ function fromApiExecution(e: ApiExecution): Row {
   };
 }
 
-export function toApiDefinition(row: Row): ApiDefinition {
+/** The columns the finishing update sets (params and input are not sent again). */
+function finishedFields(e: ApiExecution): Row {
+  return {
+    id: e.id,
+    status: e.status,
+    output: e.output ?? null,
+    error_code: e.errorCode,
+    error_message: e.errorMessage,
+    duration_ms: e.durationMs,
+    finished_at: e.finishedAt?.toISOString() ?? null,
+  };
+}
+
+function toApiDefinition(row: Row): ApiDefinition {
   return {
     id: row.id,
     name: row.name,
@@ -84,17 +98,10 @@ export class ApiExecutionStore {
          UPDATE api_executions a SET status = r.status, output = r.output, error_code = r.error_code, error_message = r.error_message,
            duration_ms = r.duration_ms, finished_at = r.finished_at
          FROM jsonb_populate_record(null::api_executions, ?::jsonb) r WHERE a.id = r.id RETURNING a.id
-       ),
-       lg AS (INSERT INTO action_logs SELECT * FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) RETURNING 1),
-       nt AS (SELECT pg_notify('${NOTIFY_CHANNEL}', x) FROM unnest(?::text[]) AS x)
+       ), ${APPEND_LOGS}
        SELECT (SELECT count(*) FROM upd)::int AS n, (SELECT count(*) FROM lg)::int AS logs, (SELECT count(*) FROM nt)::int AS notified`,
-      [JSON.stringify(fromApiExecution(execution)), JSON.stringify(logs.map(fromLog)), toTextArray(notify)],
+      [JSON.stringify(finishedFields(execution)), JSON.stringify(logs.map(fromLog)), toTextArray(notify)],
     );
-  }
-
-  async get(id: string): Promise<ApiExecution | null> {
-    const [row] = await this.sql.query('SELECT * FROM api_executions WHERE id = ?', [id]);
-    return row ? toApiExecution(row) : null;
   }
 
   /** Newest first, `limit + 1` rows. */

@@ -4,9 +4,10 @@ import type { ApiDefinition, ApiExecution, LogLevelValue } from '../../entities/
 import type { Logger } from '../../logger.js';
 import type { Clock } from '../../shared/clock.js';
 import type { BusMessage, EventBus } from '../bus/eventBus.js';
-import { publishAll } from '../bus/eventBus.js';
+import { writeThenPublish } from '../bus/eventBus.js';
 import { CompiledRuleCache } from '../conditions/index.js';
 import { OutboundError, type OutboundHttpClient } from '../http/client.js';
+import type { ActionContext } from '../actions/types.js';
 import type { LogSinkFactory } from '../logSink.js';
 import type { HttpSpec } from '../spec/index.js';
 import { compileParamSchema } from '../spec/index.js';
@@ -26,12 +27,7 @@ export interface ApiRunRequest {
   input: unknown;
   executedBy: string;
   /** Set when a rule's api_script action runs it; its lines then go to the rule execution's log. */
-  fromRule: {
-    rule: { id: string; name: string };
-    execution: { id: string; cascadeId: string; depth: number };
-    payload: unknown;
-    log(level: LogLevelValue, message: string, data: unknown, apiExecutionId: string): void;
-  } | null;
+  fromRule: Pick<ActionContext, 'rule' | 'execution' | 'payload' | 'log'> | null;
 }
 
 export interface ApiRunOutcome {
@@ -121,9 +117,7 @@ export class ApiRunner {
     };
     const rest = sink ? await sink.close() : [];
     const messages: BusMessage[] = rest.map((message) => ({ topic: 'log' as const, message }));
-    const notify = this.options.bus.encodeForWrite?.(messages);
-    await store.finish(final, rest, notify);
-    if (!notify) publishAll(this.options.bus, messages);
+    await writeThenPublish(this.options.bus, messages, (notify) => store.finish(final, rest, notify));
     return { execution: final, lines };
   }
 

@@ -44,6 +44,13 @@ export function publishAll(bus: EventBus, messages: BusMessage[]) {
 }
 
 /** Dates become strings on the wire; this turns them back. */
+/** Runs a write that carries the messages' NOTIFYs when the bus rides on the database, else publishes them after it. */
+export async function writeThenPublish(bus: EventBus, messages: BusMessage[], write: (notify: string[] | undefined) => Promise<unknown>): Promise<void> {
+  const notify = bus.encodeForWrite?.(messages);
+  await write(notify);
+  if (!notify) publishAll(bus, messages);
+}
+
 export function reviveMessage<K extends BusTopic>(topic: K, message: any): BusMessages[K] {
   if (topic === 'cascade' || topic === 'log') return { ...message, at: new Date(message.at) };
   if (topic === 'execution') {

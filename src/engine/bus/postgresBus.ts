@@ -11,7 +11,7 @@ const MAX_INLINE = 7000;
 /** Loads a message that was too large to send inline, from the row it was written to. */
 export type MessageLoader = (topic: BusTopic, ref: Record<string, unknown>) => Promise<unknown | null>;
 
-export function referenceOf(topic: BusTopic, message: any): Record<string, unknown> {
+function referenceOf(topic: BusTopic, message: any): Record<string, unknown> {
   switch (topic) {
     case 'cascade':
       return { cascadeId: message.cascadeId, seq: message.seq };

@@ -14,7 +14,7 @@ import ipaddr from 'ipaddr.js';
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 type Cidr = [Address, number];
 
-export type GuardVerdict = { allowed: true } | { allowed: false; reason: string };
+type GuardVerdict = { allowed: true } | { allowed: false; reason: string };
 
 export interface ResolvedAddress {
   address: string;
@@ -104,7 +104,7 @@ const LABEL = '[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?';
 const HOSTNAME = new RegExp(`^(?=.{1,253}$)${LABEL}(?:\\.${LABEL})*$`);
 
 /** A host name normalised for comparison (lower case, punycode, no trailing dot), or null when it is not one. */
-export function normalizeHostname(value: string): string | null {
+function normalizeHostname(value: string): string | null {
   let host = value.trim();
   if (host.endsWith('.')) host = host.slice(0, -1);
   const ascii = domainToASCII(host);
@@ -114,10 +114,10 @@ export function normalizeHostname(value: string): string | null {
   return ascii;
 }
 
-export type HostPattern = { exact: string } | { suffix: string };
+type HostPattern = { exact: string } | { suffix: string };
 
 /** `name` or `*.name`: the pattern, or null when it is neither. `*.example.com` matches subdomains only. */
-export function parseHostPattern(value: string): HostPattern | null {
+function parseHostPattern(value: string): HostPattern | null {
   const text = value.trim();
   if (text.startsWith('*.')) {
     const suffix = normalizeHostname(text.slice(2));
@@ -127,7 +127,7 @@ export function parseHostPattern(value: string): HostPattern | null {
   return exact ? { exact } : null;
 }
 
-export function hostMatches(pattern: HostPattern, hostname: string): boolean {
+function hostMatches(pattern: HostPattern, hostname: string): boolean {
   return 'exact' in pattern ? hostname === pattern.exact : hostname.endsWith(`.${pattern.suffix}`);
 }
 

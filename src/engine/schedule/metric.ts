@@ -1,9 +1,8 @@
 import type { Rule } from '../../entities/index.js';
-import { readPath, toFiniteNumber } from '../conditions/index.js';
+import { evaluateValue, readPath, toFiniteNumber } from '../conditions/index.js';
 import { OutboundError, type OutboundHttpClient } from '../http/client.js';
 import { buildJsonRequest } from '../http/requestBuilder.js';
 import type { MetricTriggerSpec } from '../spec/index.js';
-import type { TriggerEvaluator } from '../trigger/evaluate.js';
 
 export const METRIC_POLL_FAILED = 'METRIC_POLL_FAILED';
 
@@ -20,9 +19,9 @@ export type PollOutcome =
  * answer status >= 400, an answer that is not JSON (or was cut at the size cap), no value at
  * `valuePath`, or a value that does not read as a finite number (numeric strings such as "85"
  * do). Otherwise the value is compared with `op` and `threshold` as the rule's condition, by the
- * same evaluator triggerRule uses.
+ * same comparison triggerRule uses.
  */
-export async function pollMetric(rule: Rule, http: OutboundHttpClient, evaluator: TriggerEvaluator, timeoutMs: number): Promise<PollOutcome> {
+export async function pollMetric(rule: Rule, http: OutboundHttpClient, timeoutMs: number): Promise<PollOutcome> {
   const spec = rule.triggerSpec as unknown as MetricTriggerSpec;
   let request: ReturnType<typeof buildJsonRequest>;
   try {
@@ -48,6 +47,6 @@ export async function pollMetric(rule: Rule, http: OutboundHttpClient, evaluator
   if (Number.isNaN(toFiniteNumber(value))) {
     return { ok: false, message: `poll of ${where}: the value at ${spec.valuePath} is not a number (${JSON.stringify(value)?.slice(0, 100)})`, status: response.status };
   }
-  const { met } = evaluator.evaluate(rule, response.body);
+  const { met } = evaluateValue(spec.valuePath, spec.op, spec.threshold, true, value);
   return { ok: true, met, value, body: response.body, status: response.status };
 }

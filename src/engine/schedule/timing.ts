@@ -2,11 +2,8 @@ import { Cron } from 'croner';
 import type { Rule } from '../../entities/index.js';
 import type { MetricTriggerSpec, ScheduleTriggerSpec } from '../spec/index.js';
 
-/** What the scheduler drives: the active SCHEDULE and METRIC rules. */
-export type TimedKind = 'SCHEDULE' | 'METRIC';
-
 /** Stands for "never again" (a cron pattern with no future run); timestamptz and Date both hold it. */
-export const NEVER = new Date('9999-12-31T00:00:00.000Z');
+const NEVER = new Date('9999-12-31T00:00:00.000Z');
 
 const crons = new Map<string, Cron>();
 const CRON_CACHE_MAX = 10_000;

@@ -1,6 +1,6 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
 import { NOTIFY_CHANNEL, toTextArray } from '../bus/postgresBus.js';
-import { fromEvent, fromExecution, fromLog, toEvent, toExecution, toLog } from './rows.js';
+import { finishedFields, fromEvent, fromExecution, fromLog, toEvent, toExecution, toLog } from './rows.js';
 import { WriteBatcher } from './batcher.js';
 import type { Sql } from './sql.js';
 
@@ -11,6 +11,11 @@ export interface Attachments {
   /** NOTIFY payloads sent on commit when the row was written (see EventBus.encodeForWrite). */
   notify?: string[];
 }
+
+/** Log lines written with their NOTIFYs (parameters: the lines as JSON, the payloads); names lg and nt. */
+export const APPEND_LOGS = `
+  lg AS (INSERT INTO action_logs SELECT * FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) RETURNING 1),
+  nt AS (SELECT pg_notify('${NOTIFY_CHANNEL}', x) FROM unnest(?::text[]) AS x)`;
 
 const ATTACH = (guard: string) => `
   nt AS (
@@ -67,7 +72,7 @@ export interface ExecutionPageQuery extends ExecutionFilter {
 }
 
 /** Runs one batched step statement; answers, per step, whether its row was written. */
-async function writeSteps(sql: Sql, statement: string, steps: Step[]): Promise<boolean[]> {
+async function writeSteps(sql: Sql, statement: string, steps: Step[], toRow: (e: Execution) => Record<string, unknown>): Promise<boolean[]> {
   const notify: string[] = [];
   const notifyIds: string[] = [];
   for (const { execution, attached } of steps) {
@@ -77,7 +82,7 @@ async function writeSteps(sql: Sql, statement: string, steps: Step[]): Promise<b
     }
   }
   const rows = await sql.query<{ id: string }>(statement, [
-    json(steps.map((s) => fromExecution(s.execution))),
+    json(steps.map((s) => toRow(s.execution))),
     toTextArray(notify),
     uuidArray(notifyIds),
     json(steps.flatMap((s) => s.attached.events.map(fromEvent))),
@@ -90,8 +95,8 @@ async function writeSteps(sql: Sql, statement: string, steps: Step[]): Promise<b
 export class ExecutionStore {
   // Starts go one statement at a time (two batches taking the same locks in another order could
   // deadlock); finishes touch only their own rows and may overlap.
-  private readonly starts = new WriteBatcher<Step, boolean>((steps) => writeSteps(this.sql, TRY_START, steps), 1);
-  private readonly finishes = new WriteBatcher<Step, boolean>((steps) => writeSteps(this.sql, FINISH, steps), 2);
+  private readonly starts = new WriteBatcher<Step, boolean>((steps) => writeSteps(this.sql, TRY_START, steps, fromExecution), 1);
+  private readonly finishes = new WriteBatcher<Step, boolean>((steps) => writeSteps(this.sql, FINISH, steps, finishedFields), 2);
 
   constructor(private readonly sql: Sql) {}
 
@@ -162,8 +167,7 @@ export class ExecutionStore {
   /** Log lines written while a run goes on (the final ones ride on the run's last write). */
   async appendLogs(logs: ActionLog[], notify: string[] = []): Promise<void> {
     await this.sql.query(
-      `WITH lg AS (INSERT INTO action_logs SELECT * FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) RETURNING 1),
-       nt AS (SELECT pg_notify('${NOTIFY_CHANNEL}', x) FROM unnest(?::text[]) AS x)
+      `WITH ${APPEND_LOGS}
        SELECT (SELECT count(*) FROM lg)::int AS n, (SELECT count(*) FROM nt)::int AS notified`,
       [json(logs.map(fromLog)), toTextArray(notify)],
     );
@@ -229,6 +233,18 @@ export class ExecutionStore {
     const rows = await this.sql.query('SELECT * FROM action_logs WHERE execution_id = ANY(?::uuid[]) ORDER BY execution_id, seq', [uuidArray(executionIds)]);
     for (const row of rows) result.get(row.execution_id as string)?.push(toLog(row));
     return result;
+  }
+
+  /** One log line (a bus message that travelled as a reference). */
+  async logAt(executionId: string, seq: number): Promise<ActionLog | null> {
+    const [row] = await this.sql.query('SELECT * FROM action_logs WHERE execution_id = ? AND seq = ?', [executionId, seq]);
+    return row ? toLog(row) : null;
+  }
+
+  /** One cascade event (a bus message that travelled as a reference). */
+  async eventAt(cascadeId: string, seq: number): Promise<CascadeEvent | null> {
+    const [row] = await this.sql.query('SELECT * FROM cascade_events WHERE cascade_id = ? AND seq = ?', [cascadeId, seq]);
+    return row ? toEvent(row) : null;
   }
 
   async eventsOf(cascadeId: string, afterSeq = 0): Promise<CascadeEvent[]> {

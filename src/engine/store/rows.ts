@@ -1,5 +1,5 @@
 import type { ActionLog, CascadeEvent, Execution, Rule } from '../../entities/index.js';
-import { parseOptionalTimestamp, parseTimestamp } from './sql.js';
+import { parseOptionalTimestamp, parseTimestamp, type Sql } from './sql.js';
 
 type Row = Record<string, any>;
 
@@ -52,6 +52,24 @@ export function fromExecution(e: Execution): Row {
     depth: e.depth,
     lock_key: e.lockKey,
     instance_id: e.instanceId,
+  };
+}
+
+/** The columns a final write sets (FINISH reads only these, so the payload is not sent again). */
+export function finishedFields(e: Execution): Row {
+  return {
+    id: e.id,
+    status: e.status,
+    condition_met: e.conditionMet,
+    action_type: e.actionType,
+    result: e.result ?? null,
+    references: e.references,
+    error_code: e.errorCode,
+    error_message: e.errorMessage,
+    skip_reason: e.skipReason,
+    duration_ms: e.durationMs,
+    finished_at: e.finishedAt?.toISOString() ?? null,
+    lock_key: e.lockKey,
   };
 }
 
@@ -127,4 +145,10 @@ export function toRule(row: Row): Rule {
     createdAt: parseTimestamp(row.created_at),
     updatedAt: parseTimestamp(row.updated_at),
   };
+}
+
+/** The rule as stored now, or null when there is none. */
+export async function readRule(sql: Sql, id: string): Promise<Rule | null> {
+  const [row] = await sql.query('SELECT * FROM rules WHERE id = ?', [id]);
+  return row ? toRule(row) : null;
 }
