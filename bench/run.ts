@@ -126,7 +126,7 @@ async function stream() {
       '',
       table,
       '',
-      'Timed spans: the matcher and json-rules-engine rates are per second of process CPU time on the same rules and events (json-rules-engine on a few hundred events so it ends); the aggregates run in process on one core; POST /events is timed from the first request to the last answer (two requests in flight; the answer comes once the matches\' rows are written, their webhooks after); executions per second from the POST until every row is SUCCESS; the rule-change delay from createRule on A to the first publishEvent on B that matches it (B polls every 20 ms). Instance B starts after the throughput measures: in this one process it would share the CPU with A.',
+      'Timed spans: the matcher and json-rules-engine rates are per second of process CPU time on the same rules and events (json-rules-engine on a few hundred events so it ends); the aggregates run in process on one core; POST /events is timed from the first request to the last answer (two requests in flight; the answer comes once the matches\' rows are written, their webhooks after); executions per second from the POST until the bus has carried every final row (published only after its write commits; all SUCCESS, checked in the table after), after a warm-up round of 2,000; the rule-change delay from createRule on A to the first publishEvent on B that matches it (B polls every 20 ms). Instance B starts after the throughput measures: in this one process it would share the CPU with A.',
     ].join('\n'),
   );
   process.stdout.write(`${table}\n`);

@@ -97,10 +97,10 @@ export class ApiExecutionStore {
       `WITH upd AS (
          UPDATE api_executions a SET status = r.status, output = r.output, error_code = r.error_code, error_message = r.error_message,
            duration_ms = r.duration_ms, finished_at = r.finished_at
-         FROM jsonb_populate_record(null::api_executions, ?::jsonb) r WHERE a.id = r.id RETURNING a.id
+         FROM jsonb_populate_record(null::api_executions, ?::jsonb) r WHERE a.id = ?::uuid AND a.id = r.id RETURNING a.id
        ), ${APPEND_LOGS}
        SELECT (SELECT count(*) FROM upd)::int AS n, (SELECT count(*) FROM lg)::int AS logs, (SELECT count(*) FROM nt)::int AS notified`,
-      [JSON.stringify(finishedFields(execution)), JSON.stringify(logs.map(fromLog)), toTextArray(notify)],
+      [JSON.stringify(finishedFields(execution)), execution.id, JSON.stringify(logs.map(fromLog)), toTextArray(notify)],
     );
   }
 

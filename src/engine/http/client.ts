@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { promises as dns } from 'node:dns';
+import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { Agent, buildConnector, errors as undiciErrors, request } from 'undici';
 import { AddressGuard, allowedHostsPermit, guardRefusalMessage, parseAllowedHost, type AllowedHost, type ResolvedAddress } from './guard.js';
@@ -156,7 +157,7 @@ export class OutboundHttpClient {
     const maxBytes = req.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     // One timer for the whole call, cleared when it ends (AbortSignal.timeout leaves its timer
     // behind until it fires, and costs several times more).
-    const deadline = new AbortController();
+    const deadline = new Deadline();
     const timer = setTimeout(() => deadline.abort(), req.timeoutMs);
     try {
       const response = await request(url, {
@@ -164,7 +165,7 @@ export class OutboundHttpClient {
         headers: req.headers,
         body: req.body,
         dispatcher: this.agent,
-        signal: deadline.signal,
+        signal: deadline,
         headersTimeout: req.timeoutMs,
         bodyTimeout: req.timeoutMs,
       });
@@ -173,7 +174,7 @@ export class OutboundHttpClient {
       return { status: response.statusCode, headers, body: truncated ? text : parseBody(text, headers['content-type']), truncated };
     } catch (error) {
       if (error instanceof OutboundError) throw error;
-      if (deadline.signal.aborted || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
+      if (deadline.aborted || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
         throw new OutboundError('timeout', `no answer within ${req.timeoutMs} ms`);
       }
       throw new OutboundError('network', describeNetworkError(error));
@@ -184,6 +185,19 @@ export class OutboundHttpClient {
 
   async close() {
     await this.agent.close();
+  }
+}
+
+/**
+ * The call's abort signal. undici takes an EventEmitter that emits 'abort' as well as an
+ * AbortSignal; an AbortController with its EventTarget costs several times more per call.
+ */
+class Deadline extends EventEmitter {
+  aborted = false;
+
+  abort() {
+    this.aborted = true;
+    this.emit('abort');
   }
 }
 
