@@ -17,12 +17,16 @@ export const APPEND_LOGS = `
   lg AS (INSERT INTO action_logs SELECT * FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) RETURNING 1),
   nt AS (SELECT pg_notify('${NOTIFY_CHANNEL}', x) FROM unnest(?::text[]) AS x)`;
 
+// A step's events are sent as [execution id, seq, at, kind, status, message]; the rest of each
+// event (cascade, rule, rule name, depth) is its execution's, read from the row just written.
 const ATTACH = (guard: string) => `
   nt AS (
     SELECT pg_notify('${NOTIFY_CHANNEL}', n.payload) FROM unnest(?::text[], ?::uuid[]) AS n(payload, id) WHERE n.id IN (SELECT id FROM ${guard})
   ),
   ev AS (
-    INSERT INTO cascade_events SELECT e.* FROM jsonb_populate_recordset(null::cascade_events, ?::jsonb) e WHERE e.execution_id IN (SELECT id FROM ${guard})
+    INSERT INTO cascade_events (cascade_id, seq, at, kind, execution_id, rule_id, rule_name, depth, status, message)
+    SELECT g.cascade_id, (x->>1)::int, (x->>2)::timestamptz, x->>3, g.id, g.rule_id, g.rule_name, g.depth, x->>4, x->>5
+    FROM jsonb_array_elements(?::jsonb) AS x JOIN ${guard} g ON g.id = (x->>0)::uuid
   ),
   lg AS (
     INSERT INTO action_logs SELECT l.* FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) l WHERE l.execution_id IN (SELECT id FROM ${guard})
@@ -34,7 +38,7 @@ const TRY_START = `
 WITH ins AS (
   INSERT INTO executions SELECT * FROM jsonb_populate_recordset(null::executions, ?::jsonb)
   ON CONFLICT (lock_key) WHERE lock_key IS NOT NULL DO NOTHING
-  RETURNING id
+  RETURNING id, cascade_id, rule_id, rule_name, depth
 ), ${ATTACH('ins')}
 SELECT id, (SELECT count(*) FROM nt)::int AS notified FROM ins`;
 
@@ -51,7 +55,7 @@ WITH upd AS (
     skip_reason = r.skip_reason, duration_ms = r.duration_ms, finished_at = r.finished_at, lock_key = r.lock_key
   FROM jsonb_populate_recordset(null::executions, ?::jsonb) r
   WHERE e.id = ANY(?::uuid[]) AND e.id = r.id AND e.finished_at IS NULL
-  RETURNING e.id
+  RETURNING e.id, e.cascade_id, e.rule_id, e.rule_name, e.depth
 ), ${ATTACH('upd')}
 SELECT id, (SELECT count(*) FROM nt)::int AS notified FROM upd`;
 
@@ -61,6 +65,9 @@ export interface Step {
 }
 
 const json = (value: unknown) => JSON.stringify(value);
+
+/** An event as ATTACH reads it (the fields its execution row does not hold). */
+const eventTuple = (e: CascadeEvent) => [e.executionId, e.seq, e.at.toISOString(), e.kind, e.status, e.message];
 
 /** A PostgreSQL array literal of uuids (already validated ids; no quoting needed). */
 export const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;
@@ -94,7 +101,7 @@ async function writeSteps(sql: Sql, statement: string, steps: Step[], toRow: (e:
     ...(byId ? [uuidArray(steps.map((s) => s.execution.id))] : []),
     toTextArray(notify),
     uuidArray(notifyIds),
-    json(steps.flatMap((s) => s.attached.events.map(fromEvent))),
+    json(steps.flatMap((s) => s.attached.events.map(eventTuple))),
     json(steps.flatMap((s) => s.attached.logs.map(fromLog))),
   ]);
   const written = new Set(rows.map((r) => r.id));
