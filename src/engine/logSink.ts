@@ -16,6 +16,40 @@ export interface LogOwner {
 }
 
 /**
+ * One timer for every sink of a process: a sink with lines waiting is flushed LOG_FLUSH_MS after
+ * its first one. Most runs end sooner and hand their lines to their final write, so a timer per
+ * run would mostly be set only to be cleared.
+ */
+class FlushTimer {
+  /** Sinks with lines waiting, with when they are due; in the order their first line came, so in due order. */
+  private readonly waiting = new Map<LogSink, number>();
+  private timer: NodeJS.Timeout | null = null;
+
+  add(sink: LogSink) {
+    if (this.waiting.has(sink)) return;
+    this.waiting.set(sink, performance.now() + LOG_FLUSH_MS);
+    this.timer ??= setTimeout(() => this.tick(), LOG_FLUSH_MS);
+  }
+
+  remove(sink: LogSink) {
+    this.waiting.delete(sink);
+  }
+
+  private tick() {
+    this.timer = null;
+    const now = performance.now();
+    for (const [sink, due] of this.waiting) {
+      if (due > now) {
+        this.timer = setTimeout(() => this.tick(), Math.ceil(due - now));
+        return;
+      }
+      this.waiting.delete(sink);
+      sink.flush();
+    }
+  }
+}
+
+/**
  * The log lines of one execution (or of a direct API run). Lines are written to the database and
  * published within LOG_FLUSH_MS; lines still pending when the run ends go into its final write
  * instead, so a short action costs no extra statement.
@@ -23,13 +57,13 @@ export interface LogOwner {
 export class LogSink {
   private seq = 0;
   private pending: ActionLog[] = [];
-  private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(
     private readonly owner: LogOwner,
     private readonly clock: Clock,
+    private readonly timer: FlushTimer,
     private readonly write: (lines: ActionLog[]) => Promise<void>,
     private readonly onError: (error: unknown) => void,
   ) {}
@@ -46,22 +80,21 @@ export class LogSink {
       message: message.length > MAX_LOG_MESSAGE ? `${message.slice(0, MAX_LOG_MESSAGE)}…` : message,
       data: data === undefined ? null : data,
     });
-    this.timer ??= setTimeout(() => this.flush(), LOG_FLUSH_MS);
+    this.timer.add(this);
   }
 
-  private flush() {
-    this.timer = null;
+  /** Writes the lines waiting (called by the flush timer). */
+  flush() {
     const lines = this.pending;
     this.pending = [];
     if (lines.length === 0) return;
     this.flushing = this.flushing.then(() => this.write(lines)).catch(this.onError);
   }
 
-  /** Stops the timer, waits for writes in flight, and hands back what is still pending. */
+  /** Stops flushing, waits for writes in flight, and hands back what is still pending. */
   async close(): Promise<ActionLog[]> {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.timer.remove(this);
     await this.flushing;
     const rest = this.pending;
     this.pending = [];
@@ -74,10 +107,12 @@ export type LogSinkFactory = (owner: LogOwner) => LogSink;
 /** Sinks whose lines are stored through the execution store and published on the bus. */
 export function createLogSinkFactory(deps: { store: ExecutionStore; bus: EventBus; clock: Clock; logger: Logger }): LogSinkFactory {
   const { store, bus, clock, logger } = deps;
+  const timer = new FlushTimer();
   return (owner) =>
     new LogSink(
       owner,
       clock,
+      timer,
       async (lines) => {
         const messages: BusMessage[] = lines.map((message) => ({ topic: 'log' as const, message }));
         await writeThenPublish(bus, messages, (notify) => store.appendLogs(lines, notify));
