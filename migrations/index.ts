@@ -3,7 +3,7 @@ import { Migration20261126000000_initial } from './Migration20261126000000_initi
 import { Migration20261126010000_instances } from './Migration20261126010000_instances.js';
 import { Migration20261126020000_rule_stats_and_queue } from './Migration20261126020000_rule_stats_and_queue.js';
 import { Migration20261126030000_schedule_leases } from './Migration20261126030000_schedule_leases.js';
-import { Migration20261127000000_execution_finished_check } from './Migration20261127000000_execution_finished_check.js';
+import { Migration20261127000000_execution_finish } from './Migration20261127000000_execution_finish.js';
 
 /** Every migration, oldest first. A new migration is a new file here and a new line below. */
 export const migrationsList: MigrationObject[] = [
@@ -11,5 +11,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126010000_instances', class: Migration20261126010000_instances },
   { name: 'Migration20261126020000_rule_stats_and_queue', class: Migration20261126020000_rule_stats_and_queue },
   { name: 'Migration20261126030000_schedule_leases', class: Migration20261126030000_schedule_leases },
-  { name: 'Migration20261127000000_execution_finished_check', class: Migration20261127000000_execution_finished_check },
+  { name: 'Migration20261127000000_execution_finish', class: Migration20261127000000_execution_finish },
 ];

@@ -76,7 +76,11 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       entities,
       // PGlite serves every connection on one session: one connection, or transactions interleave.
       pool: { min: 0, max: embedded ? 1 : config.databasePoolMax },
-      driverOptions: { connection: { connectionTimeoutMillis: 10_000 } },
+      // random_page_cost 1.1 (PostgreSQL's default of 4 models spinning disks): the hot tables
+      // are in memory, and a prepared statement's cached plan made while a table was small (and
+      // never analysed, as with autovacuum off) would otherwise keep scanning it as it grows
+      // instead of probing its primary key. Real PostgreSQL only: it is a startup option.
+      driverOptions: { connection: { connectionTimeoutMillis: 10_000, ...(embedded ? {} : { options: '-c random_page_cost=1.1' }) } },
       migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false },
       discovery: { warnWhenNoEntities: false },
       debug: false,

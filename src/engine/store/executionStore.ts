@@ -42,19 +42,18 @@ WITH ins AS (
 ), ${ATTACH('ins')}
 SELECT id, (SELECT count(*) FROM nt)::int AS notified FROM ins`;
 
-// The rows are found by their ids through the primary key (\`id = ANY\`), whatever the table's size
-// when the plan was cached: joined on the records alone, a plan made while the table was small
-// scans it (or every unfinished row) for each batch. "Not finished" is \`finished_at IS NULL\`
-// (the same as RUNNING or QUEUED, a CHECK constraint says so), which no index covers, so the
-// planner is not drawn to the partial index of unfinished rows either.
+// Rows are read through execution_rows (see its migration): taken for one row, so the plan probes
+// the primary key per row whatever the table's size when it was cached. "Not finished" is
+// \`finished_at IS NULL\`, the same as RUNNING or QUEUED (a CHECK constraint says so), which no
+// index covers, so the planner is not drawn to the partial index of unfinished rows either.
 const FINISH = `
 WITH upd AS (
   UPDATE executions e SET
     status = r.status, condition_met = r.condition_met, action_type = r.action_type, result = r.result,
     "references" = r."references", error_code = r.error_code, error_message = r.error_message,
     skip_reason = r.skip_reason, duration_ms = r.duration_ms, finished_at = r.finished_at, lock_key = r.lock_key
-  FROM jsonb_populate_recordset(null::executions, ?::jsonb) r
-  WHERE e.id = ANY(?::uuid[]) AND e.id = r.id AND e.finished_at IS NULL
+  FROM execution_rows(?::jsonb) r
+  WHERE e.id = r.id AND e.finished_at IS NULL
   RETURNING e.id, e.cascade_id, e.rule_id, e.rule_name, e.depth
 ), ${ATTACH('upd')}
 SELECT id, (SELECT count(*) FROM nt)::int AS notified FROM upd`;
@@ -83,11 +82,8 @@ export interface ExecutionPageQuery extends ExecutionFilter {
   after: { at: Date; id: string } | null;
 }
 
-/**
- * Runs one batched step statement (parameters: the rows, with `byId` their ids, then the
- * attachments); answers, per step, whether its row was written.
- */
-async function writeSteps(sql: Sql, statement: string, steps: Step[], toRow: (e: Execution) => Record<string, unknown>, byId = false): Promise<boolean[]> {
+/** Runs one batched step statement; answers, per step, whether its row was written. */
+async function writeSteps(sql: Sql, statement: string, steps: Step[], toRow: (e: Execution) => Record<string, unknown>): Promise<boolean[]> {
   const notify: string[] = [];
   const notifyIds: string[] = [];
   for (const { execution, attached } of steps) {
@@ -98,7 +94,6 @@ async function writeSteps(sql: Sql, statement: string, steps: Step[], toRow: (e:
   }
   const rows = await sql.query<{ id: string }>(statement, [
     json(steps.map((s) => toRow(s.execution))),
-    ...(byId ? [uuidArray(steps.map((s) => s.execution.id))] : []),
     toTextArray(notify),
     uuidArray(notifyIds),
     json(steps.flatMap((s) => s.attached.events.map(eventTuple))),
@@ -112,7 +107,7 @@ export class ExecutionStore {
   // Starts go one statement at a time (two batches taking the same locks in another order could
   // deadlock); finishes touch only their own rows and may overlap.
   private readonly starts = new WriteBatcher<Step, boolean>((steps) => writeSteps(this.sql, TRY_START, steps, fromExecution), 1);
-  private readonly finishes = new WriteBatcher<Step, boolean>((steps) => writeSteps(this.sql, FINISH, steps, finishedFields, true), 2);
+  private readonly finishes = new WriteBatcher<Step, boolean>((steps) => writeSteps(this.sql, FINISH, steps, finishedFields), 2);
 
   constructor(private readonly sql: Sql) {}
 
