@@ -360,3 +360,59 @@ describe('OutboundHttpClient with the guard', () => {
     await expect(c.request(get(`http://unknown.test:${server.port}/`))).rejects.toMatchObject({ kind: 'network', message: expect.stringContaining('ENOTFOUND') });
   });
 });
+
+describe('OutboundHttpClient deadlines and caps', () => {
+  const seen: string[] = [];
+  let port = 0;
+  const server: Server = createServer((req, res) => {
+    seen.push(req.url ?? '');
+    req.resume();
+    if (req.url === '/slow') {
+      setTimeout(() => res.end('{"slow":true}'), 400);
+      return;
+    }
+    if (req.url === '/big') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('x'.repeat(10_000));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"ok":true}');
+  });
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('never sends a call whose deadline passes while it waits for a pooled connection', async () => {
+    const client = new OutboundHttpClient({ allowlist: ['127.0.0.1'], connectionsPerOrigin: 1 });
+    try {
+      seen.length = 0;
+      const slow = client.request({ method: 'GET', url: `http://127.0.0.1:${port}/slow`, timeoutMs: 2_000 });
+      const queued = client.request({ method: 'GET', url: `http://127.0.0.1:${port}/queued`, timeoutMs: 100 });
+      await expect(queued).rejects.toMatchObject({ kind: 'timeout', message: 'no answer within 100 ms' });
+      await expect(slow).resolves.toMatchObject({ status: 200, body: { slow: true } });
+      // The connection is free again: a later call goes through, and the timed-out one never went out.
+      await expect(client.request({ method: 'GET', url: `http://127.0.0.1:${port}/after`, timeoutMs: 2_000 })).resolves.toMatchObject({ status: 200 });
+      expect(seen).toEqual(['/slow', '/after']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('cuts an answer at maxBodyBytes and marks it truncated, then serves the next call', async () => {
+    const client = new OutboundHttpClient({ allowlist: ['127.0.0.1'], connectionsPerOrigin: 1 });
+    try {
+      const cut = await client.request({ method: 'GET', url: `http://127.0.0.1:${port}/big`, timeoutMs: 2_000, maxBodyBytes: 1_000 });
+      expect(cut).toMatchObject({ status: 200, truncated: true, body: 'x'.repeat(1_000) });
+      await expect(client.request({ method: 'GET', url: `http://127.0.0.1:${port}/next`, timeoutMs: 2_000 })).resolves.toMatchObject({ status: 200, body: { ok: true }, truncated: false });
+    } finally {
+      await client.close();
+    }
+  });
+});
