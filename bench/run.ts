@@ -56,7 +56,7 @@ async function engine() {
       '',
       table,
       '',
-      'Timed spans: from the client sending the mutation to the full answer, over keep-alive connections; server and load generator share one process, the webhook sink runs in another.',
+      'Timed spans: from the client sending the mutation to the full answer, over keep-alive connections; server and load generator share one process, the webhook sink runs in another. The floor and triggerRule are timed in alternating blocks (5 blocks of single-client samples, 3 blocks of 16-client throughput each), so that drift in the speed of this shared machine weighs on both alike.',
       '- floor: one INSERT, one pooled undici POST to the sink, one UPDATE (2 commits).',
       '- triggerRule: rule read, the start statement (row + RULE_STARTED, CONDITION_EVALUATED, ACTION_STARTED events, with their NOTIFY), the webhook, the finish statement (row + log line + ACTION_FINISHED, RULE_FINISHED, CASCADE_FINISHED): 2 commits; the answer waits for the whole cascade (wait: true). 16 clients use 16 rules, since a rule runs once at a time.',
       '- 3-rule cascade: 3 rule reads (cached), 4 commits (3 starts; the three final rows in one statement), 16 cascade events, one webhook.',

@@ -62,3 +62,56 @@ export async function throughput(clients: number, seconds: number, run: (client:
   const elapsed = (performance.now() - started) / 1000;
   return { rps: requests / elapsed, requests };
 }
+
+/**
+ * Two workloads timed in alternating blocks (a, b, a, b, ...), so that a machine whose speed
+ * drifts during the run (shared cores do) weighs on both alike and their ratio stays fair.
+ */
+export async function latencyInterleaved(
+  a: (i: number) => Promise<unknown>,
+  b: (i: number) => Promise<unknown>,
+  warmup: number,
+  samples: number,
+  blocks = 5,
+): Promise<[LatencyStats, LatencyStats]> {
+  const timed = async (run: (i: number) => Promise<unknown>, count: number, into: number[]) => {
+    for (let i = 0; i < count; i++) {
+      const started = performance.now();
+      await run(i);
+      into.push(performance.now() - started);
+    }
+  };
+  for (let i = 0; i < warmup; i++) await a(i), await b(i);
+  const durationsA: number[] = [];
+  const durationsB: number[] = [];
+  const perBlock = Math.ceil(samples / blocks);
+  for (let block = 0; block < blocks; block++) {
+    await timed(a, perBlock, durationsA);
+    await timed(b, perBlock, durationsB);
+  }
+  return [stats(durationsA), stats(durationsB)];
+}
+
+/** Throughput of two workloads in alternating blocks (see latencyInterleaved); `seconds` per workload in all. */
+export async function throughputInterleaved(
+  clients: number,
+  seconds: number,
+  a: (client: number, i: number) => Promise<unknown>,
+  b: (client: number, i: number) => Promise<unknown>,
+  blocks = 3,
+): Promise<[{ rps: number; requests: number }, { rps: number; requests: number }]> {
+  const total = [
+    { requests: 0, seconds: 0 },
+    { requests: 0, seconds: 0 },
+  ];
+  for (let block = 0; block < blocks; block++) {
+    for (const [side, run] of [a, b].entries()) {
+      const started = performance.now();
+      const { requests } = await throughput(clients, seconds / blocks, run);
+      total[side]!.requests += requests;
+      total[side]!.seconds += (performance.now() - started) / 1000;
+    }
+  }
+  const [x, y] = total.map((t) => ({ rps: t.requests / t.seconds, requests: t.requests }));
+  return [x!, y!];
+}
