@@ -92,6 +92,7 @@ export class ApiExecutionStore {
     await this.sql.query('INSERT INTO api_executions SELECT * FROM jsonb_populate_record(null::api_executions, ?::jsonb)', [JSON.stringify(fromApiExecution(execution))]);
   }
 
+  /** The row is named by its id as well, so the cached plan probes the primary key (see FINISH in executionStore.ts). */
   async finish(execution: ApiExecution, logs: ActionLog[], notify: string[] = []): Promise<void> {
     await this.sql.query(
       `WITH upd AS (

@@ -250,4 +250,3 @@ class OutboundCall implements Dispatcher.DispatchHandler {
     this.reject(error);
   }
 }
-
