@@ -1,4 +1,5 @@
 import { createApp } from '../src/app.js';
+import { freshDatabase } from './engine.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { Sandbox } from '../src/engine/sandbox/index.js';
@@ -77,7 +78,9 @@ export async function runSandboxBench(options: { samples: number; seconds: numbe
   const runsPerSecond = completed / ((performance.now() - throughputStart) / 1000);
   await sandbox.close();
 
-  const app = createApp(loadConfig({ PORT: '0', LOG_LEVEL: 'warn', ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : { EMBEDDED_DATA_DIR: `/tmp/cepheus-bench-${process.pid}` }) }));
+  // A database of its own, created and dropped here, like the other benchmarks'.
+  const database = options.databaseUrl ? await freshDatabase(options.databaseUrl) : null;
+  const app = createApp(loadConfig({ PORT: '0', LOG_LEVEL: 'warn', ...(database ? { DATABASE_URL: database.url } : { EMBEDDED_DATA_DIR: `/tmp/cepheus-bench-${process.pid}` }) }));
   await app.start();
   try {
     const api = await app.services.apis.create({ name: `bench-${Date.now()}`, source: TRIVIAL });
@@ -93,5 +96,6 @@ export async function runSandboxBench(options: { samples: number; seconds: numbe
     return { coldFirstRunMs, warmRoundTrip: stats(durations), backToBack: stats(backToBack), withApiExecution: stats(withWrite), runsPerSecond };
   } finally {
     await app.stop();
+    await database?.drop();
   }
 }
