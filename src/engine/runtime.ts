@@ -22,6 +22,7 @@ import { RuleStatsCounter } from './stats.js';
 import { EventPublisher } from './publisher.js';
 import { ActiveRuleSet } from './ruleSet.js';
 import { Throttle } from './throttle.js';
+import { TableMaintenance } from './maintenance.js';
 import { RetentionJob } from './retention.js';
 import { Scheduler } from './scheduler.js';
 import { ExecutionStore } from './store/executionStore.js';
@@ -30,6 +31,9 @@ import { TriggerEvaluator } from './trigger/evaluate.js';
 
 /** Rule.stats are added to the stored counters this often (SPEC: at least every few seconds). */
 const STATS_FLUSH_MS = 2000;
+
+/** The embedded database's tables are looked at for VACUUM and ANALYZE this often. */
+const TABLE_MAINTENANCE_MS = 60_000;
 
 export interface EngineRuntime {
   engine: Engine;
@@ -49,6 +53,8 @@ export interface EngineRuntime {
   scheduler: Scheduler;
   /** Deletes execution history older than EXECUTION_RETENTION_DAYS. */
   retention: RetentionJob;
+  /** VACUUM and ANALYZE on the embedded database, which runs no autovacuum (null on PostgreSQL). */
+  maintenance: TableMaintenance | null;
   /** Lets runs in flight finish (up to graceMs), then leaves: leftovers are marked INTERRUPTED. */
   stop(graceMs: number): Promise<void>;
 }
@@ -137,8 +143,10 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
   await instances.start();
   const scheduler = new Scheduler({ sql, engine, http, clock, logger, instanceId, tickMs: config.schedulerTickMs, metricPollTimeoutMs: config.metricPollTimeoutMs });
   const retention = new RetentionJob({ sql, clock, logger, days: config.executionRetentionDays, intervalMs: config.executionRetentionIntervalMs, batch: config.executionRetentionBatch });
+  const maintenance = options.postgresUrl === null ? new TableMaintenance({ sql, logger, intervalMs: TABLE_MAINTENANCE_MS }) : null;
   scheduler.start();
   retention.start();
+  maintenance?.start();
   logger.info({ instanceId, bus: bus.kind }, 'engine ready');
 
   return {
@@ -156,9 +164,11 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
     instanceId,
     scheduler,
     retention,
+    maintenance,
     async stop(graceMs) {
       await scheduler.stop(graceMs);
       await retention.stop();
+      await maintenance?.stop();
       await engine.drain(graceMs);
       await stats.stop();
       await instances.stop().catch((error: unknown) => logger.warn({ err: error }, 'could not leave the instance registry cleanly'));
