@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import { PeriodicJob } from './periodic.js';
 import type { Sql } from './store/sql.js';
 
 export interface TableMaintenanceOptions {
@@ -26,26 +27,24 @@ const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
  * 20% of its live rows, ANALYZE alone once its changes since the last analysis pass 50 plus 10%.
  */
 export class TableMaintenance {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<string[]> | undefined;
-  private stopped = false;
+  private readonly job: PeriodicJob<string[]>;
 
-  constructor(private readonly options: TableMaintenanceOptions) {}
+  constructor(private readonly options: TableMaintenanceOptions) {
+    this.job = new PeriodicJob({ name: 'table maintenance', intervalMs: options.intervalMs, logger: options.logger, pass: () => this.pass() });
+  }
 
   start(): void {
-    const loop = async () => {
-      await this.run().catch((error: unknown) => this.options.logger.warn({ err: error }, 'table maintenance failed'));
-      if (this.stopped) return;
-      this.timer = setTimeout(() => void loop(), this.options.intervalMs);
-      this.timer.unref();
-    };
-    void loop();
+    this.job.start();
   }
 
   /** One pass; answers the tables it vacuumed or analysed. Concurrent calls share it. */
   run(): Promise<string[]> {
-    this.running ??= this.pass().finally(() => (this.running = undefined));
-    return this.running;
+    return this.job.run();
+  }
+
+  /** Stops the timer; a VACUUM in flight finishes. */
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   private async pass(): Promise<string[]> {
@@ -56,7 +55,7 @@ export class TableMaintenance {
     );
     const done: string[] = [];
     for (const table of tables) {
-      if (this.stopped) break;
+      if (this.job.stopped) break;
       if (table.dead > 50 + 0.2 * table.live) await sql.query(`VACUUM (ANALYZE) ${quoteIdent(table.relname)}`);
       else if (table.modified > 50 + 0.1 * table.live) await sql.query(`ANALYZE ${quoteIdent(table.relname)}`);
       else continue;
@@ -64,12 +63,5 @@ export class TableMaintenance {
     }
     if (done.length > 0) logger.debug({ tables: done }, 'tables vacuumed or analysed');
     return done;
-  }
-
-  /** Stops the timer; a VACUUM in flight finishes. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
   }
 }

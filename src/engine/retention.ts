@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import { PeriodicJob } from './periodic.js';
 import type { Clock } from '../shared/clock.js';
 import type { Sql } from './store/sql.js';
 
@@ -71,32 +72,28 @@ const DAY_MS = 86_400_000;
  * needs is ever locked (only finished cascades are taken, and only their own rows).
  */
 export class RetentionJob {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<RetentionResult> | undefined;
-  private stopped = true;
+  private readonly job: PeriodicJob<RetentionResult>;
 
-  constructor(private readonly options: RetentionOptions) {}
+  constructor(private readonly options: RetentionOptions) {
+    this.job = new PeriodicJob({ name: 'retention run', intervalMs: options.intervalMs, logger: options.logger, pass: () => this.pass() });
+  }
 
   get enabled() {
     return this.options.days > 0;
   }
 
   start(): void {
-    if (!this.enabled) return;
-    this.stopped = false;
-    const loop = async () => {
-      await this.run().catch((error: unknown) => this.options.logger.warn({ err: error }, 'retention run failed'));
-      if (this.stopped) return;
-      this.timer = setTimeout(() => void loop(), this.options.intervalMs);
-      this.timer.unref();
-    };
-    void loop();
+    if (this.enabled) this.job.start();
   }
 
   /** One full pass (batches until nothing older than the cutoff is left); concurrent calls share it. */
   run(): Promise<RetentionResult> {
-    this.running ??= this.pass().finally(() => (this.running = undefined));
-    return this.running;
+    return this.job.run();
+  }
+
+  /** Stops the timer; a batch in flight finishes (each is one short statement). */
+  stop(): Promise<void> {
+    return this.job.stop();
   }
 
   private async pass(): Promise<RetentionResult> {
@@ -109,24 +106,17 @@ export class RetentionJob {
       total.cascades += row?.cascades ?? 0;
       total.executions += row?.executions ?? 0;
       total.apiExecutions += row?.api_executions ?? 0;
-      if ((row?.cascades ?? 0) < batch || this.stopped) break;
+      if ((row?.cascades ?? 0) < batch || this.job.stopped) break;
       await pause();
     }
     for (;;) {
       const [row] = await sql.query<{ n: number }>(DELETE_API_RUNS, [cutoff, batch]);
       total.apiExecutions += row?.n ?? 0;
-      if ((row?.n ?? 0) < batch || this.stopped) break;
+      if ((row?.n ?? 0) < batch || this.job.stopped) break;
       await pause();
     }
     if (total.cascades || total.apiExecutions) logger.info({ ...total, cutoff }, 'old execution history deleted');
     return total;
-  }
-
-  /** Stops the timer; a batch in flight finishes (each is one short statement). */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
   }
 }
 

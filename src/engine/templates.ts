@@ -31,12 +31,6 @@ export const ACTION_TEMPLATE_ROOTS = ['payload', 'rule', 'execution', 'cascade']
 /** Roots an HTTP API definition may use. */
 export const HTTP_TEMPLATE_ROOTS = ['params', 'input'] as const;
 
-/**
- * The value at a dotted path: conditions' readPath (own properties only, canonical numeric
- * segments index arrays, an empty path is the value itself). Kept under this name for callers.
- */
-export const getPath = readPath;
-
 type Token =
   | { kind: 'text'; text: string }
   | { kind: 'placeholder'; raw: string; path: string };

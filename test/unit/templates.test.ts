@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { readPath } from '../../src/engine/conditions/path.js';
 import { SpecError } from '../../src/engine/spec/errors.js';
 import {
   ACTION_TEMPLATE_ROOTS,
   HTTP_TEMPLATE_ROOTS,
   checkTemplates,
-  getPath,
   hasPlaceholder,
   renderTemplates,
   type TemplateScope,
@@ -26,7 +26,7 @@ const scope: TemplateScope = {
   cascade: { id: 'c-1' },
 };
 
-describe('getPath', () => {
+describe('readPath, as templates read placeholders', () => {
   it.each([
     ['cpu', true, 91.5],
     ['host.name', true, 'web-1'],
@@ -50,15 +50,15 @@ describe('getPath', () => {
     ['__proto__', false, undefined],
     ['host.toString', false, undefined],
   ])('%s', (path, found, value) => {
-    expect(getPath(payload, path)).toEqual({ found, value });
+    expect(readPath(payload, path)).toEqual({ found, value });
   });
 
   it('reads keys holding dots only through segments', () => {
-    expect(getPath({ 'a.b': 1 }, 'a.b').found).toBe(false);
+    expect(readPath({ 'a.b': 1 }, 'a.b').found).toBe(false);
   });
 
   it('reads from arrays at the top', () => {
-    expect(getPath([10, 20], '1')).toEqual({ found: true, value: 20 });
+    expect(readPath([10, 20], '1')).toEqual({ found: true, value: 20 });
   });
 });
 

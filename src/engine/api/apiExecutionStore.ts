@@ -1,7 +1,7 @@
 import type { ActionLog, ApiDefinition, ApiExecution } from '../../entities/index.js';
 import { toTextArray } from '../bus/postgresBus.js';
 import { APPEND_LOGS } from '../store/executionStore.js';
-import { fromLog } from '../store/rows.js';
+import { fromLog, pickColumns, setColumnsFrom } from '../store/rows.js';
 import { parseOptionalTimestamp, parseTimestamp, type Sql } from '../store/sql.js';
 
 type Row = Record<string, any>;
@@ -46,18 +46,8 @@ function fromApiExecution(e: ApiExecution): Row {
   };
 }
 
-/** The columns the finishing update sets (params and input are not sent again). */
-function finishedFields(e: ApiExecution): Row {
-  return {
-    id: e.id,
-    status: e.status,
-    output: e.output ?? null,
-    error_code: e.errorCode,
-    error_message: e.errorMessage,
-    duration_ms: e.durationMs,
-    finished_at: e.finishedAt?.toISOString() ?? null,
-  };
-}
+/** The columns an API run's finishing update sets. */
+const API_FINISH_COLUMNS = ['status', 'output', 'error_code', 'error_message', 'duration_ms', 'finished_at'] as const;
 
 function toApiDefinition(row: Row): ApiDefinition {
   return {
@@ -96,12 +86,11 @@ export class ApiExecutionStore {
   async finish(execution: ApiExecution, logs: ActionLog[], notify: string[] = []): Promise<void> {
     await this.sql.query(
       `WITH upd AS (
-         UPDATE api_executions a SET status = r.status, output = r.output, error_code = r.error_code, error_message = r.error_message,
-           duration_ms = r.duration_ms, finished_at = r.finished_at
+         UPDATE api_executions a SET ${setColumnsFrom(API_FINISH_COLUMNS, 'r')}
          FROM jsonb_populate_record(null::api_executions, ?::jsonb) r WHERE a.id = ?::uuid AND a.id = r.id RETURNING a.id
        ), ${APPEND_LOGS}
        SELECT (SELECT count(*) FROM upd)::int AS n, (SELECT count(*) FROM lg)::int AS logs, (SELECT count(*) FROM nt)::int AS notified`,
-      [JSON.stringify(finishedFields(execution)), execution.id, JSON.stringify(logs.map(fromLog)), toTextArray(notify)],
+      [JSON.stringify(pickColumns(fromApiExecution(execution), API_FINISH_COLUMNS)), execution.id, JSON.stringify(logs.map(fromLog)), toTextArray(notify)],
     );
   }
 

@@ -43,7 +43,6 @@ export function publishAll(bus: EventBus, messages: BusMessage[]) {
   for (const { topic, message } of messages) bus.publish(topic, message as never);
 }
 
-/** Dates become strings on the wire; this turns them back. */
 /** Runs a write that carries the messages' NOTIFYs when the bus rides on the database, else publishes them after it. */
 export async function writeThenPublish(bus: EventBus, messages: BusMessage[], write: (notify: string[] | undefined) => Promise<unknown>): Promise<void> {
   const notify = bus.encodeForWrite?.(messages);
@@ -51,6 +50,7 @@ export async function writeThenPublish(bus: EventBus, messages: BusMessage[], wr
   if (!notify) publishAll(bus, messages);
 }
 
+/** Dates become strings on the wire; this turns them back. */
 export function reviveMessage<K extends BusTopic>(topic: K, message: any): BusMessages[K] {
   if (topic === 'cascade' || topic === 'log') return { ...message, at: new Date(message.at) };
   if (topic === 'execution') {

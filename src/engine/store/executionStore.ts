@@ -1,6 +1,6 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
 import { NOTIFY_CHANNEL, toTextArray } from '../bus/postgresBus.js';
-import { finishedFields, fromEvent, fromExecution, fromLog, toEvent, toExecution, toLog } from './rows.js';
+import { EXECUTION_FINISH_COLUMNS, finishedFields, fromEvent, fromExecution, fromLog, setColumnsFrom, toEvent, toExecution, toLog } from './rows.js';
 import { WriteBatcher } from './batcher.js';
 import type { Sql } from './sql.js';
 
@@ -48,10 +48,7 @@ SELECT id, (SELECT count(*) FROM nt)::int AS notified FROM ins`;
 // index covers, so the planner is not drawn to the partial index of unfinished rows either.
 const FINISH = `
 WITH upd AS (
-  UPDATE executions e SET
-    status = r.status, condition_met = r.condition_met, action_type = r.action_type, result = r.result,
-    "references" = r."references", error_code = r.error_code, error_message = r.error_message,
-    skip_reason = r.skip_reason, duration_ms = r.duration_ms, finished_at = r.finished_at, lock_key = r.lock_key
+  UPDATE executions e SET ${setColumnsFrom(EXECUTION_FINISH_COLUMNS, 'r')}
   FROM execution_rows(?::jsonb) r
   WHERE e.id = r.id AND e.finished_at IS NULL
   RETURNING e.id, e.cascade_id, e.rule_id, e.rule_name, e.depth

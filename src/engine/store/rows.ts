@@ -55,23 +55,35 @@ export function fromExecution(e: Execution): Row {
   };
 }
 
-/** The columns a final write sets (FINISH reads only these, so the payload is not sent again). */
-export function finishedFields(e: Execution): Row {
-  return {
-    id: e.id,
-    status: e.status,
-    condition_met: e.conditionMet,
-    action_type: e.actionType,
-    result: e.result ?? null,
-    references: e.references,
-    error_code: e.errorCode,
-    error_message: e.errorMessage,
-    skip_reason: e.skipReason,
-    duration_ms: e.durationMs,
-    finished_at: e.finishedAt?.toISOString() ?? null,
-    lock_key: e.lockKey,
-  };
+/**
+ * A row narrowed to its id and `columns`: what a final write sends (what was written at the
+ * start, such as the payload, is not sent again).
+ */
+export function pickColumns(row: Row, columns: readonly string[]): Row {
+  const picked: Row = { id: row.id };
+  for (const column of columns) picked[column] = row[column];
+  return picked;
 }
+
+/** The same columns as an UPDATE's SET list read from `alias`, so the statement and the row sent agree. */
+export const setColumnsFrom = (columns: readonly string[], alias: string) => columns.map((c) => `"${c}" = ${alias}."${c}"`).join(', ');
+
+/** The columns an execution's final write sets. */
+export const EXECUTION_FINISH_COLUMNS = [
+  'status',
+  'condition_met',
+  'action_type',
+  'result',
+  'references',
+  'error_code',
+  'error_message',
+  'skip_reason',
+  'duration_ms',
+  'finished_at',
+  'lock_key',
+] as const;
+
+export const finishedFields = (e: Execution): Row => pickColumns(fromExecution(e), EXECUTION_FINISH_COLUMNS);
 
 export function toLog(row: Row): ActionLog {
   return {

@@ -177,6 +177,16 @@ abstract class ClosingProcessor extends WindowBase<ClosingGroup> {
     return out;
   }
 
+  onEvent(event: Record<string, unknown>, arrivalMs: number): Firing[] {
+    const out = this.onTime(arrivalMs);
+    const x = this.take(event);
+    if (x === x) this.place(event, x, this.time(event, arrivalMs), arrivalMs, out);
+    return out;
+  }
+
+  /** Puts an event's value `x` (event time `t`) into its group's window, closing what it makes due. */
+  protected abstract place(event: Record<string, unknown>, x: number, t: number, arrivalMs: number, out: Firing[]): void;
+
   nextDeadline(): number | null {
     for (;;) {
       const top = this.heap.peekLive(isClosed);
@@ -250,17 +260,12 @@ class TumblingProcessor extends ClosingProcessor {
     this.sizeMs = (spec.window.sizeSeconds as number) * 1000;
   }
 
-  onEvent(event: Record<string, unknown>, arrivalMs: number): Firing[] {
-    const out: Firing[] = [];
-    if (this.clock.advanceWall(arrivalMs)) this.closeDue(out, 'time');
-    const x = this.take(event);
-    if (x !== x) return out;
-    const t = this.time(event, arrivalMs);
+  protected place(event: Record<string, unknown>, x: number, t: number, arrivalMs: number, out: Firing[]): void {
     const start = Math.floor(t / this.sizeMs) * this.sizeMs;
     const end = start + this.sizeMs;
     if (end <= this.watermark) {
       this.late++;
-      return out;
+      return;
     }
     // Close what this event's time closes first (never its own window: W <= t < end), so
     // the groups closed are gone before a new group may need room.
@@ -270,7 +275,6 @@ class TumblingProcessor extends ClosingProcessor {
     const g = this.admit(id, this.groups.get(id), event);
     const w = windowStartingAt(g, start) ?? this.open(g, start, end, g.windows.length);
     w.add(x);
-    return out;
   }
 }
 
@@ -290,12 +294,7 @@ class SessionProcessor extends ClosingProcessor {
     this.gapMs = (spec.window.gapSeconds as number) * 1000;
   }
 
-  onEvent(event: Record<string, unknown>, arrivalMs: number): Firing[] {
-    const out: Firing[] = [];
-    if (this.clock.advanceWall(arrivalMs)) this.closeDue(out, 'time');
-    const x = this.take(event);
-    if (x !== x) return out;
-    const t = this.time(event, arrivalMs);
+  protected place(event: Record<string, unknown>, x: number, t: number, arrivalMs: number, out: Firing[]): void {
     // A newer time closes sessions ending at or before t - lateness: never one this event
     // could join (their ends are after t). An older time does not move the watermark.
     this.clock.observe(t, arrivalMs);
@@ -316,7 +315,7 @@ class SessionProcessor extends ClosingProcessor {
     if (join === undefined) {
       if (t + this.gapMs <= this.watermark) {
         this.late++;
-        return out;
+        return;
       }
       this.startSession(this.admit(id, found, event), t, x);
     } else {
@@ -324,7 +323,6 @@ class SessionProcessor extends ClosingProcessor {
       if (join2 !== undefined) mergeSessions(join, join2);
       this.extend(join, t, x);
     }
-    return out;
   }
 
   private startSession(g: ClosingGroup, t: number, x: number): void {
