@@ -1,7 +1,7 @@
 import type { ActionLog, ApiDefinition, ApiExecution } from '../../entities/index.js';
-import { toTextArray } from '../bus/postgresBus.js';
 import { APPEND_LOGS } from '../store/executionStore.js';
-import { fromLog, pickColumns, setColumnsFrom } from '../store/rows.js';
+import { columnArrays } from '../store/columns.js';
+import { fromLog, LOG_COLUMNS, pickColumns, setColumnsFrom } from '../store/rows.js';
 import { parseOptionalTimestamp, parseTimestamp, type Sql } from '../store/sql.js';
 
 type Row = Record<string, any>;
@@ -90,7 +90,7 @@ export class ApiExecutionStore {
          FROM jsonb_populate_record(null::api_executions, ?::jsonb) r WHERE a.id = ?::uuid AND a.id = r.id RETURNING a.id
        ), ${APPEND_LOGS}
        SELECT (SELECT count(*) FROM upd)::int AS n, (SELECT count(*) FROM lg)::int AS logs, (SELECT count(*) FROM nt)::int AS notified`,
-      [JSON.stringify(pickColumns(fromApiExecution(execution), API_FINISH_COLUMNS)), execution.id, JSON.stringify(logs.map(fromLog)), toTextArray(notify)],
+      [JSON.stringify(pickColumns(fromApiExecution(execution), API_FINISH_COLUMNS)), execution.id, ...columnArrays(logs.map(fromLog), LOG_COLUMNS), notify],
     );
   }
 

@@ -1,6 +1,7 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
-import { NOTIFY_CHANNEL, toTextArray } from '../bus/postgresBus.js';
-import { EXECUTION_FINISH_COLUMNS, finishedFields, fromEvent, fromExecution, fromLog, setColumnsFrom, toEvent, toExecution, toLog } from './rows.js';
+import { NOTIFY_CHANNEL } from '../bus/postgresBus.js';
+import { columnArrays, columnList, pickTypes, rowValues, setValues, unnestRows, valuesRow, type ColumnTypes } from './columns.js';
+import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, fromEvent, fromExecution, fromLog, LOG_COLUMNS, setColumnsFrom, toEvent, toExecution, toLog } from './rows.js';
 import { WriteBatcher } from './batcher.js';
 import type { Sql } from './sql.js';
 
@@ -12,48 +13,95 @@ export interface Attachments {
   notify?: string[];
 }
 
-/** Log lines written with their NOTIFYs (parameters: the lines as JSON, the payloads); names lg and nt. */
+/** Log lines written with their NOTIFYs (parameters: the lines' column arrays, the payloads); names lg and nt. */
 export const APPEND_LOGS = `
-  lg AS (INSERT INTO action_logs SELECT * FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) RETURNING 1),
+  lg AS (INSERT INTO action_logs (${columnList(LOG_COLUMNS)}) SELECT * FROM ${unnestRows(LOG_COLUMNS, 'l')} RETURNING 1),
   nt AS (SELECT pg_notify('${NOTIFY_CHANNEL}', x) FROM unnest(?::text[]) AS x)`;
 
-// A step's events are sent as [execution id, seq, at, kind, status, message]; the rest of each
-// event (cascade, rule, rule name, depth) is its execution's, read from the row just written.
-const ATTACH = (guard: string) => `
-  nt AS (
+/** The fields of a cascade event that its execution row does not hold (the rest are read from it). */
+const EVENT_COLUMNS: ColumnTypes = { execution_id: 'uuid', seq: 'integer', at: 'timestamptz', kind: 'text', status: 'text', message: 'text' };
+
+/** What a batch of steps carries besides its rows; its statement holds only those parts (an empty part would still cost its plan nodes at every execution). */
+interface Shape {
+  events: boolean;
+  logs: boolean;
+  notify: boolean;
+}
+
+// A step's events, log lines and NOTIFYs are written only with the row they belong to (`guard`:
+// the rows the statement wrote).
+const attach = (guard: string, shape: Shape) =>
+  [
+    shape.notify &&
+      `nt AS (
     SELECT pg_notify('${NOTIFY_CHANNEL}', n.payload) FROM unnest(?::text[], ?::uuid[]) AS n(payload, id) WHERE n.id IN (SELECT id FROM ${guard})
-  ),
-  ev AS (
+  )`,
+    shape.events &&
+      `ev AS (
     INSERT INTO cascade_events (cascade_id, seq, at, kind, execution_id, rule_id, rule_name, depth, status, message)
-    SELECT g.cascade_id, (x->>1)::int, (x->>2)::timestamptz, x->>3, g.id, g.rule_id, g.rule_name, g.depth, x->>4, x->>5
-    FROM jsonb_array_elements(?::jsonb) AS x JOIN ${guard} g ON g.id = (x->>0)::uuid
-  ),
-  lg AS (
-    INSERT INTO action_logs SELECT l.* FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) l WHERE l.execution_id IN (SELECT id FROM ${guard})
-  )`;
+    SELECT g.cascade_id, x.seq, x.at, x.kind, g.id, g.rule_id, g.rule_name, g.depth, x.status, x.message
+    FROM ${unnestRows(EVENT_COLUMNS, 'x')} JOIN ${guard} g ON g.id = x.execution_id
+  )`,
+    shape.logs &&
+      `lg AS (
+    INSERT INTO action_logs (${columnList(LOG_COLUMNS)})
+    SELECT l.* FROM ${unnestRows(LOG_COLUMNS, 'l')} WHERE l.execution_id IN (SELECT id FROM ${guard})
+  )`,
+  ]
+    .filter(Boolean)
+    .map((part) => `,\n  ${part}`)
+    .join('');
 
-// One statement per batch of steps: each row commits with its events, log lines and NOTIFYs, or
-// (lock taken, row already finished) none of them does.
-const TRY_START = `
-WITH ins AS (
-  INSERT INTO executions SELECT * FROM jsonb_populate_recordset(null::executions, ?::jsonb)
+const FINISHED_COLUMNS = pickTypes(EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS);
+const RETURNED = 'id, cascade_id, rule_id, rule_name, depth';
+
+// The rows a step statement writes, named `ins` or `upd`. A batch's rows commit with their
+// events, log lines and NOTIFYs, or (lock taken, row already finished) none of them do. One row
+// is sent as scalar parameters, several as column arrays (see columns.ts).
+// Rows being finished are named by id (`e.id = ?`, or `= ANY(?)` besides the join for a batch),
+// so that the cached plan probes the primary key, not a scan kept from when the table was small
+// (see docs/decisions.md, "Writing executions"). "Not finished" is `finished_at IS NULL`, the
+// same as RUNNING or QUEUED (a CHECK constraint says so), which no index covers, so the planner
+// is not drawn to the partial index of unfinished rows either.
+const WRITES = {
+  startOne: `ins AS (
+  INSERT INTO executions (${columnList(EXECUTION_COLUMNS)}) VALUES ${valuesRow(EXECUTION_COLUMNS)}
   ON CONFLICT (lock_key) WHERE lock_key IS NOT NULL DO NOTHING
-  RETURNING id, cascade_id, rule_id, rule_name, depth
-), ${ATTACH('ins')}
-SELECT id, (SELECT count(*) FROM nt)::int AS notified FROM ins`;
-
-// Rows are read through execution_rows (see its migration): taken for one row, so the plan probes
-// the primary key per row whatever the table's size when it was cached. "Not finished" is
-// \`finished_at IS NULL\`, the same as RUNNING or QUEUED (a CHECK constraint says so), which no
-// index covers, so the planner is not drawn to the partial index of unfinished rows either.
-const FINISH = `
-WITH upd AS (
+  RETURNING ${RETURNED}
+)`,
+  startMany: `ins AS (
+  INSERT INTO executions (${columnList(EXECUTION_COLUMNS)}) SELECT * FROM ${unnestRows(EXECUTION_COLUMNS, 'r')}
+  ON CONFLICT (lock_key) WHERE lock_key IS NOT NULL DO NOTHING
+  RETURNING ${RETURNED}
+)`,
+  finishOne: `upd AS (
+  UPDATE executions e SET ${setValues(FINISHED_COLUMNS)}
+  WHERE e.id = ?::uuid AND e.finished_at IS NULL
+  RETURNING ${RETURNED}
+)`,
+  finishMany: `upd AS (
   UPDATE executions e SET ${setColumnsFrom(EXECUTION_FINISH_COLUMNS, 'r')}
-  FROM execution_rows(?::jsonb) r
-  WHERE e.id = r.id AND e.finished_at IS NULL
+  FROM ${unnestRows({ id: 'uuid', ...FINISHED_COLUMNS }, 'r')}
+  WHERE e.id = r.id AND e.id = ANY(?::uuid[]) AND e.finished_at IS NULL
   RETURNING e.id, e.cascade_id, e.rule_id, e.rule_name, e.depth
-), ${ATTACH('upd')}
-SELECT id, (SELECT count(*) FROM nt)::int AS notified FROM upd`;
+)`,
+};
+
+type StepKind = keyof typeof WRITES;
+
+const statements = new Map<string, string>();
+
+/** The step statement for `kind` and `shape`, built once. */
+function stepStatement(kind: StepKind, shape: Shape): string {
+  const key = `${kind}:${+shape.events}${+shape.logs}${+shape.notify}`;
+  let text = statements.get(key);
+  if (!text) {
+    const guard = kind.startsWith('start') ? 'ins' : 'upd';
+    text = `WITH ${WRITES[kind]}${attach(guard, shape)}\nSELECT id${shape.notify ? ', (SELECT count(*) FROM nt)::int AS notified' : ''} FROM ${guard}`;
+    statements.set(key, text);
+  }
+  return text;
+}
 
 export interface Step {
   execution: Execution;
@@ -61,9 +109,6 @@ export interface Step {
 }
 
 const json = (value: unknown) => JSON.stringify(value);
-
-/** An event as ATTACH reads it (the fields its execution row does not hold). */
-const eventTuple = (e: CascadeEvent) => [e.executionId, e.seq, e.at.toISOString(), e.kind, e.status, e.message];
 
 /** A PostgreSQL array literal of uuids (already validated ids; no quoting needed). */
 export const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;
@@ -79,32 +124,51 @@ export interface ExecutionPageQuery extends ExecutionFilter {
   after: { at: Date; id: string } | null;
 }
 
-/** Runs one batched step statement; answers, per step, whether its row was written. */
-async function writeSteps(sql: Sql, statement: string, steps: Step[], toRow: (e: Execution) => Record<string, unknown>): Promise<boolean[]> {
+/** The parameters of a step statement's write, in the order of its text. */
+function writeParams(kind: StepKind, steps: Step[]): unknown[] {
+  const rows = steps.map((s) => fromExecution(s.execution));
+  switch (kind) {
+    case 'startOne':
+      return rowValues(rows[0]!, EXECUTION_COLUMNS);
+    case 'startMany':
+      return columnArrays(rows, EXECUTION_COLUMNS);
+    case 'finishOne':
+      return [...rowValues(rows[0]!, FINISHED_COLUMNS), steps[0]!.execution.id];
+    case 'finishMany':
+      return [...columnArrays(rows, { id: 'uuid', ...FINISHED_COLUMNS }), steps.map((s) => s.execution.id)];
+  }
+}
+
+/** Writes a batch of steps in one statement; answers, per step, whether its row was written. */
+async function writeSteps(sql: Sql, kind: 'start' | 'finish', steps: Step[]): Promise<boolean[]> {
   const notify: string[] = [];
   const notifyIds: string[] = [];
+  const events: Record<string, unknown>[] = [];
+  const logs: Record<string, unknown>[] = [];
   for (const { execution, attached } of steps) {
     for (const payload of attached.notify ?? []) {
       notify.push(payload);
       notifyIds.push(execution.id);
     }
+    for (const event of attached.events) events.push(fromEvent(event));
+    for (const log of attached.logs) logs.push(fromLog(log));
   }
-  const rows = await sql.query<{ id: string }>(statement, [
-    json(steps.map((s) => toRow(s.execution))),
-    toTextArray(notify),
-    uuidArray(notifyIds),
-    json(steps.flatMap((s) => s.attached.events.map(eventTuple))),
-    json(steps.flatMap((s) => s.attached.logs.map(fromLog))),
-  ]);
-  const written = new Set(rows.map((r) => r.id));
+  const write: StepKind = `${kind}${steps.length === 1 ? 'One' : 'Many'}`;
+  const params = writeParams(write, steps);
+  const shape = { events: events.length > 0, logs: logs.length > 0, notify: notify.length > 0 };
+  if (shape.notify) params.push(notify, notifyIds);
+  if (shape.events) params.push(...columnArrays(events, EVENT_COLUMNS));
+  if (shape.logs) params.push(...columnArrays(logs, LOG_COLUMNS));
+  const statement = stepStatement(write, shape);
+  const written = new Set((await sql.query<{ id: string }>(statement, params)).map((r) => r.id));
   return steps.map((s) => written.has(s.execution.id));
 }
 
 export class ExecutionStore {
   // Starts go one statement at a time (two batches taking the same locks in another order could
   // deadlock); finishes touch only their own rows and may overlap.
-  private readonly starts = new WriteBatcher<Step, boolean>((steps) => writeSteps(this.sql, TRY_START, steps, fromExecution), 1);
-  private readonly finishes = new WriteBatcher<Step, boolean>((steps) => writeSteps(this.sql, FINISH, steps, finishedFields), 2);
+  private readonly starts = new WriteBatcher<Step, boolean>((steps) => writeSteps(this.sql, 'start', steps), 1);
+  private readonly finishes = new WriteBatcher<Step, boolean>((steps) => writeSteps(this.sql, 'finish', steps), 2);
 
   constructor(private readonly sql: Sql) {}
 
@@ -177,7 +241,7 @@ export class ExecutionStore {
     await this.sql.query(
       `WITH ${APPEND_LOGS}
        SELECT (SELECT count(*) FROM lg)::int AS n, (SELECT count(*) FROM nt)::int AS notified`,
-      [json(logs.map(fromLog)), toTextArray(notify)],
+      [...columnArrays(logs.map(fromLog), LOG_COLUMNS), notify],
     );
   }
 

@@ -1,7 +1,46 @@
 import type { ActionLog, CascadeEvent, Execution, Rule } from '../../entities/index.js';
+import type { ColumnTypes } from './columns.js';
 import { parseOptionalTimestamp, parseTimestamp, type Sql } from './sql.js';
 
 type Row = Record<string, any>;
+
+/** The columns of `executions` with their types, in table order. */
+export const EXECUTION_COLUMNS: ColumnTypes = {
+  id: 'uuid',
+  rule_id: 'uuid',
+  rule_name: 'text',
+  status: 'text',
+  condition_met: 'boolean',
+  executed_by: 'text',
+  payload: 'jsonb',
+  action_type: 'text',
+  result: 'jsonb',
+  references: 'jsonb',
+  error_code: 'text',
+  error_message: 'text',
+  skip_reason: 'text',
+  duration_ms: 'integer',
+  started_at: 'timestamptz',
+  finished_at: 'timestamptz',
+  cascade_id: 'uuid',
+  parent_id: 'uuid',
+  depth: 'integer',
+  lock_key: 'uuid',
+  instance_id: 'uuid',
+};
+
+/** The columns of `action_logs` with their types, in table order. */
+export const LOG_COLUMNS: ColumnTypes = {
+  execution_id: 'uuid',
+  seq: 'integer',
+  cascade_id: 'uuid',
+  rule_id: 'uuid',
+  api_execution_id: 'uuid',
+  at: 'timestamptz',
+  level: 'text',
+  message: 'text',
+  data: 'jsonb',
+};
 
 export function toExecution(row: Row): Execution {
   return {
@@ -82,8 +121,6 @@ export const EXECUTION_FINISH_COLUMNS = [
   'finished_at',
   'lock_key',
 ] as const;
-
-export const finishedFields = (e: Execution): Row => pickColumns(fromExecution(e), EXECUTION_FINISH_COLUMNS);
 
 export function toLog(row: Row): ActionLog {
   return {
