@@ -1,7 +1,7 @@
 import type { ActionLog, ApiDefinition, ApiExecution } from '../../entities/index.js';
 import { APPEND_LOGS } from '../store/executionStore.js';
-import { columnArrays } from '../store/columns.js';
-import { fromLog, LOG_COLUMNS, pickColumns, setColumnsFrom } from '../store/rows.js';
+import { columnArrays, columnList, pickTypes, rowValues, setValues, valuesRow, type ColumnTypes } from '../store/columns.js';
+import { fromLog, LOG_COLUMNS } from '../store/rows.js';
 import { parseOptionalTimestamp, parseTimestamp, type Sql } from '../store/sql.js';
 
 type Row = Record<string, any>;
@@ -46,8 +46,27 @@ function fromApiExecution(e: ApiExecution): Row {
   };
 }
 
+/** The columns of `api_executions` with their types, in table order. */
+const API_EXECUTION_COLUMNS: ColumnTypes = {
+  id: 'uuid',
+  api_id: 'uuid',
+  status: 'text',
+  params: 'jsonb',
+  input: 'jsonb',
+  output: 'jsonb',
+  error_code: 'text',
+  error_message: 'text',
+  duration_ms: 'integer',
+  executed_by: 'text',
+  started_at: 'timestamptz',
+  finished_at: 'timestamptz',
+  execution_id: 'uuid',
+  rule_id: 'uuid',
+  cascade_id: 'uuid',
+};
+
 /** The columns an API run's finishing update sets. */
-const API_FINISH_COLUMNS = ['status', 'output', 'error_code', 'error_message', 'duration_ms', 'finished_at'] as const;
+const API_FINISH_COLUMNS = pickTypes(API_EXECUTION_COLUMNS, ['status', 'output', 'error_code', 'error_message', 'duration_ms', 'finished_at']);
 
 function toApiDefinition(row: Row): ApiDefinition {
   return {
@@ -79,18 +98,20 @@ export class ApiExecutionStore {
   }
 
   async insert(execution: ApiExecution): Promise<void> {
-    await this.sql.query('INSERT INTO api_executions SELECT * FROM jsonb_populate_record(null::api_executions, ?::jsonb)', [JSON.stringify(fromApiExecution(execution))]);
+    await this.sql.query(
+      `INSERT INTO api_executions (${columnList(API_EXECUTION_COLUMNS)}) VALUES ${valuesRow(API_EXECUTION_COLUMNS)}`,
+      rowValues(fromApiExecution(execution), API_EXECUTION_COLUMNS),
+    );
   }
 
-  /** The row is named by its id as well, so the cached plan probes the primary key (see FINISH in executionStore.ts). */
+  /** The row is found by its id, so the cached plan probes the primary key (see the step statements in executionStore.ts). */
   async finish(execution: ApiExecution, logs: ActionLog[], notify: string[] = []): Promise<void> {
     await this.sql.query(
       `WITH upd AS (
-         UPDATE api_executions a SET ${setColumnsFrom(API_FINISH_COLUMNS, 'r')}
-         FROM jsonb_populate_record(null::api_executions, ?::jsonb) r WHERE a.id = ?::uuid AND a.id = r.id RETURNING a.id
+         UPDATE api_executions SET ${setValues(API_FINISH_COLUMNS)} WHERE id = ?::uuid RETURNING id
        ), ${APPEND_LOGS}
        SELECT (SELECT count(*) FROM upd)::int AS n, (SELECT count(*) FROM lg)::int AS logs, (SELECT count(*) FROM nt)::int AS notified`,
-      [JSON.stringify(pickColumns(fromApiExecution(execution), API_FINISH_COLUMNS)), execution.id, ...columnArrays(logs.map(fromLog), LOG_COLUMNS), notify],
+      [...rowValues(fromApiExecution(execution), API_FINISH_COLUMNS), execution.id, ...columnArrays(logs.map(fromLog), LOG_COLUMNS), notify],
     );
   }
 

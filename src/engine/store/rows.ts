@@ -94,16 +94,6 @@ export function fromExecution(e: Execution): Row {
   };
 }
 
-/**
- * A row narrowed to its id and `columns`: what a final write sends (what was written at the
- * start, such as the payload, is not sent again).
- */
-export function pickColumns(row: Row, columns: readonly string[]): Row {
-  const picked: Row = { id: row.id };
-  for (const column of columns) picked[column] = row[column];
-  return picked;
-}
-
 /** The same columns as an UPDATE's SET list read from `alias`, so the statement and the row sent agree. */
 export const setColumnsFrom = (columns: readonly string[], alias: string) => columns.map((c) => `"${c}" = ${alias}."${c}"`).join(', ');
 
