@@ -1,10 +1,10 @@
 import { Migration } from '@mikro-orm/migrations';
 
 /**
- * The final write of executions sends its rows as bound parameters and names them by id (see
- * docs/decisions.md, "Writing executions"); `execution_rows(jsonb)`, through which it read a JSON
- * document of rows, is no longer used. (A SQL function is parsed and planned again at every call,
- * which cost the database more than the update it served.)
+ * The final write of executions names its rows by id (one row sent as bound parameters, a batch
+ * as JSON joined by id; see docs/decisions.md, "Writing executions"), so `execution_rows(jsonb)`,
+ * through which it read its rows, is no longer used. (A SQL function is parsed and planned again
+ * at every call, which cost the database more than the update it served.)
  */
 export class Migration20261127010000_drop_execution_rows extends Migration {
   override async up(): Promise<void> {

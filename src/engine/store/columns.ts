@@ -1,12 +1,13 @@
 /**
- * Rows sent to PostgreSQL as bound parameters rather than as a JSON document (which cost the
- * database more to parse than the rows cost to insert): one row as one parameter per column, any
- * number of rows as one array per column, read back with `unnest`.
+ * One row sent to PostgreSQL as one bound parameter per column, rather than as a JSON document
+ * read back with `jsonb_populate_record(set)`: for one row, parsing the document cost the database
+ * more than the row's own insert. Batches of rows still travel as one JSON document (see
+ * docs/decisions.md, "Writing executions").
  */
 
 type Row = Record<string, unknown>;
 
-/** Column name to PostgreSQL type, in the order the arrays are sent. */
+/** Column name to PostgreSQL type, in the order the values are sent. */
 export type ColumnTypes = Readonly<Record<string, string>>;
 
 /** The columns named, with their types, in the order given. */
@@ -20,12 +21,6 @@ export const columnList = (types: ColumnTypes) =>
     .map((c) => `"${c}"`)
     .join(', ');
 
-/** `unnest(?::t1[], ?::t2[], …) AS alias("c1", "c2", …)`: the rows whose arrays `columnArrays` makes. */
-export const unnestRows = (types: ColumnTypes, alias: string) =>
-  `unnest(${Object.values(types)
-    .map((t) => `?::${t}[]`)
-    .join(', ')}) AS ${alias}(${columnList(types)})`;
-
 /** `(?::t1, ?::t2, …)`: one row, its values sent as `rowValues` makes them. */
 export const valuesRow = (types: ColumnTypes) =>
   `(${Object.values(types)
@@ -38,15 +33,15 @@ export const setValues = (types: ColumnTypes) =>
     .map(([c, t]) => `"${c}" = ?::${t}`)
     .join(', ');
 
+/** JSON columns travel as JSON text (a JSON string or number would otherwise reach PostgreSQL as bare text); null stays SQL NULL. */
 const toParam = (value: unknown, type: string) => (value == null ? null : type === 'jsonb' ? JSON.stringify(value) : value);
 
-/** One row's values, in the order of `types` (JSON as text, as in `columnArrays`). */
+/** One row's values, in the order of `types`. */
 export const rowValues = (row: Row, types: ColumnTypes): unknown[] => Object.entries(types).map(([column, type]) => toParam(row[column], type));
 
-/**
- * One array per column of `types`, in its order. JSON columns travel as JSON text (a JSON string
- * or number would otherwise reach PostgreSQL as bare text); null stays SQL NULL.
- */
-export function columnArrays(rows: readonly Row[], types: ColumnTypes): unknown[][] {
-  return Object.entries(types).map(([column, type]) => rows.map((row) => toParam(row[column], type)));
+/** A row narrowed to `columns` (what a final write sends of a batch's rows, as JSON). */
+export function pickColumns(row: Row, columns: readonly string[]): Row {
+  const picked: Row = {};
+  for (const column of columns) picked[column] = row[column];
+  return picked;
 }

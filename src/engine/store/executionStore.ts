@@ -1,7 +1,7 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
 import { NOTIFY_CHANNEL } from '../bus/postgresBus.js';
-import { columnArrays, columnList, pickTypes, rowValues, setValues, unnestRows, valuesRow, type ColumnTypes } from './columns.js';
-import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, fromEvent, fromExecution, fromLog, LOG_COLUMNS, setColumnsFrom, toEvent, toExecution, toLog } from './rows.js';
+import { columnList, pickColumns, pickTypes, rowValues, setValues, valuesRow } from './columns.js';
+import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, fromEvent, fromExecution, fromLog, setColumnsFrom, toEvent, toExecution, toLog } from './rows.js';
 import { WriteBatcher } from './batcher.js';
 import type { Sql } from './sql.js';
 
@@ -13,13 +13,10 @@ export interface Attachments {
   notify?: string[];
 }
 
-/** Log lines written with their NOTIFYs (parameters: the lines' column arrays, the payloads); names lg and nt. */
+/** Log lines written with their NOTIFYs (parameters: the lines as JSON, the payloads); names lg and nt. */
 export const APPEND_LOGS = `
-  lg AS (INSERT INTO action_logs (${columnList(LOG_COLUMNS)}) SELECT * FROM ${unnestRows(LOG_COLUMNS, 'l')} RETURNING 1),
+  lg AS (INSERT INTO action_logs SELECT * FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) RETURNING 1),
   nt AS (SELECT pg_notify('${NOTIFY_CHANNEL}', x) FROM unnest(?::text[]) AS x)`;
-
-/** The fields of a cascade event that its execution row does not hold (the rest are read from it). */
-const EVENT_COLUMNS: ColumnTypes = { execution_id: 'uuid', seq: 'integer', at: 'timestamptz', kind: 'text', status: 'text', message: 'text' };
 
 /** What a batch of steps carries besides its rows; its statement holds only those parts (an empty part would still cost its plan nodes at every execution). */
 interface Shape {
@@ -36,16 +33,17 @@ const attach = (guard: string, shape: Shape) =>
       `nt AS (
     SELECT pg_notify('${NOTIFY_CHANNEL}', n.payload) FROM unnest(?::text[], ?::uuid[]) AS n(payload, id) WHERE n.id IN (SELECT id FROM ${guard})
   )`,
+    // Events are sent as [execution id, seq, at, kind, status, message]; the rest of each event
+    // (cascade, rule, rule name, depth) is its execution's, read from the row just written.
     shape.events &&
       `ev AS (
     INSERT INTO cascade_events (cascade_id, seq, at, kind, execution_id, rule_id, rule_name, depth, status, message)
-    SELECT g.cascade_id, x.seq, x.at, x.kind, g.id, g.rule_id, g.rule_name, g.depth, x.status, x.message
-    FROM ${unnestRows(EVENT_COLUMNS, 'x')} JOIN ${guard} g ON g.id = x.execution_id
+    SELECT g.cascade_id, (x->>1)::int, (x->>2)::timestamptz, x->>3, g.id, g.rule_id, g.rule_name, g.depth, x->>4, x->>5
+    FROM jsonb_array_elements(?::jsonb) AS x JOIN ${guard} g ON g.id = (x->>0)::uuid
   )`,
     shape.logs &&
       `lg AS (
-    INSERT INTO action_logs (${columnList(LOG_COLUMNS)})
-    SELECT l.* FROM ${unnestRows(LOG_COLUMNS, 'l')} WHERE l.execution_id IN (SELECT id FROM ${guard})
+    INSERT INTO action_logs SELECT l.* FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) l WHERE l.execution_id IN (SELECT id FROM ${guard})
   )`,
   ]
     .filter(Boolean)
@@ -57,7 +55,7 @@ const RETURNED = 'id, cascade_id, rule_id, rule_name, depth';
 
 // The rows a step statement writes, named `ins` or `upd`. A batch's rows commit with their
 // events, log lines and NOTIFYs, or (lock taken, row already finished) none of them do. One row
-// is sent as scalar parameters, several as column arrays (see columns.ts).
+// is sent as one parameter per column (see columns.ts); several, as a JSON document.
 // Rows being finished are named by id (`e.id = ?`, or `= ANY(?)` besides the join for a batch),
 // so that the cached plan probes the primary key, not a scan kept from when the table was small
 // (see docs/decisions.md, "Writing executions"). "Not finished" is `finished_at IS NULL`, the
@@ -70,7 +68,7 @@ const WRITES = {
   RETURNING ${RETURNED}
 )`,
   startMany: `ins AS (
-  INSERT INTO executions (${columnList(EXECUTION_COLUMNS)}) SELECT * FROM ${unnestRows(EXECUTION_COLUMNS, 'r')}
+  INSERT INTO executions SELECT * FROM jsonb_populate_recordset(null::executions, ?::jsonb)
   ON CONFLICT (lock_key) WHERE lock_key IS NOT NULL DO NOTHING
   RETURNING ${RETURNED}
 )`,
@@ -81,7 +79,7 @@ const WRITES = {
 )`,
   finishMany: `upd AS (
   UPDATE executions e SET ${setColumnsFrom(EXECUTION_FINISH_COLUMNS, 'r')}
-  FROM ${unnestRows({ id: 'uuid', ...FINISHED_COLUMNS }, 'r')}
+  FROM jsonb_populate_recordset(null::executions, ?::jsonb) r
   WHERE e.id = r.id AND e.id = ANY(?::uuid[]) AND e.finished_at IS NULL
   RETURNING e.id, e.cascade_id, e.rule_id, e.rule_name, e.depth
 )`,
@@ -110,6 +108,9 @@ export interface Step {
 
 const json = (value: unknown) => JSON.stringify(value);
 
+/** An event as the statement reads it (the fields its execution row does not hold). */
+const eventTuple = (e: CascadeEvent) => [e.executionId, e.seq, e.at.toISOString(), e.kind, e.status, e.message];
+
 /** A PostgreSQL array literal of uuids (already validated ids; no quoting needed). */
 export const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;
 
@@ -131,11 +132,11 @@ function writeParams(kind: StepKind, steps: Step[]): unknown[] {
     case 'startOne':
       return rowValues(rows[0]!, EXECUTION_COLUMNS);
     case 'startMany':
-      return columnArrays(rows, EXECUTION_COLUMNS);
+      return [json(rows)];
     case 'finishOne':
       return [...rowValues(rows[0]!, FINISHED_COLUMNS), steps[0]!.execution.id];
     case 'finishMany':
-      return [...columnArrays(rows, { id: 'uuid', ...FINISHED_COLUMNS }), steps.map((s) => s.execution.id)];
+      return [json(rows.map((row) => pickColumns(row, ['id', ...EXECUTION_FINISH_COLUMNS]))), uuidArray(steps.map((s) => s.execution.id))];
   }
 }
 
@@ -143,22 +144,22 @@ function writeParams(kind: StepKind, steps: Step[]): unknown[] {
 async function writeSteps(sql: Sql, kind: 'start' | 'finish', steps: Step[]): Promise<boolean[]> {
   const notify: string[] = [];
   const notifyIds: string[] = [];
-  const events: Record<string, unknown>[] = [];
-  const logs: Record<string, unknown>[] = [];
+  const events: unknown[] = [];
+  const logs: unknown[] = [];
   for (const { execution, attached } of steps) {
     for (const payload of attached.notify ?? []) {
       notify.push(payload);
       notifyIds.push(execution.id);
     }
-    for (const event of attached.events) events.push(fromEvent(event));
+    for (const event of attached.events) events.push(eventTuple(event));
     for (const log of attached.logs) logs.push(fromLog(log));
   }
   const write: StepKind = `${kind}${steps.length === 1 ? 'One' : 'Many'}`;
   const params = writeParams(write, steps);
   const shape = { events: events.length > 0, logs: logs.length > 0, notify: notify.length > 0 };
   if (shape.notify) params.push(notify, notifyIds);
-  if (shape.events) params.push(...columnArrays(events, EVENT_COLUMNS));
-  if (shape.logs) params.push(...columnArrays(logs, LOG_COLUMNS));
+  if (shape.events) params.push(json(events));
+  if (shape.logs) params.push(json(logs));
   const statement = stepStatement(write, shape);
   const written = new Set((await sql.query<{ id: string }>(statement, params)).map((r) => r.id));
   return steps.map((s) => written.has(s.execution.id));
@@ -241,7 +242,7 @@ export class ExecutionStore {
     await this.sql.query(
       `WITH ${APPEND_LOGS}
        SELECT (SELECT count(*) FROM lg)::int AS n, (SELECT count(*) FROM nt)::int AS notified`,
-      [...columnArrays(logs.map(fromLog), LOG_COLUMNS), notify],
+      [json(logs.map(fromLog)), notify],
     );
   }
 

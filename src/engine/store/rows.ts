@@ -29,19 +29,6 @@ export const EXECUTION_COLUMNS: ColumnTypes = {
   instance_id: 'uuid',
 };
 
-/** The columns of `action_logs` with their types, in table order. */
-export const LOG_COLUMNS: ColumnTypes = {
-  execution_id: 'uuid',
-  seq: 'integer',
-  cascade_id: 'uuid',
-  rule_id: 'uuid',
-  api_execution_id: 'uuid',
-  at: 'timestamptz',
-  level: 'text',
-  message: 'text',
-  data: 'jsonb',
-};
-
 export function toExecution(row: Row): Execution {
   return {
     id: row.id,
