@@ -18,7 +18,10 @@ export const APPEND_LOGS = `
   lg AS (INSERT INTO action_logs SELECT * FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) RETURNING 1),
   nt AS (SELECT pg_notify('${NOTIFY_CHANNEL}', x) FROM unnest(?::text[]) AS x)`;
 
-/** What a batch of steps carries besides its rows; its statement holds only those parts (an empty part would still cost its plan nodes at every execution). */
+/**
+ * What a batch of steps carries besides its rows. Its statement holds only those parts: an empty
+ * part would still cost its plan nodes at every execution.
+ */
 interface Shape {
   events: boolean;
   logs: boolean;
