@@ -34,15 +34,20 @@ export function graphqlClient(url: string, connections: number): GraphQLClient {
   };
 }
 
+/** Runs `count` requests one after another, adding each one's duration (ms) to `into`. */
+async function timeEach(run: (i: number) => Promise<unknown>, count: number, into: number[]): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    await run(i);
+    into.push(performance.now() - started);
+  }
+}
+
 /** Sequential requests from one client: latency per request (ms). */
 export async function latency(run: (i: number) => Promise<unknown>, warmup: number, samples: number): Promise<LatencyStats> {
   for (let i = 0; i < warmup; i++) await run(i);
   const durations: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    const started = performance.now();
-    await run(i);
-    durations.push(performance.now() - started);
-  }
+  await timeEach(run, samples, durations);
   return stats(durations);
 }
 
@@ -74,20 +79,13 @@ export async function latencyInterleaved(
   samples: number,
   blocks = 5,
 ): Promise<[LatencyStats, LatencyStats]> {
-  const timed = async (run: (i: number) => Promise<unknown>, count: number, into: number[]) => {
-    for (let i = 0; i < count; i++) {
-      const started = performance.now();
-      await run(i);
-      into.push(performance.now() - started);
-    }
-  };
   for (let i = 0; i < warmup; i++) await a(i), await b(i);
   const durationsA: number[] = [];
   const durationsB: number[] = [];
   const perBlock = Math.ceil(samples / blocks);
   for (let block = 0; block < blocks; block++) {
-    await timed(a, perBlock, durationsA);
-    await timed(b, perBlock, durationsB);
+    await timeEach(a, perBlock, durationsA);
+    await timeEach(b, perBlock, durationsB);
   }
   return [stats(durationsA), stats(durationsB)];
 }

@@ -26,36 +26,24 @@ const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`;
  * thresholds are autovacuum's defaults: VACUUM (ANALYZE) once a table's dead rows pass 50 plus
  * 20% of its live rows, ANALYZE alone once its changes since the last analysis pass 50 plus 10%.
  */
-export class TableMaintenance {
-  private readonly job: PeriodicJob<string[]>;
+export class TableMaintenance extends PeriodicJob<string[]> {
+  private readonly sql: Sql;
 
-  constructor(private readonly options: TableMaintenanceOptions) {
-    this.job = new PeriodicJob({ name: 'table maintenance', intervalMs: options.intervalMs, logger: options.logger, pass: () => this.pass() });
+  constructor(options: TableMaintenanceOptions) {
+    super('table maintenance', options.intervalMs, options.logger);
+    this.sql = options.sql;
   }
 
-  start(): void {
-    this.job.start();
-  }
-
-  /** One pass; answers the tables it vacuumed or analysed. Concurrent calls share it. */
-  run(): Promise<string[]> {
-    return this.job.run();
-  }
-
-  /** Stops the timer; a VACUUM in flight finishes. */
-  stop(): Promise<void> {
-    return this.job.stop();
-  }
-
-  private async pass(): Promise<string[]> {
-    const { sql, logger } = this.options;
+  /** One pass; answers the tables it vacuumed or analysed. A VACUUM in flight at stop() finishes. */
+  protected async pass(): Promise<string[]> {
+    const { sql, logger } = this;
     const tables = await sql.query<TableStats>(
       `SELECT relname, n_live_tup::float8 AS live, n_dead_tup::float8 AS dead, n_mod_since_analyze::float8 AS modified
        FROM pg_stat_user_tables WHERE schemaname = current_schema() ORDER BY n_dead_tup DESC`,
     );
     const done: string[] = [];
     for (const table of tables) {
-      if (this.job.stopped) break;
+      if (this.stopped) break;
       if (table.dead > 50 + 0.2 * table.live) await sql.query(`VACUUM (ANALYZE) ${quoteIdent(table.relname)}`);
       else if (table.modified > 50 + 0.1 * table.live) await sql.query(`ANALYZE ${quoteIdent(table.relname)}`);
       else continue;

@@ -71,32 +71,24 @@ const DAY_MS = 86_400_000;
  * triggers (on PGlite, which has a single connection) interleave; nothing a running trigger
  * needs is ever locked (only finished cascades are taken, and only their own rows).
  */
-export class RetentionJob {
-  private readonly job: PeriodicJob<RetentionResult>;
-
+export class RetentionJob extends PeriodicJob<RetentionResult> {
   constructor(private readonly options: RetentionOptions) {
-    this.job = new PeriodicJob({ name: 'retention run', intervalMs: options.intervalMs, logger: options.logger, pass: () => this.pass() });
+    super('retention run', options.intervalMs, options.logger);
   }
 
   get enabled() {
     return this.options.days > 0;
   }
 
-  start(): void {
-    if (this.enabled) this.job.start();
+  override start(): void {
+    if (this.enabled) super.start();
   }
 
-  /** One full pass (batches until nothing older than the cutoff is left); concurrent calls share it. */
-  run(): Promise<RetentionResult> {
-    return this.job.run();
-  }
-
-  /** Stops the timer; a batch in flight finishes (each is one short statement). */
-  stop(): Promise<void> {
-    return this.job.stop();
-  }
-
-  private async pass(): Promise<RetentionResult> {
+  /**
+   * One full pass (batches until nothing older than the cutoff is left). A batch in flight at
+   * stop() finishes (each is one short statement).
+   */
+  protected async pass(): Promise<RetentionResult> {
     const { sql, clock, logger, days, batch } = this.options;
     const total: RetentionResult = { cascades: 0, executions: 0, apiExecutions: 0 };
     if (days <= 0) return total;
@@ -106,13 +98,13 @@ export class RetentionJob {
       total.cascades += row?.cascades ?? 0;
       total.executions += row?.executions ?? 0;
       total.apiExecutions += row?.api_executions ?? 0;
-      if ((row?.cascades ?? 0) < batch || this.job.stopped) break;
+      if ((row?.cascades ?? 0) < batch || this.stopped) break;
       await pause();
     }
     for (;;) {
       const [row] = await sql.query<{ n: number }>(DELETE_API_RUNS, [cutoff, batch]);
       total.apiExecutions += row?.n ?? 0;
-      if ((row?.n ?? 0) < batch || this.job.stopped) break;
+      if ((row?.n ?? 0) < batch || this.stopped) break;
       await pause();
     }
     if (total.cascades || total.apiExecutions) logger.info({ ...total, cutoff }, 'old execution history deleted');

@@ -33,6 +33,9 @@ export const setValues = (types: ColumnTypes) =>
     .map(([c, t]) => `"${c}" = ?::${t}`)
     .join(', ');
 
+/** `"c1" = alias."c1", …`: an UPDATE's SET list read from the rows named `alias`. */
+export const setColumnsFrom = (columns: readonly string[], alias: string) => columns.map((c) => `"${c}" = ${alias}."${c}"`).join(', ');
+
 /** JSON columns travel as JSON text (a JSON string or number would otherwise reach PostgreSQL as bare text); null stays SQL NULL. */
 const toParam = (value: unknown, type: string) => (value == null ? null : type === 'jsonb' ? JSON.stringify(value) : value);
 

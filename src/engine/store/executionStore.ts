@@ -1,7 +1,7 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
 import { NOTIFY_CHANNEL } from '../bus/postgresBus.js';
-import { columnList, pickColumns, pickTypes, rowValues, setValues, valuesRow } from './columns.js';
-import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, fromEvent, fromExecution, fromLog, setColumnsFrom, toEvent, toExecution, toLog } from './rows.js';
+import { columnList, pickColumns, pickTypes, rowValues, setColumnsFrom, setValues, valuesRow } from './columns.js';
+import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, fromEvent, fromExecution, fromLog, toEvent, toExecution, toLog } from './rows.js';
 import { WriteBatcher } from './batcher.js';
 import type { Sql } from './sql.js';
 
@@ -54,6 +54,8 @@ const attach = (guard: string, shape: Shape) =>
     .join('');
 
 const FINISHED_COLUMNS = pickTypes(EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS);
+/** What a batch's final write sends of each row (as JSON): its id and the columns it sets. */
+const FINISHED_ROW = ['id', ...EXECUTION_FINISH_COLUMNS];
 const RETURNED = 'id, cascade_id, rule_id, rule_name, depth';
 
 // The rows a step statement writes, named `ins` or `upd`. A batch's rows commit with their
@@ -139,7 +141,7 @@ function writeParams(kind: StepKind, steps: Step[]): unknown[] {
     case 'finishOne':
       return [...rowValues(rows[0]!, FINISHED_COLUMNS), steps[0]!.execution.id];
     case 'finishMany':
-      return [json(rows.map((row) => pickColumns(row, ['id', ...EXECUTION_FINISH_COLUMNS]))), uuidArray(steps.map((s) => s.execution.id))];
+      return [json(rows.map((row) => pickColumns(row, FINISHED_ROW))), uuidArray(steps.map((s) => s.execution.id))];
   }
 }
 

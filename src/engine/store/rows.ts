@@ -81,9 +81,6 @@ export function fromExecution(e: Execution): Row {
   };
 }
 
-/** The same columns as an UPDATE's SET list read from `alias`, so the statement and the row sent agree. */
-export const setColumnsFrom = (columns: readonly string[], alias: string) => columns.map((c) => `"${c}" = ${alias}."${c}"`).join(', ');
-
 /** The columns an execution's final write sets. */
 export const EXECUTION_FINISH_COLUMNS = [
   'status',

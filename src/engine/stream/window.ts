@@ -180,6 +180,7 @@ abstract class ClosingProcessor extends WindowBase<ClosingGroup> {
   onEvent(event: Record<string, unknown>, arrivalMs: number): Firing[] {
     const out = this.onTime(arrivalMs);
     const x = this.take(event);
+    // NaN (filtered out, or no usable value) places nothing.
     if (x === x) this.place(event, x, this.time(event, arrivalMs), arrivalMs, out);
     return out;
   }
