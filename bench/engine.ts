@@ -5,11 +5,13 @@ import pg from 'pg';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { startFloorServer } from './floor.js';
-import { graphqlClient, latency, latencyInterleaved, throughput, throughputInterleaved, type LatencyStats } from './support/measure.js';
+import { postgresCpuMs, processCpuMs } from './support/cpu.js';
+import { graphqlClient, latency, latencyInterleaved, throughput, throughputInterleaved, type LatencyStats, type MeteredStats } from './support/measure.js';
 
 export interface EngineBenchResult {
-  floor: { p50One: LatencyStats; rps16: number };
-  trigger: { p50One: LatencyStats; rps16: number };
+  /** `p50One.perRequest`: [this process's CPU ms, PostgreSQL's CPU ms (NaN when unreadable)] per request. */
+  floor: { p50One: MeteredStats; rps16: number };
+  trigger: { p50One: MeteredStats; rps16: number };
   cascade: { p50One: LatencyStats };
   publish: { rules: number; p50One: LatencyStats; rps16: number; matchedPerEvent: number };
 }
@@ -70,7 +72,8 @@ export async function runEngineBench(adminUrl: string, options: { samples: numbe
     };
     // The floor and triggerRule are timed in alternating blocks: the ratios are the targets, and
     // a shared machine's speed drifts over a run.
-    const [floorOne, triggerOne] = await latencyInterleaved(() => floorClient.post(floorBody), () => triggered(ruleIds[0]!), 50, options.samples);
+    const cpu = () => [processCpuMs(), postgresCpuMs() ?? Number.NaN];
+    const [floorOne, triggerOne] = await latencyInterleaved(() => floorClient.post(floorBody), () => triggered(ruleIds[0]!), 50, options.samples, { meter: cpu });
     const [floorMany, triggerMany] = await throughputInterleaved(16, options.seconds, () => floorClient.post(floorBody), (c) => triggered(ruleIds[c]!));
     await floorClient.close();
 

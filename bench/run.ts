@@ -47,6 +47,19 @@ async function engine() {
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((row) => `| ${row.join(' | ')} |`),
   ].join('\n');
+  const [floorCpu, triggerCpu] = [r.floor.p50One.perRequest, r.trigger.p50One.perRequest];
+  const cpuCell = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? 'n/a' : fmt(ms, 3));
+  const cpuDelta = (k: number) => {
+    const delta = triggerCpu[k]! - floorCpu[k]!;
+    return Number.isNaN(delta) ? 'n/a' : `${delta >= 0 ? '+' : ''}${fmt(delta, 3)}`;
+  };
+  const cpuTable = [
+    '| CPU per request, one client | this process, ms (servers and load generator) | PostgreSQL, ms |',
+    '| --- | --- | --- |',
+    `| floor | ${cpuCell(floorCpu[0])} | ${cpuCell(floorCpu[1])} |`,
+    `| triggerRule, webhook action | ${cpuCell(triggerCpu[0])} | ${cpuCell(triggerCpu[1])} |`,
+    `| triggerRule minus floor | ${cpuDelta(0)} | ${cpuDelta(1)} |`,
+  ].join('\n');
   await writeSection(
     'engine-bench',
     [
@@ -56,14 +69,17 @@ async function engine() {
       '',
       table,
       '',
+      cpuTable,
+      '',
       'Timed spans: from the client sending the mutation to the full answer, over keep-alive connections; server and load generator share one process, the webhook sink runs in another. The floor and triggerRule are timed in alternating blocks (5 blocks of single-client samples, 3 blocks of 16-client throughput each), so that drift in the speed of this shared machine weighs on both alike.',
       '- floor: one INSERT, one pooled undici POST to the sink, one UPDATE (2 commits).',
       '- triggerRule: rule read, the start statement (row + RULE_STARTED, CONDITION_EVALUATED, ACTION_STARTED events, with their NOTIFY), the webhook, the finish statement (row + log line + ACTION_FINISHED, RULE_FINISHED, CASCADE_FINISHED): 2 commits; the answer waits for the whole cascade (wait: true). 16 clients use 16 rules, since a rule runs once at a time.',
       '- 3-rule cascade: 3 rule reads (cached), 4 commits (3 starts; the three final rows in one statement), 16 cascade events, one webhook.',
       "- publishEvent: answers once the matching rules' root rows are written; their webhooks run after the answer. Rules are found through the rule index.",
+      "- CPU per request: read before and after each single-client block and charged to the side that ran it. This process's CPU (`process.cpuUsage`) covers both servers and the load generator; PostgreSQL's is that of every postgres process on this machine, from /proc (n/a where /proc does not show them). CPU is steadier than time on a shared machine, and says where a gap in p50 comes from.",
     ].join('\n'),
   );
-  process.stdout.write(`${table}\n`);
+  process.stdout.write(`${table}\n\n${cpuTable}\n`);
 }
 
 async function sandbox() {

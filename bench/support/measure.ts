@@ -68,26 +68,40 @@ export async function throughput(clients: number, seconds: number, run: (client:
   return { rps: requests / elapsed, requests };
 }
 
+/** Cumulative counters (CPU ms, say) read between blocks; NaN where one cannot be read. */
+export type Meter = () => number[];
+
+/** Latency of one side of an interleaved run, with its meter's counters per request. */
+export interface MeteredStats extends LatencyStats {
+  /** What the meter's counters grew by during this side's blocks, divided by its requests. */
+  perRequest: number[];
+}
+
 /**
  * Two workloads timed in alternating blocks (a, b, a, b, ...), so that a machine whose speed
- * drifts during the run (shared cores do) weighs on both alike and their ratio stays fair.
+ * drifts during the run (shared cores do) weighs on both alike and their ratio stays fair. The
+ * meter, read before and after each block, is charged to the side that ran it.
  */
 export async function latencyInterleaved(
   a: (i: number) => Promise<unknown>,
   b: (i: number) => Promise<unknown>,
   warmup: number,
   samples: number,
-  blocks = 5,
-): Promise<[LatencyStats, LatencyStats]> {
+  options: { blocks?: number; meter?: Meter } = {},
+): Promise<[MeteredStats, MeteredStats]> {
+  const { blocks = 5, meter = () => [] } = options;
   for (let i = 0; i < warmup; i++) await a(i), await b(i);
-  const durationsA: number[] = [];
-  const durationsB: number[] = [];
+  const sides = [a, b].map((run) => ({ run, durations: [] as number[], usage: [] as number[] }));
   const perBlock = Math.ceil(samples / blocks);
   for (let block = 0; block < blocks; block++) {
-    await timeEach(a, perBlock, durationsA);
-    await timeEach(b, perBlock, durationsB);
+    for (const side of sides) {
+      const before = meter();
+      await timeEach(side.run, perBlock, side.durations);
+      meter().forEach((value, k) => (side.usage[k] = (side.usage[k] ?? 0) + value - before[k]!));
+    }
   }
-  return [stats(durationsA), stats(durationsB)];
+  const [x, y] = sides.map((side) => ({ ...stats(side.durations), perRequest: side.usage.map((total) => total / side.durations.length) }));
+  return [x!, y!];
 }
 
 /** Throughput of two workloads in alternating blocks (see latencyInterleaved); `seconds` per workload in all. */
