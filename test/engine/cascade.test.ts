@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSql } from '../../src/db/sql.js';
-import { backends, ok, startFreshApp } from '../support/harness.js';
-import { startSink, type Sink } from '../support/sink.js';
+import { backends, ok } from '../support/harness.js';
+import type { Sink } from '../support/sink.js';
 import {
+  appWithSink,
   countExecutions,
   createRule,
   getExecution,
@@ -14,6 +15,7 @@ import {
   updateRule,
   waitFinished,
   type ExecutionData,
+  type FreshApp,
 } from './helpers.js';
 
 /**
@@ -21,8 +23,6 @@ import {
  * "Events of a cascade", "References"), on a real server and database with a real local HTTP
  * sink. publishEvent has its own file, publish-event.test.ts.
  */
-
-type FreshApp = Awaited<ReturnType<typeof startFreshApp>>;
 
 interface EventData {
   cascadeId: string;
@@ -84,16 +84,8 @@ describe.each(backends())('runs and cascades (%s)', (backend) => {
   let sink: Sink;
   const hook = () => ({ endpoint: `${sink.url}/json` });
 
-  beforeAll(async () => {
-    sink = await startSink();
-    // MAX_CASCADE_DEPTH=2: depths 0, 1 and 2 run, depth 3 is skipped.
-    t = await startFreshApp(backend, { OUTBOUND_ALLOWLIST: '127.0.0.1', MAX_CASCADE_DEPTH: '2' });
-  });
-  afterAll(async () => {
-    await t?.stop();
-    await sink?.close();
-  });
-  beforeEach(() => sink.reset());
+  // MAX_CASCADE_DEPTH=2: depths 0, 1 and 2 run, depth 3 is skipped.
+  appWithSink(backend, { MAX_CASCADE_DEPTH: '2' }, (app, s) => ((t = app), (sink = s)));
 
   it('A -> B -> C with wait: true: tree, depths, cascade status, events in order, trigger_result', async () => {
     const c = await createRule(t, { name: `C ${randomUUID().slice(0, 6)}`, actionSpec: hook() });

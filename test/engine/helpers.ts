@@ -1,8 +1,31 @@
 import { randomUUID } from 'node:crypto';
-import { expect } from 'vitest';
-import { ok, type GraphQLResponse, type TestApp } from '../support/harness.js';
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
+import { ok, startFreshApp, type Backend, type GraphQLResponse, type TestApp } from '../support/harness.js';
+import { startSink, type Sink } from '../support/sink.js';
 
 /** Shared helpers of the engine suites (real server, real database). */
+
+export type FreshApp = Awaited<ReturnType<typeof startFreshApp>>;
+
+/**
+ * A suite's fresh app (the sink's 127.0.0.1 allowed by the outbound guard, plus `env`) and a
+ * local webhook sink, started before its tests and stopped after them; the sink forgets its
+ * requests before each test. `bind` hands both to the suite.
+ */
+export function appWithSink(backend: Backend, env: Record<string, string>, bind: (app: FreshApp, sink: Sink) => void): void {
+  let app: FreshApp | undefined;
+  let sink: Sink | undefined;
+  beforeAll(async () => {
+    sink = await startSink();
+    app = await startFreshApp(backend, { OUTBOUND_ALLOWLIST: '127.0.0.1', ...env });
+    bind(app, sink);
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await sink?.close();
+  });
+  beforeEach(() => sink!.reset());
+}
 
 export const EXECUTION_FIELDS = `id ruleId status conditionMet executedBy payload actionType result references
   error { code message } skipReason durationMs startedAt finishedAt cascadeId parentId depth`;

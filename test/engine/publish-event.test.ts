@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { backends, ok, startFreshApp } from '../support/harness.js';
-import { startSink, type Sink } from '../support/sink.js';
-import { EXECUTION_FIELDS, countExecutions, createRule, refusal, updateRule, waitFinished, type ExecutionData } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { backends, ok } from '../support/harness.js';
+import type { Sink } from '../support/sink.js';
+import { EXECUTION_FIELDS, appWithSink, countExecutions, createRule, refusal, updateRule, waitFinished, type ExecutionData, type FreshApp } from './helpers.js';
 
 /**
  * publishEvent end to end (SPEC.md "publishEvent", "References"): which rules an event runs, on
  * a real server and database with a real local HTTP sink.
  */
-
-type FreshApp = Awaited<ReturnType<typeof startFreshApp>>;
 
 describe.each(backends())('publishEvent (%s)', (backend) => {
   let t: FreshApp;
@@ -18,15 +16,7 @@ describe.each(backends())('publishEvent (%s)', (backend) => {
     eventId matched executions { ${EXECUTION_FIELDS} } } }`;
   const publish = async (event: unknown, source?: string) => ok(await t.gql(PUBLISH, { event, source })).publishEvent;
 
-  beforeAll(async () => {
-    sink = await startSink();
-    t = await startFreshApp(backend, { OUTBOUND_ALLOWLIST: '127.0.0.1' });
-  });
-  afterAll(async () => {
-    await t?.stop();
-    await sink?.close();
-  });
-  beforeEach(() => sink.reset());
+  appWithSink(backend, {}, (app, s) => ((t = app), (sink = s)));
 
   it('refuses an event that is not a JSON object', async () => {
     for (const event of ['text', 5, [1, 2], true]) refusal(await t.gql(PUBLISH, { event }), 'BAD_USER_INPUT');

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, createTestDatabase, ok, startApp, startFreshApp, type TestApp, type TestDatabase } from '../support/harness.js';
 import { startSink, type Sink } from '../support/sink.js';
-import { EXECUTION_FIELDS, createRule, getExecution, poll, refusal, trigger, updateRule, waitFinished, type ExecutionData } from './helpers.js';
+import { EXECUTION_FIELDS, createRule, getExecution, poll, refusal, trigger, updateRule, waitFinished, type ExecutionData, type FreshApp } from './helpers.js';
 
 /**
  * The stream engine end to end on a real server and database (SPEC.md "Throttling, concurrency
@@ -15,8 +15,6 @@ import { EXECUTION_FIELDS, createRule, getExecution, poll, refusal, trigger, upd
  * Every rule here matches only events carrying its own random `tag`, so the rules of one test
  * never see the events of another on the shared app.
  */
-
-type FreshApp = Awaited<ReturnType<typeof startFreshApp>>;
 
 const PUBLISH = `mutation($event: JSON!, $source: String) { publishEvent(event: $event, source: $source) { eventId matched executions { ${EXECUTION_FIELDS} } } }`;
 const PUBLISH_MANY = `mutation($events: [JSON!]!, $source: String) { publishEvents(events: $events, source: $source) { accepted matched refused { index reason } } }`;

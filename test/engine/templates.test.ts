@@ -1,14 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { backends, ok, startFreshApp } from '../support/harness.js';
-import { startSink, type Sink } from '../support/sink.js';
-import { countExecutions, createRule, trigger, updateRule } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { backends, ok } from '../support/harness.js';
+import type { Sink } from '../support/sink.js';
+import { appWithSink, countExecutions, createRule, trigger, updateRule, type FreshApp } from './helpers.js';
 
 /**
  * Templates end to end (SPEC.md "Templates"): filled in by a real run (triggerRule, and a
  * trigger_rule child), and resolved without running by simulateRule, which writes nothing.
  */
-
-type FreshApp = Awaited<ReturnType<typeof startFreshApp>>;
 
 const SIMULATE = `mutation($ruleId: ID!, $payload: JSON) { simulateRule(ruleId: $ruleId, payload: $payload) { conditionMet wouldExecute resolvedAction references } }`;
 
@@ -60,15 +58,7 @@ describe.each(backends())('templates (%s)', (backend) => {
   let t: FreshApp;
   let sink: Sink;
 
-  beforeAll(async () => {
-    sink = await startSink();
-    t = await startFreshApp(backend, { OUTBOUND_ALLOWLIST: '127.0.0.1' });
-  });
-  afterAll(async () => {
-    await t?.stop();
-    await sink?.close();
-  });
-  beforeEach(() => sink.reset());
+  appWithSink(backend, {}, (app, s) => ((t = app), (sink = s)));
 
   it('a real run fills every placeholder: typed whole strings, text inside strings, missing paths, ids', async () => {
     const rule = await createRule(t, {

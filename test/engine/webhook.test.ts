@@ -1,14 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { backends, startFreshApp } from '../support/harness.js';
-import { closedPort, startSink, type Sink } from '../support/sink.js';
-import { createRule, trigger, type ExecutionData } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { backends } from '../support/harness.js';
+import { closedPort, type Sink } from '../support/sink.js';
+import { appWithSink, createRule, trigger, type ExecutionData, type FreshApp } from './helpers.js';
 
 /**
  * The webhook action end to end (SPEC.md "webhook", "Action logs", "References"): a real server on
  * a real database calling a real local HTTP sink.
  */
-
-type FreshApp = Awaited<ReturnType<typeof startFreshApp>>;
 
 const logLines = (e: ExecutionData) => e.logs ?? [];
 
@@ -16,16 +14,7 @@ describe.each(backends())('webhook action (%s)', (backend) => {
   let t: FreshApp;
   let sink: Sink;
 
-  beforeAll(async () => {
-    sink = await startSink();
-    // The sink lives on 127.0.0.1, which the outbound guard opens only through the allowlist.
-    t = await startFreshApp(backend, { OUTBOUND_ALLOWLIST: '127.0.0.1' });
-  });
-  afterAll(async () => {
-    await t?.stop();
-    await sink?.close();
-  });
-  beforeEach(() => sink.reset());
+  appWithSink(backend, {}, (app, s) => ((t = app), (sink = s)));
 
   it('GET sends params as the query string and keeps a JSON answer parsed', async () => {
     const rule = await createRule(t, {
