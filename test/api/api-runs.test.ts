@@ -616,6 +616,20 @@ describe.each(backends())('API runs (%s)', (backend) => {
       expect(run).toMatchObject({ executedBy: 'rule', input: { greeting: 'hi Bob', fixed: 1 } });
     });
 
+    it('stores every line of a run that ends with many lines waiting, in order, with its data', async () => {
+      // A run's waiting lines ride on its final write: a few as bound values, many as one JSON document.
+      const api = await createScript(t, 'function main(params, input, ctx) { for (let n = 1; n <= 12; n++) ctx.log.info("line " + n, n % 2 ? { n } : undefined); return 1; }');
+      const rule = await createRule(t, { actionSpec: { type: 'api_script', api_id: api.id, params: {} } });
+      const e = await triggerRule(t, rule.id, {});
+      expect(e.status, JSON.stringify(e)).toBe('SUCCESS');
+      const run = (await runsOf(t, api.id)).edges[0]!.node;
+      const scriptLines = e.logs.filter((l) => l.apiExecutionId !== null);
+      expect(scriptLines.map((l) => [l.message, l.data])).toEqual(Array.from({ length: 12 }, (_, i) => [`line ${i + 1}`, (i + 1) % 2 ? { n: i + 1 } : null]));
+      for (const line of e.logs) expect(line).toMatchObject({ executionId: e.id, ruleId: rule.id, cascadeId: e.cascadeId });
+      for (const line of scriptLines) expect(line.apiExecutionId).toBe(run.id);
+      expect(e.logs.map((l) => l.seq)).toEqual(e.logs.map((_, i) => i + 1));
+    });
+
     it("streams the script's lines on actionLogs filtered by ruleId", async () => {
       const api = await createScript(t, CTX_SOURCE);
       const rule = await createRule(t, { actionSpec: { type: 'api_script', api_id: api.id, params: { k: '{{payload.k}}' } } });

@@ -19,14 +19,50 @@ export const APPEND_LOGS = `
   nt AS (SELECT pg_notify('${NOTIFY_CHANNEL}', x) FROM unnest(?::text[]) AS x)`;
 
 /**
+ * How a batch's events or log lines travel: none (0), one bound parameter per field of each
+ * (a count: a step of one row with a few of them), or one JSON document (a batch of rows, or
+ * many lines).
+ */
+type Carriage = number | 'json';
+
+/** The most events, or log lines, a step of one row sends as bound parameters. */
+const MAX_BOUND_ITEMS = 8;
+
+const carriage = (count: number, oneRow: boolean): Carriage => (count === 0 ? 0 : oneRow && count <= MAX_BOUND_ITEMS ? count : 'json');
+
+/**
  * What a batch of steps carries besides its rows. Its statement holds only those parts: an empty
  * part would still cost its plan nodes at every execution.
  */
 interface Shape {
-  events: boolean;
-  logs: boolean;
+  events: Carriage;
+  logs: Carriage;
   notify: boolean;
 }
+
+/** `(?::t1, …), (?::t1, …)`: `count` rows of bound values. */
+const boundRows = (types: readonly string[], count: number) => Array.from({ length: count }, () => `(${types.map((t) => `?::${t}`).join(', ')})`).join(', ');
+
+const EVENT_TYPES = ['int', 'timestamptz', 'text', 'text', 'text'];
+const LOG_TYPES = ['int', 'uuid', 'timestamptz', 'text', 'text', 'jsonb'];
+
+// The rows of a step's events and log lines. Bound ones belong to the statement's one row (`g`:
+// the row written, or none); those of a JSON document name their row and are joined to it. An
+// event's cascade, rule, rule name and depth are its row's by construction, read from the row
+// just written.
+const eventRows = (guard: string, events: Carriage) =>
+  events === 'json'
+    ? `SELECT g.cascade_id, (x->>1)::int, (x->>2)::timestamptz, x->>3, g.id, g.rule_id, g.rule_name, g.depth, x->>4, x->>5
+    FROM jsonb_array_elements(?::jsonb) AS x JOIN ${guard} g ON g.id = (x->>0)::uuid`
+    : `SELECT g.cascade_id, x.seq, x.at, x.kind, g.id, g.rule_id, g.rule_name, g.depth, x.status, x.message
+    FROM (VALUES ${boundRows(EVENT_TYPES, events)}) AS x(seq, at, kind, status, message) CROSS JOIN ${guard} g`;
+
+const logRows = (guard: string, logs: Carriage) =>
+  logs === 'json'
+    ? `SELECT l.execution_id, l.seq, l.cascade_id, l.rule_id, l.api_execution_id, l.at, l.level, l.message, l.data
+    FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) l WHERE l.execution_id IN (SELECT id FROM ${guard})`
+    : `SELECT g.id, x.seq, g.cascade_id, g.rule_id, x.api_execution_id, x.at, x.level, x.message, x.data
+    FROM (VALUES ${boundRows(LOG_TYPES, logs)}) AS x(seq, api_execution_id, at, level, message, data) CROSS JOIN ${guard} g`;
 
 // A step's events, log lines and NOTIFYs are written only with the row they belong to (`guard`:
 // the rows the statement wrote).
@@ -36,17 +72,15 @@ const attach = (guard: string, shape: Shape) =>
       `nt AS (
     SELECT pg_notify('${NOTIFY_CHANNEL}', n.payload) FROM unnest(?::text[], ?::uuid[]) AS n(payload, id) WHERE n.id IN (SELECT id FROM ${guard})
   )`,
-    // Events are sent as [execution id, seq, at, kind, status, message]; the rest of each event
-    // (cascade, rule, rule name, depth) is its execution's, read from the row just written.
-    shape.events &&
+    shape.events !== 0 &&
       `ev AS (
     INSERT INTO cascade_events (cascade_id, seq, at, kind, execution_id, rule_id, rule_name, depth, status, message)
-    SELECT g.cascade_id, (x->>1)::int, (x->>2)::timestamptz, x->>3, g.id, g.rule_id, g.rule_name, g.depth, x->>4, x->>5
-    FROM jsonb_array_elements(?::jsonb) AS x JOIN ${guard} g ON g.id = (x->>0)::uuid
+    ${eventRows(guard, shape.events)}
   )`,
-    shape.logs &&
+    shape.logs !== 0 &&
       `lg AS (
-    INSERT INTO action_logs SELECT l.* FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) l WHERE l.execution_id IN (SELECT id FROM ${guard})
+    INSERT INTO action_logs (execution_id, seq, cascade_id, rule_id, api_execution_id, at, level, message, data)
+    ${logRows(guard, shape.logs)}
   )`,
   ]
     .filter(Boolean)
@@ -96,7 +130,7 @@ const statements = new Map<string, string>();
 
 /** The step statement for `kind` and `shape`, built once. */
 function stepStatement(kind: StepKind, shape: Shape): string {
-  const key = `${kind}:${+shape.events}${+shape.logs}${+shape.notify}`;
+  const key = `${kind}:${shape.events}:${shape.logs}:${+shape.notify}`;
   let text = statements.get(key);
   if (!text) {
     const guard = kind.startsWith('start') ? 'ins' : 'upd';
@@ -113,8 +147,14 @@ export interface Step {
 
 const json = (value: unknown) => JSON.stringify(value);
 
-/** An event as the statement reads it (the fields its execution row does not hold). */
-const eventTuple = (e: CascadeEvent) => [e.executionId, e.seq, e.at.toISOString(), e.kind, e.status, e.message];
+/** An event's own fields, in the order of EVENT_TYPES (its cascade, rule, rule name and depth are its row's). */
+const eventFields = (e: CascadeEvent) => [e.seq, e.at.toISOString(), e.kind, e.status, e.message];
+
+/** An event in a JSON document: the execution it belongs to, then its own fields. */
+const eventTuple = (e: CascadeEvent) => [e.executionId, ...eventFields(e)];
+
+/** A log line's own fields, in the order of LOG_TYPES (its execution, cascade and rule are its row's). */
+const logFields = (l: ActionLog) => [l.seq, l.apiExecutionId, l.at.toISOString(), l.level, l.message, l.data == null ? null : json(l.data)];
 
 /** A PostgreSQL array literal of uuids (already validated ids; no quoting needed). */
 export const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;
@@ -149,22 +189,25 @@ function writeParams(kind: StepKind, steps: Step[]): unknown[] {
 async function writeSteps(sql: Sql, kind: 'start' | 'finish', steps: Step[]): Promise<boolean[]> {
   const notify: string[] = [];
   const notifyIds: string[] = [];
-  const events: unknown[] = [];
-  const logs: unknown[] = [];
+  const events: CascadeEvent[] = [];
+  const logs: ActionLog[] = [];
   for (const { execution, attached } of steps) {
     for (const payload of attached.notify ?? []) {
       notify.push(payload);
       notifyIds.push(execution.id);
     }
-    for (const event of attached.events) events.push(eventTuple(event));
-    for (const log of attached.logs) logs.push(fromLog(log));
+    events.push(...attached.events);
+    logs.push(...attached.logs);
   }
-  const write: StepKind = `${kind}${steps.length === 1 ? 'One' : 'Many'}`;
+  const oneRow = steps.length === 1;
+  const write: StepKind = `${kind}${oneRow ? 'One' : 'Many'}`;
   const params = writeParams(write, steps);
-  const shape = { events: events.length > 0, logs: logs.length > 0, notify: notify.length > 0 };
+  const shape: Shape = { events: carriage(events.length, oneRow), logs: carriage(logs.length, oneRow), notify: notify.length > 0 };
   if (shape.notify) params.push(notify, notifyIds);
-  if (shape.events) params.push(json(events));
-  if (shape.logs) params.push(json(logs));
+  if (shape.events === 'json') params.push(json(events.map(eventTuple)));
+  else for (const e of events) params.push(...eventFields(e));
+  if (shape.logs === 'json') params.push(json(logs.map(fromLog)));
+  else for (const l of logs) params.push(...logFields(l));
   const statement = stepStatement(write, shape);
   const written = new Set((await sql.query<{ id: string }>(statement, params)).map((r) => r.id));
   return steps.map((s) => written.has(s.execution.id));
