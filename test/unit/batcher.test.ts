@@ -61,4 +61,21 @@ describe('WriteBatcher', () => {
     expect(b.status).toBe('rejected');
     expect(w.statements).toEqual([['first'], ['g1', 'g2', 'bad', 'g3'], ['g1', 'g2'], ['bad', 'g3']]);
   });
+
+  it('frees the slot of a lone write that failed, so the writes after it still go out', async () => {
+    const w = heldWriter((items) => items.includes('bad'));
+    const batcher = new WriteBatcher(w.write, 1);
+    const bad = batcher.submit('bad');
+    const next = batcher.submit('next');
+    expect(w.statements).toEqual([['bad']]);
+    const settled = Promise.allSettled([bad, next]);
+    await w.releaseAll();
+    const [b, n] = await settled;
+    expect(b.status).toBe('rejected');
+    expect(n).toEqual({ status: 'fulfilled', value: 'ok:next' });
+    const later = batcher.submit('later');
+    expect(w.statements).toEqual([['bad'], ['next'], ['later']]);
+    await w.releaseAll();
+    expect(await later).toBe('ok:later');
+  });
 });

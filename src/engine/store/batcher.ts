@@ -28,20 +28,30 @@ export class WriteBatcher<T, R> {
   /** Writes the items in one statement (with others' when a batch is forming); one result per item. */
   submitAll(items: T[]): Promise<R[]> {
     if (items.length === 0) return Promise.resolve([]);
+    // Nothing waiting and room in flight: the write goes out at once, alone, and needs none of
+    // the queue's bookkeeping (the common case under light load, on the path of every run).
+    if (this.queue.length === 0 && this.inFlight < this.maxInFlight) {
+      this.inFlight++;
+      const written = this.write(items);
+      written.then(this.settled, this.settled);
+      return written;
+    }
     return new Promise<R[]>((resolve, reject) => {
       this.queue.push({ items, resolve, reject });
       this.pump();
     });
   }
 
+  private readonly settled = () => {
+    this.inFlight--;
+    this.pump();
+  };
+
   private pump() {
     while (this.inFlight < this.maxInFlight && this.queue.length > 0) {
       const batch = this.takeBatch();
       this.inFlight++;
-      void this.flush(batch).finally(() => {
-        this.inFlight--;
-        this.pump();
-      });
+      void this.flush(batch).then(this.settled);
     }
   }
 
