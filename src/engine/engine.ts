@@ -254,6 +254,11 @@ export class Engine {
     return skipped;
   }
 
+  private async skipped(execution: Execution, reason: string, cascade: CascadeRun, isRoot: boolean): Promise<StartedRun> {
+    const row = await this.writeSkipped(execution, reason, cascade, isRoot);
+    return { started: row, finished: Promise.resolve(row) };
+  }
+
   private async start(request: RunRequest, parent: Parent | null): Promise<StartedRun> {
     const { rule } = request;
     const { clock, evaluator, maxCascadeDepth } = this.options;
@@ -263,14 +268,10 @@ export class Engine {
     const isRoot = parent === null;
     const execution = this.newExecution(rule, request, parent, id, now);
     const concurrency = concurrencyOf(rule);
-    const skipped = async (reason: string): Promise<StartedRun> => {
-      const row = await this.writeSkipped(execution, reason, cascade, isRoot);
-      return { started: row, finished: Promise.resolve(row) };
-    };
 
-    if (execution.depth > maxCascadeDepth) return skipped('CASCADE_DEPTH_EXCEEDED');
+    if (execution.depth > maxCascadeDepth) return this.skipped(execution, 'CASCADE_DEPTH_EXCEEDED', cascade, isRoot);
     // Without a lock (parallel), a rule already in its own chain of parents would loop forever.
-    if (concurrency.mode === 'parallel' && parent?.chain.has(rule.id)) return skipped('RULE_ALREADY_RUNNING');
+    if (concurrency.mode === 'parallel' && parent?.chain.has(rule.id)) return this.skipped(execution, 'RULE_ALREADY_RUNNING', cascade, isRoot);
 
     // The condition is pure, so it is evaluated before the write that takes the lock; it counts
     // only when the lock was free (SPEC: a busy rule is SKIPPED without evaluating its condition).
@@ -287,7 +288,7 @@ export class Engine {
     if (!inserted) {
       cascade.rollback(mark);
       if (concurrency.mode === 'queue' && request.queueable && isRoot) return this.enqueue(running, concurrency, cascade);
-      return skipped('RULE_ALREADY_RUNNING');
+      return this.skipped(execution, 'RULE_ALREADY_RUNNING', cascade, isRoot);
     }
     const chain = new Set(parent?.chain).add(rule.id);
     const finished = this.complete(running, request, cascade, parent, chain);

@@ -20,12 +20,37 @@ function mapLoader<V>(fetch: (ids: readonly string[]) => Promise<Map<string, V>>
   });
 }
 
+/** A request's loaders, each made the first time a resolver asks for it (most requests need none). */
+class RequestLoaders implements Loaders {
+  private ruleLoader?: Loaders['rule'];
+  private childrenLoader?: Loaders['children'];
+  private logsLoader?: Loaders['logs'];
+  private apiLogsLoader?: Loaders['apiLogs'];
+  private statsLoader?: Loaders['stats'];
+
+  constructor(private readonly services: Services) {}
+
+  get rule() {
+    return (this.ruleLoader ??= new DataLoader((ids) => this.services.rules.getMany(ids)));
+  }
+
+  get children() {
+    return (this.childrenLoader ??= mapLoader((ids) => this.services.executions.childrenOf(ids), () => []));
+  }
+
+  get logs() {
+    return (this.logsLoader ??= mapLoader((ids) => this.services.executions.logsOf(ids), () => []));
+  }
+
+  get apiLogs() {
+    return (this.apiLogsLoader ??= mapLoader((ids) => this.services.apiRuns.logsOf(ids), () => []));
+  }
+
+  get stats() {
+    return (this.statsLoader ??= mapLoader((ids) => this.services.executions.statsOf(ids), () => ({ matched: 0, ran: 0, held: 0, failed: 0 })));
+  }
+}
+
 export function createLoaders(services: Services): Loaders {
-  return {
-    rule: new DataLoader((ids) => services.rules.getMany(ids)),
-    children: mapLoader((ids) => services.executions.childrenOf(ids), () => []),
-    logs: mapLoader((ids) => services.executions.logsOf(ids), () => []),
-    stats: mapLoader((ids) => services.executions.statsOf(ids), () => ({ matched: 0, ran: 0, held: 0, failed: 0 })),
-    apiLogs: mapLoader((ids) => services.apiRuns.logsOf(ids), () => []),
-  };
+  return new RequestLoaders(services);
 }

@@ -36,11 +36,24 @@ export const setValues = (types: ColumnTypes) =>
 /** `"c1" = alias."c1", …`: an UPDATE's SET list read from the rows named `alias`. */
 export const setColumnsFrom = (columns: readonly string[], alias: string) => columns.map((c) => `"${c}" = ${alias}."${c}"`).join(', ');
 
-/** JSON columns travel as JSON text (a JSON string or number would otherwise reach PostgreSQL as bare text); null stays SQL NULL. */
-const toParam = (value: unknown, type: string) => (value == null ? null : type === 'jsonb' ? JSON.stringify(value) : value);
+/** Each column of a type map, and whether it is JSON; read once per map (they are module constants). */
+const columnsOf = new WeakMap<ColumnTypes, { column: string; json: boolean }[]>();
 
-/** One row's values, in the order of `types`. */
-export const rowValues = (row: Row, types: ColumnTypes): unknown[] => Object.entries(types).map(([column, type]) => toParam(row[column], type));
+/**
+ * One row's values, in the order of `types`. JSON columns travel as JSON text (a JSON string or
+ * number would otherwise reach PostgreSQL as bare text); null stays SQL NULL.
+ */
+export function rowValues(row: Row, types: ColumnTypes): unknown[] {
+  let columns = columnsOf.get(types);
+  if (!columns) columnsOf.set(types, (columns = Object.entries(types).map(([column, type]) => ({ column, json: type === 'jsonb' }))));
+  const values: unknown[] = new Array(columns.length);
+  for (let i = 0; i < columns.length; i++) {
+    const { column, json } = columns[i]!;
+    const value = row[column];
+    values[i] = value == null ? null : json ? JSON.stringify(value) : value;
+  }
+  return values;
+}
 
 /** A row narrowed to `columns` (what a final write sends of a batch's rows, as JSON). */
 export function pickColumns(row: Row, columns: readonly string[]): Row {
