@@ -1,6 +1,6 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
 import { NOTIFY_CHANNEL } from '../bus/postgresBus.js';
-import { columnList, pickColumns, pickTypes, rowValues, setColumnsFrom, setValues, valuesRow } from './columns.js';
+import { columnList, pickColumns, pickTypes, rowValues, setColumnsFrom, setValues, valuesRow, type ColumnTypes } from './columns.js';
 import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, fromEvent, fromExecution, fromLog, toEvent, toExecution, toLog } from './rows.js';
 import { WriteBatcher } from './batcher.js';
 import type { Sql } from './sql.js';
@@ -40,29 +40,29 @@ interface Shape {
   notify: boolean;
 }
 
-/** `(?::t1, …), (?::t1, …)`: `count` rows of bound values. */
-const boundRows = (types: readonly string[], count: number) => Array.from({ length: count }, () => `(${types.map((t) => `?::${t}`).join(', ')})`).join(', ');
+/** An event's own fields, bound or sent in this order (its cascade, rule, rule name and depth are its row's). */
+const EVENT_FIELDS: ColumnTypes = { seq: 'int', at: 'timestamptz', kind: 'text', status: 'text', message: 'text' };
+/** A log line's own fields, bound in this order (its execution, cascade and rule are its row's). */
+const LOG_FIELDS: ColumnTypes = { seq: 'int', api_execution_id: 'uuid', at: 'timestamptz', level: 'text', message: 'text', data: 'jsonb' };
 
-const EVENT_TYPES = ['int', 'timestamptz', 'text', 'text', 'text'];
-const LOG_TYPES = ['int', 'uuid', 'timestamptz', 'text', 'text', 'jsonb'];
+/** `(VALUES (?::t1, …), …) AS x("c1", …)`: `count` rows of bound `fields`. */
+const boundRows = (fields: ColumnTypes, count: number) => `(VALUES ${Array(count).fill(valuesRow(fields)).join(', ')}) AS x(${columnList(fields)})`;
 
 // The rows of a step's events and log lines. Bound ones belong to the statement's one row (`g`:
-// the row written, or none); those of a JSON document name their row and are joined to it. An
-// event's cascade, rule, rule name and depth are its row's by construction, read from the row
-// just written.
+// the row written, or none); those of a JSON document name their row and are joined to it.
 const eventRows = (guard: string, events: Carriage) =>
   events === 'json'
     ? `SELECT g.cascade_id, (x->>1)::int, (x->>2)::timestamptz, x->>3, g.id, g.rule_id, g.rule_name, g.depth, x->>4, x->>5
     FROM jsonb_array_elements(?::jsonb) AS x JOIN ${guard} g ON g.id = (x->>0)::uuid`
     : `SELECT g.cascade_id, x.seq, x.at, x.kind, g.id, g.rule_id, g.rule_name, g.depth, x.status, x.message
-    FROM (VALUES ${boundRows(EVENT_TYPES, events)}) AS x(seq, at, kind, status, message) CROSS JOIN ${guard} g`;
+    FROM ${boundRows(EVENT_FIELDS, events)} CROSS JOIN ${guard} g`;
 
 const logRows = (guard: string, logs: Carriage) =>
   logs === 'json'
     ? `SELECT l.execution_id, l.seq, l.cascade_id, l.rule_id, l.api_execution_id, l.at, l.level, l.message, l.data
     FROM jsonb_populate_recordset(null::action_logs, ?::jsonb) l WHERE l.execution_id IN (SELECT id FROM ${guard})`
     : `SELECT g.id, x.seq, g.cascade_id, g.rule_id, x.api_execution_id, x.at, x.level, x.message, x.data
-    FROM (VALUES ${boundRows(LOG_TYPES, logs)}) AS x(seq, api_execution_id, at, level, message, data) CROSS JOIN ${guard} g`;
+    FROM ${boundRows(LOG_FIELDS, logs)} CROSS JOIN ${guard} g`;
 
 // A step's events, log lines and NOTIFYs are written only with the row they belong to (`guard`:
 // the rows the statement wrote).
@@ -147,14 +147,8 @@ export interface Step {
 
 const json = (value: unknown) => JSON.stringify(value);
 
-/** An event's own fields, in the order of EVENT_TYPES (its cascade, rule, rule name and depth are its row's). */
-const eventFields = (e: CascadeEvent) => [e.seq, e.at.toISOString(), e.kind, e.status, e.message];
-
 /** An event in a JSON document: the execution it belongs to, then its own fields. */
-const eventTuple = (e: CascadeEvent) => [e.executionId, ...eventFields(e)];
-
-/** A log line's own fields, in the order of LOG_TYPES (its execution, cascade and rule are its row's). */
-const logFields = (l: ActionLog) => [l.seq, l.apiExecutionId, l.at.toISOString(), l.level, l.message, l.data == null ? null : json(l.data)];
+const eventTuple = (e: CascadeEvent) => [e.executionId, ...rowValues(fromEvent(e), EVENT_FIELDS)];
 
 /** A PostgreSQL array literal of uuids (already validated ids; no quoting needed). */
 export const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;
@@ -205,9 +199,9 @@ async function writeSteps(sql: Sql, kind: 'start' | 'finish', steps: Step[]): Pr
   const shape: Shape = { events: carriage(events.length, oneRow), logs: carriage(logs.length, oneRow), notify: notify.length > 0 };
   if (shape.notify) params.push(notify, notifyIds);
   if (shape.events === 'json') params.push(json(events.map(eventTuple)));
-  else for (const e of events) params.push(...eventFields(e));
+  else for (const e of events) params.push(...rowValues(fromEvent(e), EVENT_FIELDS));
   if (shape.logs === 'json') params.push(json(logs.map(fromLog)));
-  else for (const l of logs) params.push(...logFields(l));
+  else for (const l of logs) params.push(...rowValues(fromLog(l), LOG_FIELDS));
   const statement = stepStatement(write, shape);
   const written = new Set((await sql.query<{ id: string }>(statement, params)).map((r) => r.id));
   return steps.map((s) => written.has(s.execution.id));
