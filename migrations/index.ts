@@ -5,6 +5,7 @@ import { Migration20261126020000_rule_stats_and_queue } from './Migration2026112
 import { Migration20261126030000_schedule_leases } from './Migration20261126030000_schedule_leases.js';
 import { Migration20261127000000_execution_finish } from './Migration20261127000000_execution_finish.js';
 import { Migration20261127010000_drop_execution_rows } from './Migration20261127010000_drop_execution_rows.js';
+import { Migration20261127020000_cascade_event_runs } from './Migration20261127020000_cascade_event_runs.js';
 
 /** Every migration, oldest first. A new migration is a new file here and a new line below. */
 export const migrationsList: MigrationObject[] = [
@@ -14,4 +15,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126030000_schedule_leases', class: Migration20261126030000_schedule_leases },
   { name: 'Migration20261127000000_execution_finish', class: Migration20261127000000_execution_finish },
   { name: 'Migration20261127010000_drop_execution_rows', class: Migration20261127010000_drop_execution_rows },
+  { name: 'Migration20261127020000_cascade_event_runs', class: Migration20261127020000_cascade_event_runs },
 ];

@@ -3,10 +3,14 @@ import type { CascadeEvent, Execution } from '../entities/index.js';
 import type { Logger } from '../logger.js';
 import type { EventBus } from './bus/eventBus.js';
 import type { RuleStatsCounter } from './stats.js';
-import { toEvent, toExecution } from './store/rows.js';
+import { eventsOfRun, toExecution, type EventRunRow } from './store/rows.js';
 import type { Sql } from './store/sql.js';
 
 export const INTERRUPTED_MESSAGE = 'the process running it stopped';
+
+/** A stored event run of one FAILED event of `kind`; its time and message are bound, in that order. */
+const storedEvent = (kind: 'RULE_FINISHED' | 'CASCADE_FINISHED') =>
+  `jsonb_build_array(jsonb_build_object('at', ?::text, 'kind', '${kind}', 'status', 'FAILED', 'message', ?::text))`;
 
 export interface InstanceOptions {
   sql: Sql;
@@ -119,24 +123,25 @@ export class InstanceRegistry {
           if (!updated) continue;
           const final = toExecution(updated);
           done.push(final);
-          const [event] = await tx.query(
-            `INSERT INTO cascade_events (cascade_id, seq, at, kind, execution_id, rule_id, rule_name, depth, status, message)
-             SELECT ?, coalesce(max(seq), 0) + 1, now(), 'RULE_FINISHED', ?, ?, ?, ?, 'FAILED', ? FROM cascade_events WHERE cascade_id = ?
+          const [run] = await tx.query<EventRunRow>(
+            `INSERT INTO cascade_event_runs (cascade_id, seq, last_seq, execution_id, rule_id, rule_name, depth, events)
+             SELECT ?, s.n, s.n, ?, ?, ?, ?, ${storedEvent('RULE_FINISHED')}
+             FROM (SELECT coalesce(max(last_seq), 0) + 1 AS n FROM cascade_event_runs WHERE cascade_id = ?) s
              RETURNING *`,
-            [cascadeId, final.id, final.ruleId, final.ruleName, final.depth, `rule ${final.ruleName ?? final.ruleId} interrupted: ${INTERRUPTED_MESSAGE}`, cascadeId],
+            [cascadeId, final.id, final.ruleId, final.ruleName, final.depth, final.finishedAt!.toISOString(), `rule ${final.ruleName ?? final.ruleId} interrupted: ${INTERRUPTED_MESSAGE}`, cascadeId],
           );
-          if (event) written.push(toEvent(event));
+          if (run) written.push(...eventsOfRun(run));
         }
         if (done.length > 0) {
-          const [event] = await tx.query(
-            `INSERT INTO cascade_events (cascade_id, seq, at, kind, execution_id, rule_id, rule_name, depth, status, message)
-             SELECT ?, (SELECT coalesce(max(seq), 0) + 1 FROM cascade_events WHERE cascade_id = ?), now(), 'CASCADE_FINISHED', r.id, r.rule_id, r.rule_name, 0, 'FAILED', 'cascade interrupted'
-             FROM executions r
+          const [run] = await tx.query<EventRunRow>(
+            `INSERT INTO cascade_event_runs (cascade_id, seq, last_seq, execution_id, rule_id, rule_name, depth, events)
+             SELECT ?, s.n, s.n, r.id, r.rule_id, r.rule_name, 0, ${storedEvent('CASCADE_FINISHED')}
+             FROM executions r, (SELECT coalesce(max(last_seq), 0) + 1 AS n FROM cascade_event_runs WHERE cascade_id = ?) s
              WHERE r.id = ? AND NOT EXISTS (SELECT 1 FROM cascade_events WHERE cascade_id = ? AND kind = 'CASCADE_FINISHED')
              RETURNING *`,
-            [cascadeId, cascadeId, cascadeId, cascadeId],
+            [cascadeId, done.at(-1)!.finishedAt!.toISOString(), 'cascade interrupted', cascadeId, cascadeId, cascadeId],
           );
-          if (event) written.push(toEvent(event));
+          if (run) written.push(...eventsOfRun(run));
         }
         return { finished: done, events: written };
       });

@@ -37,7 +37,7 @@ WITH roots AS (
 ), lg AS (
   DELETE FROM action_logs l WHERE l.execution_id IN (SELECT id FROM ex) RETURNING 1
 ), ev AS (
-  DELETE FROM cascade_events c WHERE c.cascade_id IN (SELECT id FROM roots) RETURNING 1
+  DELETE FROM cascade_event_runs c WHERE c.cascade_id IN (SELECT id FROM roots) RETURNING jsonb_array_length(c.events) AS n
 ), ap AS (
   DELETE FROM api_executions a WHERE a.execution_id IN (SELECT id FROM ex) RETURNING a.id
 ), aplg AS (
@@ -45,7 +45,7 @@ WITH roots AS (
 )
 SELECT (SELECT count(*) FROM roots)::int AS cascades, (SELECT count(*) FROM ex)::int AS executions,
        (SELECT count(*) FROM ap)::int AS api_executions, (SELECT count(*) FROM lg)::int + (SELECT count(*) FROM aplg)::int AS logs,
-       (SELECT count(*) FROM ev)::int AS events`;
+       (SELECT coalesce(sum(n), 0) FROM ev)::int AS events`;
 
 // API runs of executeApi (no execution of their own), with their log lines (keyed by the run's id).
 const DELETE_API_RUNS = `

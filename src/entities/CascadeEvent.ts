@@ -24,19 +24,40 @@ export interface CascadeEvent {
   message: string | null;
 }
 
-export const CascadeEventSchema = new EntitySchema<CascadeEvent>({
-  name: 'CascadeEvent',
-  tableName: 'cascade_events',
+/** An event as stored inside its run: the rest of it is its run's (see CascadeEventRun). */
+export interface StoredCascadeEvent {
+  at: string;
+  kind: CascadeEventKindValue;
+  status: ExecutionStatusValue | null;
+  message: string | null;
+}
+
+/**
+ * How events are stored: one row per run of consecutive events of one execution (seq to
+ * lastSeq). The view `cascade_events` shows them one row per event, as CascadeEvent.
+ */
+export interface CascadeEventRun {
+  cascadeId: string;
+  seq: number;
+  lastSeq: number;
+  executionId: string;
+  ruleId: string;
+  ruleName: string | null;
+  depth: number;
+  events: StoredCascadeEvent[];
+}
+
+export const CascadeEventRunSchema = new EntitySchema<CascadeEventRun>({
+  name: 'CascadeEventRun',
+  tableName: 'cascade_event_runs',
   properties: {
     cascadeId: { type: 'uuid', primary: true },
     seq: { type: 'integer', primary: true },
-    at: { type: 'Date', columnType: 'timestamptz(3)' },
-    kind: { type: 'text' },
+    lastSeq: { type: 'integer' },
     executionId: { type: 'uuid' },
     ruleId: { type: 'uuid' },
     ruleName: { type: 'text', nullable: true },
     depth: { type: 'integer' },
-    status: { type: 'text', nullable: true },
-    message: { type: 'text', nullable: true },
+    events: { type: 'json', columnType: 'jsonb' },
   },
 });

@@ -1,7 +1,7 @@
 import { ActionLogSchema } from './ActionLog.js';
 import { ApiDefinitionSchema } from './ApiDefinition.js';
 import { ApiExecutionSchema } from './ApiExecution.js';
-import { CascadeEventSchema } from './CascadeEvent.js';
+import { CascadeEventRunSchema } from './CascadeEvent.js';
 import { ExecutionSchema } from './Execution.js';
 import { RuleSchema } from './Rule.js';
 
@@ -12,4 +12,4 @@ export * from './CascadeEvent.js';
 export * from './Execution.js';
 export * from './Rule.js';
 
-export const entities = [RuleSchema, ApiDefinitionSchema, ExecutionSchema, ApiExecutionSchema, ActionLogSchema, CascadeEventSchema];
+export const entities = [RuleSchema, ApiDefinitionSchema, ExecutionSchema, ApiExecutionSchema, ActionLogSchema, CascadeEventRunSchema];

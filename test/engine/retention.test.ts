@@ -39,9 +39,9 @@ async function seedCascade(sql: Sql, ruleId: string, ageDays: number, status = '
     [root, root, ruleId, at, child, root, ruleId, api, later],
   );
   await sql.query(
-    `INSERT INTO cascade_events (cascade_id, seq, at, kind, execution_id, rule_id, depth, status)
-     VALUES (?, 1, ?::timestamptz, 'RULE_STARTED', ?, ?, 0, NULL), (?, 2, ?::timestamptz, 'CASCADE_FINISHED', ?, ?, 0, 'SUCCESS')`,
-    [root, at, root, ruleId, root, later, root, ruleId],
+    `INSERT INTO cascade_event_runs (cascade_id, seq, last_seq, execution_id, rule_id, depth, events)
+     VALUES (?, 1, 2, ?, ?, 0, jsonb_build_array(jsonb_build_object('at', ?::text, 'kind', 'RULE_STARTED'), jsonb_build_object('at', ?::text, 'kind', 'CASCADE_FINISHED', 'status', 'SUCCESS')))`,
+    [root, root, ruleId, at, later],
   );
   await sql.query(
     `INSERT INTO api_executions (id, api_id, status, executed_by, started_at, finished_at, execution_id, rule_id, cascade_id)

@@ -1,7 +1,7 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
 import { NOTIFY_CHANNEL } from '../bus/postgresBus.js';
 import { columnList, pickColumns, pickTypes, rowValues, setColumnsFrom, setValues, valuesRow, type ColumnTypes } from './columns.js';
-import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, fromEvent, fromExecution, fromLog, toEvent, toExecution, toLog } from './rows.js';
+import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, eventRuns, fromExecution, fromLog, toEvent, toExecution, toLog, type EventRunRow } from './rows.js';
 import { WriteBatcher } from './batcher.js';
 import type { Sql } from './sql.js';
 
@@ -19,16 +19,18 @@ export const APPEND_LOGS = `
   nt AS (SELECT pg_notify('${NOTIFY_CHANNEL}', x) FROM unnest(?::text[]) AS x)`;
 
 /**
- * How a batch's events or log lines travel: none (0), one bound parameter per field of each
+ * How a batch's event runs or log lines travel: none (0), one bound parameter per field of each
  * (a count: a step of one row with a few of them), or one JSON document (a batch of rows, or
  * many lines).
  */
 type Carriage = number | 'json';
 
-/** The most events, or log lines, a step of one row sends as bound parameters. */
-const MAX_BOUND_ITEMS = 8;
+/** The most log lines a step of one row sends as bound parameters. */
+const MAX_BOUND_LOGS = 8;
+/** The most event runs a step of one row sends as bound parameters (a step's events are one run). */
+const MAX_BOUND_RUNS = 1;
 
-const carriage = (count: number, oneRow: boolean): Carriage => (count === 0 ? 0 : oneRow && count <= MAX_BOUND_ITEMS ? count : 'json');
+const carriage = (count: number, oneRow: boolean, max: number): Carriage => (count === 0 ? 0 : oneRow && count <= max ? count : 'json');
 
 /**
  * What a batch of steps carries besides its rows. Its statement holds only those parts: an empty
@@ -40,22 +42,22 @@ interface Shape {
   notify: boolean;
 }
 
-/** An event's own fields, bound or sent in this order (its cascade, rule, rule name and depth are its row's). */
-const EVENT_FIELDS: ColumnTypes = { seq: 'int', at: 'timestamptz', kind: 'text', status: 'text', message: 'text' };
+/** An event run's own fields, bound or sent in this order (its cascade, rule, rule name and depth are its row's). */
+const RUN_FIELDS: ColumnTypes = { seq: 'int', last_seq: 'int', events: 'jsonb' };
 /** A log line's own fields, bound in this order (its execution, cascade and rule are its row's). */
 const LOG_FIELDS: ColumnTypes = { seq: 'int', api_execution_id: 'uuid', at: 'timestamptz', level: 'text', message: 'text', data: 'jsonb' };
 
 /** `(VALUES (?::t1, …), …) AS x("c1", …)`: `count` rows of bound `fields`. */
 const boundRows = (fields: ColumnTypes, count: number) => `(VALUES ${Array(count).fill(valuesRow(fields)).join(', ')}) AS x(${columnList(fields)})`;
 
-// The rows of a step's events and log lines. Bound ones belong to the statement's one row (`g`:
-// the row written, or none); those of a JSON document name their row and are joined to it.
-const eventRows = (guard: string, events: Carriage) =>
-  events === 'json'
-    ? `SELECT g.cascade_id, (x->>1)::int, (x->>2)::timestamptz, x->>3, g.id, g.rule_id, g.rule_name, g.depth, x->>4, x->>5
+// The rows of a step's event runs and log lines. Bound ones belong to the statement's one row
+// (`g`: the row written, or none); those of a JSON document name their row and are joined to it.
+const eventRows = (guard: string, runs: Carriage) =>
+  runs === 'json'
+    ? `SELECT g.cascade_id, (x->>1)::int, (x->>2)::int, g.id, g.rule_id, g.rule_name, g.depth, x->3
     FROM jsonb_array_elements(?::jsonb) AS x JOIN ${guard} g ON g.id = (x->>0)::uuid`
-    : `SELECT g.cascade_id, x.seq, x.at, x.kind, g.id, g.rule_id, g.rule_name, g.depth, x.status, x.message
-    FROM ${boundRows(EVENT_FIELDS, events)} CROSS JOIN ${guard} g`;
+    : `SELECT g.cascade_id, x.seq, x.last_seq, g.id, g.rule_id, g.rule_name, g.depth, x.events
+    FROM ${boundRows(RUN_FIELDS, runs)} CROSS JOIN ${guard} g`;
 
 const logRows = (guard: string, logs: Carriage) =>
   logs === 'json'
@@ -74,7 +76,7 @@ const attach = (guard: string, shape: Shape) =>
   )`,
     shape.events !== 0 &&
       `ev AS (
-    INSERT INTO cascade_events (cascade_id, seq, at, kind, execution_id, rule_id, rule_name, depth, status, message)
+    INSERT INTO cascade_event_runs (cascade_id, seq, last_seq, execution_id, rule_id, rule_name, depth, events)
     ${eventRows(guard, shape.events)}
   )`,
     shape.logs !== 0 &&
@@ -147,8 +149,8 @@ export interface Step {
 
 const json = (value: unknown) => JSON.stringify(value);
 
-/** An event in a JSON document: the execution it belongs to, then its own fields. */
-const eventTuple = (e: CascadeEvent) => [e.executionId, ...rowValues(fromEvent(e), EVENT_FIELDS)];
+/** An event run in a JSON document: the execution it belongs to, then its own fields. */
+const runTuple = (run: EventRunRow) => [run.execution_id, run.seq, run.last_seq, run.events];
 
 /** A PostgreSQL array literal of uuids (already validated ids; no quoting needed). */
 export const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;
@@ -196,10 +198,11 @@ async function writeSteps(sql: Sql, kind: 'start' | 'finish', steps: Step[]): Pr
   const oneRow = steps.length === 1;
   const write: StepKind = `${kind}${oneRow ? 'One' : 'Many'}`;
   const params = writeParams(write, steps);
-  const shape: Shape = { events: carriage(events.length, oneRow), logs: carriage(logs.length, oneRow), notify: notify.length > 0 };
+  const runs = eventRuns(events);
+  const shape: Shape = { events: carriage(runs.length, oneRow, MAX_BOUND_RUNS), logs: carriage(logs.length, oneRow, MAX_BOUND_LOGS), notify: notify.length > 0 };
   if (shape.notify) params.push(notify, notifyIds);
-  if (shape.events === 'json') params.push(json(events.map(eventTuple)));
-  else for (const e of events) params.push(...rowValues(fromEvent(e), EVENT_FIELDS));
+  if (shape.events === 'json') params.push(json(runs.map(runTuple)));
+  else for (const run of runs) params.push(...rowValues(run, RUN_FIELDS));
   if (shape.logs === 'json') params.push(json(logs.map(fromLog)));
   else for (const l of logs) params.push(...rowValues(fromLog(l), LOG_FIELDS));
   const statement = stepStatement(write, shape);
@@ -276,7 +279,7 @@ export class ExecutionStore {
 
   async appendEvents(events: CascadeEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.sql.query('INSERT INTO cascade_events SELECT * FROM jsonb_populate_recordset(null::cascade_events, ?::jsonb)', [json(events.map(fromEvent))]);
+    await this.sql.query('INSERT INTO cascade_event_runs SELECT * FROM jsonb_populate_recordset(null::cascade_event_runs, ?::jsonb)', [json(eventRuns(events))]);
   }
 
   /** Log lines written while a run goes on (the final ones ride on the run's last write). */

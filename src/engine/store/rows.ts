@@ -1,4 +1,4 @@
-import type { ActionLog, CascadeEvent, Execution, Rule } from '../../entities/index.js';
+import type { ActionLog, CascadeEvent, Execution, Rule, StoredCascadeEvent } from '../../entities/index.js';
 import type { ColumnTypes } from './columns.js';
 import { parseOptionalTimestamp, parseTimestamp, type Sql } from './sql.js';
 
@@ -139,19 +139,62 @@ export function toEvent(row: Row): CascadeEvent {
   };
 }
 
-export function fromEvent(e: CascadeEvent): Row {
-  return {
-    cascade_id: e.cascadeId,
-    seq: e.seq,
-    at: e.at.toISOString(),
+/** A `cascade_event_runs` row, as its columns are named (a type, so that it is a Row). */
+export type EventRunRow = {
+  cascade_id: string;
+  seq: number;
+  last_seq: number;
+  execution_id: string;
+  rule_id: string;
+  rule_name: string | null;
+  depth: number;
+  events: StoredCascadeEvent[];
+};
+
+const storedEvent = (e: CascadeEvent): StoredCascadeEvent => ({ at: e.at.toISOString(), kind: e.kind, status: e.status, message: e.message });
+
+/**
+ * Events as they are stored: runs of consecutive seqs of one execution, in the order given (a
+ * step's events are one run; see CascadeEventRun).
+ */
+export function eventRuns(events: readonly CascadeEvent[]): EventRunRow[] {
+  const runs: EventRunRow[] = [];
+  let run: EventRunRow | undefined;
+  for (const e of events) {
+    if (run && run.execution_id === e.executionId && run.cascade_id === e.cascadeId && run.last_seq + 1 === e.seq) {
+      run.last_seq = e.seq;
+      run.events.push(storedEvent(e));
+      continue;
+    }
+    run = {
+      cascade_id: e.cascadeId,
+      seq: e.seq,
+      last_seq: e.seq,
+      execution_id: e.executionId,
+      rule_id: e.ruleId,
+      rule_name: e.ruleName,
+      depth: e.depth,
+      events: [storedEvent(e)],
+    };
+    runs.push(run);
+  }
+  return runs;
+}
+
+/** The events of a stored run (a row of `cascade_event_runs`), as the view `cascade_events` shows them. */
+export function eventsOfRun(run: EventRunRow): CascadeEvent[] {
+  return run.events.map((e, i) => ({
+    cascadeId: run.cascade_id,
+    seq: run.seq + i,
+    at: parseTimestamp(e.at),
     kind: e.kind,
-    execution_id: e.executionId,
-    rule_id: e.ruleId,
-    rule_name: e.ruleName,
-    depth: e.depth,
-    status: e.status,
-    message: e.message,
-  };
+    executionId: run.execution_id,
+    ruleId: run.rule_id,
+    ruleName: run.rule_name ?? null,
+    depth: run.depth,
+    status: e.status ?? null,
+    message: e.message ?? null,
+  }));
 }
 
 export function toRule(row: Row): Rule {
