@@ -100,8 +100,8 @@ const RETURNED = 'id, cascade_id, rule_id, rule_name, depth';
 // Rows being finished are named by id (`e.id = ?`, or `= ANY(?)` besides the join for a batch),
 // so that the cached plan probes the primary key, not a scan kept from when the table was small
 // (see docs/decisions.md, "Writing executions"). "Not finished" is `finished_at IS NULL`, the
-// same as RUNNING or QUEUED (a CHECK constraint says so), which no index covers, so the planner
-// is not drawn to the partial index of unfinished rows either.
+// same as RUNNING or QUEUED (every row written passes fromExecution, which says so), which no
+// index covers, so the planner is not drawn to the partial index of unfinished rows either.
 const WRITES = {
   startOne: `ins AS (
   INSERT INTO executions (${columnList(EXECUTION_COLUMNS)}) VALUES ${valuesRow(EXECUTION_COLUMNS)}

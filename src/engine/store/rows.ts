@@ -55,7 +55,20 @@ export function toExecution(row: Row): Execution {
   };
 }
 
+/**
+ * An execution has a finishedAt exactly when it is not RUNNING or QUEUED: the final write finds
+ * unfinished rows by `finished_at IS NULL`, and readers by status. Every row the store writes
+ * passes here (a CHECK constraint in the table cost every statement more; see
+ * docs/decisions.md, "Writing executions").
+ */
+function checkFinished(e: Execution): void {
+  const unfinished = e.status === 'RUNNING' || e.status === 'QUEUED';
+  if (unfinished === (e.finishedAt == null)) return;
+  throw new Error(`execution ${e.id} is ${e.status} with ${e.finishedAt ? 'a' : 'no'} finishedAt; it has one exactly when it is not RUNNING or QUEUED`);
+}
+
 export function fromExecution(e: Execution): Row {
+  checkFinished(e);
   return {
     id: e.id,
     rule_id: e.ruleId,
