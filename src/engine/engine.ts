@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { ActionLog, CascadeEvent, Execution, LogLevelValue, Rule } from '../entities/index.js';
 import type { Logger } from '../logger.js';
 import type { Clock } from '../shared/clock.js';
@@ -11,6 +10,7 @@ import { actionScope, renderTemplates } from './templates.js';
 import type { TriggerEvaluation, TriggerEvaluator } from './trigger/evaluate.js';
 import type { ConcurrencySpec } from './spec/index.js';
 import type { RuleStatsCounter } from './stats.js';
+import { newId } from '../shared/ids.js';
 
 export interface RuleReader {
   getRule(id: string): Promise<Rule | null>;
@@ -153,7 +153,7 @@ export class Engine {
   async recordFailed(request: RunRequest, error: { code: string; message: string }, startedAt?: Date): Promise<Execution> {
     const finishedAt = this.options.clock.now();
     const start = startedAt && startedAt.getTime() <= finishedAt.getTime() ? startedAt : finishedAt;
-    const id = randomUUID();
+    const id = newId();
     const cascade = new CascadeRun(id);
     cascade.failed = true;
     const failed: Execution = {
@@ -262,7 +262,7 @@ export class Engine {
   private async start(request: RunRequest, parent: Parent | null): Promise<StartedRun> {
     const { rule } = request;
     const { clock, evaluator, maxCascadeDepth } = this.options;
-    const id = randomUUID();
+    const id = newId();
     const now = clock.now();
     const cascade = parent?.cascade ?? new CascadeRun(id);
     const isRoot = parent === null;
@@ -309,8 +309,9 @@ export class Engine {
    * one more is SKIPPED with QUEUE_FULL). Its events begin when it is promoted to RUNNING.
    */
   private async enqueue(running: Execution, concurrency: ConcurrencySpec, cascade: CascadeRun): Promise<StartedRun> {
-    // The queue is read oldest first by (started_at, id) at millisecond precision, and ids are
-    // random: runs queued here within one millisecond get distinct, increasing times, so they
+    // The queue is read oldest first by (started_at, id) at millisecond precision, and an id
+    // tells nothing of the order runs were queued in (it is made before the run waits its turn
+    // here): runs queued here within one millisecond get distinct, increasing times, so they
     // keep their order (promotion sets the real start time).
     const at = Math.max(running.startedAt.getTime(), (this.lastQueuedAt.get(running.ruleId) ?? 0) + 1);
     this.lastQueuedAt.set(running.ruleId, at);

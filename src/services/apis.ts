@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { checkScriptSource } from '../engine/sandbox/validateSource.js';
@@ -8,6 +7,7 @@ import { badInput, notFound } from '../errors.js';
 import { nextTimestamp, systemClock, type Clock } from '../shared/clock.js';
 import { checkDescription, checkName, duplicateName } from './names.js';
 import { afterCursorFilter, isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
+import { newId } from '../shared/ids.js';
 
 export interface RuntimePolicyInput {
   timeoutMs?: number | null;
@@ -101,7 +101,7 @@ export class ApiDefinitionService {
     const body = this.checkBody(kind, input.source, input.httpSpec, input.paramSchema, input.runtimePolicy);
     const now = this.clock.now();
     const api: ApiDefinition = {
-      id: randomUUID(),
+      id: newId(),
       name,
       description: checkDescription(input.description),
       kind,

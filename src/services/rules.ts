@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { validateActionSpec, validateTriggerSpec, type TriggerType } from '../engine/spec/index.js';
@@ -7,6 +6,7 @@ import { badInput, notFound } from '../errors.js';
 import { nextTimestamp, systemClock, type Clock } from '../shared/clock.js';
 import { checkDescription, checkName, duplicateName } from './names.js';
 import { afterCursorFilter, isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
+import { newId } from '../shared/ids.js';
 
 export interface RuleFilter {
   active?: boolean | null;
@@ -94,7 +94,7 @@ export class RuleService {
     const { spec: actionSpec, actionType } = validateActionSpec(input.actionSpec);
     const now = this.clock.now();
     const rule: Rule = {
-      id: randomUUID(),
+      id: newId(),
       name,
       description: checkDescription(input.description),
       triggerType,

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { ValidateFunction } from 'ajv';
 import type { ApiDefinition, ApiExecution, LogLevelValue } from '../../entities/index.js';
 import type { Logger } from '../../logger.js';
@@ -14,6 +13,7 @@ import { compileParamSchema } from '../spec/index.js';
 import type { ApiExecutionStore } from './apiExecutionStore.js';
 import { runHttpApi } from './httpApi.js';
 import type { ScriptHttpRequest, ScriptHttpResponse, ScriptResult, ScriptRunner } from './scriptRunner.js';
+import { newId } from '../../shared/ids.js';
 
 export interface LogLine {
   level: LogLevelValue;
@@ -67,7 +67,7 @@ export class ApiRunner {
     const { api, fromRule } = request;
     const started = clock.now();
     const running: ApiExecution = {
-      id: randomUUID(),
+      id: newId(),
       apiId: api.id,
       status: 'RUNNING',
       params: request.params ?? null,
