@@ -8,8 +8,8 @@ import type { Sql } from './store/sql.js';
 
 export const INTERRUPTED_MESSAGE = 'the process running it stopped';
 
-/** A stored event run of one FAILED event of `kind`; its time and message are bound, in that order. */
-const storedEvent = (kind: 'RULE_FINISHED' | 'CASCADE_FINISHED') =>
+/** The events JSON of a run of one FAILED event of `kind`; its time and message are bound, in that order. */
+const failedEventRun = (kind: 'RULE_FINISHED' | 'CASCADE_FINISHED') =>
   `jsonb_build_array(jsonb_build_object('at', ?::text, 'kind', '${kind}', 'status', 'FAILED', 'message', ?::text))`;
 
 export interface InstanceOptions {
@@ -125,7 +125,7 @@ export class InstanceRegistry {
           done.push(final);
           const [run] = await tx.query<EventRunRow>(
             `INSERT INTO cascade_event_runs (cascade_id, seq, last_seq, execution_id, rule_id, rule_name, depth, events)
-             SELECT ?, s.n, s.n, ?, ?, ?, ?, ${storedEvent('RULE_FINISHED')}
+             SELECT ?, s.n, s.n, ?, ?, ?, ?, ${failedEventRun('RULE_FINISHED')}
              FROM (SELECT coalesce(max(last_seq), 0) + 1 AS n FROM cascade_event_runs WHERE cascade_id = ?) s
              RETURNING *`,
             [cascadeId, final.id, final.ruleId, final.ruleName, final.depth, final.finishedAt!.toISOString(), `rule ${final.ruleName ?? final.ruleId} interrupted: ${INTERRUPTED_MESSAGE}`, cascadeId],
@@ -135,7 +135,7 @@ export class InstanceRegistry {
         if (done.length > 0) {
           const [run] = await tx.query<EventRunRow>(
             `INSERT INTO cascade_event_runs (cascade_id, seq, last_seq, execution_id, rule_id, rule_name, depth, events)
-             SELECT ?, s.n, s.n, r.id, r.rule_id, r.rule_name, 0, ${storedEvent('CASCADE_FINISHED')}
+             SELECT ?, s.n, s.n, r.id, r.rule_id, r.rule_name, 0, ${failedEventRun('CASCADE_FINISHED')}
              FROM executions r, (SELECT coalesce(max(last_seq), 0) + 1 AS n FROM cascade_event_runs WHERE cascade_id = ?) s
              WHERE r.id = ? AND NOT EXISTS (SELECT 1 FROM cascade_events WHERE cascade_id = ? AND kind = 'CASCADE_FINISHED')
              RETURNING *`,
