@@ -3,14 +3,14 @@ import type { CascadeEvent, Execution } from '../entities/index.js';
 import type { Logger } from '../logger.js';
 import type { EventBus } from './bus/eventBus.js';
 import type { RuleStatsCounter } from './stats.js';
-import { eventsOfRun, toExecution, type EventRunRow } from './store/rows.js';
+import { eventsOfRun, storedEvent, toExecution, type EventRunRow } from './store/rows.js';
 import type { Sql } from './store/sql.js';
 
 export const INTERRUPTED_MESSAGE = 'the process running it stopped';
 
-/** The events JSON of a run of one FAILED event of `kind`; its time and message are bound, in that order. */
-const failedEventRun = (kind: 'RULE_FINISHED' | 'CASCADE_FINISHED') =>
-  `jsonb_build_array(jsonb_build_object('at', ?::text, 'kind', '${kind}', 'status', 'FAILED', 'message', ?::text))`;
+/** The events of a run of one FAILED event, as a run stores them (JSON). */
+const failedEventRun = (kind: 'RULE_FINISHED' | 'CASCADE_FINISHED', at: Date, message: string) =>
+  JSON.stringify([storedEvent({ at, kind, status: 'FAILED', message })]);
 
 export interface InstanceOptions {
   sql: Sql;
@@ -125,21 +125,29 @@ export class InstanceRegistry {
           done.push(final);
           const [run] = await tx.query<EventRunRow>(
             `INSERT INTO cascade_event_runs (cascade_id, seq, last_seq, execution_id, rule_id, rule_name, depth, events)
-             SELECT ?, s.n, s.n, ?, ?, ?, ?, ${failedEventRun('RULE_FINISHED')}
+             SELECT ?, s.n, s.n, ?, ?, ?, ?, ?::jsonb
              FROM (SELECT coalesce(max(last_seq), 0) + 1 AS n FROM cascade_event_runs WHERE cascade_id = ?) s
              RETURNING *`,
-            [cascadeId, final.id, final.ruleId, final.ruleName, final.depth, final.finishedAt!.toISOString(), `rule ${final.ruleName ?? final.ruleId} interrupted: ${INTERRUPTED_MESSAGE}`, cascadeId],
+            [
+              cascadeId,
+              final.id,
+              final.ruleId,
+              final.ruleName,
+              final.depth,
+              failedEventRun('RULE_FINISHED', final.finishedAt!, `rule ${final.ruleName ?? final.ruleId} interrupted: ${INTERRUPTED_MESSAGE}`),
+              cascadeId,
+            ],
           );
           if (run) written.push(...eventsOfRun(run));
         }
         if (done.length > 0) {
           const [run] = await tx.query<EventRunRow>(
             `INSERT INTO cascade_event_runs (cascade_id, seq, last_seq, execution_id, rule_id, rule_name, depth, events)
-             SELECT ?, s.n, s.n, r.id, r.rule_id, r.rule_name, 0, ${failedEventRun('CASCADE_FINISHED')}
+             SELECT ?, s.n, s.n, r.id, r.rule_id, r.rule_name, 0, ?::jsonb
              FROM executions r, (SELECT coalesce(max(last_seq), 0) + 1 AS n FROM cascade_event_runs WHERE cascade_id = ?) s
              WHERE r.id = ? AND NOT EXISTS (SELECT 1 FROM cascade_events WHERE cascade_id = ? AND kind = 'CASCADE_FINISHED')
              RETURNING *`,
-            [cascadeId, done.at(-1)!.finishedAt!.toISOString(), 'cascade interrupted', cascadeId, cascadeId, cascadeId],
+            [cascadeId, failedEventRun('CASCADE_FINISHED', done.at(-1)!.finishedAt!, 'cascade interrupted'), cascadeId, cascadeId, cascadeId],
           );
           if (run) written.push(...eventsOfRun(run));
         }

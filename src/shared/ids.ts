@@ -30,6 +30,6 @@ export function newId(): string {
   }
   ms = lastMs;
   const time = ms.toString(16).padStart(12, '0');
-  // randomUUID is xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx: its variant and 62 random bits are kept.
+  // From character 18 on, a randomUUID is its variant and 62 random bits (the version digit is before).
   return `${time.slice(0, 8)}-${time.slice(8)}-7${counter.toString(16).padStart(3, '0')}${randomUUID().slice(18)}`;
 }

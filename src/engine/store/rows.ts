@@ -164,7 +164,13 @@ export type EventRunRow = {
   events: StoredCascadeEvent[];
 };
 
-const storedEvent = (e: CascadeEvent): StoredCascadeEvent => ({ at: e.at.toISOString(), kind: e.kind, status: e.status, message: e.message });
+/** An event as its run stores it (the rest of it is the run's). */
+export const storedEvent = (e: Pick<CascadeEvent, 'at' | 'kind' | 'status' | 'message'>): StoredCascadeEvent => ({
+  at: e.at.toISOString(),
+  kind: e.kind,
+  status: e.status,
+  message: e.message,
+});
 
 /**
  * Events as they are stored: runs of consecutive seqs of one execution, in the order given (a
@@ -196,18 +202,7 @@ export function eventRuns(events: readonly CascadeEvent[]): EventRunRow[] {
 
 /** The events of a stored run (a row of `cascade_event_runs`), as the view `cascade_events` shows them. */
 export function eventsOfRun(run: EventRunRow): CascadeEvent[] {
-  return run.events.map((e, i) => ({
-    cascadeId: run.cascade_id,
-    seq: run.seq + i,
-    at: parseTimestamp(e.at),
-    kind: e.kind,
-    executionId: run.execution_id,
-    ruleId: run.rule_id,
-    ruleName: run.rule_name ?? null,
-    depth: run.depth,
-    status: e.status ?? null,
-    message: e.message ?? null,
-  }));
+  return run.events.map((e, i) => toEvent({ ...run, ...e, seq: run.seq + i }));
 }
 
 export function toRule(row: Row): Rule {
