@@ -94,20 +94,12 @@ export function fromExecution(e: Execution): Row {
   };
 }
 
-/** The columns an execution's final write sets. */
-export const EXECUTION_FINISH_COLUMNS = [
-  'status',
-  'condition_met',
-  'action_type',
-  'result',
-  'references',
-  'error_code',
-  'error_message',
-  'skip_reason',
-  'duration_ms',
-  'finished_at',
-  'lock_key',
-] as const;
+/**
+ * The columns an execution's final write sets: what the end of a run changes. Its condition
+ * result, action type and skip reason are written by its start and stay as they are (a run is
+ * SKIPPED before it starts, in a row written final at once).
+ */
+export const EXECUTION_FINISH_COLUMNS = ['status', 'result', 'references', 'error_code', 'error_message', 'duration_ms', 'finished_at', 'lock_key'] as const;
 
 export function toLog(row: Row): ActionLog {
   return {
