@@ -8,6 +8,11 @@ import type { Sql } from './store/sql.js';
 
 export const INTERRUPTED_MESSAGE = 'the process running it stopped';
 
+/** The start of the sweep's inserts of one event run; each SELECT takes its seq from NEXT_SEQ. */
+const INSERT_RUN = 'INSERT INTO cascade_event_runs (cascade_id, seq, last_seq, execution_id, rule_id, rule_name, depth, events)';
+/** The next seq of a cascade, as `s.n` (one parameter: the cascade's id); runs never overlap. */
+const NEXT_SEQ = '(SELECT coalesce(max(last_seq), 0) + 1 AS n FROM cascade_event_runs WHERE cascade_id = ?) s';
+
 /** The events of a run of one FAILED event, as a run stores them (JSON). */
 const failedEventRun = (kind: 'RULE_FINISHED' | 'CASCADE_FINISHED', at: Date, message: string) =>
   JSON.stringify([storedEvent({ at, kind, status: 'FAILED', message })]);
@@ -124,10 +129,7 @@ export class InstanceRegistry {
           const final = toExecution(updated);
           done.push(final);
           const [run] = await tx.query<EventRunRow>(
-            `INSERT INTO cascade_event_runs (cascade_id, seq, last_seq, execution_id, rule_id, rule_name, depth, events)
-             SELECT ?, s.n, s.n, ?, ?, ?, ?, ?::jsonb
-             FROM (SELECT coalesce(max(last_seq), 0) + 1 AS n FROM cascade_event_runs WHERE cascade_id = ?) s
-             RETURNING *`,
+            `${INSERT_RUN} SELECT ?, s.n, s.n, ?, ?, ?, ?, ?::jsonb FROM ${NEXT_SEQ} RETURNING *`,
             [
               cascadeId,
               final.id,
@@ -142,9 +144,8 @@ export class InstanceRegistry {
         }
         if (done.length > 0) {
           const [run] = await tx.query<EventRunRow>(
-            `INSERT INTO cascade_event_runs (cascade_id, seq, last_seq, execution_id, rule_id, rule_name, depth, events)
-             SELECT ?, s.n, s.n, r.id, r.rule_id, r.rule_name, 0, ?::jsonb
-             FROM executions r, (SELECT coalesce(max(last_seq), 0) + 1 AS n FROM cascade_event_runs WHERE cascade_id = ?) s
+            `${INSERT_RUN} SELECT ?, s.n, s.n, r.id, r.rule_id, r.rule_name, 0, ?::jsonb
+             FROM executions r, ${NEXT_SEQ}
              WHERE r.id = ? AND NOT EXISTS (SELECT 1 FROM cascade_events WHERE cascade_id = ? AND kind = 'CASCADE_FINISHED')
              RETURNING *`,
             [cascadeId, failedEventRun('CASCADE_FINISHED', done.at(-1)!.finishedAt!, 'cascade interrupted'), cascadeId, cascadeId, cascadeId],
