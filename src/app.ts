@@ -1,6 +1,5 @@
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
-import { createSql } from './db/sql.js';
 import { startEngineRuntime, type EngineRuntime } from './engine/runtime.js';
 import { eventsRoute } from './http/events.js';
 import { createHttpServer, type HttpServer } from './http/server.js';
@@ -61,8 +60,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       try {
         const applied = await database.migrate();
         if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
-        const sql = createSql(database.orm, { namedStatements: !database.embedded });
-        runtime = await startEngineRuntime({ config, logger, clock, sql, postgresUrl: database.embedded ? null : (config.databaseUrl ?? null) });
+        runtime = await startEngineRuntime({ config, logger, clock, sql: database.sql, postgresUrl: database.embedded ? null : (config.databaseUrl ?? null) });
         const { bus, ruleSet, rules: ruleCache } = runtime;
         const rules = new RuleService(database.fork, clock);
         rules.onChange(({ id, rule }) => {

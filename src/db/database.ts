@@ -2,9 +2,12 @@ import { MikroORM, type EntityManager } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import { migrationsList } from '../../migrations/index.js';
 import type { Config } from '../config.js';
+import type { Sql } from '../engine/store/sql.js';
 import { entities } from '../entities/index.js';
 import type { Logger } from '../logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.js';
+import { ConnectionPool } from './pool.js';
+import { createPooledSql, createSql } from './sql.js';
 
 /** The database could not be reached or prepared; the message is safe to print (no password). */
 export class DatabaseStartError extends Error {
@@ -18,6 +21,11 @@ export interface Database {
   orm: MikroORM;
   /** A fresh EntityManager for one unit of work (a request, a run). */
   fork(): EntityManager;
+  /**
+   * The engine's SQL port. On real PostgreSQL it has connections of its own (at most
+   * DATABASE_POOL_MAX, beside the ORM's); on the embedded database it shares the ORM's one.
+   */
+  sql: Sql;
   embedded: boolean;
   /** True once connected and migrated. */
   ready(): boolean;
@@ -42,6 +50,15 @@ function reason(error: unknown): string {
   const message = err?.message || err?.errors?.map((e) => e.message).join('; ') || String(error);
   return err?.code && !message.includes(err.code) ? `${err.code}: ${message}` : message;
 }
+
+const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Startup options of every connection to real PostgreSQL. random_page_cost 1.1 (PostgreSQL's
+ * default of 4 models spinning disks): the hot tables are in memory, and a prepared statement's
+ * cached plan made while a table was small (and never analysed, as with autovacuum off) would
+ * otherwise keep scanning it as it grows instead of probing its primary key.
+ */
+const SESSION_OPTIONS = '-c random_page_cost=1.1';
 
 /** Any fixed number: the advisory lock that keeps instances starting together from migrating twice. */
 const MIGRATION_LOCK = 0x63657068;
@@ -76,11 +93,8 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       entities,
       // PGlite serves every connection on one session: one connection, or transactions interleave.
       pool: { min: 0, max: embedded ? 1 : config.databasePoolMax },
-      // random_page_cost 1.1 (PostgreSQL's default of 4 models spinning disks): the hot tables
-      // are in memory, and a prepared statement's cached plan made while a table was small (and
-      // never analysed, as with autovacuum off) would otherwise keep scanning it as it grows
-      // instead of probing its primary key. Real PostgreSQL only: it is a startup option.
-      driverOptions: { connection: { connectionTimeoutMillis: 10_000, ...(embedded ? {} : { options: '-c random_page_cost=1.1' }) } },
+      // SESSION_OPTIONS on real PostgreSQL only: PGlite takes no startup options.
+      driverOptions: { connection: { connectionTimeoutMillis: CONNECT_TIMEOUT_MS, ...(embedded ? {} : { options: SESSION_OPTIONS }) } },
       migrations: { migrationsList, transactional: true, allOrNothing: true, snapshot: false },
       discovery: { warnWhenNoEntities: false },
       debug: false,
@@ -102,10 +116,22 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
   }
 
   let isReady = false;
+  const pool = embedded
+    ? null
+    : new ConnectionPool({
+        connectionString: clientUrl,
+        max: config.databasePoolMax,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        acquireTimeoutMs: 60_000,
+        idleTimeoutMs: 30_000,
+        options: SESSION_OPTIONS,
+        applicationName: 'cepheus',
+      });
   return {
     orm,
     embedded: Boolean(embedded),
     fork: () => orm.em.fork(),
+    sql: pool ? createPooledSql(pool) : createSql(orm),
     ready: () => isReady,
     async migrate() {
       const applied = embedded ? await orm.getMigrator().up() : await withMigrationLock(clientUrl, () => orm.getMigrator().up());
@@ -114,6 +140,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     },
     async close() {
       isReady = false;
+      await pool?.close();
       await orm.close(true);
       await embedded?.stop();
     },
