@@ -131,6 +131,34 @@ describe('body cap (MAX_REQUEST_BYTES=2048)', () => {
     await response.arrayBuffer();
   });
 
+  const chunked = (text: string) => {
+    const bytes = new TextEncoder().encode(text);
+    return new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 512) controller.enqueue(bytes.slice(i, i + 512));
+        controller.close();
+      },
+    });
+  };
+
+  it('serves a chunked body under the cap, JSON or GraphQL text', async () => {
+    const json = await fetch(app.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chunked(JSON.stringify({ query: '{ __typename }' })), duplex: 'half' } as RequestInit);
+    expect(json.status).toBe(200);
+    expect(await json.json()).toEqual({ data: { __typename: 'Query' } });
+    const text = await fetch(app.url, { method: 'POST', headers: { 'content-type': 'application/graphql' }, body: chunked('{ __typename }'), duplex: 'half' } as RequestInit);
+    expect(text.status).toBe(200);
+    expect(await text.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('answers a chunked body of any other type that grows over the cap with 413 (GraphQL text, form, multipart)', async () => {
+    const big = `{ __typename ${' '.repeat(4000)}}`;
+    for (const type of ['application/graphql', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const response = await fetch(app.url, { method: 'POST', headers: { 'content-type': type }, body: chunked(big), duplex: 'half' } as RequestInit);
+      expect(response.status, type).toBe(413);
+      await response.arrayBuffer();
+    }
+  });
+
   it('still serves a body under the cap', async () => {
     const response = await app.gql('{ __typename }');
     expect(response.status).toBe(200);
