@@ -86,7 +86,7 @@ export class ConnectionPool {
 
   /** Gives a connection back; `error` is what its last statement threw, if anything. */
   release(client: pg.Client, error?: unknown): void {
-    if (this.closed || this.broken.has(client) || (error !== undefined && !connectionSurvives(error))) return this.discard(client);
+    if (this.closed || this.broken.has(client) || (error !== undefined && !connectionSurvives(error))) return this.retire(client);
     const waiter = this.waiters.shift();
     if (waiter) {
       clearTimeout(waiter.timer);
@@ -94,11 +94,6 @@ export class ConnectionPool {
       return;
     }
     this.free.push({ client, since: Date.now() });
-  }
-
-  /** Closes a connection taken from the pool instead of giving it back. */
-  retire(client: pg.Client): void {
-    this.discard(client);
   }
 
   /** Connections open now, and how many of them are free. */
@@ -140,7 +135,7 @@ export class ConnectionPool {
       throw error;
     }
     if (this.closed) {
-      this.discard(client);
+      this.retire(client);
       throw new Error('the connection pool is closed');
     }
     return client;
@@ -152,12 +147,15 @@ export class ConnectionPool {
     const at = this.free.findIndex((entry) => entry.client === client);
     if (at >= 0) {
       this.free.splice(at, 1);
-      this.discard(client);
+      this.retire(client);
     }
   }
 
-  /** Closes a connection that is not in the free list, and opens one for a waiting caller. */
-  private discard(client: pg.Client) {
+  /**
+   * Closes a connection that is not in the free list (a caller's, instead of giving it back), and
+   * opens one for a waiting caller.
+   */
+  retire(client: pg.Client): void {
     this.size--;
     this.broken.add(client);
     void client.end().catch(() => undefined);
@@ -176,6 +174,6 @@ export class ConnectionPool {
     const oldest = Date.now() - this.options.idleTimeoutMs;
     let count = 0;
     while (count < this.free.length && this.free[count]!.since <= oldest) count++;
-    for (const { client } of this.free.splice(0, count)) this.discard(client);
+    for (const { client } of this.free.splice(0, count)) this.retire(client);
   }
 }

@@ -3,13 +3,11 @@ import type { CascadeEvent, Execution } from '../entities/index.js';
 import type { Logger } from '../logger.js';
 import type { EventBus } from './bus/eventBus.js';
 import type { RuleStatsCounter } from './stats.js';
-import { eventsOfRun, storedEvent, toExecution, type EventRunRow } from './store/rows.js';
+import { INSERT_EVENT_RUN, eventsOfRun, storedEvent, toExecution, type EventRunRow } from './store/rows.js';
 import type { Sql } from './store/sql.js';
 
 export const INTERRUPTED_MESSAGE = 'the process running it stopped';
 
-/** The start of the sweep's inserts of one event run; each SELECT takes its seq from NEXT_SEQ. */
-const INSERT_RUN = 'INSERT INTO cascade_event_runs (cascade_id, seq, last_seq, execution_id, rule_id, rule_name, depth, events)';
 /** The next seq of a cascade, as `s.n` (one parameter: the cascade's id); runs never overlap. */
 const NEXT_SEQ = '(SELECT coalesce(max(last_seq), 0) + 1 AS n FROM cascade_event_runs WHERE cascade_id = ?) s';
 
@@ -129,7 +127,7 @@ export class InstanceRegistry {
           const final = toExecution(updated);
           done.push(final);
           const [run] = await tx.query<EventRunRow>(
-            `${INSERT_RUN} SELECT ?, s.n, s.n, ?, ?, ?, ?, ?::jsonb FROM ${NEXT_SEQ} RETURNING *`,
+            `${INSERT_EVENT_RUN} SELECT ?, s.n, s.n, ?, ?, ?, ?, ?::jsonb FROM ${NEXT_SEQ} RETURNING *`,
             [
               cascadeId,
               final.id,
@@ -144,7 +142,7 @@ export class InstanceRegistry {
         }
         if (done.length > 0) {
           const [run] = await tx.query<EventRunRow>(
-            `${INSERT_RUN} SELECT ?, s.n, s.n, r.id, r.rule_id, r.rule_name, 0, ?::jsonb
+            `${INSERT_EVENT_RUN} SELECT ?, s.n, s.n, r.id, r.rule_id, r.rule_name, 0, ?::jsonb
              FROM executions r, ${NEXT_SEQ}
              WHERE r.id = ? AND NOT EXISTS (SELECT 1 FROM cascade_events WHERE cascade_id = ? AND kind = 'CASCADE_FINISHED')
              RETURNING *`,

@@ -1,7 +1,7 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
 import { NOTIFY_CHANNEL } from '../bus/postgresBus.js';
 import { columnList, pickColumns, pickTypes, rowValues, setColumnsFrom, setValues, valuesRow, type ColumnTypes } from './columns.js';
-import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, eventRuns, fromExecution, fromLog, toEvent, toExecution, toLog, type EventRunRow } from './rows.js';
+import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, INSERT_EVENT_RUN, eventRuns, fromExecution, fromLog, toEvent, toExecution, toLog, type EventRunRow } from './rows.js';
 import { WriteBatcher } from './batcher.js';
 import type { Sql } from './sql.js';
 
@@ -76,7 +76,7 @@ const attach = (guard: string, shape: Shape) =>
   )`,
     shape.events !== 0 &&
       `ev AS (
-    INSERT INTO cascade_event_runs (cascade_id, seq, last_seq, execution_id, rule_id, rule_name, depth, events)
+    ${INSERT_EVENT_RUN}
     ${eventRows(guard, shape.events)}
   )`,
     shape.logs !== 0 &&

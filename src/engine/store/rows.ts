@@ -156,6 +156,9 @@ export type EventRunRow = {
   events: StoredCascadeEvent[];
 };
 
+/** The start of every insert into `cascade_event_runs`: its columns, in EventRunRow's order. */
+export const INSERT_EVENT_RUN = 'INSERT INTO cascade_event_runs (cascade_id, seq, last_seq, execution_id, rule_id, rule_name, depth, events)';
+
 /** An event as its run stores it (the rest of it is the run's). */
 export const storedEvent = (e: Pick<CascadeEvent, 'at' | 'kind' | 'status' | 'message'>): StoredCascadeEvent => ({
   at: e.at.toISOString(),
