@@ -103,6 +103,10 @@ const envSchema = z.object({
   EXECUTION_RETENTION_BATCH: int(500, 1, 100_000),
   STREAM_MAX_GROUPS: int(100_000, 1, 100_000_000),
   EVENTS_MAX_BYTES: int(16 * 1_048_576, 1024, 1024 * 1_048_576),
+  SCRIPT_MAX_QUEUED: int(1000, 0, 1_000_000),
+  WS_MAX_SUBSCRIPTIONS: int(100, 1, 100_000),
+  WS_MAX_CONNECTIONS: int(10_000, 1, 1_000_000),
+  SUBSCRIPTION_BUFFER: int(10_000, 1, 10_000_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
 });
@@ -138,6 +142,12 @@ export interface Config {
   executionRetentionBatch: number;
   streamMaxGroups: number;
   eventsMaxBytes: number;
+  /** Script runs that may wait for a free isolate; one more fails at once with SANDBOX_BUSY. */
+  scriptMaxQueued: number;
+  /** graphql-ws: subscriptions per connection, connections per instance, messages a subscriber may lag. */
+  wsMaxSubscriptions: number;
+  wsMaxConnections: number;
+  subscriptionBuffer: number;
   logLevel: Env['LOG_LEVEL'];
   logPretty: boolean;
 }
@@ -188,6 +198,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     executionRetentionBatch: env.EXECUTION_RETENTION_BATCH,
     streamMaxGroups: env.STREAM_MAX_GROUPS,
     eventsMaxBytes: env.EVENTS_MAX_BYTES,
+    scriptMaxQueued: env.SCRIPT_MAX_QUEUED,
+    wsMaxSubscriptions: env.WS_MAX_SUBSCRIPTIONS,
+    wsMaxConnections: env.WS_MAX_CONNECTIONS,
+    subscriptionBuffer: env.SUBSCRIPTION_BUFFER,
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : env.LOG_PRETTY === 'true',
   };
