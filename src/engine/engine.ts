@@ -452,9 +452,9 @@ export class Engine {
       parent.carried.push(...steps);
       return final;
     }
-    const { rows, written } = await this.finish(steps);
+    const { rows, swept } = await this.finish(steps);
     steps.forEach((step, i) => {
-      if (!written[i]) logger.warn({ executionId: step.execution.id }, 'execution was already finished elsewhere (swept as interrupted); its result is dropped');
+      if (swept[i]) logger.warn({ executionId: step.execution.id }, 'execution was already finished elsewhere (swept as interrupted); its result is dropped');
       if (step.freesQueue) void this.promoteNext(step.execution.ruleId);
     });
     return rows[rows.length - 1]!;
@@ -464,22 +464,22 @@ export class Engine {
    * The final write of a root and the steps it carries. When the database refuses it, each step
    * is tried alone, and one still refused is written FAILED with STORE_FAILED (storeFailedStep):
    * no run stays RUNNING, its rule locked, while this process lives. Answers the rows as they
-   * were written and, per step, whether it was (false: already finished elsewhere, or not
-   * writable at all).
+   * were written and, per step, whether its row had already been finished elsewhere (swept).
    */
-  private async finish(steps: Step[]): Promise<{ rows: Execution[]; written: boolean[] }> {
+  private async finish(steps: Step[]): Promise<{ rows: Execution[]; swept: boolean[] }> {
     try {
-      return { rows: steps.map((step) => step.execution), written: await this.write('finish', steps) };
+      const written = await this.write('finish', steps);
+      return { rows: steps.map((step) => step.execution), swept: written.map((w) => !w) };
     } catch (error) {
       const rows: Execution[] = [];
-      const written: boolean[] = [];
+      const swept: boolean[] = [];
       for (const step of steps) {
         let refusal: unknown = error;
         if (steps.length > 1) {
           try {
             const [alone] = await this.write('finish', [step]);
             rows.push(step.execution);
-            written.push(alone === true);
+            swept.push(!alone);
             continue;
           } catch (own) {
             refusal = own;
@@ -487,20 +487,23 @@ export class Engine {
         }
         const failed = storeFailedStep(step);
         rows.push(failed.execution);
-        written.push(await this.writeStoreFailed(failed, refusal));
+        swept.push(await this.writeStoreFailed(failed, refusal));
       }
-      return { rows, written };
+      return { rows, swept };
     }
   }
 
-  /** Writes a STORE_FAILED step; logs the refusal it stands for (its code only) and its own. */
+  /**
+   * Writes a STORE_FAILED step; logs the refusal it stands for (its code only) and its own.
+   * Answers whether the row had already been finished elsewhere.
+   */
   private async writeStoreFailed(failed: Step, refusal: unknown): Promise<boolean> {
     const { logger } = this.options;
     const executionId = failed.execution.id;
     logger.error({ executionId, ...storeErrorFields(refusal) }, 'the database refused the final write of an execution; it is written FAILED with STORE_FAILED');
     try {
       const [written] = await this.write('finish', [failed]);
-      return written === true;
+      return !written;
     } catch (error) {
       logger.error({ executionId, ...storeErrorFields(error) }, 'could not write an execution FAILED with STORE_FAILED either; it stays RUNNING');
       return false;

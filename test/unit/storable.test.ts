@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_REFERENCES_BYTES, boundedReferences } from '../../src/engine/references.js';
+import { storeErrorFields } from '../../src/engine/store/storeError.js';
 import { storableJson, storableJsonText, storableText } from '../../src/shared/storable.js';
 
 const NUL = '\u0000';
@@ -61,5 +62,13 @@ describe('bounded references', () => {
     const references = { trigger: { field: 'f', actual: '\u00e9'.repeat(40_000) } };
     expect(size(references)).toBeGreaterThan(MAX_REFERENCES_BYTES);
     expect(boundedReferences(references)).toEqual({ trigger: { field: 'f' }, truncated: true });
+  });
+});
+
+describe('store errors in logs', () => {
+  it('keep the SQLSTATE and the kind of error, never the text, detail or statement', () => {
+    const error = Object.assign(new Error('invalid input syntax for type json'), { code: '22P02', detail: 'secret value', where: 'JSON data, line 1: {"k":"secret', query: 'UPDATE executions', parameters: ['secret'] });
+    expect(storeErrorFields(error)).toEqual({ pgCode: '22P02', errorKind: 'Error' });
+    expect(storeErrorFields('boom')).toEqual({ pgCode: null, errorKind: 'string' });
   });
 });
