@@ -11,6 +11,9 @@ import type { TriggerEvaluation, TriggerEvaluator } from './trigger/evaluate.js'
 import type { ConcurrencySpec } from './spec/index.js';
 import type { RuleStatsCounter } from './stats.js';
 import { newId } from '../shared/ids.js';
+import { storableJson } from '../shared/storable.js';
+import { boundedReferences } from './references.js';
+import { STORE_FAILED, storeErrorFields } from './store/storeError.js';
 
 export interface RuleReader {
   getRule(id: string): Promise<Rule | null>;
@@ -81,6 +84,33 @@ export const concurrencyOf = (rule: Rule): ConcurrencySpec =>
 const deletedQueueRule = (row: Execution): Rule =>
   ({ id: row.ruleId, name: row.ruleName ?? row.ruleId, triggerSpec: { concurrency: { mode: 'queue' } }, actionSpec: {}, active: false }) as unknown as Rule;
 
+/** A request with its payload and extra references, text from outside, made storable (see shared/storable.ts). */
+function storableRequest(request: RunRequest): RunRequest {
+  const payload = storableJson(request.payload);
+  const references = storableJson(request.references);
+  return payload === request.payload && references === request.references ? request : { ...request, payload, references };
+}
+
+/**
+ * The final write of a step the database refused, as small as it can be: FAILED with
+ * STORE_FAILED, no result, references or log lines, and its events (the same seqs) saying so.
+ */
+function storeFailedStep(step: Step): Step {
+  const execution: Execution = {
+    ...step.execution,
+    status: 'FAILED',
+    result: null,
+    references: { trigger: null },
+    errorCode: STORE_FAILED.code,
+    errorMessage: STORE_FAILED.message,
+    lockKey: null,
+  };
+  const messageOf = (kind: CascadeEvent['kind']) =>
+    kind === 'RULE_FINISHED' ? `rule ${execution.ruleName} finished: FAILED (${STORE_FAILED.code})` : kind === 'CASCADE_FINISHED' ? 'cascade finished' : STORE_FAILED.message;
+  const events = step.events.map((e) => ({ ...e, status: e.status && ('FAILED' as const), message: messageOf(e.kind) }));
+  return { execution, events, logs: [], freesQueue: step.freesQueue };
+}
+
 const skipMessages: Record<string, string> = {
   RULE_ALREADY_RUNNING: 'the rule is already running',
   CASCADE_DEPTH_EXCEEDED: 'the cascade depth limit was reached',
@@ -113,7 +143,7 @@ export class Engine {
    * the cascade go on in `finished`.
    */
   async trigger(request: RunRequest): Promise<StartedRun> {
-    const run = await this.startInOrder(request);
+    const run = await this.startInOrder(storableRequest(request));
     // A QUEUED run is not in flight here: whichever instance promotes it tracks it.
     return run.started.status === 'QUEUED' ? run : this.track(run);
   }
@@ -150,7 +180,8 @@ export class Engine {
    * RULE_STARTED, RULE_FINISHED and CASCADE_FINISHED, written with the row in one statement and
    * published like every other step.
    */
-  async recordFailed(request: RunRequest, error: { code: string; message: string }, startedAt?: Date): Promise<Execution> {
+  async recordFailed(raw: RunRequest, error: { code: string; message: string }, startedAt?: Date): Promise<Execution> {
+    const request = storableRequest(raw);
     const finishedAt = this.options.clock.now();
     const start = startedAt && startedAt.getTime() <= finishedAt.getTime() ? startedAt : finishedAt;
     const id = newId();
@@ -222,7 +253,7 @@ export class Engine {
       payload: request.payload ?? null,
       actionType: rule.actionType,
       result: null,
-      references: { trigger: null, ...request.references },
+      references: boundedReferences({ trigger: null, ...request.references }),
       errorCode: null,
       errorMessage: null,
       skipReason: null,
@@ -279,7 +310,7 @@ export class Engine {
     const running: Execution = {
       ...execution,
       conditionMet: evaluation.met,
-      references: { ...execution.references, trigger: evaluation.trigger },
+      references: boundedReferences({ ...execution.references, trigger: evaluation.trigger }),
       lockKey: concurrency.mode === 'parallel' ? null : rule.id,
     };
     const mark = cascade.mark();
@@ -349,7 +380,7 @@ export class Engine {
     try {
       row = await store.promoteQueued(ruleId, this.options.instanceId, clock.now());
     } catch (error) {
-      logger.warn({ err: error, ruleId }, 'could not promote a queued run');
+      logger.warn({ ruleId, ...storeErrorFields(error) }, 'could not promote a queued run');
       return false;
     }
     if (!row) return false;
@@ -403,7 +434,7 @@ export class Engine {
       ...running,
       status: outcome ? outcome.status : 'NOT_MATCHED',
       result: outcome ? (outcome.result ?? null) : null,
-      references: outcome ? { ...running.references, action: outcome.references } : running.references,
+      references: outcome ? boundedReferences({ ...running.references, action: outcome.references }) : running.references,
       errorCode: outcome?.error?.code ?? null,
       errorMessage: outcome?.error?.message ?? null,
       durationMs: Math.max(0, finishedAt.getTime() - running.startedAt.getTime()),
@@ -421,17 +452,62 @@ export class Engine {
       parent.carried.push(...steps);
       return final;
     }
+    const { rows, swept } = await this.finish(steps);
+    steps.forEach((step, i) => {
+      if (swept[i]) logger.warn({ executionId: step.execution.id }, 'execution was already finished elsewhere (swept as interrupted); its result is dropped');
+      if (step.freesQueue) void this.promoteNext(step.execution.ruleId);
+    });
+    return rows[rows.length - 1]!;
+  }
+
+  /**
+   * The final write of a root and the steps it carries. When the database refuses it, each step
+   * is tried alone, and one still refused is written FAILED with STORE_FAILED (storeFailedStep):
+   * no run stays RUNNING, its rule locked, while this process lives. Answers the rows as they
+   * were written and, per step, whether its row had already been finished elsewhere (swept).
+   */
+  private async finish(steps: Step[]): Promise<{ rows: Execution[]; swept: boolean[] }> {
     try {
       const written = await this.write('finish', steps);
-      steps.forEach((step, i) => {
-        if (!written[i]) logger.warn({ executionId: step.execution.id }, 'execution was already finished elsewhere (swept as interrupted); its result is dropped');
-        if (step.freesQueue) void this.promoteNext(step.execution.ruleId);
-      });
+      return { rows: steps.map((step) => step.execution), swept: written.map((w) => !w) };
     } catch (error) {
-      logger.error({ err: error, executionIds: steps.map((step) => step.execution.id) }, 'could not write the end of an execution; it will be swept as interrupted');
-      throw error;
+      const rows: Execution[] = [];
+      const swept: boolean[] = [];
+      for (const step of steps) {
+        let refusal: unknown = error;
+        if (steps.length > 1) {
+          try {
+            const [alone] = await this.write('finish', [step]);
+            rows.push(step.execution);
+            swept.push(!alone);
+            continue;
+          } catch (own) {
+            refusal = own;
+          }
+        }
+        const failed = storeFailedStep(step);
+        rows.push(failed.execution);
+        swept.push(await this.writeStoreFailed(failed, refusal));
+      }
+      return { rows, swept };
     }
-    return final;
+  }
+
+  /**
+   * Writes a STORE_FAILED step; logs the refusal it stands for (its code only) and its own.
+   * Answers whether the row had already been finished elsewhere.
+   */
+  private async writeStoreFailed(failed: Step, refusal: unknown): Promise<boolean> {
+    const { logger } = this.options;
+    const executionId = failed.execution.id;
+    logger.error({ executionId, ...storeErrorFields(refusal) }, 'the database refused the final write of an execution; it is written FAILED with STORE_FAILED');
+    try {
+      const [written] = await this.write('finish', [failed]);
+      return !written;
+    } catch (error) {
+      logger.error({ executionId, ...storeErrorFields(error) }, 'could not write an execution FAILED with STORE_FAILED either; it stays RUNNING');
+      return false;
+    }
   }
 
   private async runAction(running: Execution, request: RunRequest, self: Parent, sink: LogSink): Promise<ActionOutcome> {
@@ -450,7 +526,8 @@ export class Engine {
     }
     try {
       const resolved = renderTemplates(spec, actionScope(rule, request.payload, running)) as Record<string, unknown>;
-      return await action.run(resolved, ctx);
+      // What an action hands back holds text from outside (answers, outputs, error messages).
+      return storableJson(await action.run(resolved, ctx));
     } catch (error) {
       this.options.logger.error({ err: error, executionId: running.id }, 'action threw');
       ctx.log('ERROR', 'the action failed unexpectedly');

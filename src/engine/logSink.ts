@@ -3,6 +3,8 @@ import type { Logger } from '../logger.js';
 import type { Clock } from '../shared/clock.js';
 import { writeThenPublish, type BusMessage, type EventBus } from './bus/eventBus.js';
 import type { ExecutionStore } from './store/executionStore.js';
+import { storeErrorFields } from './store/storeError.js';
+import { storableJson, storableText } from '../shared/storable.js';
 
 export const MAX_LOG_LINES = 1000;
 export const MAX_LOG_MESSAGE = 8 * 1024;
@@ -77,8 +79,9 @@ export class LogSink {
       apiExecutionId,
       at: this.clock.now(),
       level,
-      message: message.length > MAX_LOG_MESSAGE ? `${message.slice(0, MAX_LOG_MESSAGE)}…` : message,
-      data: data === undefined ? null : data,
+      // Lines carry text from outside (script logs, answers); a cut may also split a surrogate pair.
+      message: storableText(message.length > MAX_LOG_MESSAGE ? `${message.slice(0, MAX_LOG_MESSAGE)}…` : message),
+      data: data === undefined ? null : storableJson(data),
     });
     this.timer.add(this);
   }
@@ -117,6 +120,6 @@ export function createLogSinkFactory(deps: { store: ExecutionStore; bus: EventBu
         const messages: BusMessage[] = lines.map((message) => ({ topic: 'log' as const, message }));
         await writeThenPublish(bus, messages, (notify) => store.appendLogs(lines, notify));
       },
-      (error) => logger.error({ err: error, executionId: owner.executionId }, 'could not write log lines'),
+      (error) => logger.error({ executionId: owner.executionId, ...storeErrorFields(error) }, 'could not write log lines'),
     );
 }

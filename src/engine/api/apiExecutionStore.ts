@@ -2,6 +2,7 @@ import type { ActionLog, ApiDefinition, ApiExecution } from '../../entities/inde
 import { APPEND_LOGS } from '../store/executionStore.js';
 import { columnList, pickTypes, rowValues, setValues, valuesRow, type ColumnTypes } from '../store/columns.js';
 import { fromLog } from '../store/rows.js';
+import { storableJsonText } from '../../shared/storable.js';
 import { parseOptionalTimestamp, parseTimestamp, type Sql } from '../store/sql.js';
 
 type Row = Record<string, any>;
@@ -111,7 +112,7 @@ export class ApiExecutionStore {
          UPDATE api_executions SET ${setValues(API_FINISH_COLUMNS)} WHERE id = ?::uuid RETURNING id
        ), ${APPEND_LOGS}
        SELECT (SELECT count(*) FROM upd)::int AS n, (SELECT count(*) FROM lg)::int AS logs, (SELECT count(*) FROM nt)::int AS notified`,
-      [...rowValues(fromApiExecution(execution), API_FINISH_COLUMNS), execution.id, JSON.stringify(logs.map(fromLog)), notify],
+      [...rowValues(fromApiExecution(execution), API_FINISH_COLUMNS), execution.id, storableJsonText(logs.map(fromLog)), notify],
     );
   }
 

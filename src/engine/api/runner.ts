@@ -14,6 +14,8 @@ import type { ApiExecutionStore } from './apiExecutionStore.js';
 import { runHttpApi } from './httpApi.js';
 import type { ScriptHttpRequest, ScriptHttpResponse, ScriptResult, ScriptRunner } from './scriptRunner.js';
 import { newId } from '../../shared/ids.js';
+import { storableJson, storableText } from '../../shared/storable.js';
+import { STORE_FAILED, storeErrorFields } from '../store/storeError.js';
 
 export interface LogLine {
   level: LogLevelValue;
@@ -87,7 +89,10 @@ export class ApiRunner {
 
     const lines: LogLine[] = [];
     const sink = fromRule ? null : this.options.logSinks({ executionId: running.id, cascadeId: null, ruleId: null });
-    const log = (level: LogLevelValue, message: string, data: unknown) => {
+    // Lines, output and failures of a run are text from outside (script logs, answers).
+    const log = (level: LogLevelValue, rawMessage: string, rawData: unknown) => {
+      const message = storableText(rawMessage);
+      const data = storableJson(rawData);
       lines.push({ level, message, data: data ?? null });
       if (fromRule) fromRule.log(level, message, data, running.id);
       else sink!.add(level, message, data, running.id);
@@ -97,8 +102,8 @@ export class ApiRunner {
     let failure: Failure | null = null;
     try {
       const result = await this.execute(request, log);
-      output = result.output;
-      failure = result.failure;
+      output = storableJson(result.output);
+      failure = result.failure && { code: result.failure.code, message: storableText(result.failure.message) };
     } catch (error) {
       logger.error({ err: error, apiExecutionId: running.id }, 'API run failed unexpectedly');
       failure = { code: 'SCRIPT_ERROR', message: 'the run failed unexpectedly' };
@@ -106,7 +111,7 @@ export class ApiRunner {
     if (failure) log('ERROR', `${api.name} failed: ${failure.code}: ${failure.message}`, { code: failure.code });
 
     const finishedAt = clock.now();
-    const final: ApiExecution = {
+    let final: ApiExecution = {
       ...running,
       status: failure ? 'FAILED' : 'SUCCESS',
       output,
@@ -117,8 +122,28 @@ export class ApiRunner {
     };
     const rest = sink ? await sink.close() : [];
     const messages: BusMessage[] = rest.map((message) => ({ topic: 'log' as const, message }));
-    await writeThenPublish(this.options.bus, messages, (notify) => store.finish(final, rest, notify));
+    try {
+      await writeThenPublish(this.options.bus, messages, (notify) => store.finish(final, rest, notify));
+    } catch (error) {
+      final = await this.finishStoreFailed(final, error);
+    }
     return { execution: final, lines };
+  }
+
+  /**
+   * The final write the database refused, made as small as it can be: FAILED with STORE_FAILED,
+   * no output, no last lines, so that the run does not stay RUNNING while this process lives.
+   */
+  private async finishStoreFailed(refused: ApiExecution, refusal: unknown): Promise<ApiExecution> {
+    const { store, logger } = this.options;
+    const failed: ApiExecution = { ...refused, status: 'FAILED', output: null, errorCode: STORE_FAILED.code, errorMessage: STORE_FAILED.message };
+    logger.error({ apiExecutionId: failed.id, ...storeErrorFields(refusal) }, 'the database refused the final write of an API run; it is written FAILED with STORE_FAILED');
+    try {
+      await store.finish(failed, []);
+    } catch (error) {
+      logger.error({ apiExecutionId: failed.id, ...storeErrorFields(error) }, 'could not write an API run FAILED with STORE_FAILED either; it stays RUNNING');
+    }
+    return failed;
   }
 
   private paramValidator(api: ApiDefinition): ValidateFunction | null {

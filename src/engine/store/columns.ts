@@ -5,6 +5,8 @@
  * docs/decisions.md, "Writing executions").
  */
 
+import { storableJsonText, storableText } from '../../shared/storable.js';
+
 type Row = Record<string, unknown>;
 
 /** Column name to PostgreSQL type, in the order the values are sent. */
@@ -41,7 +43,8 @@ const columnsOf = new WeakMap<ColumnTypes, { column: string; json: boolean }[]>(
 
 /**
  * One row's values, in the order of `types`. JSON columns travel as JSON text (a JSON string or
- * number would otherwise reach PostgreSQL as bare text); null stays SQL NULL.
+ * number would otherwise reach PostgreSQL as bare text); null stays SQL NULL. Text that
+ * PostgreSQL cannot store is replaced (see shared/storable.ts), whatever let it through.
  */
 export function rowValues(row: Row, types: ColumnTypes): unknown[] {
   let columns = columnsOf.get(types);
@@ -50,7 +53,7 @@ export function rowValues(row: Row, types: ColumnTypes): unknown[] {
   for (let i = 0; i < columns.length; i++) {
     const { column, json } = columns[i]!;
     const value = row[column];
-    values[i] = value == null ? null : json ? JSON.stringify(value) : value;
+    values[i] = value == null ? null : json ? storableJsonText(value) : typeof value === 'string' ? storableText(value) : value;
   }
   return values;
 }

@@ -4,6 +4,7 @@ import { columnList, pickColumns, pickTypes, rowValues, setColumnsFrom, setValue
 import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, INSERT_EVENT_RUN, eventRuns, fromExecution, fromLog, toEvent, toExecution, toLog, type EventRunRow } from './rows.js';
 import { WriteBatcher } from './batcher.js';
 import type { Sql } from './sql.js';
+import { storableJsonText } from '../../shared/storable.js';
 
 /** Cascade events and log lines written in the same statement as an execution row. */
 export interface Attachments {
@@ -147,7 +148,8 @@ export interface Step {
   attached: Attachments;
 }
 
-const json = (value: unknown) => JSON.stringify(value);
+/** A JSON document parameter; text PostgreSQL cannot store is replaced (see shared/storable.ts). */
+const json = storableJsonText;
 
 /** An event run in a JSON document: the execution it belongs to, then its own fields. */
 const runTuple = (run: EventRunRow) => [run.execution_id, run.seq, run.last_seq, run.events];
