@@ -107,6 +107,8 @@ const HOSTNAME = new RegExp(`^(?=.{1,253}$)${LABEL}(?:\\.${LABEL})*$`);
 function normalizeHostname(value: string): string | null {
   let host = value.trim();
   if (host.endsWith('.')) host = host.slice(0, -1);
+  // domainToASCII reads only up to the first of these (`a.com/x` gives `a.com`): refuse them here.
+  if (/[\s\x00-\x1f\x7f/?#\\@%:[\]]/.test(host)) return null;
   const ascii = domainToASCII(host);
   if (!ascii || !HOSTNAME.test(ascii)) return null;
   // A name whose last label is numeric is read as an IPv4 address by URL parsers, not a host.
