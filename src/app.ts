@@ -14,6 +14,8 @@ import { RuleService } from './services/rules.js';
 export interface AppOptions {
   logger?: Logger;
   clock?: Clock;
+  /** Script runs at once; default CPUs, 2..8 (tests fix it). */
+  sandboxPoolSize?: number;
 }
 
 export interface App {
@@ -60,7 +62,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       try {
         const applied = await database.migrate();
         if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
-        runtime = await startEngineRuntime({ config, logger, clock, sql: database.sql, postgresUrl: database.embedded ? null : (config.databaseUrl ?? null) });
+        runtime = await startEngineRuntime({ config, logger, clock, sql: database.sql, postgresUrl: database.embedded ? null : (config.databaseUrl ?? null), sandboxPoolSize: options.sandboxPoolSize });
         const { bus, ruleSet, rules: ruleCache } = runtime;
         const rules = new RuleService(database.fork, clock);
         rules.onChange(({ id, rule }) => {

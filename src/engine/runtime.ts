@@ -66,6 +66,8 @@ export interface RuntimeOptions {
   sql: Sql;
   /** The database URL when it is a real PostgreSQL server (LISTEN/NOTIFY works there). */
   postgresUrl: string | null;
+  /** Script runs at once (one isolate each); default CPUs, 2..8. Tests fix it to fill the pool. */
+  sandboxPoolSize?: number;
 }
 
 async function createBus(options: RuntimeOptions, store: ExecutionStore, instanceId: string): Promise<EventBus> {
@@ -97,7 +99,7 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
   const loaded = loadIsolatedVm();
   if (!loaded.available) logger.warn({ reason: loaded.reason }, 'script sandbox unavailable: script runs will fail with SANDBOX_UNAVAILABLE');
   const scripts: ScriptRunner & { close?(): Promise<void> } = loaded.available
-    ? Sandbox.create({ outputMaxBytes: config.scriptOutputMaxBytes, logger })
+    ? Sandbox.create({ outputMaxBytes: config.scriptOutputMaxBytes, maxQueued: config.scriptMaxQueued, poolSize: options.sandboxPoolSize, logger })
     : unavailableScriptRunner(loaded.reason);
   const stats = new RuleStatsCounter(sql, logger);
   stats.start(STATS_FLUSH_MS);

@@ -40,6 +40,8 @@ async function output(source: string, overrides: Overrides = {}): Promise<unknow
 }
 
 async function stillServes(): Promise<void> {
+  // A run's timeout counts from its call, a wait for a restarted sandbox process included.
+  await sandbox.whenReady();
   const result = await sandbox.run(script('function main(params) { return { n: params.n + 1 }; }', { params: { n: 41 } }));
   expect(result).toMatchObject({ ok: true, output: { n: 42 } });
 }

@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { OutboundError, OutboundHttpClient, type OutboundRequest, type Resolver } from '../../src/engine/http/client.js';
-import { AddressGuard, parseAllowedHost } from '../../src/engine/http/guard.js';
+import fc from 'fast-check';
+import { AddressGuard, formatAllowedHost, parseAllowedHost } from '../../src/engine/http/guard.js';
+import { validateRuntimePolicy } from '../../src/engine/spec/api.js';
+import { SpecError } from '../../src/engine/spec/errors.js';
 
 /*
  * The outbound guard. Nothing here sends a packet outside loopback: public addresses appear only
@@ -152,6 +155,68 @@ describe('allowedHosts entries', () => {
     expect(parseAllowedHost('[::1]:8080')).toEqual({ pattern: { exact: '[::1]' }, port: 8080 });
     expect(parseAllowedHost('::1')).toEqual({ pattern: { exact: '[::1]' }, port: null });
     for (const bad of ['http://x', 'x:0', 'x:99999', '*.1.2.3.4', 'a b']) expect(() => parseAllowedHost(bad)).toThrow(bad);
+  });
+
+  it('reads numeric IPv4 forms as URL parsers do (the form a request URL has)', () => {
+    for (const form of ['127.1', '2130706433', '0x7f.1', '0x7F000001', '017700000001', '0177.0.0.1', '127.0.1', '127.1.']) {
+      expect(new URL(`http://${form}/`).hostname).toBe('127.0.0.1');
+      expect(parseAllowedHost(form), form).toEqual({ pattern: { exact: '127.0.0.1' }, port: null });
+    }
+    expect(parseAllowedHost('127.1:8080')).toEqual({ pattern: { exact: '127.0.0.1' }, port: 8080 });
+    // What URL parsers refuse as a host is no entry either.
+    for (const bad of ['256.0.0.1', '1.2.3.4.5', '0x100000000', '*.127.1', '1.2@127.1', 'example.123', '09.1']) expect(() => parseAllowedHost(bad), bad).toThrow(bad);
+  });
+
+  it('has a canonical text that reads back the same', () => {
+    for (const entry of ['API.Example.com', '*.Example.org:8443', '[0:0::1]:80', '::1', '127.1', 'localhost:8080', 'Bücher.example']) {
+      const parsed = parseAllowedHost(entry);
+      expect(parseAllowedHost(formatAllowedHost(parsed))).toEqual(parsed);
+    }
+    expect(['API.Example.com', '*.Example.org:8443', '[0:0::1]:80', '2130706433'].map((e) => formatAllowedHost(parseAllowedHost(e)))).toEqual([
+      'api.example.com',
+      '*.example.org:8443',
+      '[::1]:80',
+      '127.0.0.1',
+    ]);
+  });
+
+  it('are accepted at save exactly when the run-time check accepts them, and saved in the form it reads', () => {
+    const limits = { scriptMaxTimeoutMs: 60_000, scriptMaxMemoryMb: 256 };
+    const saved = (entry: string): string | SpecError => {
+      try {
+        return validateRuntimePolicy({ allowedHosts: [entry] }, limits).allowedHosts[0]!;
+      } catch (error) {
+        if (error instanceof SpecError) return error;
+        throw error;
+      }
+    };
+    const check = (entry: string) => {
+      let atRun: string | null;
+      try {
+        atRun = formatAllowedHost(parseAllowedHost(entry));
+      } catch {
+        atRun = null;
+      }
+      const atSave = saved(entry);
+      if (atRun === null) {
+        expect(atSave, entry).toBeInstanceOf(SpecError);
+        expect((atSave as SpecError).specPath).toBe('input.runtimePolicy.allowedHosts[0]');
+      } else {
+        expect(atSave, entry).toBe(atRun);
+      }
+    };
+    // Forms the old save check let through while every run refused them.
+    for (const entry of ['127.1', '2130706433', '0x7f.1', '017700000001', '256.0.0.1', '1.2.3.4.5', '-x.example.com', 'x-.example.com', `${'a'.repeat(64)}.example.com`]) check(entry);
+    // Text after the host was dropped by the run-time reading (`a.com/x` read as `a.com`): refused now.
+    for (const entry of ['a.com/x', 'a.com?x', 'a.com#x', 'a.com\\x', 'a.com\tb']) {
+      check(entry);
+      expect(saved(entry), entry).toBeInstanceOf(SpecError);
+    }
+    expect(saved('0x7f.1')).toBe('127.0.0.1');
+    fc.assert(
+      fc.property(fc.stringMatching(/^(\*\.)?[0-9a-fx.:\-[\]/?#@]{1,20}$/), (entry) => check(entry)),
+      { numRuns: 2000 },
+    );
   });
 });
 
@@ -348,6 +413,36 @@ describe('OutboundHttpClient with the guard', () => {
     await expectBlocked(c.request(get(`http://evil.test:${server.port}/`, { allowedHosts: ['evil.test'] })), /blocked by the outbound guard/);
     await expectBlocked(c.request(get(`http://127.0.0.1:${server.port}/`, { allowedHosts: ['127.0.0.1'] })), /blocked by the outbound guard/);
     expect(server.connections).toBe(before);
+  });
+
+  it('reaches an address whose allowedHosts entry is a numeric IPv4 form', async () => {
+    const { client: c } = client(['127.0.0.1']);
+    for (const entry of ['127.1', '2130706433', '0x7f.1', `017700000001:${server.port}`]) {
+      expect((await c.request(get(`http://127.0.0.1:${server.port}/`, { allowedHosts: [entry] }))).status, entry).toBe(200);
+    }
+    expect((await c.request(get(`http://127.1:${server.port}/`, { allowedHosts: ['127.0.0.1'] }))).status).toBe(200);
+  });
+
+  it('refuses CONNECT, TRACE and TRACK (any case) before any socket opens', async () => {
+    const { client: c } = client(['127.0.0.1']);
+    const before = server.connections;
+    for (const method of ['CONNECT', 'TRACE', 'TRACK', 'trace', 'Track']) {
+      await expectBlocked(c.request(get(`http://127.0.0.1:${server.port}/`, { method })), new RegExp(`method ${method.toUpperCase()} is not allowed`));
+    }
+    expect(server.connections).toBe(before);
+    expect((await c.request(get(`http://127.0.0.1:${server.port}/`, { method: 'OPTIONS' }))).status).toBe(200);
+  });
+
+  it('refuses the headers the client owns (Host, framing, connection), whatever their case', async () => {
+    const { client: c } = client(['127.0.0.1']);
+    const before = server.connections;
+    for (const name of ['Host', 'host', 'HOST', 'Content-Length', 'transfer-encoding', 'Connection', 'Keep-Alive', 'Upgrade', 'Expect']) {
+      await expectBlocked(c.request(get(`http://127.0.0.1:${server.port}/`, { headers: { 'x-fine': '1', [name]: 'value' } })), new RegExp(`header "${name}" may not be set`));
+    }
+    expect(server.connections).toBe(before);
+    const hits = server.hits.length;
+    expect((await c.request(get(`http://127.0.0.1:${server.port}/h`, { headers: { 'x-fine': '1' } }))).status).toBe(200);
+    expect(server.hits.slice(hits)[0]!.headers['x-fine']).toBe('1');
   });
 
   it('reports an invalid allowedHosts entry as invalid', async () => {

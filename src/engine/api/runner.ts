@@ -162,9 +162,10 @@ export class ApiRunner {
       if (result.ok) log('INFO', `${(api.httpSpec as { method?: string }).method ?? 'GET'} answered ${(result.output as { status: number }).status}`, null);
       return result.ok ? { output: result.output, failure: null } : { output: result.output, failure: { code: result.code, message: result.message } };
     }
-    // ctx.http shares the run's deadline, counted from here (the sandbox starts its own wall clock
-    // a little later). A request cut by that deadline is left unanswered until the run ends, so
-    // the sandbox's limit ends the run (SCRIPT_TIMEOUT) instead of the script seeing a rejection.
+    // ctx.http shares the run's deadline, counted from here as the sandbox counts it (the wait for
+    // a free isolate included). A request cut by that deadline is left unanswered until the run
+    // ends, so the sandbox's limit ends the run (SCRIPT_TIMEOUT) instead of the script seeing a
+    // rejection.
     const scriptStarted = this.options.clock.now().getTime();
     let ended!: () => void;
     const runEnded = new Promise<void>((resolve) => (ended = resolve));

@@ -1,6 +1,7 @@
 import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, buildConnector, errors as undiciErrors, type Dispatcher } from 'undici';
+import { refusedHeadersReason, refusedMethodReason } from './requestRules.js';
 import { AddressGuard, allowedHostsPermit, guardRefusalMessage, parseAllowedHost, type AllowedHost, type ResolvedAddress } from './guard.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
@@ -83,7 +84,8 @@ const NEXT_ADDRESS_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH
 /**
  * The one client for outbound HTTP (webhooks, HTTP APIs, METRIC polls, ctx.http): pooled
  * keep-alive connections, one attempt, no redirects followed, a deadline per call, and at most
- * `maxBodyBytes` of an answer read.
+ * `maxBodyBytes` of an answer read. The methods and headers of requestRules.ts are refused
+ * ('blocked') before anything is dialled.
  *
  * Every new connection goes through the outbound guard in the Agent's connector: the host name is
  * resolved, every address checked (any refused one refuses the host unless the host name itself is
@@ -141,6 +143,8 @@ export class OutboundHttpClient {
       throw new OutboundError('invalid', `not a valid URL: ${req.url}`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundError('invalid', `only http and https URLs are allowed, got ${url.protocol}`);
+    const refused = refusedMethodReason(req.method) ?? refusedHeadersReason(req.headers);
+    if (refused) throw new OutboundError('blocked', `blocked: ${refused}`);
     if (req.allowedHosts) {
       let allowed: AllowedHost[];
       try {

@@ -107,6 +107,8 @@ const HOSTNAME = new RegExp(`^(?=.{1,253}$)${LABEL}(?:\\.${LABEL})*$`);
 function normalizeHostname(value: string): string | null {
   let host = value.trim();
   if (host.endsWith('.')) host = host.slice(0, -1);
+  // domainToASCII reads only up to the first of these (`a.com/x` gives `a.com`): refuse them here.
+  if (/[\s\x00-\x1f\x7f/?#\\@%:[\]]/.test(host)) return null;
   const ascii = domainToASCII(host);
   if (!ascii || !HOSTNAME.test(ascii)) return null;
   // A name whose last label is numeric is read as an IPv4 address by URL parsers, not a host.
@@ -230,8 +232,25 @@ export interface AllowedHost {
 }
 
 /**
+ * A host that URL parsers read as an IPv4 address although it is not a dotted quad (`127.1`,
+ * `2130706433`, `0x7f.1`, `017700000001`): its dotted quad, as WHATWG URL gives it (and so as a
+ * request URL's hostname has it). Null when the text does not end in a number, so is no such form;
+ * throws when it does but is no IPv4 address either (`1.2.3.4.5`, `256.0.0.1`).
+ */
+function urlIpv4(text: string): string | null {
+  const labels = text.split('.');
+  if (labels.length > 1 && labels.at(-1) === '') labels.pop();
+  if (!/^(?:\d+|0x[0-9a-f]*)$/i.test(labels.at(-1)!)) return null;
+  const hostname = /^[0-9a-z.]+$/i.test(text) ? new URL(`http://${text}/`).hostname : '';
+  if (isIP(hostname) !== 4) throw new Error(`"${text}" is not an IPv4 address`);
+  return hostname;
+}
+
+/**
  * One per-call allowedHosts entry: `host`, `*.suffix`, an IP (`[v6]` with a port), each with an
- * optional `:port`. Throws an Error naming the entry when it is none of them.
+ * optional `:port`. The one reading of an entry, at save and at run: an IPv4 address in a form
+ * other than the dotted quad (`127.1`) is read as URL parsers read it (127.0.0.1), so that it
+ * matches the URLs that reach it. Throws an Error naming the entry when it is none of them.
  */
 export function parseAllowedHost(entry: string): AllowedHost {
   const match = /^(\*\.)?(\[[^\]]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(entry.trim());
@@ -251,9 +270,25 @@ export function parseAllowedHost(entry: string): AllowedHost {
     return { pattern: { exact: address.kind() === 'ipv6' ? `[${address.toString()}]` : address.toString() }, port };
   }
   if (hostText!.startsWith('[')) throw bad();
+  let ipv4: string | null;
+  try {
+    ipv4 = urlIpv4(hostText!);
+  } catch {
+    throw bad();
+  }
+  if (ipv4 !== null) {
+    if (wildcard) throw bad();
+    return { pattern: { exact: ipv4 }, port };
+  }
   const pattern = parseHostPattern(`${wildcard ?? ''}${hostText}`);
   if (!pattern) throw bad();
   return { pattern, port };
+}
+
+/** An allowedHosts entry in its canonical text (`*.example.com:8443`, `127.0.0.1`, `[::1]:80`); parseAllowedHost reads it back the same. */
+export function formatAllowedHost(entry: AllowedHost): string {
+  const host = 'exact' in entry.pattern ? entry.pattern.exact : `*.${entry.pattern.suffix}`;
+  return entry.port === null ? host : `${host}:${entry.port}`;
 }
 
 /** Whether a URL (its hostname as URL gives it, `[v6]` bracketed, and its effective port) is in allowedHosts. */

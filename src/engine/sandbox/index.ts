@@ -5,11 +5,14 @@
  * died of an abort or out-of-memory, SCRIPT_ERROR otherwise).
  *
  * Runs queue here and go to the child while fewer than poolSize are in it (the child keeps one
- * isolate per in-flight run, each run in a fresh context). Log lines and ctx.http requests come
- * back while the run is going: onLog is called as lines are written, onHttp answers requests.
+ * isolate per in-flight run, each run in a fresh context). At most maxQueued runs wait; one more
+ * fails at once with SANDBOX_BUSY. Log lines and ctx.http requests come back while the run is
+ * going: onLog is called as lines are written, onHttp answers requests.
  *
- * Limits (see the constants below): timeoutMs wall clock per run, including awaited ctx.http time
- * (enforced in the child by disposing the isolate, and here as a backstop that kills the child);
+ * Limits (see the constants below): timeoutMs wall clock per run, counted from run(): the wait for
+ * a free isolate is part of it (a run still waiting at its deadline fails SCRIPT_TIMEOUT without
+ * running; one that starts late gets what is left), and so is awaited ctx.http time (enforced in
+ * the child by disposing the isolate, and here as a backstop that kills the child);
  * memoryLimitMb per isolate; output outputMaxBytes of JSON text (UTF-8); LOG_MAX_LINES lines a run
  * (a WARN line then says how many were dropped), LOG_MAX_MESSAGE_CHARS per message,
  * LOG_MAX_DATA_BYTES of JSON per line's data; HTTP_MAX_REQUESTS ctx.http requests a run.
@@ -40,6 +43,8 @@ const BACKSTOP_GRACE_MS = 3000;
 const START_TIMEOUT_MS = 30_000;
 /** Children that die before ready this many times in a row make the sandbox unavailable. */
 const MAX_START_FAILURES = 3;
+/** SCRIPT_MAX_QUEUED's default. */
+const DEFAULT_MAX_QUEUED = 1000;
 
 export interface ScriptLogLine {
   level: LogLevel;
@@ -75,8 +80,16 @@ export interface ScriptRun {
   onHttp(request: ScriptHttpRequest): Promise<ScriptHttpResponse>;
 }
 
-export type ScriptFailureCode = 'SCRIPT_ERROR' | 'SCRIPT_TIMEOUT' | 'SCRIPT_MEMORY_LIMIT' | 'OUTPUT_TOO_LARGE' | 'HTTP_BLOCKED' | 'SANDBOX_UNAVAILABLE';
+export type ScriptFailureCode =
+  | 'SCRIPT_ERROR'
+  | 'SCRIPT_TIMEOUT'
+  | 'SCRIPT_MEMORY_LIMIT'
+  | 'OUTPUT_TOO_LARGE'
+  | 'HTTP_BLOCKED'
+  | 'SANDBOX_UNAVAILABLE'
+  | 'SANDBOX_BUSY';
 
+/** durationMs: from run() to the answer, the wait for a free isolate included. */
 export type ScriptResult =
   | { ok: true; output: unknown; durationMs: number }
   | { ok: false; code: ScriptFailureCode; message: string; durationMs: number };
@@ -84,6 +97,8 @@ export type ScriptResult =
 export interface SandboxOptions {
   /** Runs in the child at once (one isolate each); more wait here. Default: CPUs, 2..8. */
   poolSize?: number;
+  /** Runs that may wait for a free isolate (SCRIPT_MAX_QUEUED); one more fails at once with SANDBOX_BUSY. 0: none wait. Default 1000. */
+  maxQueued?: number;
   /** Cap on a run's output, as UTF-8 JSON text. */
   outputMaxBytes: number;
   logger: Logger;
@@ -98,9 +113,15 @@ interface Pending {
   timeoutMs: number;
   memoryLimitMb: number;
   resolve(result: ScriptResult): void;
+  /** performance.now() at run(): the timeout counts from here. */
+  queuedAt: number;
+  /** queuedAt + timeoutMs. */
+  deadline: number;
+  /** 0 while waiting for a free isolate. */
   startedAt: number;
   child?: ChildProcess;
-  backstop?: NodeJS.Timeout;
+  /** While waiting: fails the run at its deadline. Once sent: kills a child that misses the deadline. */
+  timer?: NodeJS.Timeout;
   settled: boolean;
 }
 
@@ -110,6 +131,7 @@ const OOM_TEXT = /out of memory|heap limit|allocation failed|OOM|memory limit/i;
 
 export class Sandbox {
   private readonly poolSize: number;
+  private readonly maxQueued: number;
   private readonly outputMaxBytes: number;
   private readonly logger: Logger;
   private readonly queue: Pending[] = [];
@@ -127,6 +149,7 @@ export class Sandbox {
 
   private constructor(options: SandboxOptions) {
     this.poolSize = Math.max(1, Math.floor(options.poolSize ?? Math.min(8, Math.max(2, availableParallelism()))));
+    this.maxQueued = Math.max(0, Math.floor(options.maxQueued ?? DEFAULT_MAX_QUEUED));
     this.outputMaxBytes = Math.max(1, Math.floor(options.outputMaxBytes));
     this.logger = options.logger;
   }
@@ -136,6 +159,11 @@ export class Sandbox {
     const sandbox = new Sandbox(options);
     sandbox.spawn();
     return sandbox;
+  }
+
+  /** Runs waiting for a free isolate. */
+  get queueDepth(): number {
+    return this.queue.length;
   }
 
   /** The child's process id (tests kill it to check that the sandbox survives). */
@@ -161,21 +189,39 @@ export class Sandbox {
     } catch (error) {
       return Promise.resolve({ ok: false, code: 'SCRIPT_ERROR', message: `the script's arguments are not JSON: ${(error as Error).message}`, durationMs: 0 });
     }
+    if (!this.hasFreeIsolate() && this.queue.length >= this.maxQueued) {
+      return Promise.resolve({
+        ok: false,
+        code: 'SANDBOX_BUSY',
+        message: `every script isolate is busy and ${this.maxQueued} run(s) are already waiting (SCRIPT_MAX_QUEUED)`,
+        durationMs: 0,
+      });
+    }
     return new Promise<ScriptResult>((resolve) => {
-      this.queue.push({
+      const timeoutMs = Math.max(1, Math.floor(run.policy.timeoutMs));
+      const queuedAt = performance.now();
+      const pending: Pending = {
         id: this.nextId++,
         run,
         paramsJson,
         inputJson,
         contextJson,
-        timeoutMs: Math.max(1, Math.floor(run.policy.timeoutMs)),
+        timeoutMs,
         memoryLimitMb: Math.max(MIN_MEMORY_LIMIT_MB, Math.floor(run.policy.memoryLimitMb)),
         resolve,
+        queuedAt,
+        deadline: queuedAt + timeoutMs,
         startedAt: 0,
         settled: false,
-      });
+      };
+      this.queue.push(pending);
       this.pump();
+      if (pending.startedAt === 0 && !pending.settled) pending.timer = setTimeout(() => this.onQueueDeadline(pending), timeoutMs);
     });
+  }
+
+  private hasFreeIsolate(): boolean {
+    return this.child !== undefined && this.ready && this.child.connected && this.inFlight.size < this.poolSize;
   }
 
   /** Fails queued and running runs (SCRIPT_ERROR) and ends the child. */
@@ -373,12 +419,19 @@ export class Sandbox {
   // ---- runs -----------------------------------------------------------------------------------
   private pump(): void {
     const child = this.child;
-    while (child && this.ready && child.connected && this.inFlight.size < this.poolSize && this.queue.length > 0) {
+    while (child && this.hasFreeIsolate() && this.queue.length > 0) {
       const pending = this.queue.shift()!;
+      const now = performance.now();
+      const remainingMs = Math.floor(pending.deadline - now);
+      clearTimeout(pending.timer);
+      if (remainingMs < 1) {
+        this.settle(pending, this.queueTimeout(pending));
+        continue;
+      }
       pending.child = child;
-      pending.startedAt = performance.now();
+      pending.startedAt = now;
       this.inFlight.set(pending.id, pending);
-      pending.backstop = setTimeout(() => this.onBackstop(pending), pending.timeoutMs + BACKSTOP_GRACE_MS);
+      pending.timer = setTimeout(() => this.onBackstop(pending), remainingMs + BACKSTOP_GRACE_MS);
       const sent = this.sendTo(child, {
         t: 'run',
         id: pending.id,
@@ -388,6 +441,7 @@ export class Sandbox {
         inputJson: pending.inputJson,
         contextJson: pending.contextJson,
         timeoutMs: pending.timeoutMs,
+        remainingMs,
         memoryLimitMb: pending.memoryLimitMb,
         allowNetwork: pending.run.policy.allowNetwork === true,
       });
@@ -396,6 +450,18 @@ export class Sandbox {
         return;
       }
     }
+  }
+
+  /** A run still waiting for an isolate at its deadline: it fails without running. */
+  private onQueueDeadline(pending: Pending): void {
+    const index = this.queue.indexOf(pending);
+    if (index < 0 || pending.settled) return;
+    this.queue.splice(index, 1);
+    this.settle(pending, this.queueTimeout(pending));
+  }
+
+  private queueTimeout(pending: Pending): { ok: false; code: 'SCRIPT_TIMEOUT'; message: string } {
+    return { ok: false, code: 'SCRIPT_TIMEOUT', message: `the script waited its whole ${pending.timeoutMs} ms timeout for a free isolate and did not run` };
   }
 
   private onBackstop(pending: Pending): void {
@@ -428,16 +494,18 @@ export class Sandbox {
       }
       this.settle(pending, { ok: true, output });
     } else {
-      this.settle(pending, { ok: false, code: outcome.code, message: outcome.message });
+      const waitedMs = Math.round(pending.startedAt - pending.queuedAt);
+      const message = outcome.code === 'SCRIPT_TIMEOUT' && waitedMs >= 1 ? `${outcome.message} (${waitedMs} ms of it waiting for a free isolate)` : outcome.message;
+      this.settle(pending, { ok: false, code: outcome.code, message });
     }
   }
 
   private settle(pending: Pending, result: { ok: true; output: unknown } | { ok: false; code: ScriptFailureCode; message: string }): void {
     if (pending.settled) return;
     pending.settled = true;
-    clearTimeout(pending.backstop);
+    clearTimeout(pending.timer);
     const wasInFlight = this.inFlight.delete(pending.id);
-    const durationMs = pending.startedAt > 0 ? Math.round((performance.now() - pending.startedAt) * 1000) / 1000 : 0;
+    const durationMs = Math.round((performance.now() - pending.queuedAt) * 1000) / 1000;
     pending.resolve({ ...result, durationMs } as ScriptResult);
     if (wasInFlight) queueMicrotask(() => this.pump());
   }

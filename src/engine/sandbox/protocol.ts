@@ -31,7 +31,10 @@ export interface RunRequest {
   inputJson: string;
   /** {payload, rule, execution} as JSON. */
   contextJson: string;
+  /** runtimePolicy.timeoutMs, as the messages name it. */
   timeoutMs: number;
+  /** What is left of it once the run got an isolate (the wait counts): the run's wall clock. */
+  remainingMs: number;
   memoryLimitMb: number;
   allowNetwork: boolean;
 }

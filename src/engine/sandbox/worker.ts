@@ -330,7 +330,7 @@ async function execute(request: RunRequest): Promise<RunOutcome> {
   };
   runs.set(request.id, state);
   const slot = acquire(request.memoryLimitMb);
-  const deadline = Date.now() + request.timeoutMs;
+  const deadline = Date.now() + request.remainingMs;
   let limitHit = false;
   let timer: NodeJS.Timeout | undefined;
 
@@ -343,7 +343,7 @@ async function execute(request: RunRequest): Promise<RunOutcome> {
         /* already disposed */
       }
       reject(new LimitHit('SCRIPT_TIMEOUT', `the script ran past its ${request.timeoutMs} ms timeout`));
-    }, request.timeoutMs);
+    }, request.remainingMs);
   });
 
   const work = (async (): Promise<RunOutcome> => {
@@ -508,6 +508,7 @@ async function warmUp(): Promise<void> {
         inputJson: 'null',
         contextJson: '{"payload":null,"rule":null,"execution":null}',
         timeoutMs: 10_000,
+        remainingMs: 10_000,
         memoryLimitMb: config.warmMemoryLimitMb,
         allowNetwork: false,
       }),

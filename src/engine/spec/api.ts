@@ -1,6 +1,7 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { SpecError } from './errors.js';
 import { HTTP_TEMPLATE_ROOTS, checkTemplates } from '../templates.js';
+import { formatAllowedHost, parseAllowedHost } from '../http/guard.js';
 import type { HttpMethod, HttpSpec, RuntimePolicy, SpecLimits } from './types.js';
 import {
   checkKeys,
@@ -31,9 +32,6 @@ export const MIN_MEMORY_LIMIT_MB = 8;
 
 const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
 
-/** A host name, IP literal or `*.example.com`, with an optional port; no scheme or path. */
-const HOST_PATTERN = /^(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/;
-
 /**
  * runtimePolicy of an API definition (`input.runtimePolicy`): defaults filled in, limits from
  * SCRIPT_MAX_TIMEOUT_MS / SCRIPT_MAX_MEMORY_MB. null or absent is every default.
@@ -54,9 +52,15 @@ export function validateRuntimePolicy(input: unknown, limits: SpecLimits): Runti
   const hosts = has(obj, 'allowedHosts') ? expectStringList(obj.allowedHosts, hostsPath, 'a list of host names') : [];
   const allowedHosts: string[] = [];
   hosts.forEach((given, i) => {
-    const host = given.trim().toLowerCase();
-    if (!HOST_PATTERN.test(host)) {
-      fail(indexPath(hostsPath, i), `expected a host name such as "api.example.com" (optionally "*.example.com" or with ":port"), got "${given}"`);
+    // The run-time reading of the entry (the outbound client's), so that what is saved is what runs.
+    let host: string;
+    try {
+      host = formatAllowedHost(parseAllowedHost(given));
+    } catch {
+      return fail(
+        indexPath(hostsPath, i),
+        `expected a host name such as "api.example.com" (optionally "*.example.com" or with ":port") or an IP address, got "${given}"`,
+      );
     }
     if (!allowedHosts.includes(host)) allowedHosts.push(host);
   });

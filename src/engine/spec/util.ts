@@ -1,3 +1,4 @@
+import { refusedHeaderReason } from '../http/requestRules.js';
 import { SpecError } from './errors.js';
 
 /** Internal helpers shared by the spec validators. */
@@ -142,11 +143,13 @@ export function expectFieldPath(value: unknown, path: string): string {
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/** HTTP headers: valid header names, string values. */
+/** HTTP headers: valid header names, none of those the outbound client owns (requestRules.ts), string values. */
 export function expectHeaders(value: unknown, path: string): Record<string, string> {
   const obj = expectObject(value, path, 'an object of header names to string values');
   const entries = Object.entries(obj).map(([key, v]): [string, string] => {
     if (!HEADER_NAME.test(key)) fail(keyPath(path, key), `"${key}" is not a valid HTTP header name`);
+    const refused = refusedHeaderReason(key);
+    if (refused) fail(keyPath(path, key), refused);
     const s = expectString(v, keyPath(path, key));
     if (/[\r\n\0]/.test(s)) fail(keyPath(path, key), 'a header value may not contain line breaks or NUL');
     return [key, s];
