@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 
 export type Backend = 'embedded' | 'postgres';
@@ -81,8 +81,8 @@ export function testEnv(database: TestDatabase, env: Record<string, string> = {}
   return { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', LOG_PRETTY: 'false', OUTBOUND_ALLOWLIST: '127.0.0.1', ...database.env, ...env };
 }
 
-export async function startApp(database: TestDatabase, env: Record<string, string> = {}): Promise<TestApp> {
-  const app = createApp(loadConfig(testEnv(database, env)));
+export async function startApp(database: TestDatabase, env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestApp> {
+  const app = createApp(loadConfig(testEnv(database, env)), options);
   const { url, port } = await app.start();
   return {
     app,
@@ -103,9 +103,9 @@ export async function startApp(database: TestDatabase, env: Record<string, strin
 }
 
 /** A fresh database and an app on it; stop() also drops the database. */
-export async function startFreshApp(backend: Backend, env: Record<string, string> = {}): Promise<TestApp & { database: TestDatabase }> {
+export async function startFreshApp(backend: Backend, env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestApp & { database: TestDatabase }> {
   const database = await createTestDatabase(backend);
-  const started = await startApp(database, env);
+  const started = await startApp(database, env, options);
   return {
     ...started,
     database,

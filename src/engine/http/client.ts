@@ -2,6 +2,7 @@ import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, buildConnector, errors as undiciErrors, type Dispatcher } from 'undici';
 import { AddressGuard, allowedHostsPermit, guardRefusalMessage, parseAllowedHost, type AllowedHost, type ResolvedAddress } from './guard.js';
+import { findJsonShapeProblem } from '../../shared/jsonShape.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 
@@ -54,11 +55,13 @@ export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
 
 const defaultResolve: Resolver = (hostname) => dns.lookup(hostname, { all: true });
 
+/** JSON answers are kept parsed, unless nested too deep or holding a number out of range: then as their text (SPEC.md, 'Limits'). */
 function parseBody(text: string, contentType: string | undefined): unknown {
   const looksJson = !contentType || /\bjson\b/i.test(contentType);
   if (!looksJson || text.trim() === '') return text;
   try {
-    return JSON.parse(text);
+    const parsed: unknown = JSON.parse(text);
+    return findJsonShapeProblem(parsed) ? text : parsed;
   } catch {
     return text;
   }
