@@ -5,6 +5,7 @@
  * the service's own logger (createLogger), writing to a stream the test reads.
  */
 import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
@@ -163,6 +164,22 @@ describe.each(backends())('the log (%s)', (backend) => {
     } finally {
       consoleError.mockRestore();
       consoleWarn.mockRestore();
+    }
+  });
+
+  it('a POST /events whose client goes away mid-body logs one debug line, no error', async () => {
+    const from = log.text.length;
+    const socket = connect(app.port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    await new Promise((resolve) => socket.write(`POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{"a":`, resolve));
+    socket.destroy();
+    await poll(
+      async () => log.lines(from),
+      (lines) => lines.some((line) => line.msg.startsWith('POST /events: the client went away')),
+    );
+    for (const line of log.lines(from)) {
+      expect(line.level, JSON.stringify(line)).toBeLessThanOrEqual(40);
+      expect(hasStack(line), JSON.stringify(line)).toBe(false);
     }
   });
 
