@@ -85,7 +85,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           context: () => ({ services: current, loaders: createLoaders(current) }),
           ready: () => db.ready(),
           routes: {
-            '/events': eventsRoute({ maxBytes: config.eventsMaxBytes, publish: (items, source, refused) => current.executions.publishParsed(items, source, refused) }),
+            '/events': eventsRoute({ maxBytes: config.eventsMaxBytes, logger, publish: (items, source, refused) => current.executions.publishParsed(items, source, refused) }),
           },
         });
         const address = await http.listen();

@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'RULE_INACTIVE'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
+  | 'PAYLOAD_TOO_LARGE'
   | 'INTERNAL_SERVER_ERROR';
 
 export class AppError extends Error {

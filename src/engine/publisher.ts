@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Execution } from '../entities/index.js';
+import type { Execution, Rule } from '../entities/index.js';
+import type { Logger } from '../logger.js';
+import { jsonShapeRefusal } from '../shared/jsonShape.js';
 import type { Engine, StartedRun } from './engine.js';
 import type { ActiveRuleSet, RuleSetSnapshot, StreamFiring } from './ruleSet.js';
 import type { RuleStatsCounter } from './stats.js';
@@ -24,6 +26,27 @@ export const isEventObject = (event: unknown): event is Record<string, unknown> 
 
 export const NOT_AN_OBJECT = 'an event must be a JSON object';
 
+/** Why an event cannot be published (not an object, nested too deep, a number not finite), or null. */
+export function eventRefusal(event: unknown): string | null {
+  if (!isEventObject(event)) return NOT_AN_OBJECT;
+  return jsonShapeRefusal('event', event)?.message ?? null;
+}
+
+/** One run an event started, with its rule (to say which rules ran when others could not). */
+interface EventStart {
+  rule: Pick<Rule, 'id' | 'name'>;
+  run: Promise<StartedRun>;
+}
+
+/** An accepted event of a batch while its runs start. */
+interface BatchEvent {
+  index: number;
+  matched: number;
+  starts: EventStart[];
+  /** What stopped the event before all its matches were started (the matching itself threw). */
+  failure: unknown;
+}
+
 /** The most events one publishEvents call or POST /events request may carry. */
 export const MAX_EVENTS_PER_CALL = 10_000;
 
@@ -38,38 +61,64 @@ export class EventPublisher {
     private readonly rules: ActiveRuleSet,
     private readonly throttle: Throttle,
     private readonly stats: RuleStatsCounter,
+    private readonly logger: Logger,
   ) {}
 
   async publish(event: Record<string, unknown>, source: string | null): Promise<PublishResult> {
-    const { eventId, matched, starts } = this.dispatch(await this.rules.current(), event, source);
-    const runs = await Promise.all(starts);
+    const starts: EventStart[] = [];
+    const { eventId, matched } = this.dispatch(await this.rules.current(), event, source, starts);
+    const runs = await Promise.all(starts.map((s) => s.run));
     return { eventId, matched, executions: runs.map((r) => r.started) };
   }
 
-  /** Each event as publish() would handle it; one that is not an object is refused alone. */
+  /**
+   * Each event as publish() would handle it. One that is not an object or not of an acceptable
+   * JSON shape is refused alone; one whose runs could not all be started (the database refused a
+   * row, the matching threw) is refused too, saying which of its rules ran, and the others go on:
+   * the answer accounts for every event, never an error after some of them ran.
+   */
   async publishMany(items: { index: number; event: unknown }[], source: string | null, refused: BatchResult['refused'] = []): Promise<BatchResult> {
-    let matched = 0;
-    let accepted = 0;
-    const starts: Promise<StartedRun>[] = [];
     const snapshot = await this.rules.current();
+    const accepted: BatchEvent[] = [];
     for (const { index, event } of items) {
-      if (!isEventObject(event)) {
-        refused.push({ index, reason: NOT_AN_OBJECT });
+      const refusal = eventRefusal(event);
+      if (refusal) {
+        refused.push({ index, reason: refusal });
         continue;
       }
-      accepted++;
-      const dispatched = this.dispatch(snapshot, event, source);
-      matched += dispatched.matched;
-      starts.push(...dispatched.starts);
+      const batchEvent: BatchEvent = { index, matched: 0, starts: [], failure: null };
+      try {
+        batchEvent.matched = this.dispatch(snapshot, event as Record<string, unknown>, source, batchEvent.starts).matched;
+      } catch (error) {
+        batchEvent.failure = error;
+      }
+      accepted.push(batchEvent);
     }
-    await Promise.all(starts);
-    return { accepted, matched, refused: refused.sort((a, b) => a.index - b.index) };
+    const outcomes = await Promise.all(accepted.map((e) => Promise.allSettled(e.starts.map((s) => s.run))));
+    let matched = 0;
+    let count = 0;
+    let failed = 0;
+    let firstError: unknown = null;
+    accepted.forEach((event, i) => {
+      const notStarted = event.starts.filter((_, j) => outcomes[i]![j]!.status === 'rejected');
+      if (event.failure === null && notStarted.length === 0) {
+        count++;
+        matched += event.matched;
+        return;
+      }
+      failed++;
+      firstError ??= event.failure ?? (outcomes[i]!.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason;
+      const started = event.starts.filter((s) => !notStarted.includes(s));
+      refused.push({ index: event.index, reason: failureReason(event.failure !== null, notStarted, started) });
+    });
+    if (failed > 0) this.logger.error({ err: firstError, events: failed }, 'events of a batch could not be handled; they are refused in the answer');
+    return { accepted: count, matched, refused: refused.sort((a, b) => a.index - b.index) };
   }
 
-  private dispatch(snapshot: RuleSetSnapshot, event: Record<string, unknown>, source: string | null): { eventId: string; matched: number; starts: Promise<StartedRun>[] } {
+  /** Matches the event and starts its runs, each added to `starts` as soon as it is begun. */
+  private dispatch(snapshot: RuleSetSnapshot, event: Record<string, unknown>, source: string | null, starts: EventStart[]): { eventId: string; matched: number } {
     const eventId = randomUUID();
     const references = { event: { eventId, source } };
-    const starts: Promise<StartedRun>[] = [];
     let matched = 0;
     for (const { rule, throttle } of snapshot.matching(event)) {
       this.stats.add(rule.id, 'matched');
@@ -79,16 +128,16 @@ export class EventPublisher {
         continue;
       }
       matched++;
-      starts.push(this.start({ rule, payload: event, executedBy: 'event', references, queueable: true }, token));
+      starts.push({ rule, run: this.start({ rule, payload: event, executedBy: 'event', references, queueable: true }, token) });
     }
     for (const fired of snapshot.streamFirings(event)) {
       // A stream rule counts once per event, however many of its windows the event closed; firings
       // that only time caused (a window the event's clock closed) count in Rule.stats alone.
       const started = this.startFirings(fired, references);
       if (started.some((s) => s.cause === 'event')) matched++;
-      starts.push(...started.map((s) => s.run));
+      starts.push(...started.map((s) => ({ rule: fired.rule, run: s.run })));
     }
-    return { eventId, matched, starts };
+    return { eventId, matched };
   }
 
   /** Firings of a stream rule, each through the throttle (keyed by its group or key) to a run. */
@@ -123,4 +172,13 @@ export class EventPublisher {
       throw error;
     }
   }
+}
+
+const ruleNames = (starts: EventStart[]) => [...new Map(starts.map((s) => [s.rule.id, `"${s.rule.name}" (${s.rule.id})`])).values()].join(', ');
+
+/** The reason of an event refused by an internal failure: what did not start, and what did. */
+function failureReason(matchingFailed: boolean, notStarted: EventStart[], started: EventStart[]): string {
+  const what = matchingFailed ? 'the event could not be matched against every rule' : `the runs of ${ruleNames(notStarted)} could not be started`;
+  const ran = started.length ? `; runs of ${ruleNames(started)} did start` : '; nothing of it ran';
+  return `internal error: ${what}${ran}`;
 }

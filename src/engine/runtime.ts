@@ -130,7 +130,7 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
     maxStreamGroups: config.streamMaxGroups,
     onTimerFirings: (fired) => void publisher.publishTimerFirings(fired),
   });
-  const publisher: EventPublisher = new EventPublisher(engine, ruleSet, new Throttle(clock), stats);
+  const publisher: EventPublisher = new EventPublisher(engine, ruleSet, new Throttle(clock), stats, logger);
   const instances = new InstanceRegistry({
     sql,
     bus,

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MAX_EVENTS_PER_CALL, type BatchResult } from '../engine/publisher.js';
+import type { Logger } from '../logger.js';
 import { sendJson } from './server.js';
 
 type Refused = BatchResult['refused'];
@@ -43,7 +44,7 @@ const problem = (res: ServerResponse, status: number, message: string) => sendJs
  * POST /events: NDJSON (application/x-ndjson) or a JSON array of events, answered with the JSON
  * of PublishEventsResult. 400 only when nothing parses; 413 over the size cap or past 10,000 events.
  */
-export function eventsRoute(options: { maxBytes: number; publish: PublishBatch }) {
+export function eventsRoute(options: { maxBytes: number; publish: PublishBatch; logger: Logger }) {
   return async (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
@@ -57,7 +58,10 @@ export function eventsRoute(options: { maxBytes: number; publish: PublishBatch }
         res.setHeader('connection', 'close');
         return problem(res, 413, `the body is larger than ${options.maxBytes} bytes`);
       }
-      throw error;
+      // The client went away before its body was read: nothing ran, nobody to answer.
+      options.logger.debug('POST /events: the client went away before its body was read');
+      res.destroy();
+      return;
     }
     const contentType = String(req.headers['content-type'] ?? '').toLowerCase();
     const text = body.toString('utf8');

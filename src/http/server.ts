@@ -3,12 +3,12 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { Config } from '../config.js';
-import type { Logger } from '../logger.js';
+import { serializeError, type Logger } from '../logger.js';
 import type { GraphQLContext } from '../schema/index.js';
 import { createErrorMasker } from './errors.js';
 
@@ -38,6 +38,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown) {
   res.end(text);
 }
 
+const tooLargeMessage = (maxBytes: number) => `Request body is larger than ${maxBytes} bytes`;
+
+/** A body over the cap: 413 with the GraphQL error PAYLOAD_TOO_LARGE (a refusal: nothing logged). */
+const payloadTooLarge = (maxBytes: number) =>
+  new GraphQLError(tooLargeMessage(maxBytes), { extensions: { code: 'PAYLOAD_TOO_LARGE', http: { status: 413, headers: { connection: 'close' } } } });
+
 /**
  * Caps a body that does not announce its length (chunked) while it is read, whichever parser
  * yoga picked for it (JSON, multipart, form, GraphQL text). Bodies that announce their length
@@ -57,7 +63,7 @@ function bodyLimitPlugin(maxBytes: number): Plugin {
           size += value.byteLength;
           if (size > maxBytes) {
             await reader.cancel();
-            throw Object.assign(new Error(`Request body is larger than ${maxBytes} bytes`), { extensions: { http: { status: 413 }, code: 'BAD_USER_INPUT' } });
+            throw payloadTooLarge(maxBytes);
           }
           chunks.push(value);
         }
@@ -67,6 +73,24 @@ function bodyLimitPlugin(maxBytes: number): Plugin {
   };
 }
 
+/**
+ * A yoga log line: its error as the logger's serializer tells it (an error's text may hold a
+ * statement with its parameters), without a stack (the masker logs unexpected errors whole;
+ * yoga's lines are mostly refusals); the rest is the message.
+ */
+const yogaLog =
+  (logger: Logger, level: 'debug' | 'info' | 'warn') =>
+  (...args: unknown[]) => {
+    const error = args.find((arg) => arg instanceof Error);
+    const message = args
+      .filter((arg) => !(arg instanceof Error))
+      .map(String)
+      .join(' ');
+    if (!error) return logger[level](message);
+    const { stack: _stack, ...described } = serializeError(error);
+    logger[level]({ error: described }, message);
+  };
+
 export function createHttpServer(deps: HttpServerDeps): HttpServer {
   const { config, logger, schema } = deps;
   const maskError = createErrorMasker(logger);
@@ -75,11 +99,11 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     graphqlEndpoint: GRAPHQL_PATH,
     context: () => deps.context(),
     logging: {
-      debug: (...args) => logger.debug(args.map(String).join(' ')),
-      info: (...args) => logger.info(args.map(String).join(' ')),
-      warn: (...args) => logger.warn(args.map(String).join(' ')),
+      debug: yogaLog(logger, 'debug'),
+      info: yogaLog(logger, 'info'),
+      warn: yogaLog(logger, 'warn'),
       // Unexpected errors are logged with their cause by the error masker; yoga's own lines repeat them.
-      error: (...args) => logger.debug(args.map(String).join(' ')),
+      error: yogaLog(logger, 'debug'),
     },
     maskedErrors: { maskError },
     graphiql: config.graphiql ? { title: 'Cepheus', subscriptionsProtocol: 'WS' } : false,
@@ -121,7 +145,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     const length = Number(req.headers['content-length'] ?? 0);
     if (!route && length > config.maxRequestBytes) {
       res.setHeader('connection', 'close');
-      return sendJson(res, 413, { errors: [{ message: `Request body is larger than ${config.maxRequestBytes} bytes`, extensions: { code: 'BAD_USER_INPUT' } }] });
+      return sendJson(res, 413, { errors: [{ message: tooLargeMessage(config.maxRequestBytes), extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
     }
     if (route) {
       Promise.resolve(route(req, res)).catch((error: unknown) => {
@@ -146,35 +170,42 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
-    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
+    wsServer.handleUpgrade(req, socket, head, (ws) => {
+      wsServer.emit('connection', ws, req);
+      // A socket's errors are refused frames (over the cap, invalid UTF-8) that ws has already
+      // answered by closing; graphql-ws would print each with console.error and a stack trace.
+      ws.removeAllListeners('error');
+      ws.on('error', (error: Error & { code?: string }) => logger.warn({ code: error.code }, `WebSocket message refused: ${error.message}`));
+    });
   });
   const wsDisposable = useServer<Record<string, unknown>, Record<string, unknown>>(
     {
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: (args: any) => args.rootValue.subscribe(args),
       onSubscribe: async (ctx, _id, params) => {
-        const { schema: envelopedSchema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params,
-        });
-        let document;
+        // Whatever throws here is this operation's error, masked (and logged once when
+        // unexpected): thrown on, graphql-ws would print it with a stack trace and close the connection.
         try {
-          document = parse(params.query);
+          const { schema: envelopedSchema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+            ...ctx,
+            req: ctx.extra.request,
+            socket: ctx.extra.socket,
+            params,
+          });
+          const document = parse(params.query);
+          const errors = validate(envelopedSchema, document);
+          if (errors.length > 0) return (errors as unknown[]).map((e) => maskError(e) as never);
+          return {
+            schema: envelopedSchema,
+            operationName: params.operationName,
+            document,
+            variableValues: params.variables,
+            contextValue: await contextFactory(),
+            rootValue: { execute, subscribe },
+          };
         } catch (error) {
           return [maskError(error) as never];
         }
-        const errors = validate(envelopedSchema, document);
-        if (errors.length > 0) return (errors as unknown[]).map((e) => maskError(e) as never);
-        return {
-          schema: envelopedSchema,
-          operationName: params.operationName,
-          document,
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
       },
       onError: (_ctx, _id, _payload, errors) => {
         logger.debug({ errors: errors.map((e) => e.message) }, 'graphql-ws operation error');

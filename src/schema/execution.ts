@@ -3,6 +3,7 @@ import type { BatchResult, PublishResult } from '../engine/publisher.js';
 import type { RuleStats } from '../engine/stats.js';
 import type { Cascade, Simulation } from '../services/executions.js';
 import { builder } from './builder.js';
+import { ITEMS_CHECKED_BY_RESOLVER } from './jsonArguments.js';
 import { ActionTypeEnum, CascadeEventKindEnum, ExecutionStatusEnum, LogLevelEnum } from './enums.js';
 import { connectionType } from './pagination.js';
 import { RuleRef } from './rule.js';
@@ -205,7 +206,7 @@ the rest.`,
   publishEvents: t.field({
     type: PublishEventsResultRef,
     description: 'Up to 10,000 events in one call; each is handled as publishEvent would.',
-    args: { events: t.arg({ type: ['JSON'], required: true }), source: t.arg.string() },
+    args: { events: t.arg({ type: ['JSON'], required: true, extensions: ITEMS_CHECKED_BY_RESOLVER }), source: t.arg.string() },
     resolve: (_root, args, { services }) => services.executions.publishEvents(args.events, args.source),
   }),
   publishEvent: t.field({

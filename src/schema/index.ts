@@ -1,5 +1,6 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { builder } from './builder.js';
+import { guardJsonArguments } from './jsonArguments.js';
 import './scalars.js';
 import './enums.js';
 import './rule.js';
@@ -14,7 +15,7 @@ let built: GraphQLSchema | undefined;
 
 /** The one schema of the service, built once from every registered type. */
 export function buildSchema(): GraphQLSchema {
-  built ??= builder.toSchema();
+  built ??= guardJsonArguments(builder.toSchema());
   return built;
 }
 

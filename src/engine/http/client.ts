@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { Agent, buildConnector, errors as undiciErrors, type Dispatcher } from 'undici';
 import { refusedHeadersReason, refusedMethodReason } from './requestRules.js';
 import { AddressGuard, allowedHostsPermit, guardRefusalMessage, parseAllowedHost, type AllowedHost, type ResolvedAddress } from './guard.js';
+import { findJsonShapeProblem } from '../../shared/jsonShape.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 
@@ -55,11 +56,13 @@ export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
 
 const defaultResolve: Resolver = (hostname) => dns.lookup(hostname, { all: true });
 
+/** JSON answers are kept parsed, unless nested too deep or holding a number out of range: then as their text (SPEC.md, 'Limits'). */
 function parseBody(text: string, contentType: string | undefined): unknown {
   const looksJson = !contentType || /\bjson\b/i.test(contentType);
   if (!looksJson || text.trim() === '') return text;
   try {
-    return JSON.parse(text);
+    const parsed: unknown = JSON.parse(text);
+    return findJsonShapeProblem(parsed) ? text : parsed;
   } catch {
     return text;
   }
