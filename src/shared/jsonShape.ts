@@ -80,3 +80,11 @@ export function jsonShapeRefusal(root: string, value: unknown): { path: string; 
   const path = formatJsonPath(root, found.path);
   return { path, message: `${path}: ${found.problem}` };
 }
+
+/**
+ * A JSON value from outside (an answer, a script's output) as it is kept: parsed, unless nested
+ * too deep or holding a number out of range, then as its text (SPEC.md, 'Limits').
+ */
+export function keptAsTextWhenMisshapen(parsed: unknown, text: string): unknown {
+  return findJsonShapeProblem(parsed) ? text : parsed;
+}

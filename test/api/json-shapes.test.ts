@@ -95,4 +95,23 @@ describe.each(backends())('JSON input shapes (%s)', (backend) => {
       expect(finished.result).toMatchObject({ status: 200, body: text });
     }
   });
+
+  it("a script's output or log data nested deeper than 64 levels is stored as its text", async () => {
+    const source = `function main(params, input, ctx) {
+      let deep = 1;
+      for (let i = 0; i < 5000; i++) deep = [deep];
+      ctx.log('deep', deep);
+      return deep;
+    }`;
+    const created = ok<{ createApiDefinition: { id: string } }>(
+      await app.gql(`mutation($input: CreateApiDefinitionInput!) { createApiDefinition(input: $input) { id } }`, { input: { name: `deep ${Date.now()}`, kind: 'SCRIPT', source } }),
+    ).createApiDefinition;
+    const run = ok<{ executeApi: { status: string; output: unknown; logs: { message: string; data: unknown }[] } }>(
+      await app.gql(`mutation($id: ID!) { executeApi(apiId: $id) { status output logs { message data } } }`, { id: created.id }),
+    ).executeApi;
+    const text = `${'['.repeat(5000)}1${']'.repeat(5000)}`;
+    expect(run.status).toBe('SUCCESS');
+    expect(run.output).toBe(text);
+    expect(run.logs.find((line) => line.message === 'deep')?.data).toBe(text);
+  });
 });

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { Agent, buildConnector, errors as undiciErrors, type Dispatcher } from 'undici';
 import { refusedHeadersReason, refusedMethodReason } from './requestRules.js';
 import { AddressGuard, allowedHostsPermit, guardRefusalMessage, parseAllowedHost, type AllowedHost, type ResolvedAddress } from './guard.js';
-import { findJsonShapeProblem } from '../../shared/jsonShape.js';
+import { keptAsTextWhenMisshapen } from '../../shared/jsonShape.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 
@@ -61,8 +61,7 @@ function parseBody(text: string, contentType: string | undefined): unknown {
   const looksJson = !contentType || /\bjson\b/i.test(contentType);
   if (!looksJson || text.trim() === '') return text;
   try {
-    const parsed: unknown = JSON.parse(text);
-    return findJsonShapeProblem(parsed) ? text : parsed;
+    return keptAsTextWhenMisshapen(JSON.parse(text), text);
   } catch {
     return text;
   }

@@ -30,6 +30,7 @@ import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from '../../logger.js';
+import { keptAsTextWhenMisshapen } from '../../shared/jsonShape.js';
 import { DEFAULT_RUNTIME_POLICY, MIN_MEMORY_LIMIT_MB } from '../spec/api.js';
 import type { ChildMessage, HttpAnswer, LogLevel, ParentMessage, RunOutcome, WorkerConfig } from './protocol.js';
 
@@ -318,7 +319,7 @@ export class Sandbox {
         let data: unknown = null;
         if (message.dataJson !== null) {
           try {
-            data = JSON.parse(message.dataJson);
+            data = keptAsTextWhenMisshapen(JSON.parse(message.dataJson), message.dataJson);
           } catch {
             data = null;
           }
@@ -487,7 +488,7 @@ export class Sandbox {
     if (outcome.ok) {
       let output: unknown;
       try {
-        output = JSON.parse(outcome.outputJson);
+        output = keptAsTextWhenMisshapen(JSON.parse(outcome.outputJson), outcome.outputJson);
       } catch {
         this.settle(pending, { ok: false, code: 'SCRIPT_ERROR', message: 'the script returned a value that is not JSON' });
         return;
