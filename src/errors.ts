@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'RULE_INACTIVE'
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
+  | 'TOO_MANY_SUBSCRIPTIONS'
+  | 'SLOW_CONSUMER'
   | 'INTERNAL_SERVER_ERROR';
 
 export class AppError extends Error {
