@@ -138,7 +138,7 @@ describe.each(backends())('graphql-ws limits (%s)', (backend) => {
       await app?.stop();
     });
 
-    it('one more on a connection gets TOO_MANY_SUBSCRIPTIONS, the others go on, and a completed one frees its slot', async () => {
+    it('one more on a connection gets TOO_MANY_SUBSCRIPTIONS, the others go on, and a completed one frees its slot', { timeout: 60_000 }, async () => {
       const open = [subscribeWs<LogLine>(client, LOGS), subscribeWs<LogLine>(client, LOGS), subscribeWs<LogLine>(client, LOGS)];
       await whenLive(app, apiId, open);
       const refused = await subscribeWs<LogLine>(client, LOGS).done;
@@ -215,7 +215,7 @@ describe.each(backends())('graphql-ws limits (%s)', (backend) => {
       await app?.stop();
     });
 
-    it('a subscriber that stops reading is ended with SLOW_CONSUMER; another socket gets every line and queries are served', async () => {
+    it('a subscriber that stops reading is ended with SLOW_CONSUMER; another socket gets every line and queries are served', { timeout: 180_000 }, async () => {
       const slow = await rawClient(app.url);
       const normal = subscribeWs<LogLine>(app.url, LOGS, {}, 120_000);
       try {
