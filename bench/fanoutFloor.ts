@@ -1,19 +1,50 @@
+import { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLScalarType } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { createPubSub, createSchema, createYoga } from 'graphql-yoga';
+import { createSchema, createYoga } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { ActionLog } from '../src/entities/index.js';
 
+/** The plainest pubsub: an EventEmitter topic per rule, and a queue per subscriber that its iterator pulls. */
+function createPlainPubSub() {
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(0);
+  return {
+    publish: (ruleId: string, log: ActionLog) => emitter.emit(ruleId, log),
+    subscribe(ruleId: string): AsyncIterableIterator<ActionLog> {
+      const queue: ActionLog[] = [];
+      let waiting: ((result: IteratorResult<ActionLog>) => void) | null = null;
+      const listener = (log: ActionLog) => {
+        if (!waiting) return void queue.push(log);
+        const resolve = waiting;
+        waiting = null;
+        resolve({ value: log, done: false });
+      };
+      emitter.on(ruleId, listener);
+      const iterator: AsyncIterableIterator<ActionLog> = {
+        next: () => (queue.length > 0 ? Promise.resolve({ value: queue.shift()!, done: false }) : new Promise((resolve) => (waiting = resolve))),
+        return() {
+          emitter.off(ruleId, listener);
+          waiting?.({ value: undefined, done: true });
+          return Promise.resolve({ value: undefined, done: true });
+        },
+        [Symbol.asyncIterator]: () => iterator,
+      };
+      return iterator;
+    },
+  };
+}
+
 /**
  * The fan-out floor: a bare graphql-yoga + graphql-ws server (the integration graphql-ws
- * documents for yoga) whose `actionLogs(ruleId)` yields, from yoga's plain in-process pubsub,
- * the same log lines with the same fields as Cepheus's. What any service delivering these
- * messages over graphql-ws pays.
+ * documents for yoga) whose `actionLogs(ruleId)` yields, from a plain in-process pubsub, the
+ * same log lines with the same fields as Cepheus's. What any service delivering these messages
+ * over graphql-ws pays.
  */
 export async function startFanoutFloor(): Promise<{ url: string; publish(log: ActionLog): void; stop(): Promise<void> }> {
-  const pubsub = createPubSub<{ log: [ruleId: string, log: ActionLog] }>();
+  const pubsub = createPlainPubSub();
   const schema = createSchema({
     typeDefs: `
       scalar DateTime
@@ -28,7 +59,7 @@ export async function startFanoutFloor(): Promise<{ url: string; publish(log: Ac
       JSON: new GraphQLScalarType({ name: 'JSON', serialize: (value) => value }),
       Subscription: {
         actionLogs: {
-          subscribe: (_root: unknown, args: { ruleId: string }) => pubsub.subscribe('log', args.ruleId),
+          subscribe: (_root: unknown, args: { ruleId: string }) => pubsub.subscribe(args.ruleId),
           resolve: (log: ActionLog) => log,
         },
       },
@@ -54,7 +85,7 @@ export async function startFanoutFloor(): Promise<{ url: string; publish(log: Ac
   const { port } = server.address() as AddressInfo;
   return {
     url: `ws://127.0.0.1:${port}${yoga.graphqlEndpoint}`,
-    publish: (log) => pubsub.publish('log', log.ruleId!, log),
+    publish: (log) => pubsub.publish(log.ruleId!, log),
     async stop() {
       for (const client of wsServer.clients) client.terminate();
       await new Promise((resolve) => wsServer.close(resolve));
