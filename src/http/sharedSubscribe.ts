@@ -8,7 +8,8 @@ const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
 
 /**
  * Subscriptions whose events are the same objects for every subscriber (a bus message is one
- * object, whoever listens) share the execution of each event: the result is computed once per
+ * object, whoever listens, and is never changed once published) share the execution of each
+ * event: the result is computed once per
  * (event, document, operation, variables) and handed to every subscriber with that selection,
  * instead of once per subscriber. The result is the same because nothing in the schema's
  * subscription fields depends on who asked (no per-caller field rules); if that changes, the
