@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runEngineBench } from './engine.js';
 import { runEventsBench } from './events.js';
+import { runFanoutBench } from './fanout.js';
 import { runMatcherBench } from './matcher.js';
 import { IDLE_GAP_MS, runSandboxBench } from './sandbox.js';
 import { runStreamBench } from './stream.js';
@@ -148,10 +149,38 @@ async function stream() {
   process.stdout.write(`${table}\n`);
 }
 
+async function fanout() {
+  process.stdout.write('fan-out benchmark (graphql-ws subscribers of actionLogs) ...\n');
+  const counts = quick ? [1000] : [1000, 5000];
+  const rows = await runFanoutBench(adminUrl, { subscriberCounts: counts, runs: 3, rounds: quick ? 3 : 5, burst: 10 });
+  const ratio = (a: number, b: number) => `${fmt(a / b)}x`;
+  const table = [
+    '| subscribers | floor p50 ms | floor p99 ms | Cepheus p50 ms | Cepheus p99 ms | p50 / floor | p99 / floor | delivered (floor / Cepheus) | target |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map((r) =>
+      `| ${r.subscribers} | ${fmt(r.floor.p50, 1)} | ${fmt(r.floor.p99, 1)} | ${fmt(r.cepheus.p50, 1)} | ${fmt(r.cepheus.p99, 1)} | ${ratio(r.cepheus.p50, r.floor.p50)} | ${ratio(r.cepheus.p99, r.floor.p99)} | ${fmt(r.floor.delivered, 1)}% / ${fmt(r.cepheus.delivered, 1)}% | each <= 1.1x, 100% |`,
+    ),
+  ].join('\n');
+  await writeSection(
+    'fanout-bench',
+    [
+      `## Fan-out: one message to many graphql-ws subscribers (${new Date().toISOString().slice(0, 16)}Z)`,
+      '',
+      `${machine()} PostgreSQL at ${new URL(adminUrl).host} (idle: messages are published straight on the bus).`,
+      '',
+      table,
+      '',
+      "Timed spans: from publishing a log line (Cepheus: on the app's event bus, as the log sink does; floor: yoga's in-process pubsub) to its receipt at each subscriber, every subscriber on a socket of its own, all subscribed to `actionLogs(ruleId)` of the same rule with the same selection. A run connects the subscribers, waits until each has received a probe, then publishes 10 lines at once and waits for their delivery, 5 times; the floor (a bare graphql-yoga + graphql-ws server with the same type and subscription, started by the bench) and Cepheus run alternately, 3 runs each, and each figure is the median of the runs' p50 or p99. The subscribers live in a process of their own: raw `ws` sockets that read only the marker of each frame. Servers and subscribers share the machine's cores, so the absolute times depend on it; the ratios are the targets.",
+    ].join('\n'),
+  );
+  process.stdout.write(`${table}\n`);
+}
+
 async function main() {
   if (wanted('engine')) await engine();
   if (wanted('sandbox')) await sandbox();
   if (wanted('stream')) await stream();
+  if (wanted('fanout')) await fanout();
   process.stdout.write('written to docs/benchmarks.md\n');
 }
 

@@ -73,7 +73,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         const current: Services = {
           rules,
           apis: new ApiDefinitionService(database.fork, { scriptMaxTimeoutMs: config.scriptMaxTimeoutMs, scriptMaxMemoryMb: config.scriptMaxMemoryMb }, clock),
-          executions: new ExecutionService(runtime),
+          executions: new ExecutionService(runtime, { subscriptionBuffer: config.subscriptionBuffer }),
           apiRuns: new ApiRunService(runtime),
         };
         services = current;

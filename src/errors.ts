@@ -9,6 +9,8 @@ export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'PAYLOAD_TOO_LARGE'
+  | 'TOO_MANY_SUBSCRIPTIONS'
+  | 'SLOW_CONSUMER'
   | 'INTERNAL_SERVER_ERROR';
 
 export class AppError extends Error {

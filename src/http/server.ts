@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
@@ -11,6 +11,7 @@ import type { Config } from '../config.js';
 import { serializeError, type Logger } from '../logger.js';
 import type { GraphQLContext } from '../schema/index.js';
 import { createErrorMasker } from './errors.js';
+import { sharedSubscriptionResults } from './sharedSubscribe.js';
 
 export const GRAPHQL_PATH = '/graphql';
 
@@ -116,6 +117,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     maxRequestBodySize: false,
     plugins: [
       bodyLimitPlugin(config.maxRequestBytes),
+      sharedSubscriptionResults(),
       EnvelopArmorPlugin({
         maxDepth: { n: config.limits.depth },
         costLimit: { maxCost: config.limits.cost },
@@ -162,14 +164,20 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   // noServer: with `server`, ws re-emits every error of the HTTP server (EADDRINUSE at listen)
   // on the WebSocket server, where graphql-ws prints it with a stack trace. Upgrades are routed here.
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: config.maxRequestBytes });
+  // Upgraded sockets not yet closed, handshakes in progress included (WS_MAX_CONNECTIONS).
+  let wsConnections = 0;
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (path !== GRAPHQL_PATH || !accepting) {
+    const full = wsConnections >= config.wsMaxConnections;
+    if (path !== GRAPHQL_PATH || !accepting || full) {
       const status = path !== GRAPHQL_PATH ? '400 Bad Request' : '503 Service Unavailable';
+      if (full && accepting) logger.debug({ limit: config.wsMaxConnections }, 'graphql-ws connection refused: WS_MAX_CONNECTIONS reached');
       socket.on('error', () => undefined);
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
+    wsConnections++;
+    socket.once('close', () => wsConnections--);
     wsServer.handleUpgrade(req, socket, head, (ws) => {
       wsServer.emit('connection', ws, req);
       // A socket's errors are refused frames (over the cap, invalid UTF-8) that ws has already
@@ -178,11 +186,22 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       ws.on('error', (error: Error & { code?: string }) => logger.warn({ code: error.code }, `WebSocket message refused: ${error.message}`));
     });
   });
+  // The ids of each connection's subscription operations (WS_MAX_SUBSCRIPTIONS); an id leaves
+  // once graphql-ws has dropped it (completed, failed, or stopped by the client).
+  const subscriptionIds = new WeakMap<object, Set<string>>();
+  const tooManySubscriptions = (ctx: { subscriptions: Record<string, unknown> }, id: string): boolean => {
+    let ids = subscriptionIds.get(ctx);
+    if (!ids) subscriptionIds.set(ctx, (ids = new Set()));
+    for (const open of ids) if (!(open in ctx.subscriptions)) ids.delete(open);
+    if (ids.size >= config.wsMaxSubscriptions) return true;
+    ids.add(id);
+    return false;
+  };
   const wsDisposable = useServer<Record<string, unknown>, Record<string, unknown>>(
     {
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: (args: any) => args.rootValue.subscribe(args),
-      onSubscribe: async (ctx, _id, params) => {
+      onSubscribe: async (ctx, id, params) => {
         // Whatever throws here is this operation's error, masked (and logged once when
         // unexpected): thrown on, graphql-ws would print it with a stack trace and close the connection.
         try {
@@ -195,6 +214,10 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
           const document = parse(params.query);
           const errors = validate(envelopedSchema, document);
           if (errors.length > 0) return (errors as unknown[]).map((e) => maskError(e) as never);
+          if (getOperationAST(document, params.operationName)?.operation === 'subscription' && tooManySubscriptions(ctx, id)) {
+            const message = `This connection already has ${config.wsMaxSubscriptions} subscriptions open; complete one first`;
+            return [new GraphQLError(message, { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } })];
+          }
           return {
             schema: envelopedSchema,
             operationName: params.operationName,

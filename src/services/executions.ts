@@ -6,6 +6,7 @@ import { actionScope, renderTemplates } from '../engine/templates.js';
 import { AppError, badInput, notFound } from '../errors.js';
 import { checkExecutedBy } from './names.js';
 import { isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
+import { KeyedFanout } from './fanout.js';
 import { createChannel } from './stream.js';
 
 export interface Simulation {
@@ -33,7 +34,21 @@ export interface ExecutionListFilter {
 
 /** Runs, simulations, events and the history they leave; what the GraphQL layer calls. */
 export class ExecutionService {
-  constructor(private readonly runtime: EngineRuntime) {}
+  private readonly logs: KeyedFanout<'log', 'executionId' | 'cascadeId' | 'ruleId'>;
+  private readonly executions: KeyedFanout<'execution', 'ruleId'>;
+  private readonly cascades: KeyedFanout<'cascade', 'cascadeId'>;
+  /** Messages a subscriber may fall behind before SLOW_CONSUMER ends it. */
+  private readonly subscriptionBuffer: number;
+
+  constructor(
+    private readonly runtime: EngineRuntime,
+    options: { subscriptionBuffer?: number } = {},
+  ) {
+    this.subscriptionBuffer = options.subscriptionBuffer ?? Number.POSITIVE_INFINITY;
+    this.logs = new KeyedFanout(runtime.bus, 'log', ['executionId', 'cascadeId', 'ruleId']);
+    this.executions = new KeyedFanout(runtime.bus, 'execution', ['ruleId']);
+    this.cascades = new KeyedFanout(runtime.bus, 'cascade', ['cascadeId']);
+  }
 
   private async findRule(ruleId: string): Promise<Rule> {
     const rule = await this.runtime.rules.getRule(ruleId);
@@ -120,21 +135,14 @@ export class ExecutionService {
 
   /** Every log line as it is written, filtered. */
   actionLogs(filter: { ruleId?: string | null; cascadeId?: string | null; executionId?: string | null }): AsyncIterableIterator<ActionLog> {
-    const channel = createChannel<ActionLog>(() => unsubscribe());
-    const unsubscribe = this.runtime.bus.subscribe('log', (log) => {
-      if (filter.ruleId && log.ruleId !== filter.ruleId) return;
-      if (filter.cascadeId && log.cascadeId !== filter.cascadeId) return;
-      if (filter.executionId && log.executionId !== filter.executionId) return;
-      channel.push(log);
-    });
+    const channel = createChannel<ActionLog>(() => unsubscribe(), this.subscriptionBuffer);
+    const unsubscribe = this.logs.subscribe(filter, (log) => channel.push(log));
     return channel.iterator;
   }
 
   executionUpdates(ruleId: string | null | undefined): AsyncIterableIterator<Execution> {
-    const channel = createChannel<Execution>(() => unsubscribe());
-    const unsubscribe = this.runtime.bus.subscribe('execution', (execution) => {
-      if (!ruleId || execution.ruleId === ruleId) channel.push(execution);
-    });
+    const channel = createChannel<Execution>(() => unsubscribe(), this.subscriptionBuffer);
+    const unsubscribe = this.executions.subscribe({ ruleId }, (execution) => channel.push(execution));
     return channel.iterator;
   }
 
@@ -145,8 +153,8 @@ export class ExecutionService {
    */
   async cascadeProgress(cascadeId: string): Promise<AsyncIterableIterator<CascadeEvent>> {
     if (!isUuid(cascadeId)) throw notFound(`No cascade with id ${JSON.stringify(cascadeId)}`);
-    const { bus, store } = this.runtime;
-    const channel = createChannel<CascadeEvent>(() => unsubscribe());
+    const { store } = this.runtime;
+    const channel = createChannel<CascadeEvent>(() => unsubscribe(), this.subscriptionBuffer);
     let lastSeq = 0;
     let catchingUp = true;
     const buffered: CascadeEvent[] = [];
@@ -155,7 +163,8 @@ export class ExecutionService {
     const emit = (event: CascadeEvent) => {
       if (event.seq <= lastSeq) return;
       lastSeq = event.seq;
-      channel.push(event);
+      if (catchingUp) channel.replay(event);
+      else channel.push(event);
       if (event.kind === 'CASCADE_FINISHED') channel.end();
     };
     const fillUpTo = async (seq: number) => {
@@ -168,8 +177,7 @@ export class ExecutionService {
         emit(event);
       }).catch((error: unknown) => channel.fail(error));
     };
-    const unsubscribe = bus.subscribe('cascade', (event) => {
-      if (event.cascadeId !== cascadeId) return;
+    const unsubscribe = this.cascades.subscribe({ cascadeId }, (event) => {
       if (catchingUp) buffered.push(event);
       else receive(event);
     });
