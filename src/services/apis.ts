@@ -5,7 +5,7 @@ import { validateHttpSpec, validateParamSchema, validateRuntimePolicy, type Spec
 import { ApiDefinitionSchema, type ApiDefinition, type ApiKindValue } from '../entities/index.js';
 import { badInput, notFound } from '../errors.js';
 import { nextTimestamp, systemClock, type Clock } from '../shared/clock.js';
-import { checkDescription, checkName, duplicateName } from './names.js';
+import { checkDescription, checkName, checkWellFormed, duplicateName } from './names.js';
 import { afterCursorFilter, isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
 import { newId } from '../shared/ids.js';
 
@@ -36,6 +36,7 @@ export const MAX_SOURCE_BYTES = 256 * 1024;
 function basicSourceCheck(source: string, path: string) {
   if (source.trim() === '') throw badInput(`${path}: a SCRIPT definition needs its source`, { field: path });
   if (Buffer.byteLength(source) > MAX_SOURCE_BYTES) throw badInput(`${path}: at most ${MAX_SOURCE_BYTES} bytes`, { field: path });
+  checkWellFormed(source, path);
 }
 
 export class ApiDefinitionService {
@@ -107,7 +108,7 @@ export class ApiDefinitionService {
       kind,
       ...body,
       active: input.active ?? true,
-      createdBy: input.createdBy ?? null,
+      createdBy: checkWellFormed(input.createdBy ?? null, 'input.createdBy'),
       createdAt: now,
       updatedAt: now,
     };

@@ -1,3 +1,4 @@
+import { badTextReason } from '../engine/spec/index.js';
 import { badInput } from '../errors.js';
 
 export const MAX_NAME_LENGTH = 200;
@@ -8,13 +9,20 @@ export function checkName(name: unknown, path = 'input.name'): string {
   if (typeof name !== 'string' || name.trim() === '') throw badInput(`${path}: a name is required`, { field: path });
   if (name !== name.trim()) throw badInput(`${path}: a name cannot start or end with white space`, { field: path });
   if (name.length > MAX_NAME_LENGTH) throw badInput(`${path}: at most ${MAX_NAME_LENGTH} characters`, { field: path });
-  return name;
+  return checkWellFormed(name, path);
 }
 
 export function checkDescription(description: string | null | undefined, path = 'input.description'): string | null {
   if (description == null) return null;
   if (description.length > MAX_DESCRIPTION_LENGTH) throw badInput(`${path}: at most ${MAX_DESCRIPTION_LENGTH} characters`, { field: path });
-  return description;
+  return checkWellFormed(description, path);
+}
+
+/** Free text kept with a rule or definition: refused when it holds U+0000 or a lone surrogate. */
+export function checkWellFormed<T extends string | null | undefined>(text: T, path: string): T {
+  const reason = text == null ? null : badTextReason(text);
+  if (reason !== null) throw badInput(`${path}: ${reason}`, { field: path });
+  return text;
 }
 
 export function duplicateName(kind: string, name: string) {

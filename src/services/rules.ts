@@ -4,7 +4,7 @@ import { validateActionSpec, validateTriggerSpec, type TriggerType } from '../en
 import { RuleSchema, type Rule } from '../entities/index.js';
 import { badInput, notFound } from '../errors.js';
 import { nextTimestamp, systemClock, type Clock } from '../shared/clock.js';
-import { checkDescription, checkName, duplicateName } from './names.js';
+import { checkDescription, checkName, checkWellFormed, duplicateName } from './names.js';
 import { afterCursorFilter, isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
 import { newId } from '../shared/ids.js';
 
@@ -102,7 +102,7 @@ export class RuleService {
       actionSpec: actionSpec as unknown as Record<string, unknown>,
       actionType,
       active: input.active ?? true,
-      createdBy: input.createdBy ?? null,
+      createdBy: checkWellFormed(input.createdBy ?? null, 'input.createdBy'),
       createdAt: now,
       updatedAt: now,
     };

@@ -663,7 +663,7 @@ const SPEC_CASES: SpecCase[] = [
   ['triggerSpec a list', 'EVENT', [CPU_HIGH], WEBHOOK, 'triggerSpec'],
   ['empty triggerSpec', 'EVENT', {}, WEBHOOK, 'triggerSpec'],
   ['bad regex', 'EVENT', { field: 'msg', op: 'matches', value: '(unclosed' }, WEBHOOK, 'triggerSpec.value', 'regular expression'],
-  ['unsafe regex', 'EVENT', { field: 'msg', op: 'matches', value: '(a+)+$' }, WEBHOOK, 'triggerSpec.value', 'regular expression'],
+  ['regex with a backreference', 'EVENT', { field: 'msg', op: 'matches', value: '(\\w)\\1' }, WEBHOOK, 'triggerSpec.value', 'backreferences'],
   ['regex too long', 'EVENT', { field: 'msg', op: 'matches', value: 'a'.repeat(257) }, WEBHOOK, 'triggerSpec.value', '256'],
   ['regex not a string', 'EVENT', { conditions: [{ field: 'msg', op: 'matches', value: 5 }] }, WEBHOOK, 'triggerSpec.conditions[0].value'],
   // throttle and concurrency

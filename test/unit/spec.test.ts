@@ -95,6 +95,8 @@ describe('EVENT conditions: operator value shapes', () => {
     ['starts_with', 'ab'], ['ends_with', ''],
     ['between', [1, 10]], ['between', ['a', 'z']], ['between', [5, 5]],
     ['matches', '^ab+c$'], ['matches', '\\d{3}-\\d{4}'],
+    // Nested repetition is harmless on a linear-time engine (safe-regex2 used to refuse these).
+    ['matches', '(a+)+$'], ['matches', '([a-z]*)*x'], ['matches', '(?<word>\\w+)\\s'],
   ];
   it.each(ok)('%s accepts %j', (op, value) => {
     expect(() => event(leaf(op, value))).not.toThrow();
@@ -129,8 +131,14 @@ describe('EVENT conditions: operator value shapes', () => {
     ['between', [10, 1], 'triggerSpec.value', /greater than high/],
     ['matches', 5, 'triggerSpec.value', /regular expression/],
     ['matches', undefined, 'triggerSpec.value', /required/],
-    ['matches', '(a+)+$', 'triggerSpec.value', /exponential/],
-    ['matches', '([a-z]*)*x', 'triggerSpec.value', /exponential/],
+    ['matches', '(a)\\1', 'triggerSpec.value', /refused: backreferences/],
+    ['matches', '(?<w>a)\\k<w>', 'triggerSpec.value', /refused: named backreferences/],
+    ['matches', 'a(?=b)', 'triggerSpec.value', /refused: lookahead/],
+    ['matches', 'a(?!b)', 'triggerSpec.value', /refused: lookahead/],
+    ['matches', '(?<=a)b', 'triggerSpec.value', /refused: lookbehind/],
+    ['matches', '(?<!a)b', 'triggerSpec.value', /refused: lookbehind/],
+    ['matches', 'a{1001}', 'triggerSpec.value', /refused: repetition counts above 1000/],
+    ['matches', '.{600}.{600}', 'triggerSpec.value', /refused: the pattern is too large/],
     ['matches', '(abc', 'triggerSpec.value', /invalid regular expression/],
     ['matches', 'a'.repeat(257), 'triggerSpec.value', /257 characters.*at most 256/],
   ];

@@ -30,11 +30,13 @@
  * - `starts_with` / `ends_with`: only when actual is a string (a number actual
  *   is false, no conversion); needle as for `contains`.
  * - `exists`: the field is found with any value, null included.
- * - `matches`: `new RegExp(value)` (unanchored, no flags), compiled once; a
- *   non-string actual is false. A non-string or invalid pattern is a compile
- *   error (the validator refuses those first).
+ * - `matches`: a JavaScript-syntax pattern (unanchored, no flags) run in linear
+ *   time by regex.ts, compiled once; a non-string actual is false. A non-string,
+ *   invalid or unsupported pattern is a compile error (the validator refuses those
+ *   first).
  * - Negations `!=`, `not_in`, `not_contains` are exactly `!` of their positive.
  */
+import { compilePattern, PatternError, type CompiledPattern } from './regex.js';
 import { ConditionCompileError, type Operator } from './types.js';
 
 const DECIMAL_RE = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
@@ -189,14 +191,14 @@ function buildMatches(expected: unknown): ValueTest {
   if (typeof expected !== 'string') {
     throw new ConditionCompileError('matches needs a string regular expression');
   }
-  let re: RegExp;
+  let pattern: CompiledPattern;
   try {
-    re = new RegExp(expected);
+    pattern = compilePattern(expected);
   } catch (err) {
-    throw new ConditionCompileError(`Invalid regular expression: ${(err as Error).message}`);
+    const detail = (err as Error).message;
+    throw new ConditionCompileError(err instanceof PatternError && err.kind === 'unsupported' ? `Regular expression refused: ${detail}` : `Invalid regular expression: ${detail}`);
   }
-  // No g/y flag, so test() keeps no lastIndex state between calls.
-  return (actual) => typeof actual === 'string' && re.test(actual);
+  return (actual) => typeof actual === 'string' && pattern.test(actual);
 }
 
 function negate(test: ValueTest): ValueTest {

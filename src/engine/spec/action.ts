@@ -1,4 +1,5 @@
 import { ACTION_TEMPLATE_ROOTS, checkTemplates } from '../templates.js';
+import { checkSpecInput } from './limits.js';
 import type {
   ActionSpec,
   ActionType,
@@ -89,9 +90,11 @@ function validateTriggerRule(obj: JsonObject): TriggerRuleActionSpec {
 /**
  * Validates and normalises an actionSpec. `type` is case-insensitive and defaults to webhook;
  * every string value is checked as a template over payload, rule, execution and cascade.
- * Throws SpecError whose specPath starts with `actionSpec`.
+ * Its size and text are checked first (limits.ts). Throws SpecError whose specPath starts with
+ * `actionSpec`.
  */
 export function validateActionSpec(spec: unknown): { spec: ActionSpec; actionType: ActionType } {
+  checkSpecInput(spec, ROOT);
   const obj = expectObject(spec, ROOT, 'an action spec object such as {"type": "webhook", "endpoint": "https://..."}');
   const typeValue = optional(obj, 'type');
   let type: keyof typeof ACTION_TYPES = 'webhook';

@@ -1,5 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { SpecError } from './errors.js';
+import { checkText } from './text.js';
 import { HTTP_TEMPLATE_ROOTS, checkTemplates } from '../templates.js';
 import { formatAllowedHost, parseAllowedHost } from '../http/guard.js';
 import type { HttpMethod, HttpSpec, RuntimePolicy, SpecLimits } from './types.js';
@@ -73,6 +74,7 @@ export function validateRuntimePolicy(input: unknown, limits: SpecLimits): Runti
  */
 export function validateHttpSpec(spec: unknown): HttpSpec {
   const path = 'input.httpSpec';
+  checkText(spec, path);
   const obj = expectObject(spec, path, 'an object {method, url, headers, params, body}');
   checkKeys(obj, path, ['method', 'url', 'headers', 'params', 'body']);
   const method = has(obj, 'method') ? expectEnum(obj.method, keyPath(path, 'method'), HTTP_METHODS) : 'GET';
@@ -120,6 +122,7 @@ export function compileParamSchema(schema: unknown): ValidateFunction {
 
 /** A paramSchema must be a JSON object that compiles as JSON Schema 2020-12. Returned as given. */
 export function validateParamSchema(schema: unknown): object {
+  checkText(schema, 'input.paramSchema');
   compileParamSchema(schema);
   return schema as object;
 }

@@ -1,4 +1,5 @@
-import safeRegex from 'safe-regex2';
+import { compilePattern, PatternError } from '../conditions/regex.js';
+import type { ConditionBudget } from './limits.js';
 import {
   COMPARISON_OPERATORS,
   OPERATORS,
@@ -57,19 +58,21 @@ function isScalarOrderable(v: unknown): boolean {
   return (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'string';
 }
 
-/** Refuses a `matches` pattern that is too long, does not compile, or that safe-regex2 flags. */
+/**
+ * Refuses a `matches` pattern that is too long, is not valid JavaScript, or needs what a
+ * linear-time engine cannot run (backreferences, lookahead, lookbehind).
+ */
 export function checkRegex(pattern: unknown, path: string): string {
   if (typeof pattern !== 'string') expected(path, 'a regular expression as a string', pattern);
   if (pattern.length > MAX_REGEX_LENGTH) {
     fail(path, `regular expression is ${pattern.length} characters long; at most ${MAX_REGEX_LENGTH} are allowed`);
   }
   try {
-    new RegExp(pattern);
+    compilePattern(pattern);
   } catch (err) {
-    fail(path, `invalid regular expression: ${(err as Error).message}`);
-  }
-  if (!safeRegex(pattern)) {
-    fail(path, 'regular expression refused: it may take exponential time (nested or overlapping repetition)');
+    if (!(err instanceof PatternError)) throw err;
+    if (err.kind === 'syntax') fail(path, `invalid regular expression: ${err.detail}`);
+    fail(path, `regular expression refused: ${err.detail}`);
   }
   return pattern;
 }
@@ -133,7 +136,7 @@ function validateLeaf(obj: JsonObject, path: string, extraKeys: readonly string[
   return { field, op, ...checkValue(op, obj, path) };
 }
 
-function validateGroup(obj: JsonObject, path: string, depth: number, extraKeys: readonly string[]): GroupCondition {
+function validateGroup(obj: JsonObject, path: string, budget: ConditionBudget, depth: number, extraKeys: readonly string[]): GroupCondition {
   checkKeys(obj, path, ['conditions', 'logic', ...extraKeys]);
   let logic: Logic = 'AND';
   if (obj.logic !== undefined && obj.logic !== null) {
@@ -145,24 +148,31 @@ function validateGroup(obj: JsonObject, path: string, depth: number, extraKeys: 
   const listPath = keyPath(path, 'conditions');
   if (!Array.isArray(obj.conditions)) expected(listPath, 'a list of conditions', obj.conditions);
   if (depth >= MAX_CONDITION_DEPTH) fail(listPath, `groups are nested too deeply (at most ${MAX_CONDITION_DEPTH} levels)`);
-  const conditions = obj.conditions.map((c, i) => validateCondition(c, indexPath(listPath, i), depth + 1));
+  const conditions = obj.conditions.map((c, i) => validateCondition(c, indexPath(listPath, i), budget, depth + 1));
   return { conditions, logic };
 }
 
 /**
- * A leaf `{field, op, value}` or a group `{conditions, logic}`, normalised. `extraKeys` are
- * keys the caller handles (throttle, concurrency beside a top-level condition): allowed, left out
- * of the result.
+ * A leaf `{field, op, value}` or a group `{conditions, logic}`, normalised. Each condition is
+ * counted against the trigger spec's `budget`. `extraKeys` are keys the caller handles
+ * (throttle, concurrency beside a top-level condition): allowed, left out of the result.
  */
-export function validateCondition(value: unknown, path: string, depth = 0, extraKeys: readonly string[] = []): Condition {
+export function validateCondition(
+  value: unknown,
+  path: string,
+  budget: ConditionBudget,
+  depth = 0,
+  extraKeys: readonly string[] = [],
+): Condition {
   const what = 'a condition: a leaf {field, op, value} or a group {conditions, logic}';
   const obj = expectObject(value, path, what);
+  budget.take(path);
   const isGroupish = 'conditions' in obj;
   const isLeafish = 'field' in obj || 'op' in obj || 'value' in obj;
   if (isGroupish && isLeafish) {
     fail(path, 'a condition is either a leaf (field, op, value) or a group (conditions, logic), not both');
   }
-  if (isGroupish) return validateGroup(obj, path, depth, extraKeys);
+  if (isGroupish) return validateGroup(obj, path, budget, depth, extraKeys);
   if (isLeafish) return validateLeaf(obj, path, extraKeys);
   if ('logic' in obj) fail(keyPath(path, 'conditions'), 'required: a group needs a list of conditions');
   const keys = Object.keys(obj).filter((k) => !extraKeys.includes(k));

@@ -1,4 +1,5 @@
 import { expectComparisonOperator, validateCondition } from './condition.js';
+import type { ConditionBudget } from './limits.js';
 import type { AbsenceSpec, AggregateDef, AggregateFn, SequenceSpec, WindowDef, WindowSpec, WindowType } from './types.js';
 import {
   checkKeys,
@@ -74,9 +75,9 @@ function validateAggregate(value: unknown, path: string): AggregateDef {
   return out;
 }
 
-export function validateWindowSpec(obj: JsonObject, path: string): WindowSpec {
+export function validateWindowSpec(obj: JsonObject, path: string, budget: ConditionBudget): WindowSpec {
   const filterValue = optional(obj, 'filter');
-  const filter = filterValue === undefined ? undefined : validateCondition(filterValue, keyPath(path, 'filter'));
+  const filter = filterValue === undefined ? undefined : validateCondition(filterValue, keyPath(path, 'filter'), budget);
   const window = validateWindowDef(required(obj, 'window', path, 'a window {type, sizeSeconds | gapSeconds}'), keyPath(path, 'window'));
   const aggregate = validateAggregate(required(obj, 'aggregate', path, 'an aggregate {fn, field}'), keyPath(path, 'aggregate'));
   const groupBy = groupKeys(obj, 'groupBy', path);
@@ -100,22 +101,22 @@ export function validateWindowSpec(obj: JsonObject, path: string): WindowSpec {
   };
 }
 
-export function validateSequenceSpec(obj: JsonObject, path: string): SequenceSpec {
+export function validateSequenceSpec(obj: JsonObject, path: string, budget: ConditionBudget): SequenceSpec {
   const listPath = keyPath(path, 'sequence');
   const list = obj.sequence;
   if (!Array.isArray(list)) expected(listPath, 'a list of at least 2 conditions', list);
   if (list.length < 2) fail(listPath, `a sequence needs at least 2 steps, got ${list.length}`);
-  const sequence = list.map((c, i) => validateCondition(c, indexPath(listPath, i)));
+  const sequence = list.map((c, i) => validateCondition(c, indexPath(listPath, i), budget));
   const within = expectPositiveNumber(required(obj, 'within', path, 'a number of seconds greater than 0'), keyPath(path, 'within'));
   return { sequence, within, by: groupKeys(obj, 'by', path), ...timeField(obj, path) };
 }
 
-export function validateAbsenceSpec(obj: JsonObject, path: string): AbsenceSpec {
+export function validateAbsenceSpec(obj: JsonObject, path: string, budget: ConditionBudget): AbsenceSpec {
   const absPath = keyPath(path, 'absence');
   const abs = expectObject(obj.absence, absPath, 'an absence {after, expect, within, by}');
   checkKeys(abs, absPath, ['after', 'expect', 'within', 'by']);
-  const after = validateCondition(required(abs, 'after', absPath, 'a condition'), keyPath(absPath, 'after'));
-  const expect = validateCondition(required(abs, 'expect', absPath, 'a condition'), keyPath(absPath, 'expect'));
+  const after = validateCondition(required(abs, 'after', absPath, 'a condition'), keyPath(absPath, 'after'), budget);
+  const expect = validateCondition(required(abs, 'expect', absPath, 'a condition'), keyPath(absPath, 'expect'), budget);
   const within = expectPositiveNumber(required(abs, 'within', absPath, 'a number of seconds greater than 0'), keyPath(absPath, 'within'));
   return { absence: { after, expect, within, by: groupKeys(abs, 'by', absPath) }, ...timeField(obj, path) };
 }

@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import { expectComparisonOperator, validateCondition } from './condition.js';
+import { ConditionBudget, checkSpecInput } from './limits.js';
 import { ABSENCE_KEYS, SEQUENCE_KEYS, WINDOW_KEYS, validateAbsenceSpec, validateSequenceSpec, validateWindowSpec } from './stream.js';
 import type {
   ConcurrencyMode,
@@ -86,6 +87,7 @@ function detectEventForm(obj: JsonObject, path: string): EventSpecKind {
 }
 
 function validateEventSpec(value: unknown): EventTriggerSpec {
+  const budget = new ConditionBudget();
   const what = 'an object: a condition (field/op), a group (conditions), or a stream form (window, sequence, absence)';
   const obj = expectObject(value, ROOT, what);
   const form = detectEventForm(obj, ROOT);
@@ -93,20 +95,20 @@ function validateEventSpec(value: unknown): EventTriggerSpec {
   switch (form) {
     case 'window':
       checkKeys(obj, ROOT, [...WINDOW_KEYS, ...OPTION_KEYS]);
-      main = validateWindowSpec(obj, ROOT);
+      main = validateWindowSpec(obj, ROOT, budget);
       break;
     case 'sequence':
       checkKeys(obj, ROOT, [...SEQUENCE_KEYS, ...OPTION_KEYS]);
-      main = validateSequenceSpec(obj, ROOT);
+      main = validateSequenceSpec(obj, ROOT, budget);
       break;
     case 'absence':
       checkKeys(obj, ROOT, [...ABSENCE_KEYS, ...OPTION_KEYS]);
-      main = validateAbsenceSpec(obj, ROOT);
+      main = validateAbsenceSpec(obj, ROOT, budget);
       break;
     case 'condition': {
       const keys = Object.keys(obj).filter((k) => !(OPTION_KEYS as readonly string[]).includes(k));
       if (keys.length === 0) fail(ROOT, `expected a condition (field/op), a group (conditions), or a stream form (window, sequence, absence); got an object without any of them`);
-      main = validateCondition(obj, ROOT, 0, OPTION_KEYS);
+      main = validateCondition(obj, ROOT, budget, 0, OPTION_KEYS);
       break;
     }
   }
@@ -194,10 +196,11 @@ function validateMetricSpec(value: unknown): MetricTriggerSpec {
 }
 
 /**
- * Validates and normalises a triggerSpec for its triggerType. Throws SpecError whose specPath
- * starts with `triggerSpec`.
+ * Validates and normalises a triggerSpec for its triggerType: its size and text first (limits.ts),
+ * then its shape. Throws SpecError whose specPath starts with `triggerSpec`.
  */
 export function validateTriggerSpec(triggerType: TriggerType, spec: unknown): TriggerSpec {
+  checkSpecInput(spec, ROOT);
   switch (triggerType) {
     case 'EVENT':
       return validateEventSpec(spec);
