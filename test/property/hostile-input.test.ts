@@ -407,9 +407,8 @@ describe.each(backends())('hostile input at the public API (%s)', (backend) => {
               const response = await app.gql(query, { event });
               noInternalError(response, 'publishEvent');
               if (overBodyCap(query, { event })) return expectTooLarge(response);
-              if (refusedEvent(event)) checkInputRefusal(response, 'event', event); else if (response.errors) {
-                violation(`publishEvent refused an object event within the limits: ${show(response.errors)}`);
-              }
+              if (refusedEvent(event)) checkInputRefusal(response, 'event', event);
+              else if (response.errors) violation(`publishEvent refused an object event within the limits: ${show(response.errors)}`);
             } else {
               let expected = events.map((event, index) => (refusedEvent(event) ? index : -1)).filter((i) => i >= 0);
               let result: { accepted: number; refused: { index: number; reason: string }[] };
