@@ -2,6 +2,7 @@ import type { ApiDefinition } from '../entities/index.js';
 import { builder } from './builder.js';
 import { ApiKindEnum } from './enums.js';
 import { connectionType } from './pagination.js';
+import { specField } from './jsonArguments.js';
 
 const RuntimePolicyRef = builder.objectRef<ApiDefinition>('RuntimePolicy').implement({
   fields: (t) => ({
@@ -48,8 +49,8 @@ const CreateApiDefinitionInput = builder.inputType('CreateApiDefinitionInput', {
     description: t.string(),
     kind: t.field({ type: ApiKindEnum, defaultValue: 'SCRIPT' }),
     source: t.string(),
-    httpSpec: t.field({ type: 'JSON' }),
-    paramSchema: t.field({ type: 'JSON' }),
+    httpSpec: t.field({ type: 'JSON', extensions: specField('input.httpSpec') }),
+    paramSchema: t.field({ type: 'JSON', extensions: specField('input.paramSchema') }),
     runtimePolicy: t.field({ type: RuntimePolicyInput }),
     active: t.boolean({ defaultValue: true }),
     createdBy: t.string({ description: 'Who created the definition (free text until API keys exist).' }),
@@ -61,8 +62,8 @@ const UpdateApiDefinitionInput = builder.inputType('UpdateApiDefinitionInput', {
     name: t.string(),
     description: t.string(),
     source: t.string(),
-    httpSpec: t.field({ type: 'JSON' }),
-    paramSchema: t.field({ type: 'JSON' }),
+    httpSpec: t.field({ type: 'JSON', extensions: specField('input.httpSpec') }),
+    paramSchema: t.field({ type: 'JSON', extensions: specField('input.paramSchema') }),
     runtimePolicy: t.field({ type: RuntimePolicyInput }),
     active: t.boolean(),
   }),

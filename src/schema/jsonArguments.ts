@@ -10,7 +10,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { badInput } from '../errors.js';
-import { formatJsonPath, jsonShapeRefusal, type JsonPath } from '../shared/jsonShape.js';
+import { findJsonShapeProblem, formatJsonPath, type JsonPath } from '../shared/jsonShape.js';
 
 /**
  * An argument whose JSON items the resolver checks one by one (publishEvents refuses a bad event
@@ -18,12 +18,26 @@ import { formatJsonPath, jsonShapeRefusal, type JsonPath } from '../shared/jsonS
  */
 export const ITEMS_CHECKED_BY_RESOLVER = { jsonItemsCheckedByResolver: true } as const;
 
+/**
+ * An input field that holds a spec: a refusal inside it also carries `extensions.specPath`, the
+ * path from `root` (rules name `triggerSpec.…`, API definitions `input.httpSpec.…`, as their
+ * spec validation does).
+ */
+export const specField = (root: string) => ({ jsonSpecPathRoot: root }) as const;
+
 type Check = (value: unknown, path: JsonPath) => void;
 
-function refuse(value: unknown, path: JsonPath): void {
-  const refusal = jsonShapeRefusal(formatJsonPath('', path), value);
-  if (refusal) throw badInput(refusal.message, { field: refusal.path });
-}
+const refuseIn =
+  (specRoot?: string): Check =>
+  (value, path) => {
+    const found = findJsonShapeProblem(value);
+    if (!found) return;
+    const field = formatJsonPath('', [...path, ...found.path]);
+    if (specRoot === undefined) throw badInput(`${field}: ${found.problem}`, { field });
+    const specPath = formatJsonPath(specRoot, found.path);
+    throw badInput(`${specPath}: ${found.problem}`, { field, specPath });
+  };
+const refuse = refuseIn();
 
 /** A check of the JSON values a value of `type` may hold, or null when it holds none. */
 function checkFor(type: GraphQLInputType, seen = new Map<string, Check | null>()): Check | null {
@@ -38,7 +52,11 @@ function checkFor(type: GraphQLInputType, seen = new Map<string, Check | null>()
   if (seen.has(named.name)) return (value, path) => seen.get(named.name)?.(value, path);
   seen.set(named.name, null);
   const fields = Object.values(named.getFields())
-    .map((field) => ({ name: field.name, check: checkFor(field.type, seen) }))
+    .map((field) => {
+      const specRoot = field.extensions?.jsonSpecPathRoot;
+      const spec = typeof specRoot === 'string' && getNamedType(field.type).name === 'JSON';
+      return { name: field.name, check: spec ? refuseIn(specRoot) : checkFor(field.type, seen) };
+    })
     .filter((f): f is { name: string; check: Check } => f.check !== null);
   const check: Check | null = fields.length
     ? (value, path) => {

@@ -2,6 +2,7 @@ import type { Rule } from '../entities/index.js';
 import { builder } from './builder.js';
 import { ActionTypeEnum, TriggerTypeEnum } from './enums.js';
 import { connectionType } from './pagination.js';
+import { specField } from './jsonArguments.js';
 
 export const RuleRef = builder.objectRef<Rule>('Rule');
 
@@ -44,8 +45,8 @@ const CreateRuleInput = builder.inputType('CreateRuleInput', {
     name: t.string({ required: true }),
     description: t.string(),
     triggerType: t.field({ type: TriggerTypeEnum, defaultValue: 'EVENT' }),
-    triggerSpec: t.field({ type: 'JSON', required: true }),
-    actionSpec: t.field({ type: 'JSON', required: true }),
+    triggerSpec: t.field({ type: 'JSON', required: true, extensions: specField('triggerSpec') }),
+    actionSpec: t.field({ type: 'JSON', required: true, extensions: specField('actionSpec') }),
     active: t.boolean({ defaultValue: true }),
     createdBy: t.string({ description: 'Who created the rule (free text until API keys exist).' }),
   }),
@@ -56,8 +57,8 @@ const UpdateRuleInput = builder.inputType('UpdateRuleInput', {
     name: t.string(),
     description: t.string(),
     triggerType: t.field({ type: TriggerTypeEnum }),
-    triggerSpec: t.field({ type: 'JSON' }),
-    actionSpec: t.field({ type: 'JSON' }),
+    triggerSpec: t.field({ type: 'JSON', extensions: specField('triggerSpec') }),
+    actionSpec: t.field({ type: 'JSON', extensions: specField('actionSpec') }),
     active: t.boolean(),
   }),
 });

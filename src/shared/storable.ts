@@ -46,18 +46,27 @@ function storableArray(array: unknown[]): unknown[] {
 }
 
 function storableObject(object: Record<string, unknown>): Record<string, unknown> {
-  for (const key in object) {
+  let copy: Record<string, unknown> | null = null;
+  const keys = Object.keys(object);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     const item = object[key];
-    if (UNSTORABLE.test(key) || storable(item) !== item) return rebuilt(object);
+    // Each value is made storable once: walking it again to build the copy would cost twice
+    // per level, exponential in the depth.
+    const clean = storable(item);
+    if (!copy && (clean !== item || UNSTORABLE.test(key))) {
+      copy = {};
+      for (let j = 0; j < i; j++) setOwn(copy, keys[j]!, object[keys[j]!]);
+    }
+    if (copy) setOwn(copy, storableText(key), clean);
   }
-  return object;
+  return copy ?? object;
 }
 
-/** A copy of an object that needs replacing somewhere (keys in their order; two keys made equal keep the last value). */
-function rebuilt(object: Record<string, unknown>): Record<string, unknown> {
-  const copy: Record<string, unknown> = {};
-  for (const key in object) copy[storableText(key)] = storable(object[key]);
-  return copy;
+/** Sets an own property, also one named `__proto__` (which plain assignment would take as the prototype). Two keys made equal keep the last value. */
+function setOwn(object: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+  else object[key] = value;
 }
 
 /**

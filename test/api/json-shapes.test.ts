@@ -21,10 +21,11 @@ async function rawGql(app: App, query: string, variablesText: string): Promise<G
   return { ...(await response.json()), status: response.status };
 }
 
-function badInput(response: GraphQLResponse, message: string, field: string) {
+function badInput(response: GraphQLResponse, message: string, field: string, specPath?: string) {
   const error = refusal(response, 'BAD_USER_INPUT');
   expect(error.message).toBe(message);
   expect(error.extensions?.field).toBe(field);
+  expect(error.extensions?.specPath).toBe(specPath);
   expect(response.data ?? null).toBeNull();
 }
 
@@ -71,10 +72,11 @@ describe.each(backends())('JSON input shapes (%s)', (backend) => {
     badInput(await rawGql(app, `mutation($p: JSON) { executeApi(apiId: "${UNKNOWN_ID}", params: $p) { id } }`, `{"p":${deep}}`), TOO_DEEP('params'), `params${'.a'.repeat(64)}`);
     badInput(
       await rawGql(app, `mutation($input: CreateRuleInput!) { createRule(input: $input) { id } }`, `{"input":{"name":"deep","triggerSpec":{"conditions":[]},"actionSpec":{"type":"webhook","endpoint":"http://127.0.0.1:9/x","body":{"v":1e400}}}}`),
-      'input.actionSpec.body.v: a number out of the double range (not finite)',
+      'actionSpec.body.v: a number out of the double range (not finite)',
       'input.actionSpec.body.v',
+      'actionSpec.body.v',
     );
-    badInput(await rawGql(app, `mutation($t: JSON) { updateRule(id: "${ruleId}", input: { triggerSpec: $t }) { id } }`, `{"t":${deep}}`), TOO_DEEP('input.triggerSpec'), `input.triggerSpec${'.a'.repeat(64)}`);
+    badInput(await rawGql(app, `mutation($t: JSON) { updateRule(id: "${ruleId}", input: { triggerSpec: $t }) { id } }`, `{"t":${deep}}`), TOO_DEEP('triggerSpec'), `input.triggerSpec${'.a'.repeat(64)}`, `triggerSpec${'.a'.repeat(64)}`);
     const literal = `${'{a: '.repeat(65)}1${'}'.repeat(65)}`;
     badInput(await app.gql(`mutation { triggerRule(ruleId: "${ruleId}", payload: ${literal}) { id } }`), TOO_DEEP('payload'), `payload${'.a'.repeat(64)}`);
     badInput(await app.gql(`mutation { triggerRule(ruleId: "${ruleId}", payload: {v: 1e400}) { id } }`), 'payload.v: a number out of the double range (not finite)', 'payload.v');

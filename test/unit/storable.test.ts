@@ -72,3 +72,20 @@ describe('store errors in logs', () => {
     expect(storeErrorFields('boom')).toEqual({ pgCode: null, errorKind: 'string' });
   });
 });
+
+describe('storableJson on deep and odd values', () => {
+  it('walks each value once, so a deep value with a replacement at the bottom is cleaned at once', () => {
+    let value: unknown = { leaf: '\ud800' };
+    for (let i = 0; i < 64; i++) value = { a: value, b: [value === null ? 0 : 1] };
+    let clean = storableJson(value) as any;
+    for (let i = 0; i < 64; i++) clean = clean.a;
+    expect(clean).toEqual({ leaf: '\uFFFD' });
+  });
+
+  it('keeps an own __proto__ key as a key when it copies', () => {
+    const value = JSON.parse('{"__proto__": {"x": "\\u0000"}, "y": 1}');
+    const clean = storableJson(value);
+    expect(Object.getPrototypeOf(clean)).toBe(Object.prototype);
+    expect(JSON.stringify(clean)).toBe('{"__proto__":{"x":"\uFFFD"},"y":1}');
+  });
+});
