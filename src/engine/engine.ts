@@ -13,7 +13,7 @@ import type { RuleStatsCounter } from './stats.js';
 import { newId } from '../shared/ids.js';
 import { storableJson } from '../shared/storable.js';
 import { boundedReferences } from './references.js';
-import { STORE_FAILED, storeErrorFields } from './store/storeError.js';
+import { STORE_FAILED, storeErrorFields, writeUntilTaken } from './store/storeError.js';
 
 export interface RuleReader {
   getRule(id: string): Promise<Rule | null>;
@@ -93,14 +93,17 @@ function storableRequest(request: RunRequest): RunRequest {
 
 /**
  * The final write of a step the database refused, as small as it can be: FAILED with
- * STORE_FAILED, no result, references or log lines, and its events (the same seqs) saying so.
+ * STORE_FAILED, no result, action references or log lines, and its events (the same seqs)
+ * saying so. The references the start wrote (the trigger, the event, a schedule's due time) were
+ * taken by the database then, and stay.
  */
 function storeFailedStep(step: Step): Step {
+  const { action: _action, ...started } = (step.execution.references ?? {}) as Record<string, unknown>;
   const execution: Execution = {
     ...step.execution,
     status: 'FAILED',
     result: null,
-    references: { trigger: null },
+    references: started,
     errorCode: STORE_FAILED.code,
     errorMessage: STORE_FAILED.message,
     lockKey: null,
@@ -495,19 +498,17 @@ export class Engine {
 
   /**
    * Writes a STORE_FAILED step; logs the refusal it stands for (its code only) and its own.
-   * Answers whether the row had already been finished elsewhere.
+   * Tries until the database takes it; answers whether the row had already been finished elsewhere.
    */
   private async writeStoreFailed(failed: Step, refusal: unknown): Promise<boolean> {
     const { logger } = this.options;
     const executionId = failed.execution.id;
     logger.error({ executionId, ...storeErrorFields(refusal) }, 'the database refused the final write of an execution; it is written FAILED with STORE_FAILED');
-    try {
-      const [written] = await this.write('finish', [failed]);
-      return !written;
-    } catch (error) {
-      logger.error({ executionId, ...storeErrorFields(error) }, 'could not write an execution FAILED with STORE_FAILED either; it stays RUNNING');
-      return false;
-    }
+    const [written] = await writeUntilTaken(
+      () => this.write('finish', [failed]),
+      (error, attempt) => logger.warn({ executionId, attempt, ...storeErrorFields(error) }, 'could not write an execution FAILED with STORE_FAILED yet; trying again'),
+    );
+    return !written;
   }
 
   private async runAction(running: Execution, request: RunRequest, self: Parent, sink: LogSink): Promise<ActionOutcome> {

@@ -219,6 +219,58 @@ describe.each(backends())('store safety (%s)', (backend) => {
     });
   });
 
+  describe('a STORE_FAILED write the database refuses too (an outage)', () => {
+    /**
+     * Refuses every final write of `table` (the marked one and the STORE_FAILED one alike),
+     * counting the refusals in a sequence (which a raised error does not roll back).
+     */
+    async function refuseAll(table: string) {
+      const name = `refuse_all_${table}`;
+      await sql.query(`CREATE SEQUENCE ${name}_count`);
+      await sql.query(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.status <> 'RUNNING' THEN PERFORM nextval('${name}_count'); RAISE EXCEPTION 'refused by the test' USING ERRCODE = '08006'; END IF;
+          RETURN NEW;
+        END $$`);
+      await sql.query(`CREATE TRIGGER ${name} BEFORE UPDATE ON ${table} FOR EACH ROW EXECUTE FUNCTION ${name}()`);
+      const refusals = async () => Number((await sql.query<{ n: string }>(`SELECT last_value AS n FROM ${name}_count`))[0]!.n);
+      const restore = async () => {
+        await sql.query(`DROP TRIGGER IF EXISTS ${name} ON ${table}`);
+        await sql.query(`DROP FUNCTION IF EXISTS ${name}()`);
+        await sql.query(`DROP SEQUENCE IF EXISTS ${name}_count`);
+      };
+      return { refusals, restore };
+    }
+
+    async function until(check: () => Promise<boolean>, what: string) {
+      for (let i = 0; i < 300; i++) {
+        if (await check()) return;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error(`timed out waiting for ${what}`);
+    }
+
+    it('is tried again until the database takes it: the row ends FAILED with STORE_FAILED and the rule is free', async () => {
+      const { refusals, restore } = await refuseAll('executions');
+      let rule: { id: string };
+      let started: { id: string };
+      try {
+        rule = await createRule(t, { actionSpec: { endpoint: `${sink.url}/json` } });
+        started = await trigger(t, rule.id, { n: 1 }, { wait: false });
+        // The final write, its step alone, then the STORE_FAILED write and at least one more try.
+        await until(async () => (await refusals()) >= 4, 'four refused writes');
+        expect((await getExecution(t, started.id))!.status).toBe('RUNNING');
+      } finally {
+        await restore();
+      }
+      const done = await waitFinished(t, started.id);
+      expect(done).toMatchObject({ status: 'FAILED', error: { code: 'STORE_FAILED' }, result: null });
+      // What the start wrote stays: the condition's trace.
+      expect(done.references.trigger).not.toBeNull();
+      await expectFree(t, rule.id);
+    });
+  });
+
   describe('references', () => {
     it('of a 900-leaf condition, every leaf evaluated, stay within 64 KiB with truncated: true and the top of the trace', async () => {
       const value = 'v'.repeat(120);

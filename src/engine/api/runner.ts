@@ -15,7 +15,7 @@ import { runHttpApi } from './httpApi.js';
 import type { ScriptHttpRequest, ScriptHttpResponse, ScriptResult, ScriptRunner } from './scriptRunner.js';
 import { newId } from '../../shared/ids.js';
 import { storableJson, storableText } from '../../shared/storable.js';
-import { STORE_FAILED, storeErrorFields } from '../store/storeError.js';
+import { STORE_FAILED, storeErrorFields, writeUntilTaken } from '../store/storeError.js';
 
 export interface LogLine {
   level: LogLevelValue;
@@ -138,11 +138,10 @@ export class ApiRunner {
     const { store, logger } = this.options;
     const failed: ApiExecution = { ...refused, status: 'FAILED', output: null, errorCode: STORE_FAILED.code, errorMessage: STORE_FAILED.message };
     logger.error({ apiExecutionId: failed.id, ...storeErrorFields(refusal) }, 'the database refused the final write of an API run; it is written FAILED with STORE_FAILED');
-    try {
-      await store.finish(failed, []);
-    } catch (error) {
-      logger.error({ apiExecutionId: failed.id, ...storeErrorFields(error) }, 'could not write an API run FAILED with STORE_FAILED either; it stays RUNNING');
-    }
+    await writeUntilTaken(
+      () => store.finish(failed, []),
+      (error, attempt) => logger.warn({ apiExecutionId: failed.id, attempt, ...storeErrorFields(error) }, 'could not write an API run FAILED with STORE_FAILED yet; trying again'),
+    );
     return failed;
   }
 
