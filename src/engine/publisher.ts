@@ -66,7 +66,15 @@ export class EventPublisher {
 
   async publish(event: Record<string, unknown>, source: string | null): Promise<PublishResult> {
     const starts: EventStart[] = [];
-    const { eventId, matched } = this.dispatch(await this.rules.current(), event, source, starts);
+    let dispatched: { eventId: string; matched: number };
+    try {
+      dispatched = this.dispatch(await this.rules.current(), event, source, starts);
+    } catch (error) {
+      // Runs begun before the throw are settled first, so none ends unobserved.
+      await Promise.allSettled(starts.map((s) => s.run));
+      throw error;
+    }
+    const { eventId, matched } = dispatched;
     const runs = await Promise.all(starts.map((s) => s.run));
     return { eventId, matched, executions: runs.map((r) => r.started) };
   }
@@ -133,16 +141,21 @@ export class EventPublisher {
     for (const fired of snapshot.streamFirings(event)) {
       // A stream rule counts once per event, however many of its windows the event closed; firings
       // that only time caused (a window the event's clock closed) count in Rule.stats alone.
-      const started = this.startFirings(fired, references);
-      if (started.some((s) => s.cause === 'event')) matched++;
-      starts.push(...started.map((s) => ({ rule: fired.rule, run: s.run })));
+      let byEvent = false;
+      this.startFirings(fired, references, (run, cause) => {
+        starts.push({ rule: fired.rule, run });
+        byEvent ||= cause === 'event';
+      });
+      if (byEvent) matched++;
     }
     return { eventId, matched };
   }
 
-  /** Firings of a stream rule, each through the throttle (keyed by its group or key) to a run. */
-  private startFirings(fired: StreamFiring, references: Record<string, unknown>): { run: Promise<StartedRun>; cause: 'event' | 'time' }[] {
-    const starts: { run: Promise<StartedRun>; cause: 'event' | 'time' }[] = [];
+  /**
+   * Firings of a stream rule, each through the throttle (keyed by its group or key) to a run,
+   * handed to `started` as soon as it is begun (so a throw later in the loop loses none).
+   */
+  private startFirings(fired: StreamFiring, references: Record<string, unknown>, started: (run: Promise<StartedRun>, cause: 'event' | 'time') => void): void {
     for (const firing of fired.firings) {
       this.stats.add(fired.rule.id, 'matched');
       const token = fired.throttle ? this.throttle.acquire(fired.rule.id, fired.throttle, firing.throttleKeySource) : null;
@@ -151,14 +164,19 @@ export class EventPublisher {
         continue;
       }
       const evaluation = { met: true, trigger: firing.references };
-      starts.push({ run: this.start({ rule: fired.rule, payload: firing.payload, executedBy: 'event', references, queueable: true, evaluation }, token), cause: firing.cause });
+      started(this.start({ rule: fired.rule, payload: firing.payload, executedBy: 'event', references, queueable: true, evaluation }, token), firing.cause);
     }
-    return starts;
   }
 
   /** Firings no event caused (window closes by the clock, session gaps, absence deadlines). */
   async publishTimerFirings(fired: StreamFiring): Promise<void> {
-    await Promise.allSettled(this.startFirings(fired, {}).map((s) => s.run));
+    const runs: Promise<StartedRun>[] = [];
+    try {
+      this.startFirings(fired, {}, (run) => runs.push(run));
+    } catch (error) {
+      this.logger.error({ err: error, ruleId: fired.rule.id }, 'firings of a stream rule could not all be started');
+    }
+    await Promise.allSettled(runs);
   }
 
   /** Starts a run; a throttle cooldown reserved for it is given back when the run did not start. */

@@ -38,7 +38,9 @@ function parseNdjson(text: string): { parsed: { index: number; event: unknown }[
   return { parsed, refused };
 }
 
-const problem = (res: ServerResponse, status: number, message: string) => sendJson(res, status, { error: message });
+const problem = (res: ServerResponse, status: number, message: string) =>
+  // Over a cap, the answer also carries the GraphQL error PAYLOAD_TOO_LARGE, as a GraphQL request's does.
+  sendJson(res, status, status === 413 ? { error: message, errors: [{ message, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] } : { error: message });
 
 /**
  * POST /events: NDJSON (application/x-ndjson) or a JSON array of events, answered with the JSON

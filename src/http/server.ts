@@ -230,8 +230,12 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
           return [maskError(error) as never];
         }
       },
+      // Errors a subscription's stream raises mid-way (a database error while reading history)
+      // are masked like any other: graphql-ws would send their message as it is.
       onError: (_ctx, _id, _payload, errors) => {
-        logger.debug({ errors: errors.map((e) => e.message) }, 'graphql-ws operation error');
+        const masked = errors.map((e) => maskError(e) as GraphQLError);
+        logger.debug({ errors: masked.map((e) => e.extensions.code) }, 'graphql-ws operation error');
+        return masked;
       },
     },
     wsServer,

@@ -375,7 +375,9 @@ describe.each(backends())('stream engine (%s)', (backend) => {
         expect(ok200.status).toBe(200);
         expect(ok200.json).toEqual({ accepted: 1, matched: 0, refused: [] });
         const big = JSON.stringify([{ pad: 'x'.repeat(3000) }]);
-        expect((await postEvents(small, big, 'application/json')).status).toBe(413);
+        const tooBig = await postEvents(small, big, 'application/json');
+        expect(tooBig.status).toBe(413);
+        expect(tooBig.json).toMatchObject({ error: expect.any(String), errors: [{ extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
         const bigLines = Array.from({ length: 100 }, (_, i) => JSON.stringify({ i, pad: 'y'.repeat(30) })).join('\n');
         expect((await postEvents(small, bigLines, 'application/x-ndjson')).status).toBe(413);
       } finally {
