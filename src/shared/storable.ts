@@ -6,7 +6,7 @@
  * In unicode mode a surrogate pair is one code point above U+FFFF, so the class matches only
  * lone surrogates.
  */
-const UNSTORABLE = /[\0\ud800-\udfff]/u;
+export const UNSTORABLE = /[\0\ud800-\udfff]/u;
 const UNSTORABLE_ALL = /[\0\ud800-\udfff]/gu;
 /** How JSON.stringify writes them: `\u0000`, and a lone surrogate as `\ud800`..`\udfff`. */
 const UNSTORABLE_ESCAPE = /\\u(?:0000|d[89a-f])/;

@@ -3,5 +3,4 @@ export * from './types.js';
 export { validateTriggerSpec, eventSpecKind, conditionOf } from './trigger.js';
 export { validateActionSpec } from './action.js';
 export { validateRuntimePolicy, validateHttpSpec, validateParamSchema, compileParamSchema } from './api.js';
-export { MAX_SPEC_BYTES, MAX_CONDITIONS } from './limits.js';
-export { checkText, findBadText, badTextReason } from './text.js';
+export { badTextReason } from './text.js';

@@ -1,3 +1,4 @@
+import { UNSTORABLE } from '../../shared/storable.js';
 import { SpecError } from './errors.js';
 import { indexPath, keyPath } from './util.js';
 
@@ -8,11 +9,10 @@ import { indexPath, keyPath } from './util.js';
  * back different from what was saved.)
  */
 
-const BAD_CHARACTER = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Why `text` is refused, or null when it is well-formed and holds no U+0000. */
 export function badTextReason(text: string): string | null {
-  const found = BAD_CHARACTER.exec(text);
+  const found = UNSTORABLE.exec(text);
   if (found === null) return null;
   const unit = found[0].charCodeAt(0);
   if (unit === 0) return `U+0000 (NUL) at character ${found.index + 1} is not allowed`;
