@@ -256,7 +256,7 @@ export class Engine {
       payload: request.payload ?? null,
       actionType: rule.actionType,
       result: null,
-      references: boundedReferences({ trigger: null, ...request.references }),
+      references: { trigger: null, ...request.references },
       errorCode: null,
       errorMessage: null,
       skipReason: null,

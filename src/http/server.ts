@@ -82,6 +82,8 @@ function bodyLimitPlugin(maxBytes: number): Plugin {
 const yogaLog =
   (logger: Logger, level: 'debug' | 'info' | 'warn') =>
   (...args: unknown[]) => {
+    // yoga writes several debug lines per request: below the level, nothing is built.
+    if (!logger.isLevelEnabled(level)) return;
     const error = args.find((arg) => arg instanceof Error);
     const message = args
       .filter((arg) => !(arg instanceof Error))
