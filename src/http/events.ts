@@ -42,15 +42,27 @@ const problem = (res: ServerResponse, status: number, message: string) =>
   // Over a cap, the answer also carries the GraphQL error PAYLOAD_TOO_LARGE, as a GraphQL request's does.
   sendJson(res, status, status === 413 ? { error: message, errors: [{ message, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] } : { error: message });
 
+/** The body's format from its media type (parameters such as charset aside), or null for any other type (415). */
+function bodyFormat(contentType: string | undefined): 'json' | 'ndjson' | null {
+  const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  return mediaType === 'application/json' ? 'json' : mediaType === 'application/x-ndjson' ? 'ndjson' : null;
+}
+
 /**
- * POST /events: NDJSON (application/x-ndjson) or a JSON array of events, answered with the JSON
- * of PublishEventsResult. 400 only when nothing parses; 413 over the size cap or past 10,000 events.
+ * POST /events: NDJSON (application/x-ndjson) or a JSON array of events (application/json),
+ * answered with the JSON of PublishEventsResult. 400 only when nothing parses; 413 over the size
+ * cap or past 10,000 events; 415 for any other content type.
  */
 export function eventsRoute(options: { maxBytes: number; publish: PublishBatch; logger: Logger }) {
   return async (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
       return problem(res, 405, 'POST events to this path');
+    }
+    const format = bodyFormat(req.headers['content-type']);
+    if (!format) {
+      res.setHeader('connection', 'close');
+      return problem(res, 415, 'send events as application/json (an array of events) or application/x-ndjson (one event a line)');
     }
     let body: Buffer;
     try {
@@ -65,11 +77,10 @@ export function eventsRoute(options: { maxBytes: number; publish: PublishBatch; 
       res.destroy();
       return;
     }
-    const contentType = String(req.headers['content-type'] ?? '').toLowerCase();
     const text = body.toString('utf8');
     let parsed: { index: number; event: unknown }[];
     let refused: Refused = [];
-    if (contentType.includes('ndjson') || contentType.includes('jsonl')) {
+    if (format === 'ndjson') {
       ({ parsed, refused } = parseNdjson(text));
     } else {
       let value: unknown;

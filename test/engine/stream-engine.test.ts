@@ -368,6 +368,19 @@ describe.each(backends())('stream engine (%s)', (backend) => {
       await get.text();
     });
 
+    it('415 for any content type but application/json and application/x-ndjson; nothing published', async () => {
+      const tag = tagOf();
+      const rule = await createRule(t, { triggerSpec: tagged(tag), actionSpec: { type: 'webhook', endpoint: `${sink.url}/json` } });
+      for (const type of ['text/plain', 'application/jsonl', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '']) {
+        const response = await postEvents(t, JSON.stringify([{ tag }]), type);
+        expect(response.status, type).toBe(415);
+        expect(response.json.error).toMatch(/application\/json/);
+      }
+      expect(await executionsOf(t, rule.id)).toEqual([]);
+      const charset = await postEvents(t, JSON.stringify({ other: 1 }), 'Application/JSON; charset=utf-8');
+      expect(charset.status).toBe(200);
+    });
+
     it('413 over EVENTS_MAX_BYTES', async () => {
       const small = await startFreshApp(backend, { EVENTS_MAX_BYTES: '2048' });
       try {
