@@ -8,6 +8,7 @@ import { nextTimestamp, systemClock, type Clock } from '../shared/clock.js';
 import { checkDescription, checkName, checkWellFormed, duplicateName } from './names.js';
 import { afterCursorFilter, isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
 import { newId } from '../shared/ids.js';
+import { withOpaqueJson } from '../db/jsonValues.js';
 
 export interface RuntimePolicyInput {
   timeoutMs?: number | null;
@@ -114,7 +115,7 @@ export class ApiDefinitionService {
     };
     const em = this.fork();
     try {
-      await em.insert(ApiDefinitionSchema, api);
+      await em.insert(ApiDefinitionSchema, withOpaqueJson(api));
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) throw duplicateName('API definition', name);
       throw error;
@@ -152,7 +153,7 @@ export class ApiDefinitionService {
       updatedAt: nextTimestamp(this.clock, current.updatedAt),
     };
     try {
-      await em.nativeUpdate(ApiDefinitionSchema, { id }, changes);
+      await em.nativeUpdate(ApiDefinitionSchema, { id }, withOpaqueJson(changes));
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) throw duplicateName('API definition', name);
       throw error;

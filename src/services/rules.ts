@@ -7,6 +7,7 @@ import { nextTimestamp, systemClock, type Clock } from '../shared/clock.js';
 import { checkDescription, checkName, checkWellFormed, duplicateName } from './names.js';
 import { afterCursorFilter, isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
 import { newId } from '../shared/ids.js';
+import { withOpaqueJson } from '../db/jsonValues.js';
 
 export interface RuleFilter {
   active?: boolean | null;
@@ -108,7 +109,7 @@ export class RuleService {
     };
     const em = this.fork();
     try {
-      await em.insert(RuleSchema, rule);
+      await em.insert(RuleSchema, withOpaqueJson(rule));
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) throw duplicateName('rule', name);
       throw error;
@@ -137,7 +138,7 @@ export class RuleService {
       updatedAt: nextTimestamp(this.clock, current.updatedAt),
     };
     try {
-      await em.nativeUpdate(RuleSchema, { id }, changes);
+      await em.nativeUpdate(RuleSchema, { id }, withOpaqueJson(changes));
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) throw duplicateName('rule', name);
       throw error;

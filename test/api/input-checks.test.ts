@@ -146,6 +146,28 @@ describe.each(backends())('input checks (%s)', (backend) => {
       expect(created.triggerSpec.value).toBe(text);
     });
 
+    it('keys an ORM would take for its own (constructor, __entity, __reference) are stored as given', async () => {
+      const odd = { constructor: false, __entity: true, __reference: { x: 1 }, __helper: null, '': { constructor: { name: 5 } } };
+      const created = ok(
+        await t.gql(`mutation($input: CreateRuleInput!) { createRule(input: $input) { id actionSpec } }`, {
+          input: { name: unique('odd keys'), triggerSpec: { conditions: [] }, actionSpec: { ...webhook(), params: odd } },
+        }),
+      ).createRule;
+      expect(created.actionSpec.params).toEqual(odd);
+      const updated = ok(
+        await t.gql(`mutation($id: ID!, $input: UpdateRuleInput!) { updateRule(id: $id, input: $input) { actionSpec } }`, { id: created.id, input: { actionSpec: { ...webhook(), body: odd } } }),
+      ).updateRule;
+      expect(updated.actionSpec.body).toEqual(odd);
+      const read = ok(await t.gql(`query($id: ID!) { rule(id: $id) { actionSpec } }`, { id: created.id })).rule;
+      expect(read.actionSpec.body).toEqual(odd);
+      const api = ok(
+        await t.gql(`mutation($input: CreateApiDefinitionInput!) { createApiDefinition(input: $input) { id paramSchema } }`, {
+          input: { name: unique('odd schema'), kind: 'SCRIPT', source: 'function main(params) {\n  return params;\n}\n', paramSchema: { type: 'object', properties: { constructor: { type: 'string' }, __entity: { type: 'boolean' } } } },
+        }),
+      ).createApiDefinition;
+      expect(Object.keys(api.paramSchema.properties)).toEqual(['constructor', '__entity']);
+    });
+
     const SOURCE = 'function main(params) {\n  return params;\n}\n';
     const SCRIPT = { kind: 'SCRIPT', source: SOURCE };
     const HTTP = { kind: 'HTTP', httpSpec: { url: 'https://example.com/api' } };
