@@ -15,51 +15,61 @@ export interface JsonShapeProblem {
 }
 
 interface Frame {
-  value: object;
+  /** The object or array's keys (array indexes are read from `items`). */
+  keys: string[] | null;
+  items: unknown[] | Record<string, unknown>;
+  /** The next child to look at. */
+  next: number;
+  /** Its level: 1 for a value at the top. */
   depth: number;
   parent: Frame | null;
   key: string | number;
 }
 
-const pathOf = (frame: Frame | null, last: string | number): JsonPath => {
+const pathOf = (frame: Frame, last: string | number): JsonPath => {
   const path: JsonPath = [last];
-  for (let at = frame; at?.parent; at = at.parent) path.push(at.key);
+  for (let at: Frame | null = frame; at?.parent; at = at.parent) path.push(at.key);
   return path.reverse();
 };
 
 const TOO_DEEP = `nested deeper than ${MAX_JSON_DEPTH} levels`;
 const NOT_FINITE = 'a number out of the double range (not finite)';
 
-/** The first place where `value` is not of an acceptable shape, or null when it is. */
+const frameOf = (value: object, depth: number, parent: Frame | null, key: string | number): Frame =>
+  Array.isArray(value) ? { keys: null, items: value, next: 0, depth, parent, key } : { keys: Object.keys(value), items: value as Record<string, unknown>, next: 0, depth, parent, key };
+
+/**
+ * The first place, in document order, where `value` is not of an acceptable shape, or null when
+ * it is. Children are taken one at a time from the frame on top of the stack, so a problem is
+ * found before any that comes after it in the text.
+ */
 export function findJsonShapeProblem(value: unknown, maxDepth = MAX_JSON_DEPTH): JsonShapeProblem | null {
   if (typeof value === 'number') return Number.isFinite(value) ? null : { path: [], problem: NOT_FINITE };
   if (typeof value !== 'object' || value === null) return null;
   if (maxDepth < 1) return { path: [], problem: TOO_DEEP };
-  const stack: Frame[] = [{ value, depth: 1, parent: null, key: '' }];
-  let found: JsonShapeProblem | null = null;
-  const visit = (frame: Frame, key: string | number, child: unknown): boolean => {
-    if (typeof child === 'number') {
-      if (!Number.isFinite(child)) found = { path: pathOf(frame, key), problem: NOT_FINITE };
-    } else if (typeof child === 'object' && child !== null) {
-      if (frame.depth >= maxDepth) found = { path: pathOf(frame, key), problem: TOO_DEEP };
-      else stack.push({ value: child, depth: frame.depth + 1, parent: frame, key });
-    }
-    return found !== null;
-  };
+  const stack: Frame[] = [frameOf(value, 1, null, '')];
   while (stack.length > 0) {
-    const frame = stack.pop()!;
-    if (Array.isArray(frame.value)) {
-      const items = frame.value as unknown[];
-      for (let i = 0; i < items.length; i++) if (visit(frame, i, items[i])) return found;
-    } else {
-      const record = frame.value as Record<string, unknown>;
-      for (const key of Object.keys(record)) if (visit(frame, key, record[key])) return found;
+    const frame = stack[stack.length - 1]!;
+    const count = frame.keys ? frame.keys.length : (frame.items as unknown[]).length;
+    if (frame.next >= count) {
+      stack.pop();
+      continue;
+    }
+    const key = frame.keys ? frame.keys[frame.next]! : frame.next;
+    frame.next++;
+    const child = (frame.items as Record<string | number, unknown>)[key];
+    if (typeof child === 'number') {
+      if (!Number.isFinite(child)) return { path: pathOf(frame, key), problem: NOT_FINITE };
+    } else if (typeof child === 'object' && child !== null) {
+      if (frame.depth >= maxDepth) return { path: pathOf(frame, key), problem: TOO_DEEP };
+      stack.push(frameOf(child, frame.depth + 1, frame, key));
     }
   }
   return null;
 }
 
-const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+/** A key written after a dot in a path (`payload.items.0.id`); any other key is quoted in brackets. Specs' paths use the same. */
+export const SIMPLE_KEY = /^[A-Za-z0-9_$-]+$/;
 const MAX_KEY_SHOWN = 60;
 
 /** `root.a.b[3]["odd key"]`; overlong keys are cut, so the text stays short whatever the input. */
@@ -67,7 +77,7 @@ export function formatJsonPath(root: string, path: JsonPath): string {
   let text = root;
   for (const key of path) {
     if (typeof key === 'number') text += `[${key}]`;
-    else if (IDENTIFIER.test(key) && key.length <= MAX_KEY_SHOWN) text += text === '' ? key : `.${key}`;
+    else if (SIMPLE_KEY.test(key) && key.length <= MAX_KEY_SHOWN) text += text === '' ? key : `.${key}`;
     else text += `[${JSON.stringify(key.length > MAX_KEY_SHOWN ? `${key.slice(0, MAX_KEY_SHOWN)}…` : key)}]`;
   }
   return text;

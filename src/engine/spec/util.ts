@@ -1,5 +1,6 @@
 import { refusedHeaderReason } from '../http/requestRules.js';
 import { SpecError } from './errors.js';
+import { SIMPLE_KEY } from '../../shared/jsonShape.js';
 
 /** Internal helpers shared by the spec validators. */
 
@@ -8,8 +9,6 @@ export type JsonObject = Record<string, unknown>;
 export function isPlainObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
-
-const SIMPLE_KEY = /^[A-Za-z0-9_$-]+$/;
 
 /** `base.key`, or `base["odd key"]` when the key would not read well after a dot. */
 export function keyPath(base: string, key: string): string {
