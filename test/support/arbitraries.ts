@@ -527,7 +527,7 @@ export function actionSpec(targets: ActionTargets): fc.Arbitrary<GeneratedSpec> 
           fc.constantFrom<unknown>([], 'x').map((value) => ({ value, defect: true })),
         ),
         params: templatedObject,
-        body: fc.oneof(templatedValue, templatedObject.map((e) => ({ value: e, bad: false }))),
+        body: fc.oneof(templatedValue, templatedObject.map((entries) => ({ entries }))),
         timeoutMs: fc.oneof(fc.integer({ min: 1, max: 2000 }).map((value) => ({ value: value as unknown })), fc.constantFrom<unknown>(0, -1, 60_001, 1.5, '100').map((value) => ({ value, defect: true }))),
       },
       { requiredKeys: ['endpoint'] },
@@ -552,8 +552,8 @@ export function actionSpec(targets: ActionTargets): fc.Arbitrary<GeneratedSpec> 
         for (const [k, v] of w.params) if (v.bad) defects.push({ kind: 'exact', path: keyPath(`${root}.params`, k), why: 'bad template' });
       }
       if (w.body) {
-        if (Array.isArray(w.body.value)) {
-          const entriesOf = w.body.value as [string, { value: unknown; bad: boolean }][];
+        if ('entries' in w.body) {
+          const entriesOf = w.body.entries as [string, { value: unknown; bad: boolean }][];
           entries.push(['body', objectOf(entriesOf.map(([k, v]) => [k, v.value]))]);
           for (const [k, v] of entriesOf) if (v.bad) defects.push({ kind: 'exact', path: keyPath(`${root}.body`, k), why: 'bad template' });
         } else {
