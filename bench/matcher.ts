@@ -7,8 +7,8 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Engine, type NestedCondition, type RuleProperties, type TopLevelCondition } from 'json-rules-engine';
-import { compilePredicate, type Condition, type LeafCondition } from '../src/engine/conditions/index.js';
-import { RuleIndex } from '../src/engine/matcher/index.js';
+import { compilePredicate, type Condition, type LeafCondition } from '../src/engine/rules/conditions/index.js';
+import { RuleIndex } from '../src/engine/events/matcher/index.js';
 
 export interface MatcherBenchResult {
   matcherEventsPerSecond: number;

@@ -1,8 +1,8 @@
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { Sandbox } from '../src/engine/sandbox/index.js';
-import type { ScriptRun } from '../src/engine/api/scriptRunner.js';
+import { Sandbox } from '../src/engine/scripts/sandbox/index.js';
+import type { ScriptRun } from '../src/engine/scripts/scriptRunner.js';
 import { freshDatabase } from './engine.js';
 import { stats, type LatencyStats } from './support/measure.js';
 

@@ -9,7 +9,7 @@
  * processor, not the event generator.
  */
 import { createStreamProcessor, type StreamProcessor } from '../src/engine/stream/index.js';
-import type { WindowSpec } from '../src/engine/spec/types.js';
+import type { WindowSpec } from '../src/engine/rules/spec/types.js';
 
 export interface StreamBenchResult {
   /** Events per second, sliding count, sum and avg together (3 rules, each over every event). */

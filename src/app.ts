@@ -1,8 +1,8 @@
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { startEngineRuntime, type EngineRuntime } from './engine/runtime.js';
-import { eventsRoute } from './http/events.js';
-import { createHttpServer, type HttpServer } from './http/server.js';
+import { eventsRoute } from './server/events.js';
+import { createHttpServer, type HttpServer } from './server/server.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildSchema, createLoaders, type Services } from './schema/index.js';
 import { ApiDefinitionService } from './services/apis.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseAllowlistEntry } from './engine/http/guard.js';
+import { parseAllowlistEntry } from './engine/outbound/guard.js';
 
 /** Thrown when the environment holds a setting the service cannot start with. */
 export class ConfigError extends Error {

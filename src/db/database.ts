@@ -2,12 +2,12 @@ import { MikroORM, type EntityManager } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import { migrationsList } from '../../migrations/index.js';
 import type { Config } from '../config.js';
-import type { Sql } from '../engine/store/sql.js';
+import type { Sql } from '../engine/store/sqlClient.js';
 import { entities } from '../entities/index.js';
 import type { Logger } from '../logger.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded.js';
 import { ConnectionPool } from './pool.js';
-import { createPooledSql, createSql } from './sql.js';
+import { createPooledSql, createSql } from './sqlAdapter.js';
 
 /** The database could not be reached or prepared; the message is safe to print (no password). */
 export class DatabaseStartError extends Error {

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import type { ActionLog, Execution, Rule } from '../entities/index.js';
-import type { RuleStats } from '../engine/stats.js';
+import type { RuleStats } from '../engine/rules/stats.js';
 import type { Services } from './context.js';
 
 /** Per-request batching, so a page of executions costs one query per field, not one per row. */

@@ -1,7 +1,7 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { checkScriptSource } from '../engine/sandbox/validateSource.js';
-import { validateHttpSpec, validateParamSchema, validateRuntimePolicy, type SpecLimits } from '../engine/spec/index.js';
+import { checkScriptSource } from '../engine/scripts/sandbox/validateSource.js';
+import { validateHttpSpec, validateParamSchema, validateRuntimePolicy, type SpecLimits } from '../engine/rules/spec/index.js';
 import { ApiDefinitionSchema, type ApiDefinition, type ApiKindValue } from '../entities/index.js';
 import { badInput, notFound } from '../errors.js';
 import { nextTimestamp, systemClock, type Clock } from '../shared/clock.js';

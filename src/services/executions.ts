@@ -1,13 +1,13 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue, Rule } from '../entities/index.js';
-import { isEventObject, MAX_EVENTS_PER_CALL, type BatchResult, type PublishResult } from '../engine/publisher.js';
+import { isEventObject, MAX_EVENTS_PER_CALL, type BatchResult, type PublishResult } from '../engine/events/publisher.js';
 import type { EngineRuntime } from '../engine/runtime.js';
-import type { RuleStats } from '../engine/stats.js';
-import { actionScope, renderTemplates } from '../engine/templates.js';
+import type { RuleStats } from '../engine/rules/stats.js';
+import { actionScope, renderTemplates } from '../engine/actions/templates.js';
 import { AppError, badInput, notFound } from '../errors.js';
 import { checkExecutedBy } from './names.js';
 import { isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
 import { KeyedFanout } from './fanout.js';
-import { createChannel } from './stream.js';
+import { createChannel } from './boundedChannel.js';
 
 export interface Simulation {
   conditionMet: boolean;

@@ -19,7 +19,7 @@ import { buildSchema as schemaFromSDL, findBreakingChanges, type BreakingChange 
 import { describe, expect, it } from 'vitest';
 import { buildSchema, printedSchema } from '../../src/schema/index.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = fileURLToPath(new URL('../..', import.meta.url));
 const contractDir = path.join(root, 'contract');
 const sharedContractDir = path.resolve(root, '../shared/contract');
 

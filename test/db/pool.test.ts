@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionPool, PoolTimeoutError, type ConnectionPoolOptions } from '../../src/db/pool.js';
-import { createPooledSql } from '../../src/db/sql.js';
+import { createPooledSql } from '../../src/db/sqlAdapter.js';
 import { createTestDatabase, ok, startApp, type TestDatabase } from '../support/harness.js';
 import { closedPort, startSink } from '../support/sink.js';
 

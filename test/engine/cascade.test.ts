@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createSql } from '../../src/db/sql.js';
+import { createSql } from '../../src/db/sqlAdapter.js';
 import { backends, ok } from '../support/harness.js';
 import type { Sink } from '../support/sink.js';
 import {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSql } from '../../src/db/sql.js';
-import type { Sql } from '../../src/engine/store/sql.js';
+import { createSql } from '../../src/db/sqlAdapter.js';
+import type { Sql } from '../../src/engine/store/sqlClient.js';
 import { backends, startFreshApp, type TestApp } from '../support/harness.js';
 
 /**

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSql } from '../../src/db/sql.js';
-import { RetentionJob } from '../../src/engine/retention.js';
-import type { Sql } from '../../src/engine/store/sql.js';
+import { createSql } from '../../src/db/sqlAdapter.js';
+import { RetentionJob } from '../../src/engine/jobs/retention.js';
+import type { Sql } from '../../src/engine/store/sqlClient.js';
 import { backends, startFreshApp, type TestApp } from '../support/harness.js';
 import { startSink, type Sink } from '../support/sink.js';
 import { createRule, trigger } from './helpers.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSql } from '../../src/db/sql.js';
-import { timingKey } from '../../src/engine/schedule/timing.js';
+import { createSql } from '../../src/db/sqlAdapter.js';
+import { timingKey } from '../../src/engine/jobs/scheduleTiming.js';
 import { backends, createTestDatabase, ok, startApp, startFreshApp, type TestApp, type TestDatabase } from '../support/harness.js';
 import { startSink, type Sink } from '../support/sink.js';
 import { createRule, EXECUTION_FIELDS, poll, updateRule, type ExecutionData } from './helpers.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createSql } from '../../src/db/sql.js';
-import type { Sql } from '../../src/engine/store/sql.js';
+import { createSql } from '../../src/db/sqlAdapter.js';
+import type { Sql } from '../../src/engine/store/sqlClient.js';
 import { backends, ok, type TestApp } from '../support/harness.js';
 import type { Sink } from '../support/sink.js';
 import { appWithSink, createRule, getExecution, LOG_FIELDS, trigger, unique, waitFinished, type FreshApp } from './helpers.js';

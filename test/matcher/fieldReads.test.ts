@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MISSING } from '../../src/engine/conditions/index.js';
-import { EventReads, FieldSlots } from '../../src/engine/matcher/fieldReads.js';
+import { MISSING } from '../../src/engine/rules/conditions/index.js';
+import { EventReads, FieldSlots } from '../../src/engine/events/matcher/fieldReads.js';
 
 describe('FieldSlots', () => {
   it('gives one slot per field, counts references and reuses freed slots', () => {

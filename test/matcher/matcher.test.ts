@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compilePredicate, OPERATORS, type Condition, type CompiledPredicate, type Operator } from '../../src/engine/conditions/index.js';
-import { accessPlan, RuleIndex } from '../../src/engine/matcher/index.js';
-import { residualAfterKey } from '../../src/engine/matcher/plan.js';
+import { compilePredicate, OPERATORS, type Condition, type CompiledPredicate, type Operator } from '../../src/engine/rules/conditions/index.js';
+import { accessPlan, RuleIndex } from '../../src/engine/events/matcher/index.js';
+import { residualAfterKey } from '../../src/engine/events/matcher/plan.js';
 
 /** Deterministic PRNG (mulberry32) so a failure can be replayed from its seed. */
 function rng(seed: number) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compilePredicate, type Condition, type Operator } from '../../src/engine/conditions/index.js';
-import { EventReads, FieldSlots } from '../../src/engine/matcher/fieldReads.js';
-import { compileCheck, passes } from '../../src/engine/matcher/verifier.js';
+import { compilePredicate, type Condition, type Operator } from '../../src/engine/rules/conditions/index.js';
+import { EventReads, FieldSlots } from '../../src/engine/events/matcher/fieldReads.js';
+import { compileCheck, passes } from '../../src/engine/events/matcher/verifier.js';
 
 // Values that the specialised leaves tell apart: finite numbers and numeric strings, non-numeric
 // strings (ordered lexicographically), non-finite numbers, other primitives, objects.

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox, type ScriptLogLine, type ScriptResult, type ScriptRun } from '../../src/engine/sandbox/index.js';
+import { Sandbox, type ScriptLogLine, type ScriptResult, type ScriptRun } from '../../src/engine/scripts/sandbox/index.js';
 import { ALWAYS, createRule, poll, trigger, unique } from '../engine/helpers.js';
 import { backends, ok, startFreshApp, type GraphQLResponse, type TestApp } from '../support/harness.js';
 

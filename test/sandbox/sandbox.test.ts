@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox, type ScriptHttpRequest, type ScriptHttpResponse, type ScriptLogLine, type ScriptRun } from '../../src/engine/sandbox/index.js';
-import { checkScriptSource } from '../../src/engine/sandbox/validateSource.js';
-import { SpecError } from '../../src/engine/spec/errors.js';
+import { Sandbox, type ScriptHttpRequest, type ScriptHttpResponse, type ScriptLogLine, type ScriptRun } from '../../src/engine/scripts/sandbox/index.js';
+import { checkScriptSource } from '../../src/engine/scripts/sandbox/validateSource.js';
+import { SpecError } from '../../src/engine/rules/spec/errors.js';
 
 let sandbox: Sandbox;
 let keySeq = 0;

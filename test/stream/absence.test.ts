@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createStreamProcessor, type Firing } from '../../src/engine/stream/index.js';
-import type { AbsenceSpec } from '../../src/engine/spec/types.js';
+import type { AbsenceSpec } from '../../src/engine/rules/spec/types.js';
 
 const T0 = Date.UTC(2024, 0, 1);
 const s = (seconds: number): number => T0 + seconds * 1000;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createStreamProcessor, type Firing } from '../../src/engine/stream/index.js';
-import type { WindowSpec } from '../../src/engine/spec/types.js';
+import type { WindowSpec } from '../../src/engine/rules/spec/types.js';
 
 const T0 = Date.UTC(2024, 0, 1, 0, 0, 0); // aligned to the minute
 const s = (seconds: number): number => T0 + seconds * 1000;

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { indexPath, keyPath } from '../../src/engine/spec/util.js';
+import { indexPath, keyPath } from '../../src/engine/rules/spec/util.js';
 
 /**
  * fast-check arbitraries of hostile input for the property suite (test/property): JSON values

@@ -9,7 +9,7 @@ import {
   toFiniteNumber,
   type Condition,
   type Operator,
-} from '../../src/engine/conditions/index.js';
+} from '../../src/engine/rules/conditions/index.js';
 
 const leaf = (field: string, op: Operator, value?: unknown): Condition =>
   value === undefined ? { field, op } : { field, op, value };

@@ -2,11 +2,11 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { OutboundError, OutboundHttpClient, type OutboundRequest, type Resolver } from '../../src/engine/http/client.js';
+import { OutboundError, OutboundHttpClient, type OutboundRequest, type Resolver } from '../../src/engine/outbound/client.js';
 import fc from 'fast-check';
-import { AddressGuard, formatAllowedHost, parseAllowedHost } from '../../src/engine/http/guard.js';
-import { validateRuntimePolicy } from '../../src/engine/spec/api.js';
-import { SpecError } from '../../src/engine/spec/errors.js';
+import { AddressGuard, formatAllowedHost, parseAllowedHost } from '../../src/engine/outbound/guard.js';
+import { validateRuntimePolicy } from '../../src/engine/rules/spec/api.js';
+import { SpecError } from '../../src/engine/rules/spec/errors.js';
 
 /*
  * The outbound guard. Nothing here sends a packet outside loopback: public addresses appear only

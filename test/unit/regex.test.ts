@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compilePattern, PatternError } from '../../src/engine/conditions/regex.js';
+import { compilePattern, PatternError } from '../../src/engine/rules/conditions/regex.js';
 
 /**
  * `matches` patterns (SPEC.md "EVENT conditions"): JavaScript syntax, run in linear time on
@@ -122,7 +122,7 @@ describe('compilePattern refuses', () => {
  */
 function matchInChild(pattern: string, input: string, deadlineMs: number): Promise<string> {
   const script = `
-    import { compilePredicate } from './src/engine/conditions/index.ts';
+    import { compilePredicate } from './src/engine/rules/conditions/index.ts';
     const test = compilePredicate({ field: 'msg', op: 'matches', value: ${JSON.stringify(pattern)} });
     process.stdout.write(String(test({ msg: ${JSON.stringify(input)} })));
   `;

@@ -12,7 +12,7 @@ import {
   type EventTriggerSpec,
   type SpecLimits,
   type TriggerType,
-} from '../../src/engine/spec/index.js';
+} from '../../src/engine/rules/spec/index.js';
 
 const LIMITS: SpecLimits = { scriptMaxTimeoutMs: 30000, scriptMaxMemoryMb: 256 };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_REFERENCES_BYTES, boundedReferences } from '../../src/engine/references.js';
+import { MAX_REFERENCES_BYTES, boundedReferences } from '../../src/engine/runs/references.js';
 import { storeErrorFields } from '../../src/engine/store/storeError.js';
 import { storableJson, storableJsonText, storableText } from '../../src/shared/storable.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { readPath } from '../../src/engine/conditions/path.js';
-import { SpecError } from '../../src/engine/spec/errors.js';
+import { readPath } from '../../src/engine/rules/conditions/path.js';
+import { SpecError } from '../../src/engine/rules/spec/errors.js';
 import {
   ACTION_TEMPLATE_ROOTS,
   HTTP_TEMPLATE_ROOTS,
@@ -8,7 +8,7 @@ import {
   hasPlaceholder,
   renderTemplates,
   type TemplateScope,
-} from '../../src/engine/templates.js';
+} from '../../src/engine/actions/templates.js';
 
 const payload = {
   cpu: 91.5,

@@ -1,7 +1,7 @@
 import { isUuid } from '../../shared/ids.js';
-import type { ApiExecutionStore } from '../api/apiExecutionStore.js';
-import type { ApiRunner } from '../api/runner.js';
-import type { ApiScriptActionSpec } from '../spec/index.js';
+import type { ApiExecutionStore } from '../store/apiExecutionStore.js';
+import type { ApiRunner } from '../scripts/apiRunner.js';
+import type { ApiScriptActionSpec } from '../rules/spec/index.js';
 import type { Action, ActionContext, ActionOutcome } from './types.js';
 
 /**

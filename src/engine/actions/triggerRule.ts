@@ -1,4 +1,4 @@
-import type { TriggerRuleActionSpec } from '../spec/index.js';
+import type { TriggerRuleActionSpec } from '../rules/spec/index.js';
 import type { Action, ActionContext, ActionOutcome } from './types.js';
 
 /** Runs the target rule as a child (depth + 1, same cascade) and reports the child's outcome. */

@@ -1,6 +1,6 @@
-import type { WebhookActionSpec } from '../spec/index.js';
-import { OutboundError, type OutboundHttpClient } from '../http/client.js';
-import { buildJsonRequest } from '../http/requestBuilder.js';
+import type { WebhookActionSpec } from '../rules/spec/index.js';
+import { OutboundError, type OutboundHttpClient } from '../outbound/client.js';
+import { buildJsonRequest } from '../outbound/requestBuilder.js';
 import type { Action, ActionContext, ActionOutcome } from './types.js';
 
 export class WebhookAction implements Action {

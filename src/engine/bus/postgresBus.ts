@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../../logger.js';
-import type { Sql } from '../store/sql.js';
+import type { Sql } from '../store/sqlClient.js';
 import { LocalFanout, reviveMessage, type BusMessage, type BusMessages, type BusTopic, type EventBus, type Listener } from './eventBus.js';
 
 export const NOTIFY_CHANNEL = 'cepheus_bus';

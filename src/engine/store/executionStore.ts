@@ -3,7 +3,7 @@ import { NOTIFY_CHANNEL } from '../bus/postgresBus.js';
 import { columnList, pickColumns, pickTypes, rowValues, setColumnsFrom, setValues, valuesRow, type ColumnTypes } from './columns.js';
 import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, INSERT_EVENT_RUN, eventRuns, fromExecution, fromLog, toEvent, toExecution, toLog, type EventRunRow } from './rows.js';
 import { WriteBatcher } from './batcher.js';
-import type { Sql } from './sql.js';
+import type { Sql } from './sqlClient.js';
 import { storableJsonText } from '../../shared/storable.js';
 
 /** Cascade events and log lines written in the same statement as an execution row. */

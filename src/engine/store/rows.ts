@@ -1,6 +1,6 @@
 import type { ActionLog, CascadeEvent, Execution, Rule, StoredCascadeEvent } from '../../entities/index.js';
 import type { ColumnTypes } from './columns.js';
-import { parseOptionalTimestamp, parseTimestamp, type Sql } from './sql.js';
+import { parseOptionalTimestamp, parseTimestamp, type Sql } from './sqlClient.js';
 
 type Row = Record<string, any>;
 

@@ -12,8 +12,8 @@
  * - An `after` event whose deadline the clock has already reached is dropped and counted late.
  * - Only `after` and `expect` events move the event clock.
  */
-import { compilePredicate, type CompiledPredicate } from '../conditions/index.js';
-import type { AbsenceSpec } from '../spec/types.js';
+import { compilePredicate, type CompiledPredicate } from '../rules/conditions/index.js';
+import type { AbsenceSpec } from '../rules/spec/types.js';
 import {
   compileKeyReader,
   compileTimeReader,

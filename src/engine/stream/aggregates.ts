@@ -6,7 +6,7 @@
  *   when an out-of-order event bridges two of them). Welford's running mean / M2 for std.
  * - Sliding windows keep their own add / remove state (window.ts) and use the helpers here.
  */
-import type { AggregateFn, ComparisonOperator } from '../spec/types.js';
+import type { AggregateFn, ComparisonOperator } from '../rules/spec/types.js';
 
 export const FN_COUNT = 0;
 export const FN_SUM = 1;

@@ -6,7 +6,7 @@
  * Everything here is pure and in memory; time only comes in through the
  * `arrivalMs` / `nowMs` arguments (the injected clock).
  */
-import { compilePath, MISSING, readCompiled, type CompiledPath } from '../conditions/index.js';
+import { compilePath, MISSING, readCompiled, type CompiledPath } from '../rules/conditions/index.js';
 
 /** What a processor answers when a stream rule fires. */
 export interface Firing {

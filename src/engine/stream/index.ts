@@ -3,7 +3,7 @@
  * one per rule and instance, with time injected (onEvent's arrivalMs, onTime's nowMs).
  * See docs/stream-forms.md for the semantics chosen where SPEC.md leaves room.
  */
-import type { AbsenceSpec, SequenceSpec, WindowSpec } from '../spec/types.js';
+import type { AbsenceSpec, SequenceSpec, WindowSpec } from '../rules/spec/types.js';
 import { createAbsenceProcessor } from './absence.js';
 import type { StreamOptions, StreamProcessor } from './common.js';
 import { createSequenceProcessor } from './sequence.js';

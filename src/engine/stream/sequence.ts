@@ -14,8 +14,8 @@
  *   (or the next one to come) starts a new one.
  * - Only events meeting some step move the event clock.
  */
-import { compilePredicate, type CompiledPredicate } from '../conditions/index.js';
-import type { SequenceSpec } from '../spec/types.js';
+import { compilePredicate, type CompiledPredicate } from '../rules/conditions/index.js';
+import type { SequenceSpec } from '../rules/spec/types.js';
 import {
   compileKeyReader,
   compileTimeReader,

@@ -14,8 +14,8 @@
  *   W (possible only with lateness) wait until W reaches them; an event at or before W - size
  *   is dropped and counted late.
  */
-import { compilePath, compilePredicate, MISSING, readCompiled, toFiniteNumber, type CompiledPath, type CompiledPredicate } from '../conditions/index.js';
-import type { WindowSpec } from '../spec/types.js';
+import { compilePath, compilePredicate, MISSING, readCompiled, toFiniteNumber, type CompiledPath, type CompiledPredicate } from '../rules/conditions/index.js';
+import type { WindowSpec } from '../rules/spec/types.js';
 import {
   Accumulator,
   compileComparison,

@@ -1,0 +1,98 @@
+import type { Logger } from '../../logger.js';
+import type { Sql } from '../store/sqlClient.js';
+
+export interface RuleStats {
+  matched: number;
+  ran: number;
+  held: number;
+  failed: number;
+}
+
+export type StatName = keyof RuleStats;
+
+const zero = (): RuleStats => ({ matched: 0, ran: 0, held: 0, failed: 0 });
+
+/**
+ * Rule.stats: counted in memory on the hot path and added to the rule_stats row every few
+ * seconds (and at stop), so every instance's counts sum up without a write per event. Reads add
+ * this instance's counts not yet written.
+ */
+export class RuleStatsCounter {
+  private pending = new Map<string, RuleStats>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly logger: Logger,
+  ) {}
+
+  add(ruleId: string, name: StatName, count = 1) {
+    let stats = this.pending.get(ruleId);
+    if (!stats) this.pending.set(ruleId, (stats = zero()));
+    stats[name] += count;
+  }
+
+  start(intervalMs: number) {
+    this.timer = setInterval(() => void this.flush(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Adds what was counted since the last flush to the stored rows; counts survive a failed write. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      if (this.pending.size === 0) return;
+      const batch = this.pending;
+      this.pending = new Map();
+      const rows = [...batch].map(([rule_id, s]) => ({ rule_id, ...s }));
+      try {
+        await this.sql.query(
+          `INSERT INTO rule_stats (rule_id, matched, ran, held, failed)
+           SELECT rule_id, matched, ran, held, failed FROM jsonb_to_recordset(?::jsonb) AS r(rule_id uuid, matched bigint, ran bigint, held bigint, failed bigint)
+           ON CONFLICT (rule_id) DO UPDATE SET
+             matched = rule_stats.matched + excluded.matched, ran = rule_stats.ran + excluded.ran,
+             held = rule_stats.held + excluded.held, failed = rule_stats.failed + excluded.failed, updated_at = now()`,
+          [JSON.stringify(rows)],
+        );
+      } catch (error) {
+        for (const [ruleId, s] of batch) for (const name of Object.keys(s) as StatName[]) this.add(ruleId, name, s[name]);
+        this.logger.warn({ err: error }, 'could not write rule counters; they are kept for the next try');
+      }
+    });
+    return this.flushing;
+  }
+
+  /**
+   * Stored counts plus this instance's unwritten ones. Taken in turn with the flushes: while a
+   * flush is writing, its batch is neither pending nor (yet) stored, and would be missed.
+   */
+  read(ruleIds: readonly string[]): Promise<Map<string, RuleStats>> {
+    const reading = this.flushing.then(() => this.readNow(ruleIds));
+    this.flushing = reading.then(
+      () => undefined,
+      () => undefined,
+    );
+    return reading;
+  }
+
+  private async readNow(ruleIds: readonly string[]): Promise<Map<string, RuleStats>> {
+    const result = new Map<string, RuleStats>(ruleIds.map((id) => [id, zero()]));
+    if (ruleIds.length === 0) return result;
+    const rows = await this.sql.query<Record<string, string>>('SELECT * FROM rule_stats WHERE rule_id = ANY(?::uuid[])', [`{${ruleIds.join(',')}}`]);
+    for (const row of rows) {
+      const stats = result.get(row.rule_id!);
+      if (stats) for (const name of ['matched', 'ran', 'held', 'failed'] as const) stats[name] += Number(row[name]);
+    }
+    for (const id of ruleIds) {
+      const local = this.pending.get(id);
+      const stats = result.get(id);
+      if (local && stats) for (const name of ['matched', 'ran', 'held', 'failed'] as const) stats[name] += local[name];
+    }
+    return result;
+  }
+
+  async stop() {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}

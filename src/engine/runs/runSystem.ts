@@ -1,0 +1,546 @@
+import type { ActionLog, CascadeEvent, Execution, LogLevelValue, Rule } from '../../entities/index.js';
+import type { Logger } from '../../logger.js';
+import type { Clock } from '../../shared/clock.js';
+import type { Action, ActionContext, ActionOutcome, ChildOutcome } from '../actions/types.js';
+import { publishAll, type BusMessage, type EventBus } from '../bus/eventBus.js';
+import { CascadeRun } from './cascade.js';
+import type { LogSink, LogSinkFactory } from './logSink.js';
+import type { ExecutionStore } from '../store/executionStore.js';
+import { actionScope, renderTemplates } from '../actions/templates.js';
+import type { TriggerEvaluation, TriggerEvaluator } from '../rules/evaluate.js';
+import type { ConcurrencySpec } from '../rules/spec/index.js';
+import type { RuleStatsCounter } from '../rules/stats.js';
+import { newId } from '../../shared/ids.js';
+import { storableJson } from '../../shared/storable.js';
+import { boundedReferences } from './references.js';
+import { STORE_FAILED, storeErrorFields, writeUntilTaken } from '../store/storeError.js';
+
+export interface RuleReader {
+  getRule(id: string): Promise<Rule | null>;
+}
+
+export interface EngineOptions {
+  store: ExecutionStore;
+  rules: RuleReader;
+  bus: EventBus;
+  evaluator: TriggerEvaluator;
+  actions: Action[];
+  clock: Clock;
+  logger: Logger;
+  instanceId: string;
+  maxCascadeDepth: number;
+  logSinks: LogSinkFactory;
+  stats: RuleStatsCounter;
+}
+
+export interface RunRequest {
+  rule: Rule;
+  payload: unknown;
+  executedBy: string;
+  /** Extra keys of `references` (for example `event`). */
+  references?: Record<string, unknown>;
+  /** Event-driven and scheduled runs may wait in a queue-mode rule's queue; triggerRule and children skip. */
+  queueable?: boolean;
+  /** Already decided (a stream form's firing): used instead of evaluating the rule's condition. */
+  evaluation?: TriggerEvaluation;
+}
+
+export interface StartedRun {
+  /** The row as first written: RUNNING, SKIPPED, or already final. */
+  started: Execution;
+  /** The row once it (and, for a root, its whole cascade) has finished. */
+  finished: Promise<Execution>;
+}
+
+interface Parent {
+  execution: Execution;
+  cascade: CascadeRun;
+  /** Rule ids of the chain from the root down to this execution (parallel mode ends loops with it). */
+  chain: ReadonlySet<string>;
+  /**
+   * Final writes of children that finished inside this execution's action. A child finishes as
+   * its parent's action returns (trigger_rule waits for it and answers at once), so its final
+   * row, events and log lines ride on the parent's own final write: one statement for the whole
+   * unwinding of a chain instead of one per rule.
+   */
+  carried: Step[];
+}
+
+/** One row written with its cascade events and log lines. */
+interface Step {
+  execution: Execution;
+  events: CascadeEvent[];
+  logs: ActionLog[];
+  /** A queue-mode rule's lock holder: once written, the rule's next queued run may start. */
+  freesQueue?: boolean;
+}
+
+const DEFAULT_CONCURRENCY: ConcurrencySpec = { mode: 'skip', maxQueued: 100 };
+
+export const concurrencyOf = (rule: Rule): ConcurrencySpec =>
+  (rule.triggerSpec as { concurrency?: ConcurrencySpec }).concurrency ?? DEFAULT_CONCURRENCY;
+
+/** What is known of a queue-mode rule deleted while a run waited in its queue. */
+const deletedQueueRule = (row: Execution): Rule =>
+  ({ id: row.ruleId, name: row.ruleName ?? row.ruleId, triggerSpec: { concurrency: { mode: 'queue' } }, actionSpec: {}, active: false }) as unknown as Rule;
+
+/** A request with its payload and extra references, text from outside, made storable (see shared/storable.ts). */
+function storableRequest(request: RunRequest): RunRequest {
+  const payload = storableJson(request.payload);
+  const references = storableJson(request.references);
+  return payload === request.payload && references === request.references ? request : { ...request, payload, references };
+}
+
+/**
+ * The final write of a step the database refused, as small as it can be: FAILED with
+ * STORE_FAILED, no result, action references or log lines, and its events (the same seqs)
+ * saying so. The references the start wrote (the trigger, the event, a schedule's due time) were
+ * taken by the database then, and stay.
+ */
+function storeFailedStep(step: Step): Step {
+  const { action: _action, ...started } = (step.execution.references ?? {}) as Record<string, unknown>;
+  const execution: Execution = {
+    ...step.execution,
+    status: 'FAILED',
+    result: null,
+    references: started,
+    errorCode: STORE_FAILED.code,
+    errorMessage: STORE_FAILED.message,
+    lockKey: null,
+  };
+  const messageOf = (kind: CascadeEvent['kind']) =>
+    kind === 'RULE_FINISHED' ? `rule ${execution.ruleName} finished: FAILED (${STORE_FAILED.code})` : kind === 'CASCADE_FINISHED' ? 'cascade finished' : STORE_FAILED.message;
+  const events = step.events.map((e) => ({ ...e, status: e.status && ('FAILED' as const), message: messageOf(e.kind) }));
+  return { execution, events, logs: [], freesQueue: step.freesQueue };
+}
+
+const skipMessages: Record<string, string> = {
+  RULE_ALREADY_RUNNING: 'the rule is already running',
+  CASCADE_DEPTH_EXCEEDED: 'the cascade depth limit was reached',
+  QUEUE_FULL: 'the rule already has its maximum of queued runs',
+};
+
+/**
+ * Runs rules: lock, condition, action, cascade, records. Every trigger that reaches it leaves
+ * exactly one execution row; every step writes its row, events and logs in one statement before
+ * they are published.
+ */
+export class Engine {
+  private readonly actions: Map<string, Action>;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Queue mode: the last start of each rule on this instance, which the next one waits for. */
+  private readonly queueTails = new Map<string, Promise<unknown>>();
+  /** Queue mode: the `startedAt` of each rule's last QUEUED row written here (its place in the queue). */
+  private readonly lastQueuedAt = new Map<string, number>();
+
+  constructor(private readonly options: EngineOptions) {
+    this.actions = new Map(options.actions.map((a) => [a.type, a]));
+  }
+
+  get instanceId() {
+    return this.options.instanceId;
+  }
+
+  /**
+   * Starts a root run: answers once its row is written (RUNNING, SKIPPED or final); the action and
+   * the cascade go on in `finished`.
+   */
+  async trigger(request: RunRequest): Promise<StartedRun> {
+    const run = await this.startInOrder(storableRequest(request));
+    // A QUEUED run is not in flight here: whichever instance promotes it tracks it.
+    return run.started.status === 'QUEUED' ? run : this.track(run);
+  }
+
+  /**
+   * Queue mode: queueable starts of one rule on this instance go one after another, in the order
+   * they came (the events of a batch in their order), so that the queue keeps that order and the
+   * count of waiting runs that maxQueued is checked against is not raced by our own inserts.
+   */
+  private startInOrder(request: RunRequest): Promise<StartedRun> {
+    if (!request.queueable || concurrencyOf(request.rule).mode !== 'queue') return this.start(request, null);
+    const id = request.rule.id;
+    const run = (this.queueTails.get(id) ?? Promise.resolve()).then(() => this.start(request, null));
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queueTails.set(id, tail);
+    void tail.then(() => {
+      if (this.queueTails.get(id) === tail) this.queueTails.delete(id);
+    });
+    return run;
+  }
+
+  /** Waits for runs in flight, at most `graceMs`. */
+  async drain(graceMs: number): Promise<void> {
+    if (this.inFlight.size === 0) return;
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
+  }
+
+  /**
+   * Writes a root row that failed before its rule could run (a METRIC poll that failed): born
+   * FAILED with `error`, condition not evaluated, no action, no lock taken; its events are
+   * RULE_STARTED, RULE_FINISHED and CASCADE_FINISHED, written with the row in one statement and
+   * published like every other step.
+   */
+  async recordFailed(raw: RunRequest, error: { code: string; message: string }, startedAt?: Date): Promise<Execution> {
+    const request = storableRequest(raw);
+    const finishedAt = this.options.clock.now();
+    const start = startedAt && startedAt.getTime() <= finishedAt.getTime() ? startedAt : finishedAt;
+    const id = newId();
+    const cascade = new CascadeRun(id);
+    cascade.failed = true;
+    const failed: Execution = {
+      ...this.newExecution(request.rule, request, null, id, start),
+      status: 'FAILED',
+      errorCode: error.code,
+      errorMessage: error.message,
+      durationMs: finishedAt.getTime() - start.getTime(),
+      finishedAt,
+    };
+    const events = [
+      cascade.event('RULE_STARTED', failed, start, null, `rule ${failed.ruleName} started`),
+      cascade.event('RULE_FINISHED', failed, finishedAt, 'FAILED', `rule ${failed.ruleName} finished: FAILED (${error.code})`),
+      cascade.event('CASCADE_FINISHED', failed, finishedAt, 'FAILED', 'cascade finished'),
+    ];
+    await this.insert(failed, events);
+    return failed;
+  }
+
+  private track(run: StartedRun): StartedRun {
+    const done = run.finished.catch(() => undefined);
+    this.inFlight.add(done);
+    void done.finally(() => this.inFlight.delete(done));
+    return run;
+  }
+
+  /**
+   * Writes steps (a row with its events and logs; a start is always one step, a finish may carry
+   * its children's) in one statement and publishes what was written: in the same statement when
+   * the bus rides on the database, else right after the commit. Answers, per step, whether its
+   * row was written.
+   */
+  private async write(kind: 'insert' | 'finish', steps: Step[]): Promise<boolean[]> {
+    const { bus, store } = this.options;
+    const messages = steps.map((step): BusMessage[] => [
+      ...step.logs.map((message) => ({ topic: 'log' as const, message })),
+      { topic: 'execution' as const, message: step.execution },
+      ...step.events.map((message) => ({ topic: 'cascade' as const, message })),
+    ]);
+    const writes = steps.map((step, i) => ({ execution: step.execution, attached: { events: step.events, logs: step.logs, notify: bus.encodeForWrite?.(messages[i]!) } }));
+    const written = kind === 'insert' ? [await store.tryInsert(writes[0]!.execution, writes[0]!.attached)] : await store.finishAll(writes);
+    steps.forEach(({ execution }, i) => {
+      if (!written[i]) return;
+      if (!writes[i]!.attached.notify) publishAll(bus, messages[i]!);
+      if (execution.finishedAt && execution.status !== 'SKIPPED') {
+        this.options.stats.add(execution.ruleId, 'ran');
+        if (execution.status === 'FAILED') this.options.stats.add(execution.ruleId, 'failed');
+      }
+    });
+    return written;
+  }
+
+  private async insert(execution: Execution, events: CascadeEvent[]): Promise<boolean> {
+    const [written] = await this.write('insert', [{ execution, events, logs: [] }]);
+    return written === true;
+  }
+
+  private newExecution(rule: Rule, request: RunRequest, parent: Parent | null, id: string, now: Date): Execution {
+    return {
+      id,
+      ruleId: rule.id,
+      ruleName: rule.name,
+      status: 'RUNNING',
+      conditionMet: false,
+      executedBy: request.executedBy,
+      payload: request.payload ?? null,
+      actionType: rule.actionType,
+      result: null,
+      references: { trigger: null, ...request.references },
+      errorCode: null,
+      errorMessage: null,
+      skipReason: null,
+      durationMs: null,
+      startedAt: now,
+      finishedAt: null,
+      cascadeId: parent ? parent.cascade.id : id,
+      parentId: parent ? parent.execution.id : null,
+      depth: parent ? parent.execution.depth + 1 : 0,
+      lockKey: null,
+      instanceId: this.options.instanceId,
+    };
+  }
+
+  private async writeSkipped(execution: Execution, reason: string, cascade: CascadeRun, isRoot: boolean): Promise<Execution> {
+    const skipped: Execution = {
+      ...execution,
+      status: 'SKIPPED',
+      conditionMet: false,
+      references: { ...execution.references, trigger: null },
+      skipReason: reason,
+      durationMs: 0,
+      finishedAt: execution.startedAt,
+      lockKey: null,
+    };
+    const events = [cascade.event('RULE_SKIPPED', skipped, skipped.startedAt, 'SKIPPED', skipMessages[reason] ?? reason)];
+    if (isRoot) events.push(cascade.event('CASCADE_FINISHED', skipped, skipped.startedAt, 'SKIPPED', 'cascade finished'));
+    await this.insert(skipped, events);
+    return skipped;
+  }
+
+  private async skipped(execution: Execution, reason: string, cascade: CascadeRun, isRoot: boolean): Promise<StartedRun> {
+    const row = await this.writeSkipped(execution, reason, cascade, isRoot);
+    return { started: row, finished: Promise.resolve(row) };
+  }
+
+  private async start(request: RunRequest, parent: Parent | null): Promise<StartedRun> {
+    const { rule } = request;
+    const { clock, evaluator, maxCascadeDepth } = this.options;
+    const id = newId();
+    const now = clock.now();
+    const cascade = parent?.cascade ?? new CascadeRun(id);
+    const isRoot = parent === null;
+    const execution = this.newExecution(rule, request, parent, id, now);
+    const concurrency = concurrencyOf(rule);
+
+    if (execution.depth > maxCascadeDepth) return this.skipped(execution, 'CASCADE_DEPTH_EXCEEDED', cascade, isRoot);
+    // Without a lock (parallel), a rule already in its own chain of parents would loop forever.
+    if (concurrency.mode === 'parallel' && parent?.chain.has(rule.id)) return this.skipped(execution, 'RULE_ALREADY_RUNNING', cascade, isRoot);
+
+    // The condition is pure, so it is evaluated before the write that takes the lock; it counts
+    // only when the lock was free (SPEC: a busy rule is SKIPPED without evaluating its condition).
+    const evaluation = request.evaluation ?? evaluator.evaluate(rule, request.payload);
+    const running: Execution = {
+      ...execution,
+      conditionMet: evaluation.met,
+      references: boundedReferences({ ...execution.references, trigger: evaluation.trigger }),
+      lockKey: concurrency.mode === 'parallel' ? null : rule.id,
+    };
+    const mark = cascade.mark();
+    const events = this.startEvents(cascade, running, now);
+    const inserted = await this.insert(running, events);
+    if (!inserted) {
+      cascade.rollback(mark);
+      if (concurrency.mode === 'queue' && request.queueable && isRoot) return this.enqueue(running, concurrency, cascade);
+      return this.skipped(execution, 'RULE_ALREADY_RUNNING', cascade, isRoot);
+    }
+    const chain = new Set(parent?.chain).add(rule.id);
+    const finished = this.complete(running, request, cascade, parent, chain);
+    return { started: running, finished };
+  }
+
+  private startEvents(cascade: CascadeRun, running: Execution, at: Date): CascadeEvent[] {
+    const events = [
+      cascade.event('RULE_STARTED', running, at, null, `rule ${running.ruleName} started`),
+      cascade.event('CONDITION_EVALUATED', running, at, null, running.conditionMet ? 'condition met' : 'condition not met'),
+    ];
+    if (running.conditionMet) events.push(cascade.event('ACTION_STARTED', running, at, null, `${running.actionType?.toLowerCase()} action started`));
+    return events;
+  }
+
+  /**
+   * Queue mode: the rule is busy, so the run waits as a QUEUED row (at most maxQueued of them;
+   * one more is SKIPPED with QUEUE_FULL). Its events begin when it is promoted to RUNNING.
+   */
+  private async enqueue(running: Execution, concurrency: ConcurrencySpec, cascade: CascadeRun): Promise<StartedRun> {
+    // The queue is read oldest first by (started_at, id) at millisecond precision, and an id
+    // tells nothing of the order runs were queued in (it is made before the run waits its turn
+    // here): runs queued here within one millisecond get distinct, increasing times, so they
+    // keep their order (promotion sets the real start time).
+    const at = Math.max(running.startedAt.getTime(), (this.lastQueuedAt.get(running.ruleId) ?? 0) + 1);
+    this.lastQueuedAt.set(running.ruleId, at);
+    const queued: Execution = { ...running, status: 'QUEUED', lockKey: null, startedAt: new Date(at) };
+    const { bus, store } = this.options;
+    if (!(await store.insertQueued(queued, concurrency.maxQueued))) {
+      const row = await this.writeSkipped(running, 'QUEUE_FULL', cascade, true);
+      return { started: row, finished: Promise.resolve(row) };
+    }
+    bus.publish('execution', queued);
+    // The holder may have finished between our failed lock and the insert: look once more now.
+    void this.promoteNext(queued.ruleId);
+    return { started: queued, finished: this.waitFor(queued.id) };
+  }
+
+  /** Resolves when the queued execution finishes, on whichever instance runs it. */
+  private waitFor(executionId: string): Promise<Execution> {
+    return new Promise((resolve) => {
+      const unsubscribe = this.options.bus.subscribe('execution', (e) => {
+        if (e.id === executionId && e.finishedAt) {
+          unsubscribe();
+          resolve(e);
+        }
+      });
+    });
+  }
+
+  /**
+   * Starts the oldest QUEUED run of a rule when its lock is free: first in, first out, across
+   * instances (the lock is the unique index, so two instances cannot both promote).
+   */
+  async promoteNext(ruleId: string): Promise<boolean> {
+    const { store, rules, clock, logger } = this.options;
+    let row: Execution | null;
+    try {
+      row = await store.promoteQueued(ruleId, this.options.instanceId, clock.now());
+    } catch (error) {
+      logger.warn({ ruleId, ...storeErrorFields(error) }, 'could not promote a queued run');
+      return false;
+    }
+    if (!row) return false;
+    const promoted = row;
+    const run = (async () => {
+      const rule = await rules.getRule(promoted.ruleId);
+      const cascade = new CascadeRun(promoted.id);
+      const events = this.startEvents(cascade, promoted, promoted.startedAt);
+      await this.options.store.appendEvents(events);
+      publishAll(this.options.bus, [{ topic: 'execution', message: promoted }, ...events.map((message) => ({ topic: 'cascade' as const, message }))]);
+      const request: RunRequest = rule
+        ? { rule, payload: promoted.payload, executedBy: promoted.executedBy }
+        : { rule: deletedQueueRule(promoted), payload: promoted.payload, executedBy: promoted.executedBy };
+      return this.complete(promoted, request, cascade, null, new Set([promoted.ruleId]), rule ? (rule.active ? null : 'RULE_INACTIVE') : 'RULE_NOT_FOUND');
+    })();
+    this.track({ started: promoted, finished: run });
+    return true;
+  }
+
+  /** Every rule with QUEUED runs and a free lock gets its next run started (called periodically). */
+  async promoteWaiting(): Promise<void> {
+    for (const ruleId of await this.options.store.rulesWithQueue()) await this.promoteNext(ruleId);
+  }
+
+  /**
+   * Runs the action (when the condition was met) and writes the final state, with the final
+   * writes its children carried up; a child hands its own (and what it carries) to its parent.
+   */
+  private async complete(
+    running: Execution,
+    request: RunRequest,
+    cascade: CascadeRun,
+    parent: Parent | null,
+    chain: ReadonlySet<string>,
+    unrunnable: 'RULE_NOT_FOUND' | 'RULE_INACTIVE' | null = null,
+  ): Promise<Execution> {
+    const { clock, logger } = this.options;
+    const isRoot = parent === null;
+    const sink = this.options.logSinks({ executionId: running.id, cascadeId: running.cascadeId, ruleId: running.ruleId });
+    const carried: Step[] = [];
+    let outcome: ActionOutcome | null = null;
+    if (unrunnable) {
+      const message = unrunnable === 'RULE_NOT_FOUND' ? 'the rule was deleted while this run waited in its queue' : 'the rule was switched off while this run waited in its queue';
+      sink.add('ERROR', message);
+      outcome = { status: 'FAILED', result: null, references: { action_type: null }, error: { code: unrunnable, message } };
+    } else if (running.conditionMet) outcome = await this.runAction(running, request, { execution: running, cascade, chain, carried }, sink);
+    const logs = await sink.close();
+
+    const finishedAt = clock.now();
+    const final: Execution = {
+      ...running,
+      status: outcome ? outcome.status : 'NOT_MATCHED',
+      result: outcome ? (outcome.result ?? null) : null,
+      references: outcome ? boundedReferences({ ...running.references, action: outcome.references }) : running.references,
+      errorCode: outcome?.error?.code ?? null,
+      errorMessage: outcome?.error?.message ?? null,
+      durationMs: Math.max(0, finishedAt.getTime() - running.startedAt.getTime()),
+      finishedAt,
+      lockKey: null,
+    };
+    if (final.status === 'FAILED') cascade.failed = true;
+    const events: CascadeEvent[] = [];
+    if (outcome) events.push(cascade.event('ACTION_FINISHED', final, finishedAt, final.status, outcome.error ? outcome.error.message : 'action finished'));
+    events.push(cascade.event('RULE_FINISHED', final, finishedAt, final.status, `rule ${final.ruleName} finished: ${final.status}`));
+    if (isRoot) events.push(cascade.event('CASCADE_FINISHED', final, finishedAt, cascade.status(final), 'cascade finished'));
+    const freesQueue = running.lockKey !== null && concurrencyOf(request.rule).mode === 'queue';
+    const steps = [...carried, { execution: final, events, logs, freesQueue }];
+    if (parent) {
+      parent.carried.push(...steps);
+      return final;
+    }
+    const { rows, swept } = await this.finish(steps);
+    steps.forEach((step, i) => {
+      if (swept[i]) logger.warn({ executionId: step.execution.id }, 'execution was already finished elsewhere (swept as interrupted); its result is dropped');
+      if (step.freesQueue) void this.promoteNext(step.execution.ruleId);
+    });
+    return rows[rows.length - 1]!;
+  }
+
+  /**
+   * The final write of a root and the steps it carries. When the database refuses it, each step
+   * is tried alone, and one still refused is written FAILED with STORE_FAILED (storeFailedStep):
+   * no run stays RUNNING, its rule locked, while this process lives. Answers the rows as they
+   * were written and, per step, whether its row had already been finished elsewhere (swept).
+   */
+  private async finish(steps: Step[]): Promise<{ rows: Execution[]; swept: boolean[] }> {
+    try {
+      const written = await this.write('finish', steps);
+      return { rows: steps.map((step) => step.execution), swept: written.map((w) => !w) };
+    } catch (error) {
+      const rows: Execution[] = [];
+      const swept: boolean[] = [];
+      for (const step of steps) {
+        let refusal: unknown = error;
+        if (steps.length > 1) {
+          try {
+            const [alone] = await this.write('finish', [step]);
+            rows.push(step.execution);
+            swept.push(!alone);
+            continue;
+          } catch (own) {
+            refusal = own;
+          }
+        }
+        const failed = storeFailedStep(step);
+        rows.push(failed.execution);
+        swept.push(await this.writeStoreFailed(failed, refusal));
+      }
+      return { rows, swept };
+    }
+  }
+
+  /**
+   * Writes a STORE_FAILED step; logs the refusal it stands for (its code only) and its own.
+   * Tries until the database takes it; answers whether the row had already been finished elsewhere.
+   */
+  private async writeStoreFailed(failed: Step, refusal: unknown): Promise<boolean> {
+    const { logger } = this.options;
+    const executionId = failed.execution.id;
+    logger.error({ executionId, ...storeErrorFields(refusal) }, 'the database refused the final write of an execution; it is written FAILED with STORE_FAILED');
+    const [written] = await writeUntilTaken(
+      () => this.write('finish', [failed]),
+      (error, attempt) => logger.warn({ executionId, attempt, ...storeErrorFields(error) }, 'could not write an execution FAILED with STORE_FAILED yet; trying again'),
+    );
+    return !written;
+  }
+
+  private async runAction(running: Execution, request: RunRequest, self: Parent, sink: LogSink): Promise<ActionOutcome> {
+    const { rule } = request;
+    const spec = rule.actionSpec as Record<string, unknown>;
+    const action = this.actions.get(String(spec.type));
+    const ctx: ActionContext = {
+      rule: { id: rule.id, name: rule.name },
+      execution: { id: running.id, depth: running.depth, cascadeId: running.cascadeId },
+      payload: request.payload,
+      log: (level: LogLevelValue, message: string, data?: unknown, apiExecutionId?: string | null) => sink.add(level, message, data, apiExecutionId ?? null),
+      runChild: (ruleId, payload) => this.runChild(ruleId, payload, self),
+    };
+    if (!action) {
+      return { status: 'FAILED', result: null, references: { action_type: spec.type }, error: { code: 'INTERNAL', message: `no action of type ${String(spec.type)}` } };
+    }
+    try {
+      const resolved = renderTemplates(spec, actionScope(rule, request.payload, running)) as Record<string, unknown>;
+      // What an action hands back holds text from outside (answers, outputs, error messages).
+      return storableJson(await action.run(resolved, ctx));
+    } catch (error) {
+      this.options.logger.error({ err: error, executionId: running.id }, 'action threw');
+      ctx.log('ERROR', 'the action failed unexpectedly');
+      return { status: 'FAILED', result: null, references: { action_type: action.type }, error: { code: 'INTERNAL', message: 'the action failed unexpectedly' } };
+    }
+  }
+
+  private async runChild(ruleId: string, payload: unknown, parent: Parent): Promise<ChildOutcome> {
+    const rule = await this.options.rules.getRule(ruleId);
+    if (!rule) return { ok: false, code: 'RULE_NOT_FOUND', message: `no rule with id ${ruleId}` };
+    if (!rule.active) return { ok: false, code: 'RULE_INACTIVE', message: `rule ${rule.name} (${rule.id}) is inactive` };
+    const run = await this.start({ rule, payload, executedBy: 'cascade' }, parent);
+    return { ok: true, execution: await run.finished };
+  }
+}

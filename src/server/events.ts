@@ -1,0 +1,100 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { MAX_EVENTS_PER_CALL, type BatchResult } from '../engine/events/publisher.js';
+import type { Logger } from '../logger.js';
+import { sendJson } from './server.js';
+
+type Refused = BatchResult['refused'];
+
+export type PublishBatch = (events: { index: number; event: unknown }[], source: string | null, refused: Refused) => Promise<BatchResult>;
+
+class TooLarge extends Error {}
+
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  if (Number(req.headers['content-length'] ?? 0) > maxBytes) throw new TooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) throw new TooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** NDJSON: one event a line; a line that does not parse is refused on its own. */
+function parseNdjson(text: string): { parsed: { index: number; event: unknown }[]; refused: Refused } {
+  const parsed: { index: number; event: unknown }[] = [];
+  const refused: Refused = [];
+  let index = 0;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      parsed.push({ index, event: JSON.parse(line) });
+    } catch (error) {
+      refused.push({ index, reason: `line ${index + 1} is not JSON: ${(error as Error).message}` });
+    }
+    index++;
+  }
+  return { parsed, refused };
+}
+
+const problem = (res: ServerResponse, status: number, message: string) =>
+  // Over a cap, the answer also carries the GraphQL error PAYLOAD_TOO_LARGE, as a GraphQL request's does.
+  sendJson(res, status, status === 413 ? { error: message, errors: [{ message, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] } : { error: message });
+
+/** The body's format from its media type (parameters such as charset aside), or null for any other type (415). */
+function bodyFormat(contentType: string | undefined): 'json' | 'ndjson' | null {
+  const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  return mediaType === 'application/json' ? 'json' : mediaType === 'application/x-ndjson' ? 'ndjson' : null;
+}
+
+/**
+ * POST /events: NDJSON (application/x-ndjson) or a JSON array of events (application/json),
+ * answered with the JSON of PublishEventsResult. 400 only when nothing parses; 413 over the size
+ * cap or past 10,000 events; 415 for any other content type.
+ */
+export function eventsRoute(options: { maxBytes: number; publish: PublishBatch; logger: Logger }) {
+  return async (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      return problem(res, 405, 'POST events to this path');
+    }
+    const format = bodyFormat(req.headers['content-type']);
+    if (!format) {
+      res.setHeader('connection', 'close');
+      return problem(res, 415, 'send events as application/json (an array of events) or application/x-ndjson (one event a line)');
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, options.maxBytes);
+    } catch (error) {
+      if (error instanceof TooLarge) {
+        res.setHeader('connection', 'close');
+        return problem(res, 413, `the body is larger than ${options.maxBytes} bytes`);
+      }
+      // The client went away before its body was read: nothing ran, nobody to answer.
+      options.logger.debug('POST /events: the client went away before its body was read');
+      res.destroy();
+      return;
+    }
+    const text = body.toString('utf8');
+    let parsed: { index: number; event: unknown }[];
+    let refused: Refused = [];
+    if (format === 'ndjson') {
+      ({ parsed, refused } = parseNdjson(text));
+    } else {
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (error) {
+        return problem(res, 400, `the body is not JSON: ${(error as Error).message}; send a JSON array, or NDJSON with content-type application/x-ndjson`);
+      }
+      parsed = (Array.isArray(value) ? value : [value]).map((event, index) => ({ event, index }));
+    }
+    if (parsed.length + refused.length > MAX_EVENTS_PER_CALL) return problem(res, 413, `at most ${MAX_EVENTS_PER_CALL} events per request`);
+    if (parsed.length === 0 && refused.length > 0) return sendJson(res, 400, { accepted: 0, matched: 0, refused });
+    const url = new URL(req.url ?? '/', 'http://local');
+    const source = url.searchParams.get('source') ?? (req.headers['x-event-source'] as string | undefined) ?? null;
+    return sendJson(res, 200, await options.publish(parsed, source, refused));
+  };
+}
