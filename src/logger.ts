@@ -33,10 +33,8 @@ const REDACTED_PATHS = [
 /** What a database error may say in the log: never its message (statements, parameters, values), detail or where. */
 const DATABASE_ERROR_FIELDS = ['code', 'constraint', 'table', 'column', 'schema', 'routine'] as const;
 
-const isDatabaseError = (error: Error): boolean => {
-  const fields = error as unknown as Record<string, unknown>;
-  return error instanceof DriverException || typeof fields.severity === 'string' || typeof fields.sqlState === 'string';
-};
+const isDatabaseError = (error: Error): boolean =>
+  error instanceof DriverException || ('severity' in error && typeof error.severity === 'string') || ('sqlState' in error && typeof error.sqlState === 'string');
 
 /**
  * The `err` of a log line. A database error (pg's DatabaseError, whose message knex prefixes
@@ -49,9 +47,11 @@ export function serializeError(error: unknown, depth = 0): Record<string, unknow
   const original = (error as { originalError?: unknown }).originalError;
   if (original instanceof Error && depth < 3) return serializeError(original, depth + 1);
   if (isDatabaseError(error)) {
-    const fields = error as unknown as Record<string, unknown>;
     const safe: Record<string, unknown> = { type: error.name };
-    for (const field of DATABASE_ERROR_FIELDS) if (typeof fields[field] === 'string') safe[field] = fields[field];
+    for (const field of DATABASE_ERROR_FIELDS) {
+      const value: unknown = Reflect.get(error, field);
+      if (typeof value === 'string') safe[field] = value;
+    }
     return safe;
   }
   const code = (error as { code?: unknown }).code;

@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Knex, MikroORM } from '@mikro-orm/postgresql';
 import type pg from 'pg';
 import type { Sql } from '../engine/store/sqlClient.js';
 import type { ConnectionPool } from './pool.js';
-
-type Knex = ReturnType<ReturnType<MikroORM['em']['getConnection']>['getKnex']>;
 
 interface PgConnection {
   query(config: { name?: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
@@ -40,23 +38,20 @@ async function run(connection: PgConnection, text: string, params: unknown[], na
  * The SQL port over MikroORM's pool, with unnamed statements: the embedded database's (one
  * connection, shared with the ORM: PGlite runs every connection on one session, where a name
  * prepared by a closed connection would still exist and a second connection's statements would
- * land inside the ORM's transactions), and the tests' direct reads. The engine's SQL has no `?`
- * other than its placeholders.
+ * land inside the ORM's transactions), and the tests' direct reads. Statements go through knex's
+ * raw(), which binds the parameters (`?` to `$n`) rather than inlining them; the engine's SQL has
+ * no `?` other than its placeholders.
  */
 export function createSql(orm: MikroORM): Sql {
   const knex = (): Knex => orm.em.getConnection().getKnex();
-  const make = (trx?: Knex): Sql => ({
+  const make = (trx?: Knex.Transaction): Sql => ({
     async query(text, params = []) {
-      if (trx) return (((await trx.raw(text, params as never[])) as { rows?: unknown[] }).rows ?? []) as never[];
-      const client = knex().client as unknown as { acquireConnection(): Promise<PgConnection>; releaseConnection(c: PgConnection): Promise<void> };
-      const connection = await client.acquireConnection();
-      try {
-        return await run(connection, text, params, false);
-      } finally {
-        await client.releaseConnection(connection);
-      }
+      // knex refuses an undefined binding; pg sends it as NULL, and so does this port.
+      const bindings = params.map((value) => (value === undefined ? null : value)) as Knex.RawBinding[];
+      const result: { rows?: never[] } = await (trx ?? knex()).raw(text, bindings);
+      return result.rows ?? [];
     },
-    transaction: (work) => (trx ? work(make(trx)) : knex().transaction((inner) => work(make(inner as unknown as Knex)))),
+    transaction: (work) => (trx ? work(make(trx)) : knex().transaction((inner) => work(make(inner)))),
   });
   return make();
 }

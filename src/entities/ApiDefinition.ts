@@ -1,4 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
+import type { HttpSpec } from '../engine/rules/spec/types.js';
 
 export type ApiKindValue = 'SCRIPT' | 'HTTP';
 
@@ -8,7 +9,7 @@ export interface ApiDefinition {
   description: string | null;
   kind: ApiKindValue;
   source: string | null;
-  httpSpec: Record<string, unknown> | null;
+  httpSpec: HttpSpec | null;
   paramSchema: Record<string, unknown> | null;
   timeoutMs: number;
   memoryLimitMb: number;

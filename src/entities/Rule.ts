@@ -1,4 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
+import type { ActionSpec, TriggerSpec } from '../engine/rules/spec/types.js';
 
 export type TriggerTypeValue = 'EVENT' | 'SCHEDULE' | 'METRIC';
 export type ActionTypeValue = 'WEBHOOK' | 'API_SCRIPT' | 'TRIGGER_RULE';
@@ -8,8 +9,8 @@ export interface Rule {
   name: string;
   description: string | null;
   triggerType: TriggerTypeValue;
-  triggerSpec: Record<string, unknown>;
-  actionSpec: Record<string, unknown>;
+  triggerSpec: TriggerSpec;
+  actionSpec: ActionSpec;
   actionType: ActionTypeValue;
   active: boolean;
   createdBy: string | null;

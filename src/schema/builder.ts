@@ -1,14 +1,5 @@
 import SchemaBuilder from '@pothos/core';
-import ZodPlugin from '@pothos/plugin-zod';
-import type { ZodError } from 'zod';
-import { badInput } from '../errors.js';
 import type { GraphQLContext } from './context.js';
-
-function zodRefusal(error: ZodError) {
-  const issue = error.issues[0];
-  const path = issue?.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') ?? '';
-  return badInput(path ? `${path}: ${issue?.message}` : (issue?.message ?? 'invalid argument'), path ? { field: path } : {});
-}
 
 export interface BuilderTypes {
   Context: GraphQLContext;
@@ -25,9 +16,7 @@ export interface BuilderTypes {
 export type Types = PothosSchemaTypes.ExtendDefaultTypes<BuilderTypes>;
 
 export const builder = new SchemaBuilder<BuilderTypes>({
-  plugins: [ZodPlugin],
   defaultFieldNullability: false,
-  zod: { validationError: (error) => zodRefusal(error) },
 });
 
 builder.queryType({});

@@ -1,7 +1,7 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { checkScriptSource } from '../engine/scripts/sandbox/validateSource.js';
-import { validateHttpSpec, validateParamSchema, validateRuntimePolicy, type SpecLimits } from '../engine/rules/spec/index.js';
+import { validateHttpSpec, validateParamSchema, validateRuntimePolicy, type HttpSpec, type SpecLimits } from '../engine/rules/spec/index.js';
 import { ApiDefinitionSchema, type ApiDefinition, type ApiKindValue } from '../entities/index.js';
 import { badInput, notFound } from '../errors.js';
 import { nextTimestamp, systemClock, type Clock } from '../shared/clock.js';
@@ -71,7 +71,7 @@ export class ApiDefinitionService {
   /** Validates the parts that depend on the kind; returns the normalised columns. */
   private checkBody(kind: ApiKindValue, source: string | null | undefined, httpSpec: unknown, paramSchema: unknown, policy: RuntimePolicyInput | null | undefined) {
     let checkedSource: string | null = null;
-    let checkedHttp: Record<string, unknown> | null = null;
+    let checkedHttp: HttpSpec | null = null;
     if (kind === 'SCRIPT') {
       if (source == null) throw badInput('input.source: a SCRIPT definition needs its source', { field: 'input.source' });
       if (httpSpec != null) throw badInput('input.httpSpec: only an HTTP definition has an httpSpec', { field: 'input.httpSpec', specPath: 'input.httpSpec' });
@@ -81,7 +81,7 @@ export class ApiDefinitionService {
     } else {
       if (httpSpec == null) throw badInput('input.httpSpec: an HTTP definition needs its httpSpec', { field: 'input.httpSpec', specPath: 'input.httpSpec' });
       if (source != null) throw badInput('input.source: only a SCRIPT definition has a source', { field: 'input.source' });
-      checkedHttp = validateHttpSpec(httpSpec) as unknown as Record<string, unknown>;
+      checkedHttp = validateHttpSpec(httpSpec);
     }
     const runtimePolicy = validateRuntimePolicy(policy ?? {}, this.limits);
     const schema = paramSchema == null ? null : (validateParamSchema(paramSchema) as Record<string, unknown>);

@@ -9,7 +9,7 @@ import type { Action, ActionContext, ActionOutcome } from './types.js';
  * trigger payload; the run is an ApiExecution with executedBy "rule", and its log lines are also
  * lines of the rule's execution.
  */
-export class ApiScriptAction implements Action {
+export class ApiScriptAction implements Action<ApiScriptActionSpec> {
   readonly type = 'api_script';
 
   constructor(
@@ -17,8 +17,7 @@ export class ApiScriptAction implements Action {
     private readonly runner: ApiRunner,
   ) {}
 
-  async run(raw: Record<string, unknown>, ctx: ActionContext): Promise<ActionOutcome> {
-    const spec = raw as unknown as ApiScriptActionSpec;
+  async run(spec: ApiScriptActionSpec, ctx: ActionContext): Promise<ActionOutcome> {
     const references: Record<string, unknown> = { action_type: 'api_script', api_id: spec.api_id, api_execution_id: null, duration_ms: null };
     const fail = (code: string, message: string): ActionOutcome => {
       ctx.log('ERROR', `api_script ${spec.api_id} failed: ${message}`, { apiId: spec.api_id, code });

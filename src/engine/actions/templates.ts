@@ -7,14 +7,14 @@ import { SpecError } from '../rules/spec/errors.js';
  * API definitions (roots params, input).
  */
 
-export interface TemplateScope {
+export type TemplateScope = {
   payload: unknown;
   rule?: { id: string; name: string } | null;
   execution?: { id: string | null; depth: number | null } | null;
   cascade?: { id: string | null } | null;
   params?: unknown;
   input?: unknown;
-}
+};
 
 /** The scope of a rule's action spec: the run's ids, or nulls when nothing runs (simulateRule). */
 export function actionScope(rule: { id: string; name: string }, payload: unknown, run: { id: string; depth: number; cascadeId: string } | null): TemplateScope {
@@ -114,7 +114,8 @@ function lookup(scope: TemplateScope, path: string): { found: boolean; value: un
   const root = dot === -1 ? path : path.slice(0, dot);
   const rest = dot === -1 ? '' : path.slice(dot + 1);
   if (!Object.prototype.hasOwnProperty.call(scope, root)) return { found: false, value: undefined };
-  const base = (scope as unknown as Record<string, unknown>)[root];
+  const fields: Record<string, unknown> = scope;
+  const base = fields[root];
   if (base === undefined) return { found: false, value: undefined };
   return readPath(base, rest);
 }
@@ -153,6 +154,8 @@ function renderString(s: string, scope: TemplateScope): unknown {
  * placeholder takes the value's own type (null when the path finds nothing); inside longer text
  * the value is written as text (objects and arrays as JSON, null or missing as "").
  */
+/** Fills in every string's placeholders; the shape is kept (strings stay strings). */
+export function renderTemplates<T>(value: T, scope: TemplateScope): T;
 export function renderTemplates(value: unknown, scope: TemplateScope): unknown {
   if (typeof value === 'string') return renderString(value, scope);
   if (Array.isArray(value)) return value.map((item) => renderTemplates(item, scope));

@@ -2,11 +2,10 @@ import type { TriggerRuleActionSpec } from '../rules/spec/index.js';
 import type { Action, ActionContext, ActionOutcome } from './types.js';
 
 /** Runs the target rule as a child (depth + 1, same cascade) and reports the child's outcome. */
-export class TriggerRuleAction implements Action {
+export class TriggerRuleAction implements Action<TriggerRuleActionSpec> {
   readonly type = 'trigger_rule';
 
-  async run(raw: Record<string, unknown>, ctx: ActionContext): Promise<ActionOutcome> {
-    const spec = raw as unknown as TriggerRuleActionSpec;
+  async run(spec: TriggerRuleActionSpec, ctx: ActionContext): Promise<ActionOutcome> {
     const references: Record<string, unknown> = { action_type: 'trigger_rule', target_rule_id: spec.rule_id, trigger_status: null };
     const payload = 'payload' in spec && spec.payload !== undefined ? spec.payload : ctx.payload;
     const outcome = await ctx.runChild(spec.rule_id, payload);

@@ -1,4 +1,5 @@
 import type { Execution, LogLevelValue } from '../../entities/index.js';
+import type { ActionSpec } from '../rules/spec/index.js';
 
 /** What a trigger_rule action gets back from the engine when it starts a child. */
 export type ChildOutcome =
@@ -29,7 +30,7 @@ export interface ActionOutcome {
 }
 
 /** One action type. `spec` is the rule's action spec with its templates already filled in. */
-export interface Action {
-  readonly type: string;
-  run(spec: Record<string, unknown>, ctx: ActionContext): Promise<ActionOutcome>;
+export interface Action<S extends ActionSpec = ActionSpec> {
+  readonly type: S['type'];
+  run(spec: S, ctx: ActionContext): Promise<ActionOutcome>;
 }

@@ -3,13 +3,12 @@ import { OutboundError, type OutboundHttpClient } from '../outbound/client.js';
 import { buildJsonRequest } from '../outbound/requestBuilder.js';
 import type { Action, ActionContext, ActionOutcome } from './types.js';
 
-export class WebhookAction implements Action {
+export class WebhookAction implements Action<WebhookActionSpec> {
   readonly type = 'webhook';
 
   constructor(private readonly http: OutboundHttpClient) {}
 
-  async run(raw: Record<string, unknown>, ctx: ActionContext): Promise<ActionOutcome> {
-    const spec = raw as unknown as WebhookActionSpec;
+  async run(spec: WebhookActionSpec, ctx: ActionContext): Promise<ActionOutcome> {
     const references: Record<string, unknown> = { action_type: 'webhook', endpoint: spec.endpoint, method: spec.method, status_code: null, truncated: false };
     let request;
     try {

@@ -70,7 +70,7 @@ export class ActiveRuleSet implements RuleSetSnapshot {
       this.streams.delete(id);
       return;
     }
-    const spec = rule.triggerSpec as unknown as EventTriggerSpec;
+    const spec = rule.triggerSpec as EventTriggerSpec;
     try {
       if (eventSpecKind(spec) === 'condition') {
         this.streams.delete(id);

@@ -22,7 +22,7 @@ export type PollOutcome =
  * same comparison triggerRule uses.
  */
 export async function pollMetric(rule: Rule, http: OutboundHttpClient, timeoutMs: number): Promise<PollOutcome> {
-  const spec = rule.triggerSpec as unknown as MetricTriggerSpec;
+  const spec = rule.triggerSpec as MetricTriggerSpec;
   let request: ReturnType<typeof buildJsonRequest>;
   try {
     request = buildJsonRequest({ url: spec.endpoint, method: spec.method, params: spec.params ?? {}, headers: spec.headers ?? {} });

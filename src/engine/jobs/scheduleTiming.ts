@@ -26,21 +26,21 @@ function cronOf(pattern: string, timezone: string): Cron {
  */
 export function timingKey(rule: Rule): string {
   if (rule.triggerType === 'METRIC') {
-    const s = rule.triggerSpec as unknown as MetricTriggerSpec;
+    const s = rule.triggerSpec as MetricTriggerSpec;
     return JSON.stringify(['METRIC', s.pollIntervalSeconds, s.endpoint, s.method, s.headers ?? {}, s.params ?? {}, s.valuePath, s.op, s.threshold]);
   }
-  const s = rule.triggerSpec as unknown as ScheduleTriggerSpec;
+  const s = rule.triggerSpec as ScheduleTriggerSpec;
   return 'cron' in s ? JSON.stringify(['CRON', s.cron, s.timezone]) : JSON.stringify(['INTERVAL', s.intervalSeconds]);
 }
 
 function periodMs(rule: Rule): number | null {
-  if (rule.triggerType === 'METRIC') return (rule.triggerSpec as unknown as MetricTriggerSpec).pollIntervalSeconds * 1000;
-  const s = rule.triggerSpec as unknown as ScheduleTriggerSpec;
+  if (rule.triggerType === 'METRIC') return (rule.triggerSpec as MetricTriggerSpec).pollIntervalSeconds * 1000;
+  const s = rule.triggerSpec as ScheduleTriggerSpec;
   return 'cron' in s ? null : s.intervalSeconds * 1000;
 }
 
 function cronNext(rule: Rule, after: Date): Date {
-  const s = rule.triggerSpec as unknown as { cron: string; timezone: string };
+  const s = rule.triggerSpec as { cron: string; timezone: string };
   return cronOf(s.cron, s.timezone).nextRun(after) ?? NEVER;
 }
 

@@ -199,7 +199,7 @@ export class Scheduler {
 
   private async fire(claim: Claim): Promise<void> {
     const { engine, clock } = this.options;
-    const spec = claim.rule.triggerSpec as unknown as ScheduleTriggerSpec;
+    const spec = claim.rule.triggerSpec as ScheduleTriggerSpec;
     const schedule = { dueAt: claim.due.toISOString(), missedRunsFolded: missedAfter(claim.rule, claim.due, clock.now()) };
     await engine.trigger({ rule: claim.rule, payload: spec.payload ?? null, executedBy: TIMED.SCHEDULE.executedBy, references: { [TIMED.SCHEDULE.key]: schedule }, queueable: true });
     await this.release(claim, { armed: claim.armed, fired: true });
@@ -213,7 +213,7 @@ export class Scheduler {
   private async poll(claim: Claim): Promise<void> {
     const { engine, http, clock, metricPollTimeoutMs } = this.options;
     const { rule } = claim;
-    const spec = rule.triggerSpec as unknown as { endpoint: string; method: string };
+    const spec = rule.triggerSpec as { endpoint: string; method: string };
     const startedAt = clock.now();
     const outcome = await pollMetric(rule, http, metricPollTimeoutMs);
     // Shutting down: write nothing; the lease expires and another instance (or the next start) polls again.

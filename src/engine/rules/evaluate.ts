@@ -60,11 +60,11 @@ function compileSchedule(spec: ScheduleTriggerSpec): CompiledTrigger {
 function compileTrigger(rule: Rule): CompiledTrigger {
   switch (rule.triggerType) {
     case 'EVENT':
-      return compileEvent(rule.triggerSpec as unknown as EventTriggerSpec);
+      return compileEvent(rule.triggerSpec as EventTriggerSpec);
     case 'METRIC':
-      return compileMetric(rule.triggerSpec as unknown as MetricTriggerSpec);
+      return compileMetric(rule.triggerSpec as MetricTriggerSpec);
     case 'SCHEDULE':
-      return compileSchedule(rule.triggerSpec as unknown as ScheduleTriggerSpec);
+      return compileSchedule(rule.triggerSpec as ScheduleTriggerSpec);
   }
 }
 

@@ -513,7 +513,7 @@ export class Engine {
 
   private async runAction(running: Execution, request: RunRequest, self: Parent, sink: LogSink): Promise<ActionOutcome> {
     const { rule } = request;
-    const spec = rule.actionSpec as Record<string, unknown>;
+    const spec = rule.actionSpec;
     const action = this.actions.get(String(spec.type));
     const ctx: ActionContext = {
       rule: { id: rule.id, name: rule.name },
@@ -526,7 +526,7 @@ export class Engine {
       return { status: 'FAILED', result: null, references: { action_type: spec.type }, error: { code: 'INTERNAL', message: `no action of type ${String(spec.type)}` } };
     }
     try {
-      const resolved = renderTemplates(spec, actionScope(rule, request.payload, running)) as Record<string, unknown>;
+      const resolved = renderTemplates(spec, actionScope(rule, request.payload, running));
       // What an action hands back holds text from outside (answers, outputs, error messages).
       return storableJson(await action.run(resolved, ctx));
     } catch (error) {

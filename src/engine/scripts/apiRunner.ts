@@ -8,7 +8,6 @@ import { CompiledRuleCache } from '../rules/conditions/index.js';
 import { OutboundError, type OutboundHttpClient } from '../outbound/client.js';
 import type { ActionContext } from '../actions/types.js';
 import type { LogSinkFactory } from '../runs/logSink.js';
-import type { HttpSpec } from '../rules/spec/index.js';
 import { compileParamSchema } from '../rules/spec/index.js';
 import type { ApiExecutionStore } from '../store/apiExecutionStore.js';
 import { runHttpApi } from './httpApi.js';
@@ -157,8 +156,10 @@ export class ApiRunner {
       return { output: null, failure: { code: 'PARAMS_INVALID', message: describeParamErrors(validate) } };
     }
     if (api.kind === 'HTTP') {
-      const result = await runHttpApi(this.options.http, api.httpSpec as unknown as HttpSpec, request.params ?? {}, request.input ?? null, api.timeoutMs);
-      if (result.ok) log('INFO', `${(api.httpSpec as { method?: string }).method ?? 'GET'} answered ${(result.output as { status: number }).status}`, null);
+      const spec = api.httpSpec;
+      if (!spec) throw new Error(`API ${api.name} (${api.id}) is an HTTP definition without an httpSpec`);
+      const result = await runHttpApi(this.options.http, spec, request.params ?? {}, request.input ?? null, api.timeoutMs);
+      if (result.ok) log('INFO', `${spec.method ?? 'GET'} answered ${(result.output as { status: number }).status}`, null);
       return result.ok ? { output: result.output, failure: null } : { output: result.output, failure: { code: result.code, message: result.message } };
     }
     // ctx.http shares the run's deadline, counted from here as the sandbox counts it (the wait for

@@ -136,7 +136,7 @@ export function compileCondition(condition: Condition): CompiledCondition {
   return (payload): ConditionOutcome => {
     const ref = evaluate(payload);
     const met = 'final_result' in ref ? ref.final_result : ref.condition_evaluated;
-    return { met, references: ref as unknown as Record<string, unknown> };
+    return { met, references: ref };
   };
 }
 
@@ -197,5 +197,5 @@ export function evaluateValue(
   const ref: LeafReference = found && actual !== undefined
     ? { field, actual, expected: exp, operator: nop, condition_evaluated: buildValueTest(nop, expected)(actual) }
     : missingReference(field, nop, exp);
-  return { met: ref.condition_evaluated, references: ref as unknown as Record<string, unknown> };
+  return { met: ref.condition_evaluated, references: ref };
 }

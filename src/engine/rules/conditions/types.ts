@@ -14,21 +14,22 @@ export function isGroupCondition(condition: Condition): condition is GroupCondit
 }
 
 /** Reference written for a leaf (SPEC.md "References"). */
-export interface LeafReference {
+// Type aliases, not interfaces: a reference is also a plain Record<string, unknown> (references).
+export type LeafReference = {
   field: string;
   actual: unknown;
   expected: unknown;
   operator: Operator;
   condition_evaluated: boolean;
   reason?: 'field missing';
-}
+};
 
 /** Reference written for a group (SPEC.md "References"). */
-export interface GroupReference {
+export type GroupReference = {
   composite_logic: Logic;
   conditions_evaluated: Array<LeafReference | GroupReference>;
   final_result: boolean;
-}
+};
 
 export interface ConditionOutcome {
   met: boolean;

@@ -244,11 +244,9 @@ export class Sandbox {
   // ---- the child ------------------------------------------------------------------------------
   private spawn(): void {
     if (this.closed || this.unavailable) return;
-    const here = import.meta.url;
-    const typescript = here.endsWith('.ts');
-    const workerPath = fileURLToPath(new URL(typescript ? './worker.ts' : './worker.js', here));
-    const execArgv = ['--no-node-snapshot'];
-    if (typescript) execArgv.push('--import', resolveTsx());
+    // The service runs from its TypeScript sources (through tsx), and so does the worker.
+    const workerPath = fileURLToPath(new URL('./worker.ts', import.meta.url));
+    const execArgv = ['--no-node-snapshot', '--import', resolveTsx()];
     const config: WorkerConfig = {
       maxIsolates: this.poolSize,
       outputMaxBytes: this.outputMaxBytes,

@@ -9,7 +9,7 @@
  */
 import { loadIsolatedVm } from './isolatedVm.js';
 import type { IsolatedVm, IvmContext, IvmIsolate, IvmReference, IvmScript } from './ivmTypes.js';
-import { BOOTSTRAP_SOURCE, SCRIPT_TRAILER, type BootstrapOptions } from './bootstrap.js';
+import { BOOTSTRAP_FILENAME, readBootstrapSource, SCRIPT_TRAILER, START_GLOBAL, type BootstrapOptions } from './bootstrap.js';
 import type { ChildMessage, FailureCode, HttpRequestShape, LogLevel, ParentMessage, RunOutcome, RunRequest, WorkerConfig } from './protocol.js';
 
 /** The filename user scripts are compiled under; error lines come from stack frames in it. */
@@ -80,7 +80,9 @@ const OPTIONS_JSON = JSON.stringify({
   logMaxDataBytes: config.logMaxDataBytes,
   httpMaxRequests: config.httpMaxRequests,
   filename: SCRIPT_FILENAME,
+  startGlobal: START_GLOBAL,
 } satisfies BootstrapOptions);
+const BOOTSTRAP_SOURCE = readBootstrapSource();
 
 async function freshContext(slot: Slot): Promise<Fresh> {
   const context = await slot.isolate.createContext();
@@ -176,7 +178,7 @@ function acquire(memoryLimitMb: number): Slot {
       retire(victim);
     }
     const isolate = newIsolate(memoryLimitMb);
-    const bootstrap = isolate.compileScriptSync(`(function ($0, $1, $2) {${BOOTSTRAP_SOURCE}\n})`, { filename: 'sandbox-bootstrap.js' });
+    const bootstrap = isolate.compileScriptSync(BOOTSTRAP_SOURCE, { filename: BOOTSTRAP_FILENAME });
     slot = { isolate, bootstrap, memoryLimitMb, scripts: new Map(), busy: false, retired: false, runs: 0, lastUsed: 0, prepared: null, preparing: null };
     slots.push(slot);
   }
