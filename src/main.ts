@@ -1,8 +1,10 @@
-import { createApp } from './app.js';
-import { isOperatorError, loadConfigOrExit, printOperatorError } from './startErrors.js';
+import { loadConfigOrExit, printOperatorError } from './configOrExit.js';
 
 async function main() {
   const config = loadConfigOrExit();
+  // Loaded once the settings are known to be good: a bad setting is told in a fraction of the time.
+  const { createApp } = await import('./app.js');
+  const { isOperatorError } = await import('./startErrors.js');
   const app = createApp(config);
   let stopping = false;
   const shutdown = (signal: string) => {

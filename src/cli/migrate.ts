@@ -4,7 +4,8 @@
  */
 import { openDatabase } from '../db/database.js';
 import { createLogger } from '../logger.js';
-import { isOperatorError, loadConfigOrExit, printOperatorError } from '../startErrors.js';
+import { loadConfigOrExit, printOperatorError } from '../configOrExit.js';
+import { isOperatorError } from '../startErrors.js';
 
 async function main(): Promise<number> {
   const config = loadConfigOrExit();

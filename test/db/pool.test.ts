@@ -4,6 +4,7 @@ import { ConnectionPool, PoolTimeoutError, type ConnectionPoolOptions } from '..
 import { createPooledSql } from '../../src/db/sqlAdapter.js';
 import { createTestDatabase, ok, startApp, type TestDatabase } from '../support/harness.js';
 import { closedPort, startSink } from '../support/sink.js';
+import { describeUnless, withoutPostgres } from '../support/skips.js';
 
 /**
  * The engine's own connections on real PostgreSQL (src/db/pool.ts) and the SQL port over them:
@@ -11,7 +12,7 @@ import { closedPort, startSink } from '../support/sink.js';
  * changed under prepared statements. Skipped when DATABASE_URL is unset: the embedded database
  * shares the ORM's one connection instead.
  */
-describe.skipIf(!process.env.DATABASE_URL)('the engine connection pool (needs DATABASE_URL)', () => {
+describeUnless(withoutPostgres(), 'the engine connection pool (needs DATABASE_URL)', () => {
   let db: TestDatabase;
   let admin: pg.Client;
   const pools: ConnectionPool[] = [];

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { indexPath, keyPath } from '../../src/engine/rules/spec/util.js';
 
 /**
- * fast-check arbitraries of hostile input for the property suite (test/property): JSON values
+ * fast-check arbitraries of hostile input for the property suite (test/server/hostile-input.test.ts): JSON values
  * with hostile strings, keys and numbers, deep nesting, trigger and action specs that carry the
  * list of their defects (so a property can tell what SPEC.md says must be refused, and where),
  * and webhook answers. Pure: nothing here talks to the service.

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { expect } from 'vitest';
 import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 
@@ -120,4 +121,15 @@ export async function startFreshApp(backend: Backend, env: Record<string, string
 export function ok<T = any>(response: GraphQLResponse<T>): T {
   if (response.errors?.length) throw new Error(`unexpected GraphQL errors: ${JSON.stringify(response.errors)}`);
   return response.data as T;
+}
+
+/** A name no other test uses: `prefix` and eight random hex digits. */
+export const unique = (prefix: string) => `${prefix} ${randomUUID().slice(0, 8)}`;
+
+/** The first error of a response that must have failed, checked for its code. */
+export function refusal(response: GraphQLResponse, code: string) {
+  expect(response.errors, `expected a ${code} error, got ${JSON.stringify(response)}`).toBeDefined();
+  const error = response.errors![0]!;
+  expect(error.extensions?.code, JSON.stringify(error)).toBe(code);
+  return error;
 }
