@@ -25,7 +25,7 @@ import { Throttle } from './events/throttle.js';
 import { TableMaintenance } from './jobs/maintenance.js';
 import { RetentionJob } from './jobs/retention.js';
 import { Scheduler } from './jobs/scheduledRules.js';
-import { ExecutionStore } from './store/executionStore.js';
+import { ExecutionStore, NOTIFY_CHANNEL } from './store/executionStore.js';
 import type { Sql } from './store/sqlClient.js';
 import { TriggerEvaluator } from './rules/evaluate.js';
 
@@ -74,10 +74,11 @@ async function createBus(options: RuntimeOptions, store: ExecutionStore, instanc
   const { config, logger, sql, postgresUrl } = options;
   if (config.redisUrl) return createRedisEventBus(config.redisUrl, logger);
   if (postgresUrl) {
-    return createPostgresEventBus(
-      postgresUrl,
+    return createPostgresEventBus({
+      url: postgresUrl,
       sql,
-      async (topic: BusTopic, ref) => {
+      channel: NOTIFY_CHANNEL,
+      load: async (topic: BusTopic, ref) => {
         if (topic === 'execution') return store.get(String(ref.id));
         if (topic === 'log') return store.logAt(String(ref.executionId), Number(ref.seq));
         if (topic === 'cascade') return store.eventAt(String(ref.cascadeId), Number(ref.seq));
@@ -85,7 +86,7 @@ async function createBus(options: RuntimeOptions, store: ExecutionStore, instanc
       },
       logger,
       instanceId,
-    );
+    });
   }
   return new LocalEventBus();
 }
