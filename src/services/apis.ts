@@ -1,7 +1,6 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { checkScriptSource } from '../engine/scripts/sandbox/validateSource.js';
-import { validateHttpSpec, validateParamSchema, validateRuntimePolicy, type SpecLimits } from '../engine/rules/spec/index.js';
+import { checkScriptSource, validateHttpSpec, validateParamSchema, validateRuntimePolicy, type SpecLimits } from '../engine/index.js';
 import { ApiDefinitionSchema, type ApiDefinition, type ApiKindValue } from '../entities/index.js';
 import { badInput, notFound } from '../errors.js';
 import { nextTimestamp, systemClock, type Clock } from '../shared/clock.js';

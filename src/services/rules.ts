@@ -1,6 +1,6 @@
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { validateActionSpec, validateTriggerSpec, type TriggerType } from '../engine/rules/spec/index.js';
+import { validateActionSpec, validateTriggerSpec, type TriggerType } from '../engine/index.js';
 import { RuleSchema, type Rule } from '../entities/index.js';
 import { badInput, notFound } from '../errors.js';
 import { nextTimestamp, systemClock, type Clock } from '../shared/clock.js';

@@ -361,7 +361,7 @@ describe.skipIf(!redisUp)(`subscriptions with REDIS_URL=${REDIS_URL} (skipped wh
   const { state, trigger, chain, storedEvents } = fixture(backend, { REDIS_URL });
 
   it('the bus goes through Redis', () => {
-    expect(state.app.app.runtime.bus.kind).toBe('redis');
+    expect(state.app.app.engine.busKind).toBe('redis');
   });
 
   it('cascadeProgress joined mid-cascade and after it ended gives 1..N exactly once', async () => {
