@@ -1,8 +1,8 @@
 import type { ActionLog, ApiExecution } from '../entities/index.js';
 import type { Engine } from '../engine/index.js';
-import { notFound } from '../errors.js';
 import { checkExecutedBy } from './names.js';
-import { isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
+import { findOrRefuse } from './records.js';
+import { parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
 
 /** Direct runs of API definitions (executeApi) and the history of every run. */
 export class ApiRunService {
@@ -10,8 +10,7 @@ export class ApiRunService {
 
   /** Unknown API: NOT_FOUND. Otherwise always an ApiExecution, FAILED with API_INACTIVE or PARAMS_INVALID when those apply. */
   async execute(apiId: string, params: unknown, input: unknown, executedBy: string | null | undefined): Promise<ApiExecution> {
-    const api = isUuid(apiId) ? await this.engine.apiDefinition(apiId) : null;
-    if (!api) throw notFound(`No API definition with id ${JSON.stringify(apiId)}`);
+    const api = await findOrRefuse('API definition', apiId, () => this.engine.apiDefinition(apiId));
     const by = checkExecutedBy(executedBy, 'api');
     const { execution } = await this.engine.executeApi({ api, params: params ?? {}, input: input ?? null, executedBy: by, fromRule: null });
     return execution;
