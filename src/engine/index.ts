@@ -3,6 +3,7 @@ import { actionScope, renderTemplates } from './actions/templates.js';
 import type { BusMessages, BusTopic, EventBus, Listener } from './bus/eventBus.js';
 import type { BatchResult, EventPublisher, PublishResult } from './events/publisher.js';
 import type { ActiveRuleSet } from './events/activeRules.js';
+import type { RetentionResult } from './jobs/retention.js';
 import type { RuleCache } from './rules/ruleCache.js';
 import type { RuleStats, RuleStatsCounter } from './rules/stats.js';
 import type { RunRequest, RunSystem, StartedRun } from './runs/runSystem.js';
@@ -16,6 +17,7 @@ import type { ExecutionPageQuery, ExecutionStore } from './store/executionStore.
 export type { RuntimeOptions as EngineOptions } from './runtime.js';
 export type { BusMessages, BusTopic, Listener } from './bus/eventBus.js';
 export { isEventObject, MAX_EVENTS_PER_CALL, type BatchResult, type PublishResult } from './events/publisher.js';
+export type { RetentionResult } from './jobs/retention.js';
 export type { RuleStats } from './rules/stats.js';
 export type { RunRequest, StartedRun } from './runs/runSystem.js';
 export type { ApiRunOutcome, ApiRunRequest } from './scripts/apiRunner.js';
@@ -163,7 +165,7 @@ export class Engine {
   }
 
   /** Deletes execution history past its retention now (it also runs on its own timer). */
-  get retention(): RunnableJob<Awaited<ReturnType<EngineSystems['retention']['run']>>> {
+  get retention(): RunnableJob<RetentionResult> {
     return this.systems.retention;
   }
 
