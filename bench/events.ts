@@ -22,7 +22,7 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number) {
 }
 
 const countFinished = async (app: App, ruleId: string) =>
-  Number((await app.runtime.store.page({ ruleId, status: 'SUCCESS', limit: 0, after: null })).total);
+  Number((await app.engine.executions({ ruleId, status: 'SUCCESS', limit: 0, after: null })).total);
 
 /**
  * POST /events end to end (NDJSON batches of 10,000; one match per 1,000 events, each a webhook,
@@ -73,7 +73,7 @@ export async function runEventsBench(adminUrl: string, options: { batches: numbe
       let failed = 0;
       let resolveAll!: () => void;
       const allDone = new Promise<void>((resolve) => (resolveAll = resolve));
-      const unsubscribe = a.runtime.bus.subscribe('execution', (e) => {
+      const unsubscribe = a.engine.subscribe('execution', (e) => {
         if (e.ruleId !== hot.id || !e.finishedAt) return;
         if (e.status === 'SUCCESS') succeeded++;
         else failed++;

@@ -115,7 +115,7 @@ export async function runFanoutBench(adminUrl: string, options: FanoutOptions): 
   const { url } = await app.start();
   const floor = await startFanoutFloor();
   const clients = await startClients();
-  const cepheus: Side = { url: url.replace(/^http/, 'ws'), publish: (log) => app.runtime.bus.publish('log', log) };
+  const cepheus: Side = { url: url.replace(/^http/, 'ws'), publish: (log) => app.engine.broadcast('log', log) };
   const rows: FanoutRow[] = [];
   try {
     for (const subscribers of options.subscriberCounts) {

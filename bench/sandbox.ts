@@ -84,13 +84,13 @@ export async function runSandboxBench(options: { samples: number; seconds: numbe
   await app.start();
   try {
     const api = await app.services.apis.create({ name: `bench-${Date.now()}`, source: TRIVIAL });
-    const runner = app.runtime.apiRunner;
-    for (let i = 0; i < 100; i++) await runner.run({ api, params: { a: 1 }, input: { b: 2 }, executedBy: 'bench', fromRule: null });
+    const { engine } = app;
+    for (let i = 0; i < 100; i++) await engine.executeApi({ api, params: { a: 1 }, input: { b: 2 }, executedBy: 'bench', fromRule: null });
     const withWrite: number[] = [];
     for (let i = 0; i < options.samples; i++) {
       await pause(IDLE_GAP_MS);
       const started = performance.now();
-      await runner.run({ api, params: { a: 1 }, input: { b: 2 }, executedBy: 'bench', fromRule: null });
+      await engine.executeApi({ api, params: { a: 1 }, input: { b: 2 }, executedBy: 'bench', fromRule: null });
       withWrite.push(performance.now() - started);
     }
     return { coldFirstRunMs, warmRoundTrip: stats(durations), backToBack: stats(backToBack), withApiExecution: stats(withWrite), runsPerSecond };

@@ -1,6 +1,6 @@
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
-import { startEngineRuntime, type EngineRuntime } from './engine/runtime.js';
+import { startEngine, type Engine } from './engine/index.js';
 import { eventsRoute } from './server/events.js';
 import { createHttpServer, type HttpServer } from './server/server.js';
 import { createLogger, type Logger } from './logger.js';
@@ -28,14 +28,15 @@ export interface App {
   /** Available after start(). */
   readonly services: Services;
   readonly database: Database;
-  readonly runtime: EngineRuntime;
+  /** Available after start(). */
+  readonly engine: Engine;
 }
 
 export function createApp(config: Config, options: AppOptions = {}): App {
   const logger = options.logger ?? createLogger(config);
   const clock = options.clock ?? systemClock;
   let database: Database | undefined;
-  let runtime: EngineRuntime | undefined;
+  let engine: Engine | undefined;
   let services: Services | undefined;
   let http: HttpServer | undefined;
   let stopping: Promise<void> | undefined;
@@ -54,27 +55,23 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     get database() {
       return started(database);
     },
-    get runtime() {
-      return started(runtime);
+    get engine() {
+      return started(engine);
     },
     async start() {
       database = await openDatabase(config, logger);
       try {
         const applied = await database.migrate();
         if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
-        runtime = await startEngineRuntime({ config, logger, clock, sql: database.sql, postgresUrl: database.embedded ? null : (config.databaseUrl ?? null), sandboxPoolSize: options.sandboxPoolSize });
-        const { bus, ruleSet, rules: ruleCache } = runtime;
+        const running = await startEngine({ config, logger, clock, sql: database.sql, postgresUrl: database.embedded ? null : (config.databaseUrl ?? null), sandboxPoolSize: options.sandboxPoolSize });
+        engine = running;
         const rules = new RuleService(database.fork, clock);
-        rules.onChange(({ id, rule }) => {
-          ruleCache.forget(id);
-          ruleSet.apply(id, rule);
-          bus.publish('rule', { id });
-        });
+        rules.onChange(({ id, rule }) => running.ruleChanged(id, rule));
         const current: Services = {
           rules,
           apis: new ApiDefinitionService(database.fork, { scriptMaxTimeoutMs: config.scriptMaxTimeoutMs, scriptMaxMemoryMb: config.scriptMaxMemoryMb }, clock),
-          executions: new ExecutionService(runtime, { subscriptionBuffer: config.subscriptionBuffer }),
-          apiRuns: new ApiRunService(runtime),
+          executions: new ExecutionService(running, { subscriptionBuffer: config.subscriptionBuffer }),
+          apiRuns: new ApiRunService(running),
         };
         services = current;
         const db = database;
@@ -89,10 +86,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           },
         });
         const address = await http.listen();
-        logger.info({ url: address.url, database: database.embedded ? 'embedded' : 'postgresql', bus: bus.kind }, 'Cepheus is serving');
+        logger.info({ url: address.url, database: database.embedded ? 'embedded' : 'postgresql', bus: running.busKind }, 'Cepheus is serving');
         return address;
       } catch (error) {
-        await runtime?.stop(0).catch(() => undefined);
+        await engine?.stop(0).catch(() => undefined);
         await database.close().catch(() => undefined);
         throw error;
       }
@@ -100,7 +97,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     stop() {
       stopping ??= (async () => {
         await http?.close(config.shutdownGraceMs);
-        await runtime?.stop(config.shutdownGraceMs);
+        await engine?.stop(config.shutdownGraceMs);
         await database?.close();
       })();
       return stopping;

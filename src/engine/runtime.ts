@@ -8,7 +8,7 @@ import { WebhookAction } from './actions/webhook.js';
 import { LocalEventBus, type BusTopic, type EventBus } from './bus/eventBus.js';
 import { createPostgresEventBus } from './bus/postgresBus.js';
 import { createRedisEventBus } from './bus/redisBus.js';
-import { Engine } from './runs/runSystem.js';
+import { RunSystem } from './runs/runSystem.js';
 import { RuleCache } from './rules/ruleCache.js';
 import { OutboundHttpClient } from './outbound/client.js';
 import { loadIsolatedVm } from './scripts/sandbox/isolatedVm.js';
@@ -25,7 +25,8 @@ import { Throttle } from './events/throttle.js';
 import { TableMaintenance } from './jobs/maintenance.js';
 import { RetentionJob } from './jobs/retention.js';
 import { Scheduler } from './jobs/scheduledRules.js';
-import { ExecutionStore } from './store/executionStore.js';
+import { ExecutionStore, NOTIFY_CHANNEL } from './store/executionStore.js';
+import type { EngineResources } from './resources.js';
 import type { Sql } from './store/sqlClient.js';
 import { TriggerEvaluator } from './rules/evaluate.js';
 
@@ -35,20 +36,21 @@ const STATS_FLUSH_MS = 2000;
 /** The embedded database's tables are looked at for VACUUM and ANALYZE this often. */
 const TABLE_MAINTENANCE_MS = 60_000;
 
-export interface EngineRuntime {
-  engine: Engine;
-  store: ExecutionStore;
-  stats: RuleStatsCounter;
-  apiStore: ApiExecutionStore;
-  apiRunner: ApiRunner;
-  /** Reads a rule as the engine sees it (cached; no ORM in the way). */
-  rules: RuleCache;
-  bus: EventBus;
-  evaluator: TriggerEvaluator;
+/**
+ * The engine's systems, one per concern, built on one shared resources bag. Only the facade
+ * (index.ts) holds this; services never see it.
+ */
+export interface EngineSystems {
+  resources: EngineResources;
+  /** Starts, queues and finishes runs and their cascades. */
+  runs: RunSystem;
+  /** Matches published events against the active rules and starts the runs they call for. */
   publisher: EventPublisher;
+  /** The active rules as the matcher sees them (changes are applied as they are saved). */
   ruleSet: ActiveRuleSet;
-  http: OutboundHttpClient;
-  instanceId: string;
+  rules: RuleCache;
+  /** Runs API definitions (scripts in the sandbox, HTTP calls). */
+  apiRunner: ApiRunner;
   /** Fires SCHEDULE rules and polls METRIC rules (one firing per due run across instances). */
   scheduler: Scheduler;
   /** Deletes execution history older than EXECUTION_RETENTION_DAYS. */
@@ -74,10 +76,11 @@ async function createBus(options: RuntimeOptions, store: ExecutionStore, instanc
   const { config, logger, sql, postgresUrl } = options;
   if (config.redisUrl) return createRedisEventBus(config.redisUrl, logger);
   if (postgresUrl) {
-    return createPostgresEventBus(
-      postgresUrl,
+    return createPostgresEventBus({
+      url: postgresUrl,
       sql,
-      async (topic: BusTopic, ref) => {
+      channel: NOTIFY_CHANNEL,
+      load: async (topic: BusTopic, ref) => {
         if (topic === 'execution') return store.get(String(ref.id));
         if (topic === 'log') return store.logAt(String(ref.executionId), Number(ref.seq));
         if (topic === 'cascade') return store.eventAt(String(ref.cascadeId), Number(ref.seq));
@@ -85,12 +88,12 @@ async function createBus(options: RuntimeOptions, store: ExecutionStore, instanc
       },
       logger,
       instanceId,
-    );
+    });
   }
   return new LocalEventBus();
 }
 
-export async function startEngineRuntime(options: RuntimeOptions): Promise<EngineRuntime> {
+export async function startEngineSystems(options: RuntimeOptions): Promise<EngineSystems> {
   const { config, logger, clock, sql } = options;
   const instanceId = randomUUID();
   const store = new ExecutionStore(sql);
@@ -108,62 +111,40 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
   const logSinks = createLogSinkFactory({ store, bus, clock, logger });
   const apiRunner = new ApiRunner({ store: apiStore, scripts, http, bus, clock, logger, logSinks });
   const rules = new RuleCache(sql, bus);
-  const engine = new Engine({
-    store,
-    rules,
-    bus,
-    evaluator,
+  const resources: EngineResources = { sql, clock, logger, instanceId, bus, store, apiStore, rules, evaluator, stats, http, logSinks };
+  const runs = new RunSystem(resources, {
     actions: [new WebhookAction(http), new TriggerRuleAction(), new ApiScriptAction(apiStore, apiRunner)],
-    logSinks,
-    clock,
-    logger,
-    instanceId,
     maxCascadeDepth: config.maxCascadeDepth,
-    stats,
   });
   const ruleSet: ActiveRuleSet = new ActiveRuleSet({
-    sql,
-    evaluator,
-    bus,
-    logger,
-    clock,
+    ...resources,
     maxStreamGroups: config.streamMaxGroups,
     onTimerFirings: (fired) => void publisher.publishTimerFirings(fired),
   });
-  const publisher: EventPublisher = new EventPublisher(engine, ruleSet, new Throttle(clock), stats, logger);
+  const publisher: EventPublisher = new EventPublisher(runs, ruleSet, new Throttle(clock), stats, logger);
   const instances = new InstanceRegistry({
-    sql,
-    bus,
-    logger,
-    instanceId,
+    ...resources,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     staleAfterMs: config.heartbeatStaleMs,
     soleInstance: options.postgresUrl === null,
-    stats,
-    onTick: () => engine.promoteWaiting(),
+    onTick: () => runs.promoteWaiting(),
   });
   await instances.start();
-  const scheduler = new Scheduler({ sql, engine, http, clock, logger, instanceId, tickMs: config.schedulerTickMs, metricPollTimeoutMs: config.metricPollTimeoutMs });
-  const retention = new RetentionJob({ sql, clock, logger, days: config.executionRetentionDays, intervalMs: config.executionRetentionIntervalMs, batch: config.executionRetentionBatch });
-  const maintenance = options.postgresUrl === null ? new TableMaintenance({ sql, logger, intervalMs: TABLE_MAINTENANCE_MS }) : null;
+  const scheduler = new Scheduler({ ...resources, engine: runs, tickMs: config.schedulerTickMs, metricPollTimeoutMs: config.metricPollTimeoutMs });
+  const retention = new RetentionJob({ ...resources, days: config.executionRetentionDays, intervalMs: config.executionRetentionIntervalMs, batch: config.executionRetentionBatch });
+  const maintenance = options.postgresUrl === null ? new TableMaintenance({ ...resources, intervalMs: TABLE_MAINTENANCE_MS }) : null;
   scheduler.start();
   retention.start();
   maintenance?.start();
   logger.info({ instanceId, bus: bus.kind }, 'engine ready');
 
   return {
-    engine,
-    store,
-    stats,
-    apiStore,
-    apiRunner,
-    rules,
-    bus,
-    evaluator,
+    resources,
+    runs,
     publisher,
     ruleSet,
-    http,
-    instanceId,
+    rules,
+    apiRunner,
     scheduler,
     retention,
     maintenance,
@@ -171,7 +152,7 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
       await scheduler.stop(graceMs);
       await retention.stop();
       await maintenance?.stop();
-      await engine.drain(graceMs);
+      await runs.drain(graceMs);
       await stats.stop();
       await instances.stop().catch((error: unknown) => logger.warn({ err: error }, 'could not leave the instance registry cleanly'));
       ruleSet.close();

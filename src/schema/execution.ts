@@ -1,6 +1,5 @@
 import type { ActionLog, CascadeEvent, Execution } from '../entities/index.js';
-import type { BatchResult, PublishResult } from '../engine/events/publisher.js';
-import type { RuleStats } from '../engine/rules/stats.js';
+import type { BatchResult, PublishResult, RuleStats } from '../engine/index.js';
 import type { Cascade, Simulation } from '../services/executions.js';
 import { builder } from './builder.js';
 import { ITEMS_CHECKED_BY_RESOLVER } from './jsonArguments.js';

@@ -1,7 +1,9 @@
 import DataLoader from 'dataloader';
 import type { ActionLog, Execution, Rule } from '../entities/index.js';
-import type { RuleStats } from '../engine/rules/stats.js';
-import type { Services } from './context.js';
+import type { RuleStats } from '../engine/index.js';
+import type { ApiRunService } from '../services/apiRuns.js';
+import type { ExecutionService } from '../services/executions.js';
+import type { RuleService } from '../services/rules.js';
 
 /** Per-request batching, so a page of executions costs one query per field, not one per row. */
 export interface Loaders {
@@ -10,6 +12,13 @@ export interface Loaders {
   logs: DataLoader<string, ActionLog[]>;
   apiLogs: DataLoader<string, ActionLog[]>;
   stats: DataLoader<string, RuleStats>;
+}
+
+/** The batch reads behind the loaders, as the services offer them. */
+export interface LoaderSources {
+  rules: Pick<RuleService, 'getMany'>;
+  executions: Pick<ExecutionService, 'childrenOf' | 'logsOf' | 'statsOf'>;
+  apiRuns: Pick<ApiRunService, 'logsOf'>;
 }
 
 /** A loader over a batch fetch that returns a map by key; a key the map lacks gets fallback(). */
@@ -28,7 +37,7 @@ class RequestLoaders implements Loaders {
   private apiLogsLoader?: Loaders['apiLogs'];
   private statsLoader?: Loaders['stats'];
 
-  constructor(private readonly services: Services) {}
+  constructor(private readonly services: LoaderSources) {}
 
   get rule() {
     return (this.ruleLoader ??= new DataLoader((ids) => this.services.rules.getMany(ids)));
@@ -51,6 +60,6 @@ class RequestLoaders implements Loaders {
   }
 }
 
-export function createLoaders(services: Services): Loaders {
+export function createLoaders(services: LoaderSources): Loaders {
   return new RequestLoaders(services);
 }

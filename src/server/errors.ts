@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { SpecError } from '../engine/rules/spec/errors.js';
+import { SpecError } from '../engine/index.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { MAX_EVENTS_PER_CALL, type BatchResult } from '../engine/events/publisher.js';
+import { MAX_EVENTS_PER_CALL, type BatchResult } from '../engine/index.js';
 import type { Logger } from '../logger.js';
 import { sendJson } from './server.js';
 

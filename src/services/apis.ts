@@ -1,14 +1,13 @@
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { checkScriptSource } from '../engine/scripts/sandbox/validateSource.js';
-import { validateHttpSpec, validateParamSchema, validateRuntimePolicy, type HttpSpec, type SpecLimits } from '../engine/rules/spec/index.js';
+import { checkScriptSource, validateHttpSpec, validateParamSchema, validateRuntimePolicy, type HttpSpec, type SpecLimits } from '../engine/index.js';
 import { ApiDefinitionSchema, type ApiDefinition, type ApiKindValue } from '../entities/index.js';
-import { badInput, notFound } from '../errors.js';
+import { badInput } from '../errors.js';
 import { nextTimestamp, systemClock, type Clock } from '../shared/clock.js';
-import { checkDescription, checkName, checkWellFormed, duplicateName } from './names.js';
+import { checkDescription, checkName, checkWellFormed } from './names.js';
 import { afterCursorFilter, isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
 import { newId } from '../shared/ids.js';
 import { withOpaqueJson } from '../db/jsonValues.js';
+import { deleteOrRefuse, findOrRefuse, writeNamed } from './records.js';
 
 export interface RuntimePolicyInput {
   timeoutMs?: number | null;
@@ -113,13 +112,7 @@ export class ApiDefinitionService {
       createdAt: now,
       updatedAt: now,
     };
-    const em = this.fork();
-    try {
-      await em.insert(ApiDefinitionSchema, withOpaqueJson(api));
-    } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) throw duplicateName('API definition', name);
-      throw error;
-    }
+    await writeNamed('API definition', name, () => this.fork().insert(ApiDefinitionSchema, withOpaqueJson(api)));
     return api;
   }
 
@@ -129,8 +122,7 @@ export class ApiDefinitionService {
    */
   async update(id: string, input: UpdateApiInput): Promise<ApiDefinition> {
     const em = this.fork();
-    const current = isUuid(id) ? await em.findOne(ApiDefinitionSchema, { id }) : null;
-    if (!current) throw notFound(`No API definition with id ${JSON.stringify(id)}`);
+    const current = await findOrRefuse('API definition', id, () => em.findOne(ApiDefinitionSchema, { id }));
     const name = input.name != null ? checkName(input.name) : current.name;
     const policy: RuntimePolicyInput = {
       timeoutMs: input.runtimePolicy?.timeoutMs ?? current.timeoutMs,
@@ -152,19 +144,12 @@ export class ApiDefinitionService {
       active: input.active ?? current.active,
       updatedAt: nextTimestamp(this.clock, current.updatedAt),
     };
-    try {
-      await em.nativeUpdate(ApiDefinitionSchema, { id }, withOpaqueJson(changes));
-    } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) throw duplicateName('API definition', name);
-      throw error;
-    }
+    await writeNamed('API definition', name, () => em.nativeUpdate(ApiDefinitionSchema, { id }, withOpaqueJson(changes)));
     const updated = { ...current, ...changes } as ApiDefinition;
     return updated;
   }
 
-  async delete(id: string): Promise<string> {
-    const deleted = isUuid(id) ? await this.fork().nativeDelete(ApiDefinitionSchema, { id }) : 0;
-    if (!deleted) throw notFound(`No API definition with id ${JSON.stringify(id)}`);
-    return id;
+  delete(id: string): Promise<string> {
+    return deleteOrRefuse('API definition', id, () => this.fork().nativeDelete(ApiDefinitionSchema, { id }));
   }
 }

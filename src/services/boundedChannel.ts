@@ -54,6 +54,16 @@ export function createChannel<T>(cleanup: () => void, limit = Number.POSITIVE_IN
     return value;
   };
 
+  /** Gives the value to a reader already waiting for one; false when none waits. */
+  const handToReader = (value: T): boolean => {
+    if (!waiting) return false;
+    const resolve = waiting;
+    waiting = null;
+    failWaiting = null;
+    resolve({ value, done: false });
+    return true;
+  };
+
   const fail = (e: unknown) => {
     error = e;
     finish();
@@ -91,14 +101,7 @@ export function createChannel<T>(cleanup: () => void, limit = Number.POSITIVE_IN
   return {
     iterator,
     push(value) {
-      if (ended) return;
-      if (waiting) {
-        const resolve = waiting;
-        waiting = null;
-        failWaiting = null;
-        resolve({ value, done: false });
-        return;
-      }
+      if (ended || handToReader(value)) return;
       if (size() - replayed >= limit) {
         clear();
         fail(slowConsumer(limit));
@@ -107,14 +110,7 @@ export function createChannel<T>(cleanup: () => void, limit = Number.POSITIVE_IN
       queue.push(value);
     },
     replay(value) {
-      if (ended) return;
-      if (waiting) {
-        const resolve = waiting;
-        waiting = null;
-        failWaiting = null;
-        resolve({ value, done: false });
-        return;
-      }
+      if (ended || handToReader(value)) return;
       queue.push(value);
       replayed++;
     },

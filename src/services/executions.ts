@@ -1,8 +1,5 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue, Rule } from '../entities/index.js';
-import { isEventObject, MAX_EVENTS_PER_CALL, type BatchResult, type PublishResult } from '../engine/events/publisher.js';
-import type { EngineRuntime } from '../engine/runtime.js';
-import type { RuleStats } from '../engine/rules/stats.js';
-import { actionScope, renderTemplates } from '../engine/actions/templates.js';
+import { isEventObject, MAX_EVENTS_PER_CALL, type BatchResult, type Engine, type PublishResult, type RuleStats } from '../engine/index.js';
 import { AppError, badInput, notFound } from '../errors.js';
 import { checkExecutedBy } from './names.js';
 import { isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
@@ -41,17 +38,17 @@ export class ExecutionService {
   private readonly subscriptionBuffer: number;
 
   constructor(
-    private readonly runtime: EngineRuntime,
+    private readonly engine: Engine,
     options: { subscriptionBuffer?: number } = {},
   ) {
     this.subscriptionBuffer = options.subscriptionBuffer ?? Number.POSITIVE_INFINITY;
-    this.logs = new KeyedFanout(runtime.bus, 'log', ['executionId', 'cascadeId', 'ruleId']);
-    this.executions = new KeyedFanout(runtime.bus, 'execution', ['ruleId']);
-    this.cascades = new KeyedFanout(runtime.bus, 'cascade', ['cascadeId']);
+    this.logs = new KeyedFanout(engine, 'log', ['executionId', 'cascadeId', 'ruleId']);
+    this.executions = new KeyedFanout(engine, 'execution', ['ruleId']);
+    this.cascades = new KeyedFanout(engine, 'cascade', ['cascadeId']);
   }
 
   private async findRule(ruleId: string): Promise<Rule> {
-    const rule = await this.runtime.rules.getRule(ruleId);
+    const rule = await this.engine.getRule(ruleId);
     if (!rule) throw notFound(`No rule with id ${JSON.stringify(ruleId)}`);
     return rule;
   }
@@ -69,64 +66,63 @@ export class ExecutionService {
     const rule = await this.findRule(ruleId);
     if (!rule.active) throw new AppError('RULE_INACTIVE', `Rule ${rule.name} (${rule.id}) is inactive`);
     const by = checkExecutedBy(executedBy, 'manual');
-    const run = await this.runtime.engine.trigger({ rule, payload: this.payloadFor(rule, payload), executedBy: by });
+    const run = await this.engine.trigger({ rule, payload: this.payloadFor(rule, payload), executedBy: by });
     return wait ? run.finished : run.started;
   }
 
   async simulate(ruleId: string, payload: unknown): Promise<Simulation> {
     const rule = await this.findRule(ruleId);
     const input = this.payloadFor(rule, payload);
-    const evaluation = this.runtime.evaluator.evaluate(rule, input);
-    const resolvedAction = renderTemplates(rule.actionSpec, actionScope(rule, input, null));
-    return { conditionMet: evaluation.met, wouldExecute: evaluation.met && rule.active, resolvedAction, references: { trigger: evaluation.trigger } };
+    const { conditionMet, trigger, resolvedAction } = this.engine.simulate(rule, input);
+    return { conditionMet, wouldExecute: conditionMet && rule.active, resolvedAction, references: { trigger } };
   }
 
   async publishEvent(event: unknown, source: string | null | undefined): Promise<PublishResult> {
     if (!isEventObject(event)) throw badInput('event: must be a JSON object', { field: 'event' });
-    return this.runtime.publisher.publish(event, source ?? null);
+    return this.engine.publish(event, source ?? null);
   }
 
   /** Up to 10,000 events, each as publishEvent would handle it; a refused one does not stop the others. */
   async publishEvents(events: unknown[], source: string | null | undefined): Promise<BatchResult> {
     if (events.length > MAX_EVENTS_PER_CALL) throw badInput(`events: at most ${MAX_EVENTS_PER_CALL} events per call, got ${events.length}`, { field: 'events' });
-    return this.runtime.publisher.publishMany(events.map((event, index) => ({ index, event })), source ?? null);
+    return this.engine.publishMany(events.map((event, index) => ({ index, event })), source ?? null);
   }
 
   /** The batch behind POST /events (already parsed; lines that did not parse are in `refused`). */
   publishParsed(items: { index: number; event: unknown }[], source: string | null, refused: BatchResult['refused']): Promise<BatchResult> {
-    return this.runtime.publisher.publishMany(items, source, refused);
+    return this.engine.publishMany(items, source, refused);
   }
 
   async get(id: string): Promise<Execution | null> {
-    return isUuid(id) ? this.runtime.store.get(id) : null;
+    return isUuid(id) ? this.engine.execution(id) : null;
   }
 
   async list(filter: ExecutionListFilter, pageArgs: PageArgs): Promise<Connection<Execution>> {
     const page = parsePage(pageArgs);
     const empty = (filter.ruleId != null && !isUuid(filter.ruleId)) || (filter.cascadeId != null && !isUuid(filter.cascadeId));
     if (empty) return toConnection([], page, 0, (e: Execution) => ({ at: e.startedAt, id: e.id }));
-    const { rows, total } = await this.runtime.store.page({ ...filter, limit: page.limit, after: page.after });
+    const { rows, total } = await this.engine.executions({ ...filter, limit: page.limit, after: page.after });
     return toConnection(rows, page, total, (e) => ({ at: e.startedAt, id: e.id }));
   }
 
   statsOf(ruleIds: readonly string[]): Promise<Map<string, RuleStats>> {
-    return this.runtime.stats.read(ruleIds.filter(isUuid));
+    return this.engine.ruleStats(ruleIds.filter(isUuid));
   }
 
   childrenOf(parentIds: readonly string[]): Promise<Map<string, Execution[]>> {
-    return this.runtime.store.childrenOf(parentIds);
+    return this.engine.childrenOf(parentIds);
   }
 
   logsOf(executionIds: readonly string[]): Promise<Map<string, ActionLog[]>> {
-    return this.runtime.store.logsOf(executionIds);
+    return this.engine.logsOf(executionIds);
   }
 
   async cascade(id: string): Promise<Cascade | null> {
     if (!isUuid(id)) return null;
-    const executions = await this.runtime.store.ofCascade(id);
+    const executions = await this.engine.cascadeExecutions(id);
     const root = executions.find((e) => e.id === id);
     if (!root) return null;
-    const events = await this.runtime.store.eventsOf(id);
+    const events = await this.engine.cascadeEvents(id);
     const unfinished = executions.some((e) => e.status === 'RUNNING' || e.status === 'QUEUED');
     const finishedEvent = events.find((e) => e.kind === 'CASCADE_FINISHED');
     const status: ExecutionStatusValue = unfinished ? 'RUNNING' : executions.some((e) => e.status === 'FAILED') ? 'FAILED' : root.status;
@@ -153,7 +149,7 @@ export class ExecutionService {
    */
   async cascadeProgress(cascadeId: string): Promise<AsyncIterableIterator<CascadeEvent>> {
     if (!isUuid(cascadeId)) throw notFound(`No cascade with id ${JSON.stringify(cascadeId)}`);
-    const { store } = this.runtime;
+    const { engine } = this;
     const channel = createChannel<CascadeEvent>(() => unsubscribe(), this.subscriptionBuffer);
     let lastSeq = 0;
     let catchingUp = true;
@@ -169,7 +165,7 @@ export class ExecutionService {
     };
     const fillUpTo = async (seq: number) => {
       if (seq <= lastSeq + 1) return;
-      for (const missing of await store.eventsOf(cascadeId, lastSeq)) if (missing.seq < seq) emit(missing);
+      for (const missing of await engine.cascadeEvents(cascadeId, lastSeq)) if (missing.seq < seq) emit(missing);
     };
     const receive = (event: CascadeEvent) => {
       chain = chain.then(async () => {
@@ -182,8 +178,8 @@ export class ExecutionService {
       else receive(event);
     });
     try {
-      const past = await store.eventsOf(cascadeId);
-      if (past.length === 0 && !(await store.cascadeExists(cascadeId))) {
+      const past = await engine.cascadeEvents(cascadeId);
+      if (past.length === 0 && !(await engine.cascadeExists(cascadeId))) {
         channel.end();
         throw notFound(`No cascade with id ${JSON.stringify(cascadeId)}`);
       }

@@ -1,4 +1,4 @@
-import type { BusMessages, BusTopic, EventBus } from '../engine/bus/eventBus.js';
+import type { BusMessages, BusTopic, Engine } from '../engine/index.js';
 
 /** The message fields a subscriber may filter on, each an exact id or absent. */
 export type Filter<F extends string> = Partial<Record<F, string | null>>;
@@ -23,7 +23,7 @@ export class KeyedFanout<K extends BusTopic, F extends string & keyof BusMessage
   private unsubscribeBus: (() => void) | null = null;
 
   constructor(
-    private readonly bus: EventBus,
+    private readonly source: Pick<Engine, 'subscribe'>,
     private readonly topic: K,
     private readonly fields: readonly F[],
   ) {
@@ -44,7 +44,7 @@ export class KeyedFanout<K extends BusTopic, F extends string & keyof BusMessage
       index.set(key, bucket);
     }
     bucket.add(subscriber);
-    if (this.count++ === 0) this.unsubscribeBus = this.bus.subscribe(this.topic, (message) => this.dispatch(message));
+    if (this.count++ === 0) this.unsubscribeBus = this.source.subscribe(this.topic, (message) => this.dispatch(message));
     let active = true;
     return () => {
       if (!active) return;

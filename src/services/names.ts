@@ -1,4 +1,4 @@
-import { badTextReason } from '../engine/rules/spec/index.js';
+import { badTextReason } from '../engine/index.js';
 import { badInput } from '../errors.js';
 
 export const MAX_NAME_LENGTH = 200;

@@ -1,13 +1,13 @@
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { validateActionSpec, validateTriggerSpec, type TriggerType } from '../engine/rules/spec/index.js';
+import { validateActionSpec, validateTriggerSpec, type TriggerType } from '../engine/index.js';
 import { RuleSchema, type Rule } from '../entities/index.js';
-import { badInput, notFound } from '../errors.js';
+import { badInput } from '../errors.js';
 import { nextTimestamp, systemClock, type Clock } from '../shared/clock.js';
-import { checkDescription, checkName, checkWellFormed, duplicateName } from './names.js';
+import { checkDescription, checkName, checkWellFormed } from './names.js';
 import { afterCursorFilter, isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
 import { newId } from '../shared/ids.js';
 import { withOpaqueJson } from '../db/jsonValues.js';
+import { deleteOrRefuse, findOrRefuse, writeNamed } from './records.js';
 
 export interface RuleFilter {
   active?: boolean | null;
@@ -107,13 +107,7 @@ export class RuleService {
       createdAt: now,
       updatedAt: now,
     };
-    const em = this.fork();
-    try {
-      await em.insert(RuleSchema, withOpaqueJson(rule));
-    } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) throw duplicateName('rule', name);
-      throw error;
-    }
+    await writeNamed('rule', name, () => this.fork().insert(RuleSchema, withOpaqueJson(rule)));
     this.changed(rule.id, rule);
     return rule;
   }
@@ -121,8 +115,7 @@ export class RuleService {
   /** Each field given replaces the stored one whole; the resulting rule is validated as a whole. */
   async update(id: string, input: UpdateRuleInput): Promise<Rule> {
     const em = this.fork();
-    const current = isUuid(id) ? await em.findOne(RuleSchema, { id }) : null;
-    if (!current) throw notFound(`No rule with id ${JSON.stringify(id)}`);
+    const current = await findOrRefuse('rule', id, () => em.findOne(RuleSchema, { id }));
     const name = input.name != null ? checkName(input.name) : current.name;
     const triggerType = input.triggerType != null ? checkTriggerType(input.triggerType) : current.triggerType;
     const triggerSpec = validateTriggerSpec(triggerType, input.triggerSpec ?? current.triggerSpec);
@@ -137,12 +130,7 @@ export class RuleService {
       active: input.active ?? current.active,
       updatedAt: nextTimestamp(this.clock, current.updatedAt),
     };
-    try {
-      await em.nativeUpdate(RuleSchema, { id }, withOpaqueJson(changes));
-    } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) throw duplicateName('rule', name);
-      throw error;
-    }
+    await writeNamed('rule', name, () => em.nativeUpdate(RuleSchema, { id }, withOpaqueJson(changes)));
     const updated = { ...current, ...changes } as Rule;
     this.changed(id, updated);
     return updated;
@@ -150,8 +138,7 @@ export class RuleService {
 
   /** Deletes the rule; its executions, logs and cascade events stay. */
   async delete(id: string): Promise<string> {
-    const deleted = isUuid(id) ? await this.fork().nativeDelete(RuleSchema, { id }) : 0;
-    if (!deleted) throw notFound(`No rule with id ${JSON.stringify(id)}`);
+    await deleteOrRefuse('rule', id, () => this.fork().nativeDelete(RuleSchema, { id }));
     this.changed(id, null);
     return id;
   }

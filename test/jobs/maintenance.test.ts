@@ -33,7 +33,7 @@ describe('table maintenance on the embedded database', () => {
   });
 
   it('vacuums a table whose dead rows pass the threshold, and then has nothing more to do there', async () => {
-    const maintenance = app.app.runtime.maintenance;
+    const maintenance = app.app.engine.tableMaintenance;
     expect(maintenance).not.toBeNull();
     // 100 rows updated 5 times: up to 500 dead rows (page pruning removes some), against a
     // threshold of 50 + 20% of 100 live ones.
@@ -54,7 +54,7 @@ describeUnless(withoutPostgres(), 'table maintenance on PostgreSQL', () => {
   it('is left to the server (no job runs)', async () => {
     const app = await startFreshApp('postgres');
     try {
-      expect(app.app.runtime.maintenance).toBeNull();
+      expect(app.app.engine.tableMaintenance).toBeNull();
     } finally {
       await app.stop();
     }

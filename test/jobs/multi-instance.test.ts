@@ -72,8 +72,8 @@ describeUnless(withoutPostgres(), 'several instances on one PostgreSQL database 
     });
 
     it('use the LISTEN/NOTIFY bus', () => {
-      expect(a.app.runtime.bus.kind).toBe('postgres');
-      expect(b.app.runtime.bus.kind).toBe('postgres');
+      expect(a.app.engine.busKind).toBe('postgres');
+      expect(b.app.engine.busKind).toBe('postgres');
     });
 
     it('run one slow rule once when triggered on both at the same moment: the other is SKIPPED', async () => {

@@ -100,12 +100,12 @@ describe.each(backends())('retention of execution history (%s)', (backend) => {
     const old = await Promise.all([31, 40, 45, 60, 400].map((days) => seedCascade(sql, ruleId, days)));
     const kept = await seedCascade(sql, ruleId, 29);
     // An old run that has not finished yet (its instance is alive) is left alone.
-    const running = await seedCascade(sql, ruleId, 50, 'RUNNING', app.app.runtime.instanceId);
+    const running = await seedCascade(sql, ruleId, 50, 'RUNNING', app.app.engine.instanceId);
     const oldApiRun = await seedDirectApiRun(sql, 35);
     const keptApiRun = await seedDirectApiRun(sql, 5);
     for (const s of old) expect(await remaining(sql, s)).toEqual(ALL);
 
-    const result = await app.app.runtime.retention.run();
+    const result = await app.app.engine.retention.run();
     expect(result.cascades).toBe(5);
     expect(result.executions).toBe(10);
     expect(result.apiExecutions).toBe(6);
@@ -121,7 +121,7 @@ describe.each(backends())('retention of execution history (%s)', (backend) => {
     expect(await count(sql, 'cascade_events', 'cascade_id', [fresh.id])).toBeGreaterThan(0);
 
     // A second run finds nothing more to delete.
-    expect(await app.app.runtime.retention.run()).toEqual({ cascades: 0, executions: 0, apiExecutions: 0 });
+    expect(await app.app.engine.retention.run()).toEqual({ cascades: 0, executions: 0, apiExecutions: 0 });
   });
 
   it('EXECUTION_RETENTION_DAYS=0 keeps everything', async () => {

@@ -177,7 +177,7 @@ describe.each(backends())('a run missed while every instance was down (%s)', (ba
       triggerSpec: { intervalSeconds: 3600, payload: { missed: true } },
       actionSpec: { type: 'trigger_rule', rule_id: '00000000-0000-4000-8000-000000000000' },
     });
-    const stored = (await app.app.runtime.rules.getRule(rule.id))!;
+    const stored = (await app.app.engine.getRule(rule.id))!;
     const due = new Date(Date.now() - 5 * 3600_000 - 1234);
     const sql = createSql(app.app.database.orm);
     await sql.query(

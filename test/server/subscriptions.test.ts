@@ -346,7 +346,7 @@ describeUnless(REDIS_URL ? undefined : 'REDIS_URL is unset, so there is no Redis
   const { state, trigger, chain, storedEvents } = fixture(backend, { REDIS_URL: REDIS_URL! });
 
   it('the bus goes through Redis', () => {
-    expect(state.app.app.runtime.bus.kind).toBe('redis');
+    expect(state.app.app.engine.busKind).toBe('redis');
   });
 
   it('cascadeProgress joined mid-cascade and after it ended gives 1..N exactly once', async () => {

@@ -3,8 +3,6 @@ import type { Logger } from '../../logger.js';
 import type { Sql } from '../store/sqlClient.js';
 import { LocalFanout, reviveMessage, type BusMessage, type BusMessages, type BusTopic, type EventBus, type Listener } from './eventBus.js';
 
-export const NOTIFY_CHANNEL = 'cepheus_bus';
-const CHANNEL = NOTIFY_CHANNEL;
 /** NOTIFY payloads must stay under 8000 bytes; larger messages travel as a reference. */
 const MAX_INLINE = 7000;
 
@@ -60,7 +58,17 @@ const HELLO_GRACE_MS = 15_000;
  * registers and says hello, everything goes through NOTIFY, this instance's own listeners
  * included, so all instances see one stream.
  */
-export async function createPostgresEventBus(url: string, sql: Sql, load: MessageLoader, logger: Logger, instanceId: string): Promise<EventBus> {
+export interface PostgresBusOptions {
+  url: string;
+  sql: Sql;
+  /** The channel the store's writes NOTIFY on (their messages ride on the write that made them). */
+  channel: string;
+  load: MessageLoader;
+  logger: Logger;
+  instanceId: string;
+}
+
+export async function createPostgresEventBus({ url, sql, channel, load, logger, instanceId }: PostgresBusOptions): Promise<EventBus> {
   const fanout = new LocalFanout();
   let closed = false;
   let peers = 0;
@@ -97,19 +105,19 @@ export async function createPostgresEventBus(url: string, sql: Sql, load: Messag
     const payloads = chunk(pending);
     pending = [];
     if (payloads.length === 0) return;
-    sql.query('SELECT pg_notify(?, x) FROM unnest(?::text[]) AS x', [CHANNEL, toTextArray(payloads)]).catch((error: unknown) => logger.warn({ err: error }, 'postgres event bus could not publish'));
+    sql.query('SELECT pg_notify(?, x) FROM unnest(?::text[]) AS x', [channel, toTextArray(payloads)]).catch((error: unknown) => logger.warn({ err: error }, 'postgres event bus could not publish'));
   };
 
   const connect = async (): Promise<void> => {
     const next = new pg.Client({ connectionString: url });
-    next.on('notification', (n) => n.channel === CHANNEL && n.payload && deliver(n.payload));
+    next.on('notification', (n) => n.channel === channel && n.payload && deliver(n.payload));
     next.on('error', (error) => {
       logger.warn({ err: error }, 'postgres event bus connection lost; reconnecting');
       void next.end().catch(() => undefined);
       if (!closed) setTimeout(() => void connect().catch(() => undefined), 1000).unref();
     });
     await next.connect();
-    await next.query(`LISTEN ${CHANNEL}`);
+    await next.query(`LISTEN ${channel}`);
     client = next;
   };
   await connect();
@@ -132,7 +140,7 @@ export async function createPostgresEventBus(url: string, sql: Sql, load: Messag
       peers = count;
     },
     async announce() {
-      await sql.query('SELECT pg_notify(?, ?)', [CHANNEL, JSON.stringify([{ h: instanceId }])]);
+      await sql.query('SELECT pg_notify(?, ?)', [channel, JSON.stringify([{ h: instanceId }])]);
     },
     async close() {
       closed = true;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Execution, Rule } from '../../entities/index.js';
 import type { Logger } from '../../logger.js';
 import { jsonShapeRefusal } from '../../shared/jsonShape.js';
-import type { Engine, StartedRun } from '../runs/runSystem.js';
+import type { RunSystem, StartedRun } from '../runs/runSystem.js';
 import type { ActiveRuleSet, RuleSetSnapshot, StreamFiring } from './activeRules.js';
 import type { RuleStatsCounter } from '../rules/stats.js';
 import type { Throttle } from './throttle.js';
@@ -57,7 +57,7 @@ export const MAX_EVENTS_PER_CALL = 10_000;
  */
 export class EventPublisher {
   constructor(
-    private readonly engine: Engine,
+    private readonly runs: RunSystem,
     private readonly rules: ActiveRuleSet,
     private readonly throttle: Throttle,
     private readonly stats: RuleStatsCounter,
@@ -180,9 +180,9 @@ export class EventPublisher {
   }
 
   /** Starts a run; a throttle cooldown reserved for it is given back when the run did not start. */
-  private async start(request: Parameters<Engine['trigger']>[0], token: ReturnType<Throttle['acquire']>): Promise<StartedRun> {
+  private async start(request: Parameters<RunSystem['trigger']>[0], token: ReturnType<Throttle['acquire']>): Promise<StartedRun> {
     try {
-      const run = await this.engine.trigger(request);
+      const run = await this.runs.trigger(request);
       if (token && run.started.status === 'SKIPPED') this.throttle.release(token);
       return run;
     } catch (error) {

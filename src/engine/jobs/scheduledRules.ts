@@ -1,7 +1,7 @@
 import type { Rule } from '../../entities/index.js';
 import type { Logger } from '../../logger.js';
 import type { Clock } from '../../shared/clock.js';
-import type { Engine } from '../runs/runSystem.js';
+import type { RunSystem } from '../runs/runSystem.js';
 import type { OutboundHttpClient } from '../outbound/client.js';
 import { METRIC_POLL_FAILED, pollMetric } from './metricPoll.js';
 import { firstDue, missedAfter, nextDue, timingKey } from './scheduleTiming.js';
@@ -11,7 +11,7 @@ import { parseOptionalTimestamp, parseTimestamp, type Sql } from '../store/sqlCl
 
 export interface SchedulerOptions {
   sql: Sql;
-  engine: Engine;
+  engine: RunSystem;
   http: OutboundHttpClient;
   clock: Clock;
   logger: Logger;

@@ -1,7 +1,7 @@
 import type { Rule } from '../../entities/index.js';
 import { isUuid } from '../../shared/ids.js';
 import type { EventBus } from '../bus/eventBus.js';
-import type { RuleReader } from '../runs/runSystem.js';
+import type { RuleReader } from '../resources.js';
 import { readRule } from '../store/rows.js';
 import type { Sql } from '../store/sqlClient.js';
 

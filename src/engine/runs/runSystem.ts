@@ -1,36 +1,20 @@
 import type { ActionLog, CascadeEvent, Execution, LogLevelValue, Rule } from '../../entities/index.js';
-import type { Logger } from '../../logger.js';
-import type { Clock } from '../../shared/clock.js';
 import type { Action, ActionContext, ActionOutcome, ChildOutcome } from '../actions/types.js';
-import { publishAll, type BusMessage, type EventBus } from '../bus/eventBus.js';
+import { publishAll, type BusMessage } from '../bus/eventBus.js';
 import { CascadeRun } from './cascade.js';
-import type { LogSink, LogSinkFactory } from './logSink.js';
-import type { ExecutionStore } from '../store/executionStore.js';
+import type { LogSink } from './logSink.js';
 import { actionScope, renderTemplates } from '../actions/templates.js';
-import type { TriggerEvaluation, TriggerEvaluator } from '../rules/evaluate.js';
+import type { TriggerEvaluation } from '../rules/evaluate.js';
 import type { ConcurrencySpec } from '../rules/spec/index.js';
-import type { RuleStatsCounter } from '../rules/stats.js';
 import { newId } from '../../shared/ids.js';
 import { storableJson } from '../../shared/storable.js';
 import { boundedReferences } from './references.js';
 import { STORE_FAILED, storeErrorFields, writeUntilTaken } from '../store/storeError.js';
+import type { EngineResources } from '../resources.js';
 
-export interface RuleReader {
-  getRule(id: string): Promise<Rule | null>;
-}
-
-export interface EngineOptions {
-  store: ExecutionStore;
-  rules: RuleReader;
-  bus: EventBus;
-  evaluator: TriggerEvaluator;
+export interface RunSystemOptions {
   actions: Action[];
-  clock: Clock;
-  logger: Logger;
-  instanceId: string;
   maxCascadeDepth: number;
-  logSinks: LogSinkFactory;
-  stats: RuleStatsCounter;
 }
 
 export interface RunRequest {
@@ -125,7 +109,7 @@ const skipMessages: Record<string, string> = {
  * exactly one execution row; every step writes its row, events and logs in one statement before
  * they are published.
  */
-export class Engine {
+export class RunSystem {
   private readonly actions: Map<string, Action>;
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Queue mode: the last start of each rule on this instance, which the next one waits for. */
@@ -133,12 +117,15 @@ export class Engine {
   /** Queue mode: the `startedAt` of each rule's last QUEUED row written here (its place in the queue). */
   private readonly lastQueuedAt = new Map<string, number>();
 
-  constructor(private readonly options: EngineOptions) {
+  constructor(
+    private readonly resources: EngineResources,
+    private readonly options: RunSystemOptions,
+  ) {
     this.actions = new Map(options.actions.map((a) => [a.type, a]));
   }
 
   get instanceId() {
-    return this.options.instanceId;
+    return this.resources.instanceId;
   }
 
   /**
@@ -185,7 +172,7 @@ export class Engine {
    */
   async recordFailed(raw: RunRequest, error: { code: string; message: string }, startedAt?: Date): Promise<Execution> {
     const request = storableRequest(raw);
-    const finishedAt = this.options.clock.now();
+    const finishedAt = this.resources.clock.now();
     const start = startedAt && startedAt.getTime() <= finishedAt.getTime() ? startedAt : finishedAt;
     const id = newId();
     const cascade = new CascadeRun(id);
@@ -221,7 +208,7 @@ export class Engine {
    * row was written.
    */
   private async write(kind: 'insert' | 'finish', steps: Step[]): Promise<boolean[]> {
-    const { bus, store } = this.options;
+    const { bus, store } = this.resources;
     const messages = steps.map((step): BusMessage[] => [
       ...step.logs.map((message) => ({ topic: 'log' as const, message })),
       { topic: 'execution' as const, message: step.execution },
@@ -233,8 +220,8 @@ export class Engine {
       if (!written[i]) return;
       if (!writes[i]!.attached.notify) publishAll(bus, messages[i]!);
       if (execution.finishedAt && execution.status !== 'SKIPPED') {
-        this.options.stats.add(execution.ruleId, 'ran');
-        if (execution.status === 'FAILED') this.options.stats.add(execution.ruleId, 'failed');
+        this.resources.stats.add(execution.ruleId, 'ran');
+        if (execution.status === 'FAILED') this.resources.stats.add(execution.ruleId, 'failed');
       }
     });
     return written;
@@ -267,7 +254,7 @@ export class Engine {
       parentId: parent ? parent.execution.id : null,
       depth: parent ? parent.execution.depth + 1 : 0,
       lockKey: null,
-      instanceId: this.options.instanceId,
+      instanceId: this.resources.instanceId,
     };
   }
 
@@ -295,7 +282,8 @@ export class Engine {
 
   private async start(request: RunRequest, parent: Parent | null): Promise<StartedRun> {
     const { rule } = request;
-    const { clock, evaluator, maxCascadeDepth } = this.options;
+    const { clock, evaluator } = this.resources;
+    const { maxCascadeDepth } = this.options;
     const id = newId();
     const now = clock.now();
     const cascade = parent?.cascade ?? new CascadeRun(id);
@@ -350,7 +338,7 @@ export class Engine {
     const at = Math.max(running.startedAt.getTime(), (this.lastQueuedAt.get(running.ruleId) ?? 0) + 1);
     this.lastQueuedAt.set(running.ruleId, at);
     const queued: Execution = { ...running, status: 'QUEUED', lockKey: null, startedAt: new Date(at) };
-    const { bus, store } = this.options;
+    const { bus, store } = this.resources;
     if (!(await store.insertQueued(queued, concurrency.maxQueued))) {
       const row = await this.writeSkipped(running, 'QUEUE_FULL', cascade, true);
       return { started: row, finished: Promise.resolve(row) };
@@ -364,7 +352,7 @@ export class Engine {
   /** Resolves when the queued execution finishes, on whichever instance runs it. */
   private waitFor(executionId: string): Promise<Execution> {
     return new Promise((resolve) => {
-      const unsubscribe = this.options.bus.subscribe('execution', (e) => {
+      const unsubscribe = this.resources.bus.subscribe('execution', (e) => {
         if (e.id === executionId && e.finishedAt) {
           unsubscribe();
           resolve(e);
@@ -378,10 +366,10 @@ export class Engine {
    * instances (the lock is the unique index, so two instances cannot both promote).
    */
   async promoteNext(ruleId: string): Promise<boolean> {
-    const { store, rules, clock, logger } = this.options;
+    const { store, rules, clock, logger } = this.resources;
     let row: Execution | null;
     try {
-      row = await store.promoteQueued(ruleId, this.options.instanceId, clock.now());
+      row = await store.promoteQueued(ruleId, this.resources.instanceId, clock.now());
     } catch (error) {
       logger.warn({ ruleId, ...storeErrorFields(error) }, 'could not promote a queued run');
       return false;
@@ -392,8 +380,8 @@ export class Engine {
       const rule = await rules.getRule(promoted.ruleId);
       const cascade = new CascadeRun(promoted.id);
       const events = this.startEvents(cascade, promoted, promoted.startedAt);
-      await this.options.store.appendEvents(events);
-      publishAll(this.options.bus, [{ topic: 'execution', message: promoted }, ...events.map((message) => ({ topic: 'cascade' as const, message }))]);
+      await this.resources.store.appendEvents(events);
+      publishAll(this.resources.bus, [{ topic: 'execution', message: promoted }, ...events.map((message) => ({ topic: 'cascade' as const, message }))]);
       const request: RunRequest = rule
         ? { rule, payload: promoted.payload, executedBy: promoted.executedBy }
         : { rule: deletedQueueRule(promoted), payload: promoted.payload, executedBy: promoted.executedBy };
@@ -405,7 +393,7 @@ export class Engine {
 
   /** Every rule with QUEUED runs and a free lock gets its next run started (called periodically). */
   async promoteWaiting(): Promise<void> {
-    for (const ruleId of await this.options.store.rulesWithQueue()) await this.promoteNext(ruleId);
+    for (const ruleId of await this.resources.store.rulesWithQueue()) await this.promoteNext(ruleId);
   }
 
   /**
@@ -420,9 +408,9 @@ export class Engine {
     chain: ReadonlySet<string>,
     unrunnable: 'RULE_NOT_FOUND' | 'RULE_INACTIVE' | null = null,
   ): Promise<Execution> {
-    const { clock, logger } = this.options;
+    const { clock, logger } = this.resources;
     const isRoot = parent === null;
-    const sink = this.options.logSinks({ executionId: running.id, cascadeId: running.cascadeId, ruleId: running.ruleId });
+    const sink = this.resources.logSinks({ executionId: running.id, cascadeId: running.cascadeId, ruleId: running.ruleId });
     const carried: Step[] = [];
     let outcome: ActionOutcome | null = null;
     if (unrunnable) {
@@ -501,7 +489,7 @@ export class Engine {
    * Tries until the database takes it; answers whether the row had already been finished elsewhere.
    */
   private async writeStoreFailed(failed: Step, refusal: unknown): Promise<boolean> {
-    const { logger } = this.options;
+    const { logger } = this.resources;
     const executionId = failed.execution.id;
     logger.error({ executionId, ...storeErrorFields(refusal) }, 'the database refused the final write of an execution; it is written FAILED with STORE_FAILED');
     const [written] = await writeUntilTaken(
@@ -530,14 +518,14 @@ export class Engine {
       // What an action hands back holds text from outside (answers, outputs, error messages).
       return storableJson(await action.run(resolved, ctx));
     } catch (error) {
-      this.options.logger.error({ err: error, executionId: running.id }, 'action threw');
+      this.resources.logger.error({ err: error, executionId: running.id }, 'action threw');
       ctx.log('ERROR', 'the action failed unexpectedly');
       return { status: 'FAILED', result: null, references: { action_type: action.type }, error: { code: 'INTERNAL', message: 'the action failed unexpectedly' } };
     }
   }
 
   private async runChild(ruleId: string, payload: unknown, parent: Parent): Promise<ChildOutcome> {
-    const rule = await this.options.rules.getRule(ruleId);
+    const rule = await this.resources.rules.getRule(ruleId);
     if (!rule) return { ok: false, code: 'RULE_NOT_FOUND', message: `no rule with id ${ruleId}` };
     if (!rule.active) return { ok: false, code: 'RULE_INACTIVE', message: `rule ${rule.name} (${rule.id}) is inactive` };
     const run = await this.start({ rule, payload, executedBy: 'cascade' }, parent);

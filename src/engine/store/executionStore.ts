@@ -1,5 +1,4 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
-import { NOTIFY_CHANNEL } from '../bus/postgresBus.js';
 import { columnList, pickColumns, pickTypes, rowValues, setColumnsFrom, setValues, valuesRow, type ColumnTypes } from './columns.js';
 import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, INSERT_EVENT_RUN, eventRuns, fromExecution, fromLog, toEvent, toExecution, toLog, type EventRunRow } from './rows.js';
 import { WriteBatcher } from './batcher.js';
@@ -13,6 +12,9 @@ export interface Attachments {
   /** NOTIFY payloads sent on commit when the row was written (see EventBus.encodeForWrite). */
   notify?: string[];
 }
+
+/** The channel this store's writes NOTIFY on; a bus riding on the database listens there. */
+export const NOTIFY_CHANNEL = 'cepheus_bus';
 
 /** Log lines written with their NOTIFYs (parameters: the lines as JSON, the payloads); names lg and nt. */
 export const APPEND_LOGS = `
