@@ -1,5 +1,8 @@
+import type { EntitySchema } from '@mikro-orm/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
+import { entityTable } from '../../src/engine/store/entityTable.js';
+import { entities } from '../../src/entities/index.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import { createLogger } from '../../src/logger.js';
 import { backends, createTestDatabase, testEnv, type TestDatabase } from '../support/harness.js';
@@ -29,5 +32,16 @@ describe.each(backends())('the migrated schema matches the entities (%s)', (back
   it('has no schema difference', async () => {
     const diff = await db.orm.schema.getUpdateSchemaSQL({ wrap: false });
     expect(diff).toBe('');
+  });
+
+  // The store's inserts name columns in the entity's order and some fill them with `SELECT *`.
+  const schemas: EntitySchema<any>[] = entities;
+  it.each(schemas.map((schema) => [schema.meta.className, schema] as const))('has the columns of %s in the entity order', async (_name, schema) => {
+    const table = entityTable(schema);
+    const rows = await db.sql.query<{ column_name: string }>(
+      `SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position`,
+      [table.tableName],
+    );
+    expect(Object.keys(table.columns)).toEqual(rows.map((r) => r.column_name));
   });
 });
