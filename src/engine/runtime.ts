@@ -13,6 +13,7 @@ import { RuleCache } from './rules/ruleCache.js';
 import { OutboundHttpClient } from './outbound/client.js';
 import { loadIsolatedVm } from './scripts/sandbox/isolatedVm.js';
 import { Sandbox } from './scripts/sandbox/index.js';
+import { RetentionStore } from './store/retentionStore.js';
 import { ApiExecutionStore } from './store/apiExecutionStore.js';
 import { ApiRunner } from './scripts/apiRunner.js';
 import { unavailableScriptRunner, type ScriptRunner } from './scripts/scriptRunner.js';
@@ -144,7 +145,7 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
   });
   await instances.start();
   const scheduler = new Scheduler({ sql, engine, http, clock, logger, instanceId, tickMs: config.schedulerTickMs, metricPollTimeoutMs: config.metricPollTimeoutMs });
-  const retention = new RetentionJob({ sql, clock, logger, days: config.executionRetentionDays, intervalMs: config.executionRetentionIntervalMs, batch: config.executionRetentionBatch });
+  const retention = new RetentionJob({ store: new RetentionStore(sql), clock, logger, days: config.executionRetentionDays, intervalMs: config.executionRetentionIntervalMs, batch: config.executionRetentionBatch });
   const maintenance = options.postgresUrl === null ? new TableMaintenance({ sql, logger, intervalMs: TABLE_MAINTENANCE_MS }) : null;
   scheduler.start();
   retention.start();
