@@ -14,6 +14,7 @@ import { OutboundHttpClient } from './outbound/client.js';
 import { loadIsolatedVm } from './scripts/sandbox/isolatedVm.js';
 import { Sandbox } from './scripts/sandbox/index.js';
 import { RetentionStore } from './store/retentionStore.js';
+import { RuleStatsStore } from './store/ruleStatsStore.js';
 import { ApiExecutionStore } from './store/apiExecutionStore.js';
 import { ApiRunner } from './scripts/apiRunner.js';
 import { unavailableScriptRunner, type ScriptRunner } from './scripts/scriptRunner.js';
@@ -102,7 +103,7 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
   const scripts: ScriptRunner & { close?(): Promise<void> } = loaded.available
     ? Sandbox.create({ outputMaxBytes: config.scriptOutputMaxBytes, maxQueued: config.scriptMaxQueued, poolSize: options.sandboxPoolSize, logger })
     : unavailableScriptRunner(loaded.reason);
-  const stats = new RuleStatsCounter(sql, logger);
+  const stats = new RuleStatsCounter(new RuleStatsStore(sql), logger);
   stats.start(STATS_FLUSH_MS);
   const http = new OutboundHttpClient({ allowlist: config.outboundAllowlist });
   const apiStore = new ApiExecutionStore(sql);
