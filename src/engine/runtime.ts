@@ -13,6 +13,7 @@ import { RuleCache } from './rules/ruleCache.js';
 import { OutboundHttpClient } from './outbound/client.js';
 import { loadIsolatedVm } from './scripts/sandbox/isolatedVm.js';
 import { Sandbox } from './scripts/sandbox/index.js';
+import { InstanceStore } from './store/instanceStore.js';
 import { RetentionStore } from './store/retentionStore.js';
 import { RuleStatsStore } from './store/ruleStatsStore.js';
 import { ApiExecutionStore } from './store/apiExecutionStore.js';
@@ -134,7 +135,7 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
   });
   const publisher: EventPublisher = new EventPublisher(engine, ruleSet, new Throttle(clock), stats, logger);
   const instances = new InstanceRegistry({
-    sql,
+    store: new InstanceStore(sql),
     bus,
     logger,
     instanceId,
