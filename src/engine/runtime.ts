@@ -15,6 +15,7 @@ import { loadIsolatedVm } from './scripts/sandbox/isolatedVm.js';
 import { Sandbox } from './scripts/sandbox/index.js';
 import { InstanceStore } from './store/instanceStore.js';
 import { RetentionStore } from './store/retentionStore.js';
+import { RuleStore } from './store/ruleStore.js';
 import { RuleStatsStore } from './store/ruleStatsStore.js';
 import { ApiExecutionStore } from './store/apiExecutionStore.js';
 import { ApiRunner } from './scripts/apiRunner.js';
@@ -110,7 +111,8 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
   const apiStore = new ApiExecutionStore(sql);
   const logSinks = createLogSinkFactory({ store, bus, clock, logger });
   const apiRunner = new ApiRunner({ store: apiStore, scripts, http, bus, clock, logger, logSinks });
-  const rules = new RuleCache(sql, bus);
+  const ruleStore = new RuleStore(sql);
+  const rules = new RuleCache(ruleStore, bus);
   const engine = new Engine({
     store,
     rules,
@@ -125,7 +127,7 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
     stats,
   });
   const ruleSet: ActiveRuleSet = new ActiveRuleSet({
-    sql,
+    rules: ruleStore,
     evaluator,
     bus,
     logger,

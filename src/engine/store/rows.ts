@@ -1,7 +1,7 @@
 import { ActionLogSchema, CascadeEventRunSchema, ExecutionSchema, RuleSchema, type ActionLog, type CascadeEvent, type Execution, type Rule, type StoredCascadeEvent } from '../../entities/index.js';
 import { columnList, type ColumnTypes } from './columns.js';
 import { entityTable } from './entityTable.js';
-import { parseTimestamp, type Sql } from './sqlClient.js';
+import { parseTimestamp } from './sqlClient.js';
 
 type Row = Record<string, any>;
 
@@ -123,9 +123,3 @@ export function eventsOfRun(run: EventRunRow): CascadeEvent[] {
 const RULES = entityTable(RuleSchema);
 
 export const toRule = (row: Row): Rule => RULES.toEntity(row);
-
-/** The rule as stored now, or null when there is none. */
-export async function readRule(sql: Sql, id: string): Promise<Rule | null> {
-  const [row] = await sql.query('SELECT * FROM rules WHERE id = ?', [id]);
-  return row ? toRule(row) : null;
-}
