@@ -16,6 +16,7 @@ import { Sandbox } from './scripts/sandbox/index.js';
 import { InstanceStore } from './store/instanceStore.js';
 import { RetentionStore } from './store/retentionStore.js';
 import { RuleStore } from './store/ruleStore.js';
+import { ScheduleStore } from './store/scheduleStore.js';
 import { RuleStatsStore } from './store/ruleStatsStore.js';
 import { ApiExecutionStore } from './store/apiExecutionStore.js';
 import { ApiRunner } from './scripts/apiRunner.js';
@@ -148,7 +149,7 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
     onTick: () => engine.promoteWaiting(),
   });
   await instances.start();
-  const scheduler = new Scheduler({ sql, engine, http, clock, logger, instanceId, tickMs: config.schedulerTickMs, metricPollTimeoutMs: config.metricPollTimeoutMs });
+  const scheduler = new Scheduler({ store: new ScheduleStore(sql), engine, http, clock, logger, instanceId, tickMs: config.schedulerTickMs, metricPollTimeoutMs: config.metricPollTimeoutMs });
   const retention = new RetentionJob({ store: new RetentionStore(sql), clock, logger, days: config.executionRetentionDays, intervalMs: config.executionRetentionIntervalMs, batch: config.executionRetentionBatch });
   const maintenance = options.postgresUrl === null ? new TableMaintenance({ sql, logger, intervalMs: TABLE_MAINTENANCE_MS }) : null;
   scheduler.start();
