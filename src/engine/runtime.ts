@@ -14,6 +14,7 @@ import { OutboundHttpClient } from './outbound/client.js';
 import { loadIsolatedVm } from './scripts/sandbox/isolatedVm.js';
 import { Sandbox } from './scripts/sandbox/index.js';
 import { InstanceStore } from './store/instanceStore.js';
+import { MaintenanceStore } from './store/maintenanceStore.js';
 import { RetentionStore } from './store/retentionStore.js';
 import { RuleStore } from './store/ruleStore.js';
 import { ScheduleStore } from './store/scheduleStore.js';
@@ -151,7 +152,7 @@ export async function startEngineRuntime(options: RuntimeOptions): Promise<Engin
   await instances.start();
   const scheduler = new Scheduler({ store: new ScheduleStore(sql), engine, http, clock, logger, instanceId, tickMs: config.schedulerTickMs, metricPollTimeoutMs: config.metricPollTimeoutMs });
   const retention = new RetentionJob({ store: new RetentionStore(sql), clock, logger, days: config.executionRetentionDays, intervalMs: config.executionRetentionIntervalMs, batch: config.executionRetentionBatch });
-  const maintenance = options.postgresUrl === null ? new TableMaintenance({ sql, logger, intervalMs: TABLE_MAINTENANCE_MS }) : null;
+  const maintenance = options.postgresUrl === null ? new TableMaintenance({ store: new MaintenanceStore(sql), logger, intervalMs: TABLE_MAINTENANCE_MS }) : null;
   scheduler.start();
   retention.start();
   maintenance?.start();
