@@ -13,6 +13,12 @@ import { RuleCache } from './rules/ruleCache.js';
 import { OutboundHttpClient } from './outbound/client.js';
 import { loadIsolatedVm } from './scripts/sandbox/isolatedVm.js';
 import { Sandbox } from './scripts/sandbox/index.js';
+import { InstanceStore } from './store/instanceStore.js';
+import { MaintenanceStore } from './store/maintenanceStore.js';
+import { RetentionStore } from './store/retentionStore.js';
+import { RuleStore } from './store/ruleStore.js';
+import { ScheduleStore } from './store/scheduleStore.js';
+import { RuleStatsStore } from './store/ruleStatsStore.js';
 import { ApiExecutionStore } from './store/apiExecutionStore.js';
 import { ApiRunner } from './scripts/apiRunner.js';
 import { unavailableScriptRunner, type ScriptRunner } from './scripts/scriptRunner.js';
@@ -104,13 +110,14 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
   const scripts: ScriptRunner & { close?(): Promise<void> } = loaded.available
     ? Sandbox.create({ outputMaxBytes: config.scriptOutputMaxBytes, maxQueued: config.scriptMaxQueued, poolSize: options.sandboxPoolSize, logger })
     : unavailableScriptRunner(loaded.reason);
-  const stats = new RuleStatsCounter(sql, logger);
+  const stats = new RuleStatsCounter(new RuleStatsStore(sql), logger);
   stats.start(STATS_FLUSH_MS);
   const http = new OutboundHttpClient({ allowlist: config.outboundAllowlist });
   const apiStore = new ApiExecutionStore(sql);
   const logSinks = createLogSinkFactory({ store, bus, clock, logger });
   const apiRunner = new ApiRunner({ store: apiStore, scripts, http, bus, clock, logger, logSinks });
-  const rules = new RuleCache(sql, bus);
+  const ruleStore = new RuleStore(sql);
+  const rules = new RuleCache(ruleStore, bus);
   const resources: EngineResources = { sql, clock, logger, instanceId, bus, store, apiStore, rules, evaluator, stats, http, logSinks };
   const runs = new RunSystem(resources, {
     actions: [new WebhookAction(http), new TriggerRuleAction(), new ApiScriptAction(apiStore, apiRunner)],
@@ -118,21 +125,23 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
   });
   const ruleSet: ActiveRuleSet = new ActiveRuleSet({
     ...resources,
+    rules: ruleStore,
     maxStreamGroups: config.streamMaxGroups,
     onTimerFirings: (fired) => void publisher.publishTimerFirings(fired),
   });
   const publisher: EventPublisher = new EventPublisher(runs, ruleSet, new Throttle(clock), stats, logger);
   const instances = new InstanceRegistry({
     ...resources,
+    store: new InstanceStore(sql),
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     staleAfterMs: config.heartbeatStaleMs,
     soleInstance: options.postgresUrl === null,
     onTick: () => runs.promoteWaiting(),
   });
   await instances.start();
-  const scheduler = new Scheduler({ ...resources, engine: runs, tickMs: config.schedulerTickMs, metricPollTimeoutMs: config.metricPollTimeoutMs });
-  const retention = new RetentionJob({ ...resources, days: config.executionRetentionDays, intervalMs: config.executionRetentionIntervalMs, batch: config.executionRetentionBatch });
-  const maintenance = options.postgresUrl === null ? new TableMaintenance({ ...resources, intervalMs: TABLE_MAINTENANCE_MS }) : null;
+  const scheduler = new Scheduler({ ...resources, store: new ScheduleStore(sql), engine: runs, tickMs: config.schedulerTickMs, metricPollTimeoutMs: config.metricPollTimeoutMs });
+  const retention = new RetentionJob({ ...resources, store: new RetentionStore(sql), days: config.executionRetentionDays, intervalMs: config.executionRetentionIntervalMs, batch: config.executionRetentionBatch });
+  const maintenance = options.postgresUrl === null ? new TableMaintenance({ ...resources, store: new MaintenanceStore(sql), intervalMs: TABLE_MAINTENANCE_MS }) : null;
   scheduler.start();
   retention.start();
   maintenance?.start();

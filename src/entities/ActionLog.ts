@@ -29,4 +29,10 @@ export const ActionLogSchema = new EntitySchema<ActionLog>({
     message: { type: 'text' },
     data: { type: 'json', nullable: true },
   },
+  indexes: [
+    {
+      name: 'action_logs_api_execution_index',
+      expression: 'create index action_logs_api_execution_index on action_logs (api_execution_id, seq) where api_execution_id is not null',
+    },
+  ],
 });

@@ -35,7 +35,7 @@ export const ApiDefinitionSchema = new EntitySchema<ApiDefinition>({
     timeoutMs: { type: 'integer' },
     memoryLimitMb: { type: 'integer' },
     allowNetwork: { type: 'boolean', default: false },
-    allowedHosts: { type: 'json' },
+    allowedHosts: { type: 'json', defaultRaw: `'[]'` },
     active: { type: 'boolean', default: true },
     createdBy: { type: 'text', nullable: true },
     createdAt: { type: 'Date', columnType: 'timestamptz(3)' },

@@ -41,4 +41,14 @@ export const ApiExecutionSchema = new EntitySchema<ApiExecution>({
     ruleId: { type: 'uuid', nullable: true },
     cascadeId: { type: 'uuid', nullable: true },
   },
+  // Written as SQL: the ORM's index options have no descending columns nor partial indexes.
+  indexes: [
+    { name: 'api_executions_api_started_index', expression: 'create index api_executions_api_started_index on api_executions (api_id, started_at desc, id desc)' },
+    {
+      name: 'api_executions_execution_index',
+      expression: 'create index api_executions_execution_index on api_executions (execution_id) where execution_id is not null',
+    },
+    // What retention reads direct API runs (of executeApi) by.
+    { name: 'api_executions_started_index', expression: 'create index api_executions_started_index on api_executions (started_at) where execution_id is null' },
+  ],
 });

@@ -43,7 +43,7 @@ export const ExecutionSchema = new EntitySchema<Execution>({
     payload: { type: 'json', nullable: true },
     actionType: { type: 'text', nullable: true },
     result: { type: 'json', nullable: true },
-    references: { type: 'json' },
+    references: { type: 'json', defaultRaw: `'{}'` },
     errorCode: { type: 'text', nullable: true },
     errorMessage: { type: 'text', nullable: true },
     skipReason: { type: 'text', nullable: true },
@@ -52,8 +52,25 @@ export const ExecutionSchema = new EntitySchema<Execution>({
     finishedAt: { type: 'Date', columnType: 'timestamptz(3)', nullable: true },
     cascadeId: { type: 'uuid' },
     parentId: { type: 'uuid', nullable: true },
-    depth: { type: 'integer' },
+    depth: { type: 'integer', default: 0 },
     lockKey: { type: 'uuid', nullable: true },
     instanceId: { type: 'uuid', nullable: true },
   },
+  // Written as SQL: the ORM's index options have no descending columns nor partial indexes.
+  indexes: [
+    { name: 'executions_started_at_id_index', expression: 'create index executions_started_at_id_index on executions (started_at desc, id desc)' },
+    { name: 'executions_rule_started_index', expression: 'create index executions_rule_started_index on executions (rule_id, started_at desc, id desc)' },
+    { name: 'executions_cascade_index', properties: ['cascadeId', 'startedAt', 'id'] },
+    { name: 'executions_parent_index', expression: 'create index executions_parent_index on executions (parent_id) where parent_id is not null' },
+    {
+      name: 'executions_unfinished_index',
+      expression: `create index executions_unfinished_index on executions (instance_id, status) where status in ('RUNNING', 'QUEUED')`,
+    },
+    // The queue of QUEUED runs, read per rule in start order.
+    { name: 'executions_queued_index', expression: `create index executions_queued_index on executions (rule_id, started_at, id) where status = 'QUEUED'` },
+  ],
+  // One run per rule at a time: the lock is a row, so it holds across instances and on PGlite alike.
+  uniques: [
+    { name: 'executions_lock_key_unique', expression: 'create unique index executions_lock_key_unique on executions (lock_key) where lock_key is not null' },
+  ],
 });

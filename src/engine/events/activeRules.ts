@@ -5,8 +5,7 @@ import type { EventBus } from '../bus/eventBus.js';
 import { RuleIndex } from './matcher/index.js';
 import { conditionOf, eventSpecKind, type EventTriggerSpec, type ThrottleSpec } from '../rules/spec/index.js';
 import { createStreamProcessor, type Firing, type StreamProcessor } from '../stream/index.js';
-import { readRule, toRule } from '../store/rows.js';
-import type { Sql } from '../store/sqlClient.js';
+import type { RuleStore } from '../store/ruleStore.js';
 import type { TriggerEvaluator } from '../rules/evaluate.js';
 
 export interface ActiveRule {
@@ -30,7 +29,7 @@ export interface RuleSetSnapshot {
 }
 
 export interface RuleSetOptions {
-  sql: Sql;
+  rules: RuleStore;
   evaluator: TriggerEvaluator;
   bus: EventBus;
   logger: Logger;
@@ -97,15 +96,14 @@ export class ActiveRuleSet implements RuleSetSnapshot {
   /** A rule changed (on any instance; the bus also echoes this one's own changes): read it again. */
   private async reload(id: string) {
     try {
-      this.apply(id, await readRule(this.options.sql, id));
+      this.apply(id, await this.options.rules.get(id));
     } catch (error) {
       this.options.logger.warn({ err: error, ruleId: id }, 'could not reload a changed rule');
     }
   }
 
   private async loadAll() {
-    const rows = await this.options.sql.query(`SELECT * FROM rules WHERE active AND trigger_type = 'EVENT' ORDER BY created_at, id`);
-    for (const row of rows) this.apply(String(row.id), toRule(row));
+    for (const rule of await this.options.rules.activeEventRules()) this.apply(rule.id, rule);
   }
 
   async current(): Promise<RuleSetSnapshot> {

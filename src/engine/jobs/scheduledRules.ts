@@ -6,11 +6,10 @@ import type { OutboundHttpClient } from '../outbound/client.js';
 import { METRIC_POLL_FAILED, pollMetric } from './metricPoll.js';
 import { firstDue, missedAfter, nextDue, timingKey } from './scheduleTiming.js';
 import type { ScheduleTriggerSpec } from '../rules/spec/index.js';
-import { toRule } from '../store/rows.js';
-import { parseOptionalTimestamp, parseTimestamp, type Sql } from '../store/sqlClient.js';
+import type { ScheduleStore } from '../store/scheduleStore.js';
 
 export interface SchedulerOptions {
-  sql: Sql;
+  store: ScheduleStore;
   engine: RunSystem;
   http: OutboundHttpClient;
   clock: Clock;
@@ -28,49 +27,6 @@ const SCHEDULE_LEASE_MS = 30_000;
 const METRIC_LEASE_MARGIN_MS = 30_000;
 /** Clock skew allowed between instances when looking for the row of a taken-over due run. */
 const TAKEOVER_LOOKBACK_MS = 10 * 60_000;
-
-// The active SCHEDULE / METRIC rules and their lease, if any: one cheap query per tick. It also
-// drops the leases of rules that were switched off, deleted or changed to EVENT (switched on
-// again, they start over); those rules are not in the answer.
-const LOAD = `
-  WITH cleanup AS (
-    DELETE FROM schedule_leases l
-    WHERE NOT EXISTS (SELECT 1 FROM rules r WHERE r.id = l.rule_id AND r.active AND r.trigger_type IN ('SCHEDULE', 'METRIC'))
-  )
-  SELECT r.*, l.timing AS lease_timing, l.rule_updated_at AS lease_rule_updated_at, l.due_at AS lease_due_at,
-         l.owner AS lease_owner, l.lease_until AS lease_until
-  FROM rules r LEFT JOIN schedule_leases l ON l.rule_id = r.id
-  WHERE r.active AND r.trigger_type IN ('SCHEDULE', 'METRIC')`;
-
-// A lease seen for the first time, or whose timing changed: a newer rule version wins, an
-// instance with a stale copy of the rule cannot set the old timing back.
-const UPSERT = `
-  INSERT INTO schedule_leases (rule_id, kind, timing, rule_updated_at, due_at, updated_at)
-  VALUES (?, ?, ?, ?::timestamptz, ?::timestamptz, ?::timestamptz)
-  ON CONFLICT (rule_id) DO UPDATE SET
-    kind = EXCLUDED.kind, timing = EXCLUDED.timing, rule_updated_at = EXCLUDED.rule_updated_at, due_at = EXCLUDED.due_at,
-    owner = NULL, lease_until = NULL, taken_over = false, metric_armed = true, updated_at = EXCLUDED.updated_at
-  WHERE schedule_leases.timing <> EXCLUDED.timing AND schedule_leases.rule_updated_at < EXCLUDED.rule_updated_at
-  RETURNING due_at`;
-
-// The claim: one conditional UPDATE. Under concurrent claims PostgreSQL re-checks the WHERE on
-// the row the winner committed, so exactly one instance gets the row back. taken_over records
-// (from the old row) whether an expired lease of another owner was taken.
-const CLAIM = `
-  UPDATE schedule_leases SET taken_over = (owner IS NOT NULL), owner = ?, lease_until = ?::timestamptz, updated_at = ?::timestamptz
-  WHERE rule_id = ? AND timing = ? AND due_at <= ?::timestamptz AND (owner IS NULL OR lease_until < ?::timestamptz)
-  RETURNING due_at, taken_over, metric_armed`;
-
-const RELEASE = `
-  UPDATE schedule_leases SET owner = NULL, lease_until = NULL, taken_over = false, due_at = ?::timestamptz, metric_armed = ?,
-    last_fired_due = coalesce(?::timestamptz, last_fired_due), last_fired_at = coalesce(?::timestamptz, last_fired_at), updated_at = ?::timestamptz
-  WHERE rule_id = ? AND owner = ? AND timing = ?`;
-
-// After taking over an expired lease: did the previous owner write the row of this due run?
-const FIRED_ALREADY = `
-  SELECT status FROM executions
-  WHERE rule_id = ? AND started_at >= ?::timestamptz AND executed_by = ? AND "references"->?->>'dueAt' = ?
-  LIMIT 1`;
 
 /** How each timed trigger type names its runs: executedBy, and its key in `references`. */
 const TIMED = {
@@ -130,11 +86,9 @@ export class Scheduler {
   }
 
   private async pass(): Promise<void> {
-    const { sql, clock, instanceId } = this.options;
-    const rows = await sql.query(LOAD);
-    for (const row of rows) {
+    const { store, clock, instanceId } = this.options;
+    for (const { rule, lease } of await store.loadTimedRules()) {
       if (this.stopped) return;
-      const rule = toRule(row);
       if (this.jobs.has(rule.id)) continue;
       let timing: string;
       try {
@@ -145,30 +99,22 @@ export class Scheduler {
         continue;
       }
       const now = clock.now();
-      let due = parseOptionalTimestamp(row.lease_due_at);
-      const leaseVersion = parseOptionalTimestamp(row.lease_rule_updated_at);
-      if (due === null || (row.lease_timing !== timing && leaseVersion !== null && leaseVersion.getTime() < rule.updatedAt.getTime())) {
-        const [fresh] = await sql.query<{ due_at: unknown }>(UPSERT, [rule.id, rule.triggerType, timing, rule.updatedAt.toISOString(), firstDue(rule, now).toISOString(), now.toISOString()]);
+      let due = lease?.dueAt ?? null;
+      const leaseVersion = lease?.ruleUpdatedAt ?? null;
+      if (due === null || (lease?.timing !== timing && leaseVersion !== null && leaseVersion.getTime() < rule.updatedAt.getTime())) {
+        const fresh = await store.startLease(rule, timing, firstDue(rule, now), now);
         if (!fresh) continue;
-        due = parseTimestamp(fresh.due_at);
-      } else if (row.lease_timing !== timing) {
+        due = fresh;
+      } else if (lease?.timing !== timing) {
         continue; // our copy of the rule is older than the lease's: the next tick reloads it
-      } else if (row.lease_owner != null && parseTimestamp(row.lease_until).getTime() >= now.getTime()) {
+      } else if (lease.owner !== null && lease.leaseUntil !== null && lease.leaseUntil.getTime() >= now.getTime()) {
         continue; // held by an instance working on it
       }
       if (due.getTime() > now.getTime()) continue;
       const leaseMs = rule.triggerType === 'METRIC' ? this.options.metricPollTimeoutMs + METRIC_LEASE_MARGIN_MS : SCHEDULE_LEASE_MS;
-      const [claimed] = await sql.query<{ due_at: unknown; taken_over: boolean; metric_armed: boolean }>(CLAIM, [
-        instanceId,
-        new Date(now.getTime() + leaseMs).toISOString(),
-        now.toISOString(),
-        rule.id,
-        timing,
-        now.toISOString(),
-        now.toISOString(),
-      ]);
+      const claimed = await store.claim(rule.id, timing, instanceId, now, new Date(now.getTime() + leaseMs));
       if (!claimed) continue;
-      const claim: Claim = { rule, timing, due: parseTimestamp(claimed.due_at), takenOver: claimed.taken_over, armed: claimed.metric_armed };
+      const claim: Claim = { rule, timing, due: claimed.dueAt, takenOver: claimed.takenOver, armed: claimed.metricArmed };
       const job = this.run(claim)
         .catch((error: unknown) => this.options.logger.error({ err: error, ruleId: rule.id }, 'a scheduled run failed; its lease expires and the run is retried'))
         .finally(() => this.jobs.delete(rule.id));
@@ -179,16 +125,10 @@ export class Scheduler {
   private async run(claim: Claim): Promise<void> {
     const { executedBy, key } = TIMED[claim.rule.triggerType === 'METRIC' ? 'METRIC' : 'SCHEDULE'];
     if (claim.takenOver) {
-      const [row] = await this.options.sql.query<{ status: string }>(FIRED_ALREADY, [
-        claim.rule.id,
-        new Date(claim.due.getTime() - TAKEOVER_LOOKBACK_MS).toISOString(),
-        executedBy,
-        key,
-        claim.due.toISOString(),
-      ]);
-      if (row) {
+      const status = await this.options.store.statusOfTimedRun(claim.rule.id, new Date(claim.due.getTime() - TAKEOVER_LOOKBACK_MS), executedBy, key, claim.due);
+      if (status !== null) {
         // The previous holder wrote the row of this due run, then stopped before freeing the lease.
-        const armed = claim.rule.triggerType === 'METRIC' && row.status === 'FAILED' ? claim.armed : false;
+        const armed = claim.rule.triggerType === 'METRIC' && status === 'FAILED' ? claim.armed : false;
         await this.release(claim, { armed, fired: true });
         return;
       }
@@ -231,18 +171,9 @@ export class Scheduler {
   }
 
   private async release(claim: Claim, state: { armed: boolean; fired: boolean }): Promise<void> {
-    const { sql, clock, instanceId } = this.options;
+    const { store, clock, instanceId } = this.options;
     const now = clock.now();
-    await sql.query(RELEASE, [
-      nextDue(claim.rule, claim.due, now).toISOString(),
-      state.armed,
-      state.fired ? claim.due.toISOString() : null,
-      state.fired ? now.toISOString() : null,
-      now.toISOString(),
-      claim.rule.id,
-      instanceId,
-      claim.timing,
-    ]);
+    await store.release(claim.rule.id, claim.timing, instanceId, { due: nextDue(claim.rule, claim.due, now), armed: state.armed, firedDue: state.fired ? claim.due : null, now });
   }
 
   /** Stops claiming; waits (at most graceMs) for the runs this instance claimed. */

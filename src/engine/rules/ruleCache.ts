@@ -2,8 +2,7 @@ import type { Rule } from '../../entities/index.js';
 import { isUuid } from '../../shared/ids.js';
 import type { EventBus } from '../bus/eventBus.js';
 import type { RuleReader } from '../resources.js';
-import { readRule } from '../store/rows.js';
-import type { Sql } from '../store/sqlClient.js';
+import type { RuleStore } from '../store/ruleStore.js';
 
 /** Entries are read again after this long even without a change notice (a notice lost with a dropped connection). */
 const MAX_AGE_MS = 30_000;
@@ -18,7 +17,7 @@ export class RuleCache implements RuleReader {
   private readonly unsubscribe: () => void;
 
   constructor(
-    private readonly sql: Sql,
+    private readonly store: RuleStore,
     bus: EventBus,
   ) {
     this.unsubscribe = bus.subscribe('rule', ({ id }) => this.forget(id));
@@ -30,7 +29,7 @@ export class RuleCache implements RuleReader {
     const cached = this.entries.get(id);
     if (cached && now - cached.at < MAX_AGE_MS) return cached.rule;
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-    const rule = readRule(this.sql, id);
+    const rule = this.store.get(id);
     const entry = { at: now, rule };
     this.entries.set(id, entry);
     // Unknown ids and failed reads are not kept.

@@ -1,5 +1,5 @@
 import type { Logger } from '../../logger.js';
-import type { Sql } from '../store/sqlClient.js';
+import type { RuleStatsStore } from '../store/ruleStatsStore.js';
 
 export interface RuleStats {
   matched: number;
@@ -23,7 +23,7 @@ export class RuleStatsCounter {
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly sql: Sql,
+    private readonly store: RuleStatsStore,
     private readonly logger: Logger,
   ) {}
 
@@ -44,16 +44,8 @@ export class RuleStatsCounter {
       if (this.pending.size === 0) return;
       const batch = this.pending;
       this.pending = new Map();
-      const rows = [...batch].map(([rule_id, s]) => ({ rule_id, ...s }));
       try {
-        await this.sql.query(
-          `INSERT INTO rule_stats (rule_id, matched, ran, held, failed)
-           SELECT rule_id, matched, ran, held, failed FROM jsonb_to_recordset(?::jsonb) AS r(rule_id uuid, matched bigint, ran bigint, held bigint, failed bigint)
-           ON CONFLICT (rule_id) DO UPDATE SET
-             matched = rule_stats.matched + excluded.matched, ran = rule_stats.ran + excluded.ran,
-             held = rule_stats.held + excluded.held, failed = rule_stats.failed + excluded.failed, updated_at = now()`,
-          [JSON.stringify(rows)],
-        );
+        await this.store.add([...batch].map(([ruleId, s]) => ({ ruleId, ...s })));
       } catch (error) {
         for (const [ruleId, s] of batch) for (const name of Object.keys(s) as StatName[]) this.add(ruleId, name, s[name]);
         this.logger.warn({ err: error }, 'could not write rule counters; they are kept for the next try');
@@ -78,10 +70,9 @@ export class RuleStatsCounter {
   private async readNow(ruleIds: readonly string[]): Promise<Map<string, RuleStats>> {
     const result = new Map<string, RuleStats>(ruleIds.map((id) => [id, zero()]));
     if (ruleIds.length === 0) return result;
-    const rows = await this.sql.query<Record<string, string>>('SELECT * FROM rule_stats WHERE rule_id = ANY(?::uuid[])', [`{${ruleIds.join(',')}}`]);
-    for (const row of rows) {
-      const stats = result.get(row.rule_id!);
-      if (stats) for (const name of ['matched', 'ran', 'held', 'failed'] as const) stats[name] += Number(row[name]);
+    for (const row of await this.store.read(ruleIds)) {
+      const stats = result.get(row.ruleId);
+      if (stats) for (const name of ['matched', 'ran', 'held', 'failed'] as const) stats[name] += row[name];
     }
     for (const id of ruleIds) {
       const local = this.pending.get(id);

@@ -1,93 +1,16 @@
-import type { ActionLog, ApiDefinition, ApiExecution } from '../../entities/index.js';
+import { ApiDefinitionSchema, ApiExecutionSchema, type ActionLog, type ApiDefinition, type ApiExecution } from '../../entities/index.js';
 import { APPEND_LOGS } from './executionStore.js';
-import { columnList, pickTypes, rowValues, setValues, valuesRow, type ColumnTypes } from './columns.js';
+import { columnList, pickTypes, rowValues, setValues, valuesRow } from './columns.js';
+import { entityTable } from './entityTable.js';
 import { fromLog } from './rows.js';
 import { storableJsonText } from '../../shared/storable.js';
-import { parseOptionalTimestamp, parseTimestamp, type Sql } from './sqlClient.js';
+import type { Sql } from './sqlClient.js';
 
-type Row = Record<string, any>;
-
-function toApiExecution(row: Row): ApiExecution {
-  return {
-    id: row.id,
-    apiId: row.api_id,
-    status: row.status,
-    params: row.params ?? null,
-    input: row.input ?? null,
-    output: row.output ?? null,
-    errorCode: row.error_code ?? null,
-    errorMessage: row.error_message ?? null,
-    durationMs: row.duration_ms ?? null,
-    executedBy: row.executed_by,
-    startedAt: parseTimestamp(row.started_at),
-    finishedAt: parseOptionalTimestamp(row.finished_at),
-    executionId: row.execution_id ?? null,
-    ruleId: row.rule_id ?? null,
-    cascadeId: row.cascade_id ?? null,
-  };
-}
-
-function fromApiExecution(e: ApiExecution): Row {
-  return {
-    id: e.id,
-    api_id: e.apiId,
-    status: e.status,
-    params: e.params ?? null,
-    input: e.input ?? null,
-    output: e.output ?? null,
-    error_code: e.errorCode,
-    error_message: e.errorMessage,
-    duration_ms: e.durationMs,
-    executed_by: e.executedBy,
-    started_at: e.startedAt.toISOString(),
-    finished_at: e.finishedAt?.toISOString() ?? null,
-    execution_id: e.executionId,
-    rule_id: e.ruleId,
-    cascade_id: e.cascadeId,
-  };
-}
-
-/** The columns of `api_executions` with their types, in table order. */
-const API_EXECUTION_COLUMNS: ColumnTypes = {
-  id: 'uuid',
-  api_id: 'uuid',
-  status: 'text',
-  params: 'jsonb',
-  input: 'jsonb',
-  output: 'jsonb',
-  error_code: 'text',
-  error_message: 'text',
-  duration_ms: 'integer',
-  executed_by: 'text',
-  started_at: 'timestamptz',
-  finished_at: 'timestamptz',
-  execution_id: 'uuid',
-  rule_id: 'uuid',
-  cascade_id: 'uuid',
-};
+const API_EXECUTIONS = entityTable(ApiExecutionSchema);
+const API_DEFINITIONS = entityTable(ApiDefinitionSchema);
 
 /** The columns an API run's finishing update sets. */
-const API_FINISH_COLUMNS = pickTypes(API_EXECUTION_COLUMNS, ['status', 'output', 'error_code', 'error_message', 'duration_ms', 'finished_at']);
-
-function toApiDefinition(row: Row): ApiDefinition {
-  return {
-    id: row.id,
-    name: row.name,
-    description: row.description ?? null,
-    kind: row.kind,
-    source: row.source ?? null,
-    httpSpec: row.http_spec ?? null,
-    paramSchema: row.param_schema ?? null,
-    timeoutMs: row.timeout_ms,
-    memoryLimitMb: row.memory_limit_mb,
-    allowNetwork: row.allow_network,
-    allowedHosts: row.allowed_hosts ?? [],
-    active: row.active,
-    createdBy: row.created_by ?? null,
-    createdAt: parseTimestamp(row.created_at),
-    updatedAt: parseTimestamp(row.updated_at),
-  };
-}
+const API_FINISH_COLUMNS = pickTypes(API_EXECUTIONS.columns, ['status', 'output', 'error_code', 'error_message', 'duration_ms', 'finished_at']);
 
 /** ApiExecution rows: written RUNNING when a run starts, finished with its remaining log lines in one statement. */
 export class ApiExecutionStore {
@@ -95,13 +18,13 @@ export class ApiExecutionStore {
 
   async getDefinition(id: string): Promise<ApiDefinition | null> {
     const [row] = await this.sql.query('SELECT * FROM api_definitions WHERE id = ?', [id]);
-    return row ? toApiDefinition(row) : null;
+    return row ? API_DEFINITIONS.toEntity(row) : null;
   }
 
   async insert(execution: ApiExecution): Promise<void> {
     await this.sql.query(
-      `INSERT INTO api_executions (${columnList(API_EXECUTION_COLUMNS)}) VALUES ${valuesRow(API_EXECUTION_COLUMNS)}`,
-      rowValues(fromApiExecution(execution), API_EXECUTION_COLUMNS),
+      `INSERT INTO api_executions (${columnList(API_EXECUTIONS.columns)}) VALUES ${valuesRow(API_EXECUTIONS.columns)}`,
+      rowValues(API_EXECUTIONS.toRow(execution), API_EXECUTIONS.columns),
     );
   }
 
@@ -112,7 +35,7 @@ export class ApiExecutionStore {
          UPDATE api_executions SET ${setValues(API_FINISH_COLUMNS)} WHERE id = ?::uuid RETURNING id
        ), ${APPEND_LOGS}
        SELECT (SELECT count(*) FROM upd)::int AS n, (SELECT count(*) FROM lg)::int AS logs, (SELECT count(*) FROM nt)::int AS notified`,
-      [...rowValues(fromApiExecution(execution), API_FINISH_COLUMNS), execution.id, storableJsonText(logs.map(fromLog)), notify],
+      [...rowValues(API_EXECUTIONS.toRow(execution), API_FINISH_COLUMNS), execution.id, storableJsonText(logs.map(fromLog)), notify],
     );
   }
 
@@ -128,6 +51,6 @@ export class ApiExecutionStore {
           limit + 1,
         ])
       : await this.sql.query('SELECT * FROM api_executions WHERE api_id = ? ORDER BY started_at DESC, id DESC LIMIT ?', [apiId, limit + 1]);
-    return { rows: rows.map(toApiExecution), total: count?.n ?? 0 };
+    return { rows: rows.map(API_EXECUTIONS.toEntity), total: count?.n ?? 0 };
   }
 }

@@ -1,6 +1,6 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
 import { columnList, pickColumns, pickTypes, rowValues, setColumnsFrom, setValues, valuesRow, type ColumnTypes } from './columns.js';
-import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, INSERT_EVENT_RUN, eventRuns, fromExecution, fromLog, toEvent, toExecution, toLog, type EventRunRow } from './rows.js';
+import { ACTION_LOG_COLUMNS, EVENT_RUN_COLUMNS, EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, INSERT_EVENT_RUN, eventRuns, fromExecution, fromLog, toEvent, toExecution, toLog, type EventRunRow } from './rows.js';
 import { WriteBatcher } from './batcher.js';
 import type { Sql } from './sqlClient.js';
 import { storableJsonText } from '../../shared/storable.js';
@@ -46,9 +46,9 @@ interface Shape {
 }
 
 /** An event run's own fields, bound or sent in this order (its cascade, rule, rule name and depth are its row's). */
-const RUN_FIELDS: ColumnTypes = { seq: 'int', last_seq: 'int', events: 'jsonb' };
+const RUN_FIELDS = pickTypes(EVENT_RUN_COLUMNS, ['seq', 'last_seq', 'events']);
 /** A log line's own fields, bound in this order (its execution, cascade and rule are its row's). */
-const LOG_FIELDS: ColumnTypes = { seq: 'int', api_execution_id: 'uuid', at: 'timestamptz', level: 'text', message: 'text', data: 'jsonb' };
+const LOG_FIELDS = pickTypes(ACTION_LOG_COLUMNS, ['seq', 'api_execution_id', 'at', 'level', 'message', 'data']);
 
 /** `(VALUES (?::t1, …), …) AS x("c1", …)`: `count` rows of bound `fields`. */
 const boundRows = (fields: ColumnTypes, count: number) => `(VALUES ${Array(count).fill(valuesRow(fields)).join(', ')}) AS x(${columnList(fields)})`;
@@ -84,7 +84,7 @@ const attach = (guard: string, shape: Shape) =>
   )`,
     shape.logs !== 0 &&
       `lg AS (
-    INSERT INTO action_logs (execution_id, seq, cascade_id, rule_id, api_execution_id, at, level, message, data)
+    INSERT INTO action_logs (${columnList(ACTION_LOG_COLUMNS)})
     ${logRows(guard, shape.logs)}
   )`,
   ]

@@ -1,59 +1,16 @@
-import type { ActionLog, CascadeEvent, Execution, Rule, StoredCascadeEvent } from '../../entities/index.js';
-import type { ColumnTypes } from './columns.js';
-import { parseOptionalTimestamp, parseTimestamp, type Sql } from './sqlClient.js';
+import { ActionLogSchema, CascadeEventRunSchema, ExecutionSchema, RuleSchema, type ActionLog, type CascadeEvent, type Execution, type Rule, type StoredCascadeEvent } from '../../entities/index.js';
+import { columnList, type ColumnTypes } from './columns.js';
+import { entityTable } from './entityTable.js';
+import { parseTimestamp } from './sqlClient.js';
 
 type Row = Record<string, any>;
 
-/** The columns of `executions` with their types, in table order. */
-export const EXECUTION_COLUMNS: ColumnTypes = {
-  id: 'uuid',
-  rule_id: 'uuid',
-  rule_name: 'text',
-  status: 'text',
-  condition_met: 'boolean',
-  executed_by: 'text',
-  payload: 'jsonb',
-  action_type: 'text',
-  result: 'jsonb',
-  references: 'jsonb',
-  error_code: 'text',
-  error_message: 'text',
-  skip_reason: 'text',
-  duration_ms: 'integer',
-  started_at: 'timestamptz',
-  finished_at: 'timestamptz',
-  cascade_id: 'uuid',
-  parent_id: 'uuid',
-  depth: 'integer',
-  lock_key: 'uuid',
-  instance_id: 'uuid',
-};
+const EXECUTIONS = entityTable(ExecutionSchema);
 
-export function toExecution(row: Row): Execution {
-  return {
-    id: row.id,
-    ruleId: row.rule_id,
-    ruleName: row.rule_name ?? null,
-    status: row.status,
-    conditionMet: row.condition_met,
-    executedBy: row.executed_by,
-    payload: row.payload ?? null,
-    actionType: row.action_type ?? null,
-    result: row.result ?? null,
-    references: row.references ?? {},
-    errorCode: row.error_code ?? null,
-    errorMessage: row.error_message ?? null,
-    skipReason: row.skip_reason ?? null,
-    durationMs: row.duration_ms ?? null,
-    startedAt: parseTimestamp(row.started_at),
-    finishedAt: parseOptionalTimestamp(row.finished_at),
-    cascadeId: row.cascade_id,
-    parentId: row.parent_id ?? null,
-    depth: row.depth,
-    lockKey: row.lock_key ?? null,
-    instanceId: row.instance_id ?? null,
-  };
-}
+/** The columns of `executions` with their types, in table order. */
+export const EXECUTION_COLUMNS: ColumnTypes = EXECUTIONS.columns;
+
+export const toExecution = (row: Row): Execution => EXECUTIONS.toEntity(row);
 
 /**
  * An execution has a finishedAt exactly when it is not RUNNING or QUEUED: the final write finds
@@ -69,29 +26,7 @@ function checkFinished(e: Execution): void {
 
 export function fromExecution(e: Execution): Row {
   checkFinished(e);
-  return {
-    id: e.id,
-    rule_id: e.ruleId,
-    rule_name: e.ruleName,
-    status: e.status,
-    condition_met: e.conditionMet,
-    executed_by: e.executedBy,
-    payload: e.payload ?? null,
-    action_type: e.actionType,
-    result: e.result ?? null,
-    references: e.references,
-    error_code: e.errorCode,
-    error_message: e.errorMessage,
-    skip_reason: e.skipReason,
-    duration_ms: e.durationMs,
-    started_at: e.startedAt.toISOString(),
-    finished_at: e.finishedAt?.toISOString() ?? null,
-    cascade_id: e.cascadeId,
-    parent_id: e.parentId,
-    depth: e.depth,
-    lock_key: e.lockKey,
-    instance_id: e.instanceId,
-  };
+  return EXECUTIONS.toRow(e);
 }
 
 /**
@@ -101,34 +36,16 @@ export function fromExecution(e: Execution): Row {
  */
 export const EXECUTION_FINISH_COLUMNS = ['status', 'result', 'references', 'error_code', 'error_message', 'duration_ms', 'finished_at', 'lock_key'] as const;
 
-export function toLog(row: Row): ActionLog {
-  return {
-    executionId: row.execution_id,
-    seq: row.seq,
-    cascadeId: row.cascade_id ?? null,
-    ruleId: row.rule_id ?? null,
-    apiExecutionId: row.api_execution_id ?? null,
-    at: parseTimestamp(row.at),
-    level: row.level,
-    message: row.message,
-    data: row.data ?? null,
-  };
-}
+const ACTION_LOGS = entityTable(ActionLogSchema);
 
-export function fromLog(l: ActionLog): Row {
-  return {
-    execution_id: l.executionId,
-    seq: l.seq,
-    cascade_id: l.cascadeId,
-    rule_id: l.ruleId,
-    api_execution_id: l.apiExecutionId,
-    at: l.at.toISOString(),
-    level: l.level,
-    message: l.message,
-    data: l.data ?? null,
-  };
-}
+/** The columns of `action_logs` with their types, in table order. */
+export const ACTION_LOG_COLUMNS: ColumnTypes = ACTION_LOGS.columns;
 
+export const toLog = (row: Row): ActionLog => ACTION_LOGS.toEntity(row);
+
+export const fromLog = (l: ActionLog): Row => ACTION_LOGS.toRow(l);
+
+/** A row of the view `cascade_events` (defined by its migration; see CascadeEventRun). */
 export function toEvent(row: Row): CascadeEvent {
   return {
     cascadeId: row.cascade_id,
@@ -156,8 +73,11 @@ export type EventRunRow = {
   events: StoredCascadeEvent[];
 };
 
+/** The columns of `cascade_event_runs` with their types, in table order (EventRunRow's). */
+export const EVENT_RUN_COLUMNS: ColumnTypes = entityTable(CascadeEventRunSchema).columns;
+
 /** The start of every insert into `cascade_event_runs`: its columns, in EventRunRow's order. */
-export const INSERT_EVENT_RUN = 'INSERT INTO cascade_event_runs (cascade_id, seq, last_seq, execution_id, rule_id, rule_name, depth, events)';
+export const INSERT_EVENT_RUN = `INSERT INTO cascade_event_runs (${columnList(EVENT_RUN_COLUMNS)})`;
 
 /** An event as its run stores it (the rest of it is the run's). */
 export const storedEvent = (e: Pick<CascadeEvent, 'at' | 'kind' | 'status' | 'message'>): StoredCascadeEvent => ({
@@ -200,24 +120,6 @@ export function eventsOfRun(run: EventRunRow): CascadeEvent[] {
   return run.events.map((e, i) => toEvent({ ...run, ...e, seq: run.seq + i }));
 }
 
-export function toRule(row: Row): Rule {
-  return {
-    id: row.id,
-    name: row.name,
-    description: row.description ?? null,
-    triggerType: row.trigger_type,
-    triggerSpec: row.trigger_spec,
-    actionSpec: row.action_spec,
-    actionType: row.action_type,
-    active: row.active,
-    createdBy: row.created_by ?? null,
-    createdAt: parseTimestamp(row.created_at),
-    updatedAt: parseTimestamp(row.updated_at),
-  };
-}
+const RULES = entityTable(RuleSchema);
 
-/** The rule as stored now, or null when there is none. */
-export async function readRule(sql: Sql, id: string): Promise<Rule | null> {
-  const [row] = await sql.query('SELECT * FROM rules WHERE id = ?', [id]);
-  return row ? toRule(row) : null;
-}
+export const toRule = (row: Row): Rule => RULES.toEntity(row);
