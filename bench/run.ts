@@ -107,7 +107,7 @@ async function sandbox() {
       '',
       "Timed spans: the script is `return params.a + input.b`, so the time is the sandbox's own: the queue, the IPC message to the child process, a fresh context in a pooled isolate, the call, the JSON answer back. \"With its ApiExecution rows\" adds the RUNNING insert and the finishing update (2 commits) through the API runner, without GraphQL.",
       '',
-      `Every run gets a new context, and making one costs about 0.5 ms of CPU on the isolate's thread. The sandbox makes it ahead of time, after each run, while the isolate is idle; a run that finds it ready pays none of it. \"Warm\" runs leave ${IDLE_GAP_MS} ms between one answer and the next run, the time a sandbox that is not saturated has. Back to back, the next run arrives before its context is made and waits for part of it: that row is the sandbox at saturation, where the throughput line is the measure that counts.`,
+      `Every run gets a new context, and making one costs about 0.5 ms of CPU on the isolate's thread. The sandbox makes it ahead of time, after each run, while the isolate is idle; a run that finds it ready pays none of it. "Warm" runs leave ${IDLE_GAP_MS} ms between one answer and the next run, the time a sandbox that is not saturated has. Back to back, the next run arrives before its context is made and waits for part of it: that row is the sandbox at saturation, where the throughput line is the measure that counts.`,
     ].join('\n'),
   );
   process.stdout.write(`${table}\n`);

@@ -90,14 +90,19 @@ export async function latencyInterleaved(
   options: { blocks?: number; meter?: Meter } = {},
 ): Promise<[MeteredStats, MeteredStats]> {
   const { blocks = 5, meter = () => [] } = options;
-  for (let i = 0; i < warmup; i++) await a(i), await b(i);
+  for (let i = 0; i < warmup; i++) {
+    await a(i);
+    await b(i);
+  }
   const sides = [a, b].map((run) => ({ run, durations: [] as number[], usage: [] as number[] }));
   const perBlock = Math.ceil(samples / blocks);
   for (let block = 0; block < blocks; block++) {
     for (const side of sides) {
       const before = meter();
       await timeEach(side.run, perBlock, side.durations);
-      meter().forEach((value, k) => (side.usage[k] = (side.usage[k] ?? 0) + value - before[k]!));
+      meter().forEach((value, k) => {
+        side.usage[k] = (side.usage[k] ?? 0) + value - before[k]!;
+      });
     }
   }
   const [x, y] = sides.map((side) => ({ ...stats(side.durations), perRequest: side.usage.map((total) => total / side.durations.length) }));

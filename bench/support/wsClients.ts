@@ -66,7 +66,9 @@ async function connect(url: string, count: number, query: string, variables: Rec
   const batch = 200;
   for (let start = 0; start < count; start += batch) {
     const opened = await Promise.all(Array.from({ length: Math.min(batch, count - start) }, (_, k) => open(url, start + k, query, variables)));
-    opened.forEach((ws, k) => (sockets[start + k] = ws));
+    opened.forEach((ws, k) => {
+      sockets[start + k] = ws;
+    });
   }
 }
 

@@ -2,7 +2,7 @@
  * `npm run migrate`: applies pending migrations to the configured database
  * (DATABASE_URL, or the embedded one under EMBEDDED_DATA_DIR) and says what it applied.
  */
-import { openDatabase } from '../db/database.js';
+import { openDatabase, type Database } from '../db/database.js';
 import { createLogger } from '../logger.js';
 import { loadConfigOrExit, printOperatorError } from '../configOrExit.js';
 import { isOperatorError } from '../startErrors.js';
@@ -10,7 +10,7 @@ import { isOperatorError } from '../startErrors.js';
 async function main(): Promise<number> {
   const config = loadConfigOrExit();
   const logger = createLogger(config);
-  let database;
+  let database: Database;
   try {
     database = await openDatabase(config, logger);
   } catch (error) {

@@ -86,7 +86,10 @@ export class ConnectionPool {
 
   /** Gives a connection back; `error` is what its last statement threw, if anything. */
   release(client: pg.Client, error?: unknown): void {
-    if (this.closed || this.broken.has(client) || (error !== undefined && !connectionSurvives(error))) return this.retire(client);
+    if (this.closed || this.broken.has(client) || (error !== undefined && !connectionSurvives(error))) {
+      this.retire(client);
+      return;
+    }
     const waiter = this.waiters.shift();
     if (waiter) {
       clearTimeout(waiter.timer);

@@ -44,7 +44,14 @@ function checkFor(type: GraphQLInputType, seen = new Map<string, Check | null>()
   if (isNonNullType(type)) return checkFor(type.ofType, seen);
   if (isListType(type)) {
     const item = checkFor(type.ofType, seen);
-    return item && ((value, path) => Array.isArray(value) && value.forEach((v, i) => item(v, [...path, i])));
+    return (
+      item &&
+      ((value, path) => {
+        if (Array.isArray(value)) {
+          for (const [i, v] of value.entries()) item(v, [...path, i]);
+        }
+      })
+    );
   }
   const named = getNamedType(type);
   if (named.name === 'JSON') return refuse;

@@ -40,23 +40,28 @@ class RequestLoaders implements Loaders {
   constructor(private readonly services: LoaderSources) {}
 
   get rule() {
-    return (this.ruleLoader ??= new DataLoader((ids) => this.services.rules.getMany(ids)));
+    this.ruleLoader ??= new DataLoader((ids) => this.services.rules.getMany(ids));
+    return this.ruleLoader;
   }
 
   get children() {
-    return (this.childrenLoader ??= mapLoader((ids) => this.services.executions.childrenOf(ids), () => []));
+    this.childrenLoader ??= mapLoader((ids) => this.services.executions.childrenOf(ids), () => []);
+    return this.childrenLoader;
   }
 
   get logs() {
-    return (this.logsLoader ??= mapLoader((ids) => this.services.executions.logsOf(ids), () => []));
+    this.logsLoader ??= mapLoader((ids) => this.services.executions.logsOf(ids), () => []);
+    return this.logsLoader;
   }
 
   get apiLogs() {
-    return (this.apiLogsLoader ??= mapLoader((ids) => this.services.apiRuns.logsOf(ids), () => []));
+    this.apiLogsLoader ??= mapLoader((ids) => this.services.apiRuns.logsOf(ids), () => []);
+    return this.apiLogsLoader;
   }
 
   get stats() {
-    return (this.statsLoader ??= mapLoader((ids) => this.services.executions.statsOf(ids), () => ({ matched: 0, ran: 0, held: 0, failed: 0 })));
+    this.statsLoader ??= mapLoader((ids) => this.services.executions.statsOf(ids), () => ({ matched: 0, ran: 0, held: 0, failed: 0 }));
+    return this.statsLoader;
   }
 }
 

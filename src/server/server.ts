@@ -193,7 +193,10 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   const subscriptionIds = new WeakMap<object, Set<string>>();
   const tooManySubscriptions = (ctx: { subscriptions: Record<string, unknown> }, id: string): boolean => {
     let ids = subscriptionIds.get(ctx);
-    if (!ids) subscriptionIds.set(ctx, (ids = new Set()));
+    if (!ids) {
+      ids = new Set();
+      subscriptionIds.set(ctx, ids);
+    }
     for (const open of ids) if (!(open in ctx.subscriptions)) ids.delete(open);
     if (ids.size >= config.wsMaxSubscriptions) return true;
     ids.add(id);
@@ -201,7 +204,9 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   };
   const wsDisposable = useServer<Record<string, unknown>, Record<string, unknown>>(
     {
+      // biome-ignore lint/suspicious/noExplicitAny: the root value is the shared subscription result (sharedSubscribe.ts)
       execute: (args: any) => args.rootValue.execute(args),
+      // biome-ignore lint/suspicious/noExplicitAny: as for execute
       subscribe: (args: any) => args.rootValue.subscribe(args),
       onSubscribe: async (ctx, id, params) => {
         // Whatever throws here is this operation's error, masked (and logged once when

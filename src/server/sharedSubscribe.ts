@@ -22,16 +22,25 @@ export function sharedSubscriptionResults(): Plugin {
 
   const selectionKey = (args: ExecutionArgs) => {
     let id = documentIds.get(args.document);
-    if (id === undefined) documentIds.set(args.document, (id = nextDocumentId++));
+    if (id === undefined) {
+      id = nextDocumentId++;
+      documentIds.set(args.document, id);
+    }
     return `${id}\u0000${args.operationName ?? ''}\u0000${JSON.stringify(args.variableValues ?? {})}`;
   };
 
   const resultOf = (event: unknown, key: string, args: ExecutionArgs): MaybePromise<ExecutionResult> => {
     if (typeof event !== 'object' || event === null) return execute({ ...args, rootValue: event });
     let byKey = results.get(event);
-    if (!byKey) results.set(event, (byKey = new Map()));
+    if (!byKey) {
+      byKey = new Map();
+      results.set(event, byKey);
+    }
     let result = byKey.get(key);
-    if (result === undefined) byKey.set(key, (result = execute({ ...args, rootValue: event })));
+    if (result === undefined) {
+      result = execute({ ...args, rootValue: event });
+      byKey.set(key, result);
+    }
     return result;
   };
 

@@ -58,7 +58,10 @@ describe.each(backends())('templates (%s)', (backend) => {
   let t: FreshApp;
   let sink: Sink;
 
-  appWithSink(backend, {}, (app, s) => ((t = app), (sink = s)));
+  appWithSink(backend, {}, (app, s) => {
+    t = app;
+    sink = s;
+  });
 
   it('a real run fills every placeholder: typed whole strings, text inside strings, missing paths, ids', async () => {
     const rule = await createRule(t, {

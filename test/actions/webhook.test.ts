@@ -14,7 +14,10 @@ describe.each(backends())('webhook action (%s)', (backend) => {
   let t: FreshApp;
   let sink: Sink;
 
-  appWithSink(backend, {}, (app, s) => ((t = app), (sink = s)));
+  appWithSink(backend, {}, (app, s) => {
+    t = app;
+    sink = s;
+  });
 
   it('GET sends params as the query string and keeps a JSON answer parsed', async () => {
     const rule = await createRule(t, {

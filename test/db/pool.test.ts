@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { ConnectionPool, PoolTimeoutError, type ConnectionPoolOptions } from '../../src/db/pool.js';
 import { createPooledSql } from '../../src/db/sqlAdapter.js';
 import { createTestDatabase, ok, startApp, type TestDatabase } from '../support/harness.js';

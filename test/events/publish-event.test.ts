@@ -16,7 +16,10 @@ describe.each(backends())('publishEvent (%s)', (backend) => {
     eventId matched executions { ${EXECUTION_FIELDS} } } }`;
   const publish = async (event: unknown, source?: string) => ok(await t.gql(PUBLISH, { event, source })).publishEvent;
 
-  appWithSink(backend, {}, (app, s) => ((t = app), (sink = s)));
+  appWithSink(backend, {}, (app, s) => {
+    t = app;
+    sink = s;
+  });
 
   it('refuses an event that is not a JSON object', async () => {
     for (const event of ['text', 5, [1, 2], true]) refusal(await t.gql(PUBLISH, { event }), 'BAD_USER_INPUT');

@@ -73,7 +73,10 @@ describe.each(backends())('runs and cascades (%s)', (backend) => {
   const hook = () => ({ endpoint: `${sink.url}/json` });
 
   // MAX_CASCADE_DEPTH=2: depths 0, 1 and 2 run, depth 3 is skipped.
-  appWithSink(backend, { MAX_CASCADE_DEPTH: '2' }, (app, s) => ((t = app), (sink = s)));
+  appWithSink(backend, { MAX_CASCADE_DEPTH: '2' }, (app, s) => {
+    t = app;
+    sink = s;
+  });
 
   it('A -> B -> C with wait: true: tree, depths, cascade status, events in order, trigger_result', async () => {
     const c = await createRule(t, { name: `C ${randomUUID().slice(0, 6)}`, actionSpec: hook() });

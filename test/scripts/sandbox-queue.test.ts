@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Sandbox, type ScriptLogLine, type ScriptResult, type ScriptRun } from '../../src/engine/scripts/sandbox/index.js';
+import { Sandbox, type ScriptLogLine, type ScriptRun } from '../../src/engine/scripts/sandbox/index.js';
 import { poll } from '../support/wait.js';
 import { ALWAYS, createRule, trigger } from '../support/rules.js';
 import { backends, ok, startFreshApp, type GraphQLResponse, type TestApp, unique } from '../support/harness.js';
@@ -188,7 +188,10 @@ describe.each(backends())('script runs waiting for an isolate (%s)', (backend) =
     const looper = await busyIsolate(t, looperId);
 
     const answered: RunData[] = [];
-    const runs = [1, 2, 3].map(() => execute(t, quickId).then((run) => (answered.push(run), run)));
+    const runs = [1, 2, 3].map(() => execute(t, quickId).then((run) => {
+        answered.push(run);
+        return run;
+      }));
     // One of the three waits for the isolate; the other two answer at once.
     await poll(async () => answered.length, (n) => n >= 2);
     for (const run of answered) {

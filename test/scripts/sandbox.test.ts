@@ -506,6 +506,7 @@ describe('escape corpus: nothing of the host is reachable', () => {
          return out;
        }`,
     );
+    // biome-ignore lint/suspicious/noThenProperty: a script's answer is checked for a then key
     expect(result).toEqual({ species: nothing, promiseCtor: nothing, then: nothing, thenable: nothing, symbols: [0, 0, []], inspect: 'undefined', globals: [] });
   });
 

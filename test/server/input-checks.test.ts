@@ -28,7 +28,10 @@ const leaf = (i: number) => ({ field: `f${i}`, op: '==', value: i });
 describe.each(backends())('input checks (%s)', (backend) => {
   let t: FreshApp;
   let sink: Sink;
-  appWithSink(backend, {}, (app, s) => ((t = app), (sink = s)));
+  appWithSink(backend, {}, (app, s) => {
+    t = app;
+    sink = s;
+  });
 
   const webhook = () => ({ endpoint: `${sink.url}/json` });
   const createRule = (input: Record<string, unknown>) => t.gql(CREATE_RULE, { input: { name: unique('rule'), actionSpec: webhook(), ...input } });

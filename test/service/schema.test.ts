@@ -24,11 +24,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const contractDir = path.join(root, 'contract');
 const sharedContractDir = path.resolve(root, '../shared/contract');
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Whether a breaking change's description names the coordinate as a whole. */
-export function covers(coordinate: string, change: BreakingChange): boolean {
-  return new RegExp(`(?<![\\w.])${escape(coordinate)}(?![\\w]|\\.\\w)`).test(change.description);
+function covers(coordinate: string, change: BreakingChange): boolean {
+  return new RegExp(`(?<![\\w.])${escapeRegExp(coordinate)}(?![\\w]|\\.\\w)`).test(change.description);
 }
 
 async function breakingChanges(): Promise<BreakingChange[]> {

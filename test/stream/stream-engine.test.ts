@@ -326,7 +326,7 @@ describe.each(backends())('stream engine (%s)', (backend) => {
     it('NDJSON: a malformed line is refused alone; matched events leave rows with the source', async () => {
       const tag = tagOf();
       const rule = await createRule(t, { triggerSpec: { ...tagged(tag), concurrency: { mode: 'parallel' } }, actionSpec: { type: 'webhook', endpoint: `${sink.url}/json` } });
-      const body = [JSON.stringify({ tag, n: 1 }), '{"tag": oops', '', JSON.stringify({ tag, n: 2 }), JSON.stringify({ other: true }), '[1, 2]'].join('\n') + '\n';
+      const body = `${[JSON.stringify({ tag, n: 1 }), '{"tag": oops', '', JSON.stringify({ tag, n: 2 }), JSON.stringify({ other: true }), '[1, 2]'].join('\n')}\n`;
       const res = await postEvents(t, body, 'application/x-ndjson', '?source=ndjson-test');
       expect(res.status, res.text).toBe(200);
       expect(res.json).toMatchObject({ accepted: 3, matched: 2 });

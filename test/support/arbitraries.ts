@@ -68,13 +68,18 @@ export function walk(value: unknown, base: string, visit: (node: unknown, path: 
     const [node, path, level, key] = stack.pop()!;
     visit(node, path, level, key);
     if (!isContainer(node)) continue;
-    if (Array.isArray(node)) node.forEach((child, i) => stack.push([child, indexPath(path, i), level + (isContainer(child) ? 1 : 0), undefined]));
+    if (Array.isArray(node)) {
+      node.forEach((child, i) => {
+        stack.push([child, indexPath(path, i), level + (isContainer(child) ? 1 : 0), undefined]);
+      });
+    }
     else for (const [k, child] of Object.entries(node)) stack.push([child, keyPath(path, k), level + (isContainer(child) ? 1 : 0), k]);
   }
 }
 
 /** U+0000 or a UTF-16 surrogate without its pair. */
 export function hasBadText(text: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is what this looks for
   return /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
 }
 
@@ -106,12 +111,13 @@ export function mustRefuseInput(value: unknown): boolean {
 // ---------------------------------------------------------------------------------------------
 
 function showString(text: string): string {
-  const escape = (s: string) =>
+  const escapeJson = (s: string) =>
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this escapes
     JSON.stringify(s).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   const first = text[0];
-  if (first !== undefined && text.length > 8 && text === first.repeat(text.length)) return `${escape(first)}×${text.length}`;
-  if (text.length <= 400) return escape(text);
-  return `${escape(text.slice(0, 300))}…(${text.length} chars)`;
+  if (first !== undefined && text.length > 8 && text === first.repeat(text.length)) return `${escapeJson(first)}×${text.length}`;
+  if (text.length <= 400) return escapeJson(text);
+  return `${escapeJson(text.slice(0, 300))}…(${text.length} chars)`;
 }
 
 /** A short, exact-enough picture of a value for failure messages: escapes shown, long strings and deep nesting summarised. */
@@ -150,6 +156,7 @@ export const cleanString = (maxLength = 16) =>
   fc.oneof(
     fc.string({ maxLength }),
     fc.string({ unit: 'grapheme', maxLength }),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a template-looking literal is one of the hostile strings
     fc.constantFrom('', '__proto__', 'constructor', 'prototype', 'toString', '{}', '[object Object]', 'null', 'NaN', '1e400', '-0', "'; drop table rules; --", '\ufeff', '\u202ertl', 'é😀', '%00', '${x}'),
   );
 

@@ -89,7 +89,9 @@ export function checkTemplates(value: unknown, path: string, roots: readonly str
     return;
   }
   if (Array.isArray(value)) {
-    value.forEach((item, i) => checkTemplates(item, `${path}[${i}]`, roots));
+    value.forEach((item, i) => {
+      checkTemplates(item, `${path}[${i}]`, roots);
+    });
     return;
   }
   if (typeof value === 'object' && value !== null) {
@@ -113,7 +115,7 @@ function lookup(scope: TemplateScope, path: string): { found: boolean; value: un
   const dot = path.indexOf('.');
   const root = dot === -1 ? path : path.slice(0, dot);
   const rest = dot === -1 ? '' : path.slice(dot + 1);
-  if (!Object.prototype.hasOwnProperty.call(scope, root)) return { found: false, value: undefined };
+  if (!Object.hasOwn(scope, root)) return { found: false, value: undefined };
   const fields: Record<string, unknown> = scope;
   const base = fields[root];
   if (base === undefined) return { found: false, value: undefined };

@@ -1,6 +1,6 @@
 import type { WebhookActionSpec } from '../rules/spec/index.js';
 import { OutboundError, type OutboundHttpClient } from '../outbound/client.js';
-import { buildJsonRequest } from '../outbound/requestBuilder.js';
+import { buildJsonRequest, type JsonRequest } from '../outbound/requestBuilder.js';
 import type { Action, ActionContext, ActionOutcome } from './types.js';
 
 export class WebhookAction implements Action<WebhookActionSpec> {
@@ -10,7 +10,7 @@ export class WebhookAction implements Action<WebhookActionSpec> {
 
   async run(spec: WebhookActionSpec, ctx: ActionContext): Promise<ActionOutcome> {
     const references: Record<string, unknown> = { action_type: 'webhook', endpoint: spec.endpoint, method: spec.method, status_code: null, truncated: false };
-    let request;
+    let request: JsonRequest;
     try {
       request = buildJsonRequest({ url: spec.endpoint, method: spec.method, params: spec.params, body: spec.body, headers: spec.headers });
     } catch {

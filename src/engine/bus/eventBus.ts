@@ -51,6 +51,7 @@ export async function writeThenPublish(bus: EventBus, messages: BusMessage[], wr
 }
 
 /** Dates become strings on the wire; this turns them back. */
+// biome-ignore lint/suspicious/noExplicitAny: a message as parsed off the wire, before its dates are revived
 export function reviveMessage<K extends BusTopic>(topic: K, message: any): BusMessages[K] {
   if (topic === 'cascade' || topic === 'log') return { ...message, at: new Date(message.at) };
   if (topic === 'execution') {

@@ -64,7 +64,7 @@ export class ActiveRuleSet implements RuleSetSnapshot {
   apply(id: string, rule: Rule | null) {
     this.options.evaluator.forget(id);
     const previous = this.streams.get(id);
-    if (!rule || !rule.active || rule.triggerType !== 'EVENT') {
+    if (!rule?.active || rule.triggerType !== 'EVENT') {
       this.index.remove(id);
       this.streams.delete(id);
       return;

@@ -1,6 +1,6 @@
 import type { Rule } from '../../entities/index.js';
 import { evaluateValue, readPath, toFiniteNumber } from '../rules/conditions/index.js';
-import { OutboundError, type OutboundHttpClient } from '../outbound/client.js';
+import { OutboundError, type OutboundHttpClient, type OutboundResponse } from '../outbound/client.js';
 import { buildJsonRequest } from '../outbound/requestBuilder.js';
 import type { MetricTriggerSpec } from '../rules/spec/index.js';
 
@@ -30,7 +30,7 @@ export async function pollMetric(rule: Rule, http: OutboundHttpClient, timeoutMs
     return { ok: false, message: `not a valid URL: ${spec.endpoint}`, status: null };
   }
   const deadline = Math.max(1, Math.min(timeoutMs, spec.pollIntervalSeconds * 1000));
-  let response;
+  let response: OutboundResponse;
   try {
     response = await http.request({ ...request, timeoutMs: deadline });
   } catch (error) {

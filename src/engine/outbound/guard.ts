@@ -108,6 +108,7 @@ function normalizeHostname(value: string): string | null {
   let host = value.trim();
   if (host.endsWith('.')) host = host.slice(0, -1);
   // domainToASCII reads only up to the first of these (`a.com/x` gives `a.com`): refuse them here.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   if (/[\s\x00-\x1f\x7f/?#\\@%:[\]]/.test(host)) return null;
   const ascii = domainToASCII(host);
   if (!ascii || !HOSTNAME.test(ascii)) return null;

@@ -13,7 +13,14 @@ const asQueryValue = (value: unknown) => (typeof value === 'string' ? value : JS
  * GET (and HEAD) send params as the query string; other methods send body (or, without one,
  * params) as JSON. Throws a TypeError when the URL does not parse.
  */
-export function buildJsonRequest(spec: JsonRequestSpec): { url: string; method: string; headers: Record<string, string>; body: string | undefined } {
+export interface JsonRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+}
+
+export function buildJsonRequest(spec: JsonRequestSpec): JsonRequest {
   const url = new URL(spec.url);
   const headers: Record<string, string> = { ...spec.headers };
   let body: string | undefined;

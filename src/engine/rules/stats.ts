@@ -29,7 +29,10 @@ export class RuleStatsCounter {
 
   add(ruleId: string, name: StatName, count = 1) {
     let stats = this.pending.get(ruleId);
-    if (!stats) this.pending.set(ruleId, (stats = zero()));
+    if (!stats) {
+      stats = zero();
+      this.pending.set(ruleId, stats);
+    }
     stats[name] += count;
   }
 

@@ -75,7 +75,10 @@ function reduced(value: unknown, depth: number): unknown {
     const item = (value as References)[key];
     if (Array.isArray(item)) continue;
     if (typeof item === 'object' && item !== null) {
-      if (depth > 0) (kept[key] = reduced(item, depth - 1)), count++;
+      if (depth > 0) {
+        kept[key] = reduced(item, depth - 1);
+        count++;
+      }
       continue;
     }
     if (typeof item === 'string' && item.length > KEPT_STRING) continue;

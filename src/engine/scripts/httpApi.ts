@@ -1,6 +1,6 @@
 import type { HttpSpec } from '../rules/spec/index.js';
 import { OutboundError, type OutboundHttpClient } from '../outbound/client.js';
-import { buildJsonRequest } from '../outbound/requestBuilder.js';
+import { buildJsonRequest, type JsonRequest } from '../outbound/requestBuilder.js';
 import { renderTemplates } from '../actions/templates.js';
 
 export type HttpApiResult = { ok: true; output: unknown } | { ok: false; code: 'HTTP_FAILED' | 'HTTP_BLOCKED'; message: string; output: unknown };
@@ -8,7 +8,7 @@ export type HttpApiResult = { ok: true; output: unknown } | { ok: false; code: '
 /** Runs an HTTP definition: the templated request through the guarded client; status >= 400 fails it. */
 export async function runHttpApi(http: OutboundHttpClient, spec: HttpSpec, params: unknown, input: unknown, timeoutMs: number): Promise<HttpApiResult> {
   const rendered = renderTemplates(spec, { payload: null, params, input }) as HttpSpec;
-  let request;
+  let request: JsonRequest;
   try {
     request = buildJsonRequest({ url: rendered.url, method: rendered.method, params: rendered.params, body: rendered.body, headers: rendered.headers });
   } catch {

@@ -48,7 +48,10 @@ const columnsOf = new WeakMap<ColumnTypes, { column: string; json: boolean }[]>(
  */
 export function rowValues(row: Row, types: ColumnTypes): unknown[] {
   let columns = columnsOf.get(types);
-  if (!columns) columnsOf.set(types, (columns = Object.entries(types).map(([column, type]) => ({ column, json: type === 'jsonb' }))));
+  if (!columns) {
+    columns = Object.entries(types).map(([column, type]) => ({ column, json: type === 'jsonb' }));
+    columnsOf.set(types, columns);
+  }
   const values: unknown[] = new Array(columns.length);
   for (let i = 0; i < columns.length; i++) {
     const { column, json } = columns[i]!;

@@ -9,6 +9,7 @@ import { UnderscoreNamingStrategy, type EntityProperty, type EntitySchema } from
 import type { ColumnTypes } from './columns.js';
 import { parseOptionalTimestamp, parseTimestamp } from './sqlClient.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it; the mappers give it its type
 type Row = Record<string, any>;
 
 /** The PostgreSQL type bound parameters are cast to, per entity property type. */

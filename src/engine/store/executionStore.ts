@@ -312,9 +312,18 @@ export class ExecutionStore {
   private filterSql(filter: ExecutionFilter): { where: string[]; params: unknown[] } {
     const where: string[] = [];
     const params: unknown[] = [];
-    if (filter.ruleId) (where.push('rule_id = ?'), params.push(filter.ruleId));
-    if (filter.cascadeId) (where.push('cascade_id = ?'), params.push(filter.cascadeId));
-    if (filter.status) (where.push('status = ?'), params.push(filter.status));
+    if (filter.ruleId) {
+      where.push('rule_id = ?');
+      params.push(filter.ruleId);
+    }
+    if (filter.cascadeId) {
+      where.push('cascade_id = ?');
+      params.push(filter.cascadeId);
+    }
+    if (filter.status) {
+      where.push('status = ?');
+      params.push(filter.status);
+    }
     return { where, params };
   }
 

@@ -3,6 +3,7 @@ import { columnList, type ColumnTypes } from './columns.js';
 import { entityTable } from './entityTable.js';
 import { parseTimestamp } from './sqlClient.js';
 
+// biome-ignore lint/suspicious/noExplicitAny: a row as the driver returns it; the mappers give it its type
 type Row = Record<string, any>;
 
 const EXECUTIONS = entityTable(ExecutionSchema);

@@ -72,11 +72,11 @@ const ISO_RE = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|
  */
 export function parseEventTime(value: unknown): number {
   if (typeof value === 'number') {
-    return value === value && value >= -MAX_DATE_MS && value <= MAX_DATE_MS ? value : NaN;
+    return !Number.isNaN(value) && value >= -MAX_DATE_MS && value <= MAX_DATE_MS ? value : NaN;
   }
   if (typeof value === 'string' && ISO_RE.test(value)) {
     const ms = Date.parse(value);
-    return ms === ms && ms >= -MAX_DATE_MS && ms <= MAX_DATE_MS ? ms : NaN;
+    return !Number.isNaN(ms) && ms >= -MAX_DATE_MS && ms <= MAX_DATE_MS ? ms : NaN;
   }
   return NaN;
 }
@@ -91,12 +91,12 @@ export function compileTimeReader(timeField: string | undefined): TimeReader {
     const v = readCompiled(event, path);
     if (v === MISSING) return arrivalMs;
     const t = parseEventTime(v);
-    return t === t ? t : arrivalMs;
+    return !Number.isNaN(t) ? t : arrivalMs;
   };
 }
 
 export function iso(ms: number): string {
-  const clamped = ms < -MAX_DATE_MS ? -MAX_DATE_MS : ms > MAX_DATE_MS ? MAX_DATE_MS : ms;
+  const clamped = ms < -MAX_DATE_MS ? -MAX_DATE_MS : Math.min(ms , MAX_DATE_MS);
   return new Date(clamped).toISOString();
 }
 

@@ -181,7 +181,7 @@ abstract class ClosingProcessor extends WindowBase<ClosingGroup> {
     const out = this.onTime(arrivalMs);
     const x = this.take(event);
     // NaN (filtered out, or no usable value) places nothing.
-    if (x === x) this.place(event, x, this.time(event, arrivalMs), arrivalMs, out);
+    if (!Number.isNaN(x)) this.place(event, x, this.time(event, arrivalMs), arrivalMs, out);
     return out;
   }
 
@@ -619,7 +619,7 @@ class SlidingProcessor extends WindowBase<SlidingGroup> {
   onEvent(event: Record<string, unknown>, arrivalMs: number): Firing[] {
     this.clock.advanceWall(arrivalMs);
     const x = this.take(event);
-    if (x !== x) return [];
+    if (Number.isNaN(x)) return [];
     const t = this.time(event, arrivalMs);
     if (t <= this.watermark - this.sizeMs) {
       this.late++;

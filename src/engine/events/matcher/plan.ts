@@ -75,10 +75,10 @@ function presence(field: string): AccessPlan {
 /** Keys for a value that must EQUAL `expected` (the `==` rule), or null when not hashable. */
 function eqKey(field: string, expected: unknown): AccessKey | null | 'never' {
   const n = toFiniteNumber(expected);
-  if (n === n) return { kind: 'eqNum', field, num: n };
+  if (!Number.isNaN(n)) return { kind: 'eqNum', field, num: n };
   if (!isPrimitive(expected)) return null; // structural equality: not hashed
   // NaN and undefined never equal a found value.
-  if (expected === undefined || expected !== expected) return 'never';
+  if (expected === undefined || Number.isNaN(expected)) return 'never';
   return { kind: 'eqPrim', field, prim: expected };
 }
 
@@ -116,7 +116,7 @@ function leafPlan(field: string, op: Operator, expected: unknown): AccessPlan {
     case '<':
     case '<=': {
       const n = toFiniteNumber(expected);
-      if (n === n) {
+      if (!Number.isNaN(n)) {
         const rop: RangeOp = op === '>' ? 'gt' : op === '>=' ? 'ge' : op === '<' ? 'lt' : 'le';
         return keysPlan(
           [{ kind: 'range', field, op: rop, threshold: n, oddStr: typeof expected === 'string', oddNum: typeof expected === 'number' }],
@@ -135,7 +135,7 @@ function leafPlan(field: string, op: Operator, expected: unknown): AccessPlan {
       if (!orderable(lowV) || !orderable(highV)) return NEVER;
       const low = toFiniteNumber(lowV);
       const high = toFiniteNumber(highV);
-      if (low !== low || high !== high) return presence(field);
+      if (Number.isNaN(low) || Number.isNaN(high)) return presence(field);
       return keysPlan(
         [
           {

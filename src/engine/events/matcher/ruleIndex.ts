@@ -351,7 +351,7 @@ export class RuleIndex<T> {
       if (v === MISSING) continue;
       n = addList(fi.present, buf, n, epoch);
       const num = reads.nums[fi.slot] as number;
-      if (num === num) {
+      if (!Number.isNaN(num)) {
         if (fi.eqNum.size !== 0) {
           const b = fi.eqNum.get(num);
           if (b !== undefined) n = addList(b, buf, n, epoch);

@@ -32,7 +32,7 @@ import type { EventReads, FieldSlots } from './fieldReads.js';
 
 type ValueTest = (actual: unknown) => boolean;
 
-const enum Kind {
+enum Kind {
   // Leaves.
   Exists,
   NotExists,
@@ -122,10 +122,10 @@ export function passes(c: Check, reads: EventReads): boolean {
       return (c.test as ValueTest)(v);
   }
   const n = reads.nums[c.slot] as number;
-  if (n !== n) {
+  if (Number.isNaN(n)) {
     if ((kind === Kind.In || kind === Kind.NotIn) && (v === null || typeof v !== 'object')) {
       // NaN is never a member.
-      return ((c.prims as ReadonlySet<unknown>).has(v) && v === v) === (kind === Kind.In);
+      return ((c.prims as ReadonlySet<unknown>).has(v) && !Number.isNaN(v)) === (kind === Kind.In);
     }
     return (c.test as ValueTest)(v);
   }
@@ -198,7 +198,7 @@ const NUMERIC_KIND: Partial<Record<string, Kind>> = {
 
 /** A primitive that only an identical value equals (NaN and undefined equal nothing found). */
 function isIdentityPrimitive(v: unknown): boolean {
-  return (v === null || typeof v !== 'object') && v !== undefined && v === v;
+  return (v === null || typeof v !== 'object') && v !== undefined && !Number.isNaN(v);
 }
 
 function compileLeaf(condition: LeafCondition, slotOf: (field: string) => number): Check {
@@ -212,14 +212,14 @@ function compileLeaf(condition: LeafCondition, slotOf: (field: string) => number
   const slot = slotOf(condition.field);
   const t = toFiniteNumber(expected);
   const numeric = NUMERIC_KIND[op];
-  if (numeric !== undefined && t === t) return leaf(numeric, slot, test, t);
+  if (numeric !== undefined && !Number.isNaN(t)) return leaf(numeric, slot, test, t);
   if ((op === '==' || op === '!=') && isIdentityPrimitive(expected)) {
     return leaf(op === '==' ? Kind.IdentityEq : Kind.IdentityNe, slot, test, NaN, NaN, expected);
   }
   if (op === 'between' && Array.isArray(expected) && expected.length === 2) {
     const low = toFiniteNumber(expected[0]);
     const high = toFiniteNumber(expected[1]);
-    if (low === low && high === high) return leaf(Kind.Between, slot, test, low, high);
+    if (!Number.isNaN(low) && !Number.isNaN(high)) return leaf(Kind.Between, slot, test, low, high);
   }
   if ((op === 'in' || op === 'not_in') && Array.isArray(expected)) {
     const { nums, prims } = buildMemberSets(expected);

@@ -51,7 +51,7 @@ export function toFiniteNumber(value: unknown): number {
     if (first >= 58 && first <= 127) return NaN;
     const n = +value;
     // `+` accepts "", "  ", "0x1f", "0b1", "0o7", "Infinity": weed those out.
-    if (n !== n || n === Infinity || n === -Infinity) return NaN;
+    if (Number.isNaN(n) || n === Infinity || n === -Infinity) return NaN;
     return DECIMAL_RE.test(value) ? n : NaN;
   }
   return NaN;
@@ -75,7 +75,7 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   const xk = Object.keys(x);
   if (xk.length !== Object.keys(y).length) return false;
   for (const k of xk) {
-    if (!Object.prototype.hasOwnProperty.call(y, k)) return false;
+    if (!Object.hasOwn(y, k)) return false;
     if (!jsonEqual(x[k], y[k])) return false;
   }
   return true;
@@ -85,14 +85,14 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
  * Equality with precomputed expected number (`expNum` = toFiniteNumber(expected)).
  */
 function equalsPre(actual: unknown, expected: unknown, expNum: number): boolean {
-  if (expNum === expNum) {
+  if (!Number.isNaN(expNum)) {
     // expected reads as a finite number
     const aNum = toFiniteNumber(actual);
-    if (aNum === aNum) return aNum === expNum;
+    if (!Number.isNaN(aNum)) return aNum === expNum;
     return actual === expected;
   }
   if (expected !== null && typeof expected === 'object') return jsonEqual(actual, expected);
-  if (actual === expected) return expected === expected; // NaN never equals
+  if (actual === expected) return !Number.isNaN(expected); // NaN never equals
   return false;
 }
 
@@ -102,7 +102,7 @@ function equalsPre(actual: unknown, expected: unknown, expNum: number): boolean 
  */
 function orderPre(actual: unknown, expected: unknown, expNum: number): number {
   const aNum = toFiniteNumber(actual);
-  if (aNum === aNum && expNum === expNum) return aNum < expNum ? -1 : aNum > expNum ? 1 : 0;
+  if (!Number.isNaN(aNum) && !Number.isNaN(expNum)) return aNum < expNum ? -1 : aNum > expNum ? 1 : 0;
   const ta = typeof actual;
   const te = typeof expected;
   if (ta === 'string' && te === 'string') {
@@ -144,9 +144,9 @@ export function buildMemberSets(members: readonly unknown[]): MemberSets {
   const objects: unknown[] = [];
   for (const m of members) {
     const n = toFiniteNumber(m);
-    if (n === n) nums.add(n);
+    if (!Number.isNaN(n)) nums.add(n);
     else if (m !== null && typeof m === 'object') objects.push(m);
-    else if (m === m) prims.add(m);
+    else if (!Number.isNaN(m)) prims.add(m);
   }
   return { nums, prims, objects };
 }
@@ -157,12 +157,12 @@ function buildIn(expected: unknown): ValueTest {
   const nObjects = objects.length;
   return (actual) => {
     const aNum = toFiniteNumber(actual);
-    if (aNum === aNum) return nums.has(aNum);
+    if (!Number.isNaN(aNum)) return nums.has(aNum);
     if (actual !== null && typeof actual === 'object') {
       for (let i = 0; i < nObjects; i++) if (jsonEqual(actual, objects[i])) return true;
       return false;
     }
-    return prims.has(actual) && actual === actual;
+    return prims.has(actual) && !Number.isNaN(actual);
   };
 }
 

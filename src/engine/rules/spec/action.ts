@@ -100,7 +100,7 @@ export function validateActionSpec(spec: unknown): { spec: ActionSpec; actionTyp
   let type: keyof typeof ACTION_TYPES = 'webhook';
   if (typeValue !== undefined) {
     const lower = typeof typeValue === 'string' ? typeValue.toLowerCase() : undefined;
-    if (lower === undefined || !Object.prototype.hasOwnProperty.call(ACTION_TYPES, lower)) {
+    if (lower === undefined || !Object.hasOwn(ACTION_TYPES, lower)) {
       const shown = typeof typeValue === 'string' ? typeValue : describe(typeValue);
       fail(keyPath(ROOT, 'type'), `Unsupported action type: ${shown}; expected webhook, api_script or trigger_rule`);
     }

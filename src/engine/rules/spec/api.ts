@@ -52,19 +52,19 @@ export function validateRuntimePolicy(input: unknown, limits: SpecLimits): Runti
   const hostsPath = keyPath(path, 'allowedHosts');
   const hosts = has(obj, 'allowedHosts') ? expectStringList(obj.allowedHosts, hostsPath, 'a list of host names') : [];
   const allowedHosts: string[] = [];
-  hosts.forEach((given, i) => {
+  for (const [i, given] of hosts.entries()) {
     // The run-time reading of the entry (the outbound client's), so that what is saved is what runs.
     let host: string;
     try {
       host = formatAllowedHost(parseAllowedHost(given));
     } catch {
-      return fail(
+      fail(
         indexPath(hostsPath, i),
         `expected a host name such as "api.example.com" (optionally "*.example.com" or with ":port") or an IP address, got "${given}"`,
       );
     }
     if (!allowedHosts.includes(host)) allowedHosts.push(host);
-  });
+  }
   return { timeoutMs, memoryLimitMb, allowNetwork, allowedHosts };
 }
 

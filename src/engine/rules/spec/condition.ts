@@ -79,7 +79,7 @@ export function checkRegex(pattern: unknown, path: string): string {
 
 function checkValue(op: Operator, obj: JsonObject, path: string): { value?: unknown } {
   const valuePath = keyPath(path, 'value');
-  const present = Object.prototype.hasOwnProperty.call(obj, 'value') && obj.value !== undefined;
+  const present = Object.hasOwn(obj, 'value') && obj.value !== undefined;
   const value = obj.value;
   switch (op) {
     case 'exists':

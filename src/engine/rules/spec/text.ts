@@ -46,7 +46,9 @@ export function findBadText(value: unknown, path: string): TextRefusal | null {
     if (current === null || typeof current !== 'object') continue;
     const children: Entry[] = [];
     if (Array.isArray(current)) {
-      current.forEach((item, i) => children.push([item, indexPath(at, i), false]));
+      current.forEach((item, i) => {
+        children.push([item, indexPath(at, i), false]);
+      });
     } else {
       for (const [key, item] of Object.entries(current as Record<string, unknown>)) {
         const itemPath = keyPath(at, key);

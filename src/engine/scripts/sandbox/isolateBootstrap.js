@@ -92,7 +92,7 @@
      * @param {string} key
      */
     function childPath(path, key) {
-      return reflectApply(regExpExec, IDENTIFIER, [key]) !== null ? path + '.' + key : path + '[' + jsonStringify(key) + ']';
+      return reflectApply(regExpExec, IDENTIFIER, [key]) !== null ? `${path}.${key}` : `${path}[${jsonStringify(key)}]`;
     }
 
     /** @param {{ constructor: unknown }} proto */
@@ -101,7 +101,7 @@
         const ctor = proto.constructor;
         const name = typeof ctor === 'function' ? ctor.name : undefined;
         if (typeof name === 'string' && name !== '') return name;
-      } catch (e) {}
+      } catch {}
       return 'a class';
     }
 
@@ -150,7 +150,7 @@
           case 'boolean':
             return count(v ? 'true' : 'false');
           case 'number':
-            if (!numberIsFinite(v)) refuse(path, 'is ' + StringCtor(v) + ' (not a finite number)');
+            if (!numberIsFinite(v)) refuse(path, `is ${StringCtor(v)} (not a finite number)`);
             return count(jsonStringify(v));
           case 'bigint':
             return refuse(path, 'is a BigInt');
@@ -165,12 +165,12 @@
         ancestors[ancestors.length] = v;
         let out;
         if (isArray(v)) {
-          if (proto !== ArrayPrototype) refuse(path, 'is an instance of ' + className(proto) + ' (only plain objects and arrays are JSON)');
+          if (proto !== ArrayPrototype) refuse(path, `is an instance of ${className(proto)} (only plain objects and arrays are JSON)`);
           const length = v.length;
           out = count('[');
           for (let i = 0; i < length; i++) {
             if (i > 0) out += count(',');
-            const item = walk(v[i], path + '[' + i + ']');
+            const item = walk(v[i], `${path}[${i}]`);
             out += item === undefined ? count('null') : item;
           }
           out += count(']');
@@ -188,7 +188,7 @@
           }
           out += count('}');
         } else {
-          refuse(path, 'is an instance of ' + className(proto) + ' (only plain objects and arrays are JSON)');
+          refuse(path, `is an instance of ${className(proto)} (only plain objects and arrays are JSON)`);
         }
         ancestors.length = ancestors.length - 1;
         return out;
@@ -200,7 +200,7 @@
     function failureText() {
       if (failure === null) return 'not JSON';
       if (failure.tooLarge) return 'too large';
-      return failure.path + ' ' + failure.reason;
+      return `${failure.path} ${failure.reason}`;
     }
 
     // ---- ctx.log -----------------------------------------------------------------------------------
@@ -220,17 +220,17 @@
       }
       let text = typeof message === 'string' ? message : StringCtor(message);
       if (text.length > options.logMaxMessageChars) {
-        text = reflectApply(stringSlice, text, [0, options.logMaxMessageChars]) + '... [truncated]';
+        text = `${reflectApply(stringSlice, text, [0, options.logMaxMessageChars])}... [truncated]`;
       }
-      let dataJson = undefined;
+      let dataJson ;
       if (data !== undefined) {
         try {
           dataJson = toJson(data, 'data', options.logMaxDataBytes);
         } catch (e) {
           if (e !== NOT_JSON) throw e;
-          text += failure !== null && failure.tooLarge
-            ? ' [data omitted: over ' + options.logMaxDataBytes + ' bytes]'
-            : ' [data omitted: ' + failureText() + ']';
+          text += failure?.tooLarge
+            ? ` [data omitted: over ${options.logMaxDataBytes} bytes]`
+            : ` [data omitted: ${failureText()}]`;
           dataJson = undefined;
         }
       }
@@ -304,7 +304,7 @@
           const value = /** @type {Record<string, unknown>} */ (rawHeaders)[name];
           if (value !== undefined) headers[name] = StringCtor(value);
         }
-        headersJson = ',"headers":' + jsonStringify(headers);
+        headersJson = `,"headers":${jsonStringify(headers)}`;
       }
       let bodyJson = '';
       if (fields.body !== undefined) {
@@ -313,15 +313,15 @@
           text = toJson(fields.body, 'body', options.outputMaxBytes);
         } catch (e) {
           if (e !== NOT_JSON) throw e;
-          throw new TypeErrorCtor('ctx.http: the request body is not JSON: ' + failureText());
+          throw new TypeErrorCtor(`ctx.http: the request body is not JSON: ${failureText()}`);
         }
-        if (text !== undefined) bodyJson = ',"body":' + text;
+        if (text !== undefined) bodyJson = `,"body":${text}`;
       }
       httpRequests++;
       if (httpRequests > options.httpMaxRequests) {
-        throw httpError('ctx.http: too many requests in one run (limit ' + options.httpMaxRequests + ')', 'HTTP_FAILED');
+        throw httpError(`ctx.http: too many requests in one run (limit ${options.httpMaxRequests})`, 'HTTP_FAILED');
       }
-      const requestJson = '{"method":' + jsonStringify(method) + ',"url":' + jsonStringify(url) + headersJson + bodyJson + '}';
+      const requestJson = `{"method":${jsonStringify(method)},"url":${jsonStringify(url)}${headersJson}${bodyJson}}`;
       const answerJson = await reflectApply(referenceApply, httpHook, [undefined, [requestJson], { arguments: { copy: true }, result: { promise: true, copy: true } }]);
       /** @type {{ ok?: unknown, blocked?: unknown, failed?: unknown }} */
       const answer = jsonParse(answerJson);
@@ -344,7 +344,7 @@
 
     // ---- errors ------------------------------------------------------------------------------------
     const escapedFilename = reflectApply(String.prototype.replace, options.filename, [/[.*+?^$()|[\]\\{}]/g, '\\$&']);
-    const FRAME = new RegExp(escapedFilename + ':(\\d+):(\\d+)');
+    const FRAME = new RegExp(`${escapedFilename}:(\\d+):(\\d+)`);
     const MAX_MESSAGE = 4000;
 
     /**
@@ -369,7 +369,7 @@
           } else {
             try {
               message = toJson(error, 'error', MAX_MESSAGE);
-            } catch (e) {
+            } catch {
               message = undefined;
             }
             if (message === undefined) message = StringCtor(error);
@@ -377,15 +377,15 @@
         } else {
           message = typeof error === 'string' ? error : StringCtor(error);
         }
-      } catch (e) {
+      } catch {
         message = 'the script threw a value that cannot be described';
         name = '';
       }
-      if (message.length > MAX_MESSAGE) message = reflectApply(stringSlice, message, [0, MAX_MESSAGE]) + '... [truncated]';
-      let text = name !== '' ? name + ': ' + message : message;
+      if (message.length > MAX_MESSAGE) message = `${reflectApply(stringSlice, message, [0, MAX_MESSAGE])}... [truncated]`;
+      let text = name !== '' ? `${name}: ${message}` : message;
       if (typeof stack === 'string') {
         const match = reflectApply(regExpExec, FRAME, [stack]);
-        if (match !== null) text += ' (line ' + match[1] + ', column ' + match[2] + ')';
+        if (match !== null) text += ` (line ${match[1]}, column ${match[2]})`;
       }
       return text;
     }
@@ -414,10 +414,10 @@
         return ['ok', json === undefined ? 'null' : json, linesDropped, linesWritten];
       } catch (e) {
         if (e !== NOT_JSON) return ['error', 'SCRIPT_ERROR', describe(e), linesDropped, linesWritten];
-        if (failure !== null && failure.tooLarge) {
-          return ['error', 'OUTPUT_TOO_LARGE', 'the output is over ' + options.outputMaxBytes + ' bytes', linesDropped, linesWritten];
+        if (failure?.tooLarge) {
+          return ['error', 'OUTPUT_TOO_LARGE', `the output is over ${options.outputMaxBytes} bytes`, linesDropped, linesWritten];
         }
-        return ['error', 'SCRIPT_ERROR', 'main returned a value that is not JSON: ' + failureText(), linesDropped, linesWritten];
+        return ['error', 'SCRIPT_ERROR', `main returned a value that is not JSON: ${failureText()}`, linesDropped, linesWritten];
       }
     }
 
@@ -447,7 +447,7 @@
       let fn;
       try {
         fn = main;
-      } catch (e) {
+      } catch {
         fn = undefined;
       }
       if (typeof fn !== 'function') {

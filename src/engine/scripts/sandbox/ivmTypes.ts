@@ -31,5 +31,6 @@ export interface IvmIsolate {
 export interface IsolatedVm {
   Isolate: new (options?: { memoryLimit?: number; inspector?: boolean; onCatastrophicError?: (message: string) => void }) => IvmIsolate;
   Reference: new <T>(value: T) => IvmReference<T>;
+  // biome-ignore lint/suspicious/noExplicitAny: isolated-vm calls back with whatever the isolate passed
   Callback: new (fn: (...args: any[]) => unknown, options?: { async?: boolean; ignored?: boolean; sync?: boolean }) => unknown;
 }
