@@ -16,6 +16,8 @@ export interface AppOptions {
   clock?: Clock;
   /** Script runs at once; default CPUs, 2..8 (tests fix it). */
   sandboxPoolSize?: number;
+  /** A database the caller already opened (not yet migrated); the app closes it on stop. */
+  database?: Database;
 }
 
 export interface App {
@@ -59,7 +61,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       return started(engine);
     },
     async start() {
-      database = await openDatabase(config, logger);
+      database = options.database ?? (await openDatabase(config, logger));
       try {
         const applied = await database.migrate();
         if (applied.length) logger.info({ migrations: applied }, 'migrations applied');

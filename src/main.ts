@@ -1,25 +1,31 @@
 import { loadConfigOrExit, printOperatorError } from './configOrExit.js';
+import type { App } from './app.js';
+import type { Database } from './db/database.js';
 
 async function main() {
   const config = loadConfigOrExit();
-  // Loaded once the settings are known to be good: a bad setting is told in a fraction of the time.
-  const { createApp } = await import('./app.js');
+  // Each step loads only what it needs, once the step before is known to be good: a bad setting
+  // or an unreachable database is told before the GraphQL schema, the engine and the sandbox load.
+  const { createLogger } = await import('./logger.js');
+  const { openDatabase } = await import('./db/database.js');
   const { isOperatorError } = await import('./startErrors.js');
-  const app = createApp(config);
+  const logger = createLogger(config);
+  let database: Database | undefined;
+  let app: App | undefined;
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.logger.info({ signal }, 'shutting down');
+    logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => {
-      app.logger.error('shutdown took too long; exiting');
+      logger.error('shutdown took too long; exiting');
       process.exit(1);
     }, config.shutdownGraceMs + 10_000);
     force.unref();
-    app.stop().then(
+    (app ? app.stop() : Promise.resolve(database?.close())).then(
       () => process.exit(0),
       (error: unknown) => {
-        app.logger.error({ err: error }, 'shutdown failed');
+        logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
       },
     );
@@ -27,13 +33,16 @@ async function main() {
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   try {
+    database = await openDatabase(config, logger);
+    const { createApp } = await import('./app.js');
+    app = createApp(config, { logger, database });
     await app.start();
   } catch (error) {
     if (isOperatorError(error)) {
       printOperatorError(error);
       process.exit(1);
     }
-    app.logger.fatal({ err: error }, 'start failed');
+    logger.fatal({ err: error }, 'start failed');
     process.exit(1);
   }
 }

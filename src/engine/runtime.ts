@@ -117,7 +117,7 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
   const logSinks = createLogSinkFactory({ store, bus, clock, logger });
   const apiRunner = new ApiRunner({ store: apiStore, scripts, http, bus, clock, logger, logSinks });
   const ruleStore = new RuleStore(sql);
-  const rules = new RuleCache(ruleStore, bus);
+  const rules = new RuleCache(ruleStore, bus, clock);
   const resources: EngineResources = { sql, clock, logger, instanceId, bus, store, apiStore, rules, evaluator, stats, http, logSinks };
   const runs = new RunSystem(resources, {
     actions: [new WebhookAction(http), new TriggerRuleAction(), new ApiScriptAction(apiStore, apiRunner)],

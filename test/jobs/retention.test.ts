@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSql } from '../../src/db/sqlAdapter.js';
 import { RetentionJob } from '../../src/engine/jobs/retention.js';
 import { RetentionStore } from '../../src/engine/store/retentionStore.js';
+import { systemClock } from '../../src/shared/clock.js';
 import type { Sql } from '../../src/engine/store/sqlClient.js';
 import { backends, startFreshApp, type TestApp } from '../support/harness.js';
 import { startSink, type Sink } from '../support/sink.js';
@@ -127,7 +128,7 @@ describe.each(backends())('retention of execution history (%s)', (backend) => {
 
   it('EXECUTION_RETENTION_DAYS=0 keeps everything', async () => {
     const old = await seedCascade(sql, ruleId, 90);
-    const disabled = new RetentionJob({ store: new RetentionStore(sql), clock: { now: () => new Date() }, logger: app.app.logger, days: 0, intervalMs: 60_000, batch: 500 });
+    const disabled = new RetentionJob({ store: new RetentionStore(sql), clock: systemClock, logger: app.app.logger, days: 0, intervalMs: 60_000, batch: 500 });
     expect(disabled.enabled).toBe(false);
     expect(await disabled.run()).toEqual({ cascades: 0, executions: 0, apiExecutions: 0 });
     expect(await remaining(sql, old)).toEqual(ALL);

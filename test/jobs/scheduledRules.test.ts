@@ -3,7 +3,8 @@ import { createSql } from '../../src/db/sqlAdapter.js';
 import { timingKey } from '../../src/engine/jobs/scheduleTiming.js';
 import { backends, createTestDatabase, ok, startApp, startFreshApp, type TestApp, type TestDatabase } from '../support/harness.js';
 import { startSink, type Sink } from '../support/sink.js';
-import { poll, sleep } from '../support/wait.js';
+import { ManualClock } from '../support/clock.js';
+import { poll } from '../support/wait.js';
 import { createRule, EXECUTION_FIELDS, updateRule, type ExecutionData } from '../support/rules.js';
 import { describeUnless, withoutPostgres } from '../support/skips.js';
 
@@ -11,11 +12,32 @@ import { describeUnless, withoutPostgres } from '../support/skips.js';
  * SCHEDULE and METRIC rules (SPEC.md "SCHEDULE", "METRIC"): the scheduler fires each due run
  * once (a lease row claimed with one conditional UPDATE), folds runs missed while every instance
  * was down into one firing at start, and polls METRIC endpoints edge-triggered, a failed poll
- * leaving a FAILED row with METRIC_POLL_FAILED. Real time with short intervals (the smallest
- * interval is one second) and a fast tick; every wait polls with a deadline.
+ * leaving a FAILED row with METRIC_POLL_FAILED. The apps run on a ManualClock the tests move one
+ * scheduler tick at a time (the smallest interval is one second); the runs a tick starts are real
+ * work, so every wait for their rows polls with a deadline.
  */
 
-const FAST = { SCHEDULER_TICK_MS: '100' };
+const TICK_MS = 100;
+const FAST = { SCHEDULER_TICK_MS: String(TICK_MS) };
+
+/** Lets `ms` of the clock pass, one scheduler tick (and its pass) at a time. */
+async function letPass(clock: ManualClock, ms: number, tickMs = TICK_MS) {
+  for (let passed = 0; passed < ms; passed += tickMs) await clock.tick(tickMs);
+}
+
+/** Reads after each tick of the clock until `done` holds (at most `timeoutMs` of real time). */
+function tickUntil<T>(clock: ManualClock, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, tickMs = TICK_MS): Promise<T> {
+  return poll(
+    async () => {
+      await clock.tick(tickMs);
+      return read();
+    },
+    done,
+    timeoutMs,
+    'condition',
+    0,
+  );
+}
 
 async function executionsOf(app: TestApp, ruleId: string): Promise<ExecutionData[]> {
   const data = ok(await app.gql(`query($ruleId: ID) { executions(ruleId: $ruleId, first: 100) { edges { node { ${EXECUTION_FIELDS} } } } }`, { ruleId }));
@@ -27,10 +49,11 @@ describe.each(backends())('scheduler (%s)', (backend) => {
   let sink: Sink;
   let app: TestApp;
   let metric = 10;
+  const clock = new ManualClock();
 
   beforeAll(async () => {
     sink = await startSink({ '/metric-edge': () => ({ status: 200, body: { data: { cpu: metric }, host: 'db1' } }) });
-    app = await startFreshApp(backend, FAST);
+    app = await startFreshApp(backend, FAST, { clock });
   });
   afterAll(async () => {
     await app?.stop();
@@ -43,7 +66,7 @@ describe.each(backends())('scheduler (%s)', (backend) => {
       triggerSpec: { intervalSeconds: 1, payload: { hello: 'world' } },
       actionSpec: { type: 'webhook', endpoint: `${sink.url}/scheduled`, method: 'POST', body: { got: '{{payload.hello}}' } },
     });
-    const rows = await poll(() => executionsOf(app, rule.id), (r) => r.length >= 2 && r.every((e) => e.status !== 'RUNNING'), 8000);
+    const rows = await tickUntil(clock, () => executionsOf(app, rule.id), (r) => r.length >= 2 && r.every((e) => e.status !== 'RUNNING'), 8000);
     const first = rows[0]!;
     expect(first.executedBy).toBe('scheduler');
     expect(first.payload).toEqual({ hello: 'world' });
@@ -57,9 +80,9 @@ describe.each(backends())('scheduler (%s)', (backend) => {
     expect(sink.requestsTo('/scheduled')[0]!.json).toEqual({ got: 'world' });
 
     await updateRule(app, rule.id, { active: false });
-    await sleep(300);
+    await letPass(clock, 300);
     const settled = (await executionsOf(app, rule.id)).length;
-    await sleep(1500);
+    await letPass(clock, 1500);
     expect((await executionsOf(app, rule.id)).length).toBe(settled);
   });
 
@@ -69,7 +92,7 @@ describe.each(backends())('scheduler (%s)', (backend) => {
       triggerSpec: { cron: '* * * * * *', timezone: 'Europe/Paris' },
       actionSpec: { type: 'webhook', endpoint: `${sink.url}/cron`, method: 'POST' },
     });
-    const [first] = await poll(() => executionsOf(app, rule.id), (r) => r.length >= 1, 5000);
+    const [first] = await tickUntil(clock, () => executionsOf(app, rule.id), (r) => r.length >= 1, 5000);
     expect(first!.executedBy).toBe('scheduler');
     expect(first!.payload).toBeNull();
     expect(first!.references.trigger).toEqual({ schedule: { cron: '* * * * * *', timezone: 'Europe/Paris' } });
@@ -95,7 +118,10 @@ describe.each(backends())('scheduler (%s)', (backend) => {
     });
     const polls = () => sink.requestsTo(path).length;
     // Waits for `n` more polls; the one before the last is then fully handled (lease released).
-    const morePolls = async (n: number) => sink.waitForRequests(polls() + n, path, 5000);
+    const morePolls = async (n: number) => {
+      const target = polls() + n;
+      await tickUntil(clock, async () => polls(), (count) => count >= target, 5000);
+    };
 
     await morePolls(2);
     expect(sink.requestsTo(path)[0]!.query.get('host')).toBe('db1');
@@ -103,7 +129,7 @@ describe.each(backends())('scheduler (%s)', (backend) => {
     expect(await executionsOf(app, rule.id)).toHaveLength(0);
 
     metric = 90;
-    const [fired] = await poll(() => executionsOf(app, rule.id), (r) => r.length === 1 && r[0]!.status !== 'RUNNING', 5000);
+    const [fired] = await tickUntil(clock, () => executionsOf(app, rule.id), (r) => r.length === 1 && r[0]!.status !== 'RUNNING', 5000);
     expect(fired!.status).toBe('SUCCESS');
     expect(fired!.executedBy).toBe('metric-poll');
     expect(fired!.payload).toEqual({ data: { cpu: 90 }, host: 'db1' });
@@ -117,7 +143,7 @@ describe.each(backends())('scheduler (%s)', (backend) => {
     await morePolls(2);
     expect(await executionsOf(app, rule.id)).toHaveLength(1);
     metric = 95;
-    const rows = await poll(() => executionsOf(app, rule.id), (r) => r.length === 2 && r[1]!.status !== 'RUNNING', 5000);
+    const rows = await tickUntil(clock, () => executionsOf(app, rule.id), (r) => r.length === 2 && r[1]!.status !== 'RUNNING', 5000);
     expect(rows[1]!.payload).toEqual({ data: { cpu: 95 }, host: 'db1' });
     expect(sink.requestsTo('/alert').map((r) => r.json)).toEqual([{ cpu: 90 }, { cpu: 95 }]);
     await updateRule(app, rule.id, { active: false });
@@ -129,7 +155,7 @@ describe.each(backends())('scheduler (%s)', (backend) => {
       triggerSpec: { endpoint: `${sink.url}/fail`, valuePath: 'data.cpu', op: '>', threshold: 80, pollIntervalSeconds: 1 },
       actionSpec: { type: 'webhook', endpoint: `${sink.url}/never-called`, method: 'POST' },
     });
-    const [failed] = await poll(() => executionsOf(app, rule.id), (r) => r.length >= 1, 5000);
+    const [failed] = await tickUntil(clock, () => executionsOf(app, rule.id), (r) => r.length >= 1, 5000);
     await updateRule(app, rule.id, { active: false });
     expect(failed!.status).toBe('FAILED');
     expect(failed!.executedBy).toBe('metric-poll');
@@ -150,7 +176,7 @@ describe.each(backends())('scheduler (%s)', (backend) => {
       triggerSpec: { endpoint: `${sink.url}/json`, valuePath: 'data.cpu', op: '>', threshold: 80, pollIntervalSeconds: 1 },
       actionSpec: { type: 'webhook', endpoint: `${sink.url}/never-called`, method: 'POST' },
     });
-    const [failed] = await poll(() => executionsOf(app, rule.id), (r) => r.length >= 1, 5000);
+    const [failed] = await tickUntil(clock, () => executionsOf(app, rule.id), (r) => r.length >= 1, 5000);
     await updateRule(app, rule.id, { active: false });
     expect(failed!.error?.code).toBe('METRIC_POLL_FAILED');
     expect(failed!.error?.message).toContain('data.cpu');
@@ -187,9 +213,10 @@ describe.each(backends())('a run missed while every instance was down (%s)', (ba
     await app.stop();
     app = undefined;
 
-    app = await startApp(database, FAST);
-    const [fired] = await poll(() => executionsOf(app!, rule.id), (r) => r.length >= 1, 5000);
-    await sleep(800); // several more ticks
+    const clock = new ManualClock();
+    app = await startApp(database, FAST, { clock });
+    const [fired] = await tickUntil(clock, () => executionsOf(app!, rule.id), (r) => r.length >= 1, 5000);
+    await letPass(clock, 800); // several more ticks
     const rows = await executionsOf(app, rule.id);
     expect(rows).toHaveLength(1);
     expect(fired!.executedBy).toBe('scheduler');
@@ -209,9 +236,11 @@ describe.each(backends())('a run missed while every instance was down (%s)', (ba
 describeUnless(withoutPostgres(), 'a schedule across two instances (PostgreSQL)', () => {
   let database: TestDatabase;
   const apps: TestApp[] = [];
+  // One clock for both: instances sharing a database keep their clocks in sync.
+  const clock = new ManualClock();
   beforeAll(async () => {
     database = await createTestDatabase('postgres');
-    apps.push(await startApp(database, { SCHEDULER_TICK_MS: '50' }), await startApp(database, { SCHEDULER_TICK_MS: '50' }));
+    apps.push(await startApp(database, { SCHEDULER_TICK_MS: '50' }, { clock }), await startApp(database, { SCHEDULER_TICK_MS: '50' }, { clock }));
   });
   afterAll(async () => {
     for (const app of apps) await app.stop();
@@ -225,9 +254,9 @@ describeUnless(withoutPostgres(), 'a schedule across two instances (PostgreSQL)'
       triggerSpec: { intervalSeconds: 1 },
       actionSpec: { type: 'trigger_rule', rule_id: '00000000-0000-4000-8000-000000000000' },
     });
-    await poll(() => executionsOf(b, rule.id), (r) => r.length >= 4, 10_000);
+    await tickUntil(clock, () => executionsOf(b, rule.id), (r) => r.length >= 4, 10_000, 50);
     await updateRule(a, rule.id, { active: false });
-    await sleep(300);
+    await letPass(clock, 300, 50);
     const rows = await executionsOf(b, rule.id);
     const dues = rows.map((e) => Date.parse(e.references.schedule.dueAt)).sort((x, y) => x - y);
     expect(new Set(dues).size).toBe(rows.length);

@@ -1,6 +1,6 @@
 import type { Rule } from '../../entities/index.js';
 import type { Logger } from '../../logger.js';
-import type { Clock } from '../../shared/clock.js';
+import type { Clock, Timer } from '../../shared/clock.js';
 import type { EventBus } from '../bus/eventBus.js';
 import { RuleIndex } from './matcher/index.js';
 import { conditionOf, eventSpecKind, type EventTriggerSpec, type ThrottleSpec } from '../rules/spec/index.js';
@@ -52,7 +52,7 @@ export class ActiveRuleSet implements RuleSetSnapshot {
   private readonly streams = new Map<string, StreamRule>();
   private loaded: Promise<void> | null = null;
   private readonly unsubscribe: () => void;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private timerAt = Number.POSITIVE_INFINITY;
   private closed = false;
 
@@ -134,13 +134,12 @@ export class ActiveRuleSet implements RuleSetSnapshot {
     let next = Number.POSITIVE_INFINITY;
     for (const stream of this.streams.values()) next = Math.min(next, stream.processor.nextDeadline() ?? Number.POSITIVE_INFINITY);
     if (next === this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = null;
     this.timerAt = next;
     if (!Number.isFinite(next)) return;
     const delay = Math.max(0, next - this.options.clock.now().getTime());
-    this.timer = setTimeout(() => this.tick(), Math.min(delay, 2 ** 31 - 1));
-    this.timer.unref();
+    this.timer = this.options.clock.setTimer(() => this.tick(), delay);
   }
 
   /** Lets time pass for every stream rule; also called by tests that move the clock. */
@@ -157,7 +156,7 @@ export class ActiveRuleSet implements RuleSetSnapshot {
 
   close() {
     this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.unsubscribe();
   }
 }

@@ -1,6 +1,6 @@
 import type { Rule } from '../../entities/index.js';
 import type { Logger } from '../../logger.js';
-import type { Clock } from '../../shared/clock.js';
+import type { Clock, Timer } from '../../shared/clock.js';
 import type { RunSystem } from '../runs/runSystem.js';
 import type { OutboundHttpClient } from '../outbound/client.js';
 import { METRIC_POLL_FAILED, pollMetric } from './metricPoll.js';
@@ -57,7 +57,7 @@ interface Claim {
  * scheduler). It is not an advisory lock, so it behaves the same on PGlite.
  */
 export class Scheduler {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private ticking: Promise<void> | undefined;
   private stopped = true;
   private readonly jobs = new Map<string, Promise<void>>();
@@ -73,8 +73,7 @@ export class Scheduler {
   private async loop() {
     await this.tick();
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.loop(), this.options.tickMs);
-    this.timer.unref();
+    this.timer = this.options.clock.setTimer(() => void this.loop(), this.options.tickMs);
   }
 
   /** One pass: reload the rules, start over the leases that changed, claim and start due runs. */
@@ -179,7 +178,7 @@ export class Scheduler {
   /** Stops claiming; waits (at most graceMs) for the runs this instance claimed. */
   async stop(graceMs: number): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     const pending = Promise.allSettled([this.ticking, ...this.jobs.values()]);
     await Promise.race([pending, new Promise((resolve) => setTimeout(resolve, graceMs).unref())]);
   }

@@ -1,4 +1,5 @@
 import type { Rule } from '../../entities/index.js';
+import type { Clock } from '../../shared/clock.js';
 import { isUuid } from '../../shared/ids.js';
 import type { EventBus } from '../bus/eventBus.js';
 import type { RuleReader } from '../resources.js';
@@ -19,13 +20,14 @@ export class RuleCache implements RuleReader {
   constructor(
     private readonly store: RuleStore,
     bus: EventBus,
+    private readonly clock: Clock,
   ) {
     this.unsubscribe = bus.subscribe('rule', ({ id }) => this.forget(id));
   }
 
   getRule(id: string): Promise<Rule | null> {
     if (!isUuid(id)) return Promise.resolve(null);
-    const now = Date.now();
+    const now = this.clock.now().getTime();
     const cached = this.entries.get(id);
     if (cached && now - cached.at < MAX_AGE_MS) return cached.rule;
     if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
