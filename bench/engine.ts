@@ -58,7 +58,11 @@ export async function runEngineBench(adminUrl: string, options: { samples: numbe
     const floorBody = mutation('mutation($p: JSON){ run(payload: $p) }', { p: { cpu: 90 } });
     const client = graphqlClient(url, 32);
     const create = async (name: string, triggerSpec: unknown, actionSpec: unknown) =>
-      ((await client.post(mutation('mutation($i: CreateRuleInput!){ createRule(input: $i) { id } }', { i: { name, triggerSpec, actionSpec } }))) as { createRule: { id: string } }).createRule.id;
+      (
+        (await client.post(mutation('mutation($i: CreateRuleInput!){ createRule(input: $i) { id } }', { i: { name, triggerSpec, actionSpec } }))) as {
+          createRule: { id: string };
+        }
+      ).createRule.id;
     const webhook = { type: 'webhook', endpoint: `${sink.url}/hook`, method: 'POST', body: { cpu: '{{payload.cpu}}', rule: '{{rule.name}}' } };
     const triggerQuery = 'mutation($id: ID!, $p: JSON){ triggerRule(ruleId: $id, payload: $p) { id status } }';
 
@@ -73,8 +77,19 @@ export async function runEngineBench(adminUrl: string, options: { samples: numbe
     // The floor and triggerRule are timed in alternating blocks: the ratios are the targets, and
     // a shared machine's speed drifts over a run.
     const cpu = () => [processCpuMs(), postgresCpuMs() ?? Number.NaN];
-    const [floorOne, triggerOne] = await latencyInterleaved(() => floorClient.post(floorBody), () => triggered(ruleIds[0]!), 50, options.samples, { meter: cpu });
-    const [floorMany, triggerMany] = await throughputInterleaved(16, options.seconds, () => floorClient.post(floorBody), (c) => triggered(ruleIds[c]!));
+    const [floorOne, triggerOne] = await latencyInterleaved(
+      () => floorClient.post(floorBody),
+      () => triggered(ruleIds[0]!),
+      50,
+      options.samples,
+      { meter: cpu },
+    );
+    const [floorMany, triggerMany] = await throughputInterleaved(
+      16,
+      options.seconds,
+      () => floorClient.post(floorBody),
+      (c) => triggered(ruleIds[c]!),
+    );
     await floorClient.close();
 
     const c = await create('bench-cascade-c', { field: 'cpu', op: '>', value: 80 }, webhook);
@@ -86,7 +101,16 @@ export async function runEngineBench(adminUrl: string, options: { samples: numbe
     for (const id of [...ruleIds, a, b, c]) await client.post(mutation('mutation($id: ID!){ updateRule(id: $id, input: { active: false }) { id } }', { id }));
     for (let i = 0; i < options.rules; i++) {
       const type = `type-${i % 200}`;
-      const spec = i % 2 === 0 ? { field: 'type', op: '==', value: type } : { conditions: [{ field: 'type', op: '==', value: type }, { field: 'cpu', op: '>', value: 10 }], logic: 'AND' };
+      const spec =
+        i % 2 === 0
+          ? { field: 'type', op: '==', value: type }
+          : {
+              conditions: [
+                { field: 'type', op: '==', value: type },
+                { field: 'cpu', op: '>', value: 10 },
+              ],
+              logic: 'AND',
+            };
       await create(`bench-event-${i}`, spec, webhook);
     }
     const publishQuery = 'mutation($e: JSON!){ publishEvent(event: $e, source: "bench") { matched } }';
@@ -99,7 +123,9 @@ export async function runEngineBench(adminUrl: string, options: { samples: numbe
       20,
       options.samples,
     );
-    const publishMany = await throughput(16, options.seconds, (cl, i) => client.post(mutation(publishQuery, { e: { type: `type-${(cl * 13 + i) % 200}`, cpu: 50 } })));
+    const publishMany = await throughput(16, options.seconds, (cl, i) =>
+      client.post(mutation(publishQuery, { e: { type: `type-${(cl * 13 + i) % 200}`, cpu: 50 } })),
+    );
     await client.close();
     return {
       floor: { p50One: floorOne, rps16: floorMany.rps },

@@ -21,8 +21,7 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number) {
   throw new Error('timed out');
 }
 
-const countFinished = async (app: App, ruleId: string) =>
-  Number((await app.engine.executions({ ruleId, status: 'SUCCESS', limit: 0, after: null })).total);
+const countFinished = async (app: App, ruleId: string) => Number((await app.engine.executions({ ruleId, status: 'SUCCESS', limit: 0, after: null })).total);
 
 /**
  * POST /events end to end (NDJSON batches of 10,000; one match per 1,000 events, each a webhook,
@@ -42,7 +41,11 @@ export async function runEventsBench(adminUrl: string, options: { batches: numbe
     const webhook = { type: 'webhook', endpoint: `${sink.url}/hook`, method: 'POST', body: { seq: '{{payload.seq}}' } };
     // 1,000 rules on 1,000 event types in parallel mode (a rule may run for several events at once).
     for (let i = 0; i < 1000; i++) {
-      await a.services.rules.create({ name: `ingest-${i}`, triggerSpec: { field: 'type', op: '==', value: `t${i}`, concurrency: { mode: 'parallel' } }, actionSpec: webhook });
+      await a.services.rules.create({
+        name: `ingest-${i}`,
+        triggerSpec: { field: 'type', op: '==', value: `t${i}`, concurrency: { mode: 'parallel' } },
+        actionSpec: webhook,
+      });
     }
     const eventsUrl = url.replace(/\/graphql$/, '/events');
     // Each batch: 10,000 events over 10,000 distinct types, so 10 of them meet a rule (1 in 1,000).
@@ -67,7 +70,11 @@ export async function runEventsBench(adminUrl: string, options: { batches: numbe
     // Executions run and persisted per second: every event meets one parallel-mode rule. A final
     // row is published on the bus only once its write has committed, so counting finished rows
     // there times "run and persisted" without polling the table; the count is checked after.
-    const hot = await a.services.rules.create({ name: 'hot', triggerSpec: { field: 'hot', op: '==', value: true, concurrency: { mode: 'parallel' } }, actionSpec: webhook });
+    const hot = await a.services.rules.create({
+      name: 'hot',
+      triggerSpec: { field: 'hot', op: '==', value: true, concurrency: { mode: 'parallel' } },
+      actionSpec: webhook,
+    });
     const runExecutions = async (count: number) => {
       let succeeded = 0;
       let failed = 0;

@@ -34,7 +34,10 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 
 /** The subscriber process and a request/answer call over its IPC channel. */
 async function startClients(): Promise<{ call(command: Record<string, unknown>): Promise<any>; stop(): void }> {
-  const child: ChildProcess = fork(path.join(import.meta.dirname, 'support/wsClients.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(path.join(import.meta.dirname, 'support/wsClients.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   await new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     child.once('error', reject);
@@ -122,12 +125,17 @@ export async function runFanoutBench(adminUrl: string, options: FanoutOptions): 
       const runs = { floor: [] as { p50: number; p99: number }[], cepheus: [] as { p50: number; p99: number }[] };
       const delivered = { floor: [0, 0], cepheus: [0, 0] };
       for (let run = 0; run < options.runs; run++) {
-        for (const [name, side] of [['floor', floor], ['cepheus', cepheus]] as const) {
+        for (const [name, side] of [
+          ['floor', floor],
+          ['cepheus', cepheus],
+        ] as const) {
           const result = await runOnce(clients, side, subscribers, options);
           runs[name].push({ p50: result.p50, p99: result.p99 });
           delivered[name][0]! += result.received;
           delivered[name][1]! += result.expected;
-          process.stdout.write(`  ${subscribers} subscribers, ${name} run ${run + 1}: p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, ${result.received}/${result.expected}\n`);
+          process.stdout.write(
+            `  ${subscribers} subscribers, ${name} run ${run + 1}: p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, ${result.received}/${result.expected}\n`,
+          );
         }
       }
       const summary = (name: 'floor' | 'cepheus') => ({

@@ -11,7 +11,9 @@ import { Pool as HttpPool } from 'undici';
  */
 export async function startFloorServer(databaseUrl: string, sinkUrl: string): Promise<{ url: string; stop(): Promise<void> }> {
   const db = new pg.Pool({ connectionString: databaseUrl, max: 10 });
-  await db.query('CREATE TABLE IF NOT EXISTS floor_runs (id uuid primary key, status text not null, result jsonb, started_at timestamptz not null, finished_at timestamptz)');
+  await db.query(
+    'CREATE TABLE IF NOT EXISTS floor_runs (id uuid primary key, status text not null, result jsonb, started_at timestamptz not null, finished_at timestamptz)',
+  );
   const sink = new HttpPool(new URL(sinkUrl).origin, { connections: 128 });
   const yoga = createYoga({
     schema: createSchema({
@@ -21,9 +23,18 @@ export async function startFloorServer(databaseUrl: string, sinkUrl: string): Pr
           async run(_root: unknown, args: { payload: unknown }) {
             const id = randomUUID();
             await db.query('INSERT INTO floor_runs (id, status, started_at) VALUES ($1, $2, now())', [id, 'RUNNING']);
-            const response = await sink.request({ path: '/floor', method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(args.payload ?? {}) });
+            const response = await sink.request({
+              path: '/floor',
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify(args.payload ?? {}),
+            });
             const body = await response.body.json();
-            await db.query('UPDATE floor_runs SET status = $2, result = $3, finished_at = now() WHERE id = $1', [id, 'SUCCESS', JSON.stringify({ status: response.statusCode, body })]);
+            await db.query('UPDATE floor_runs SET status = $2, result = $3, finished_at = now() WHERE id = $1', [
+              id,
+              'SUCCESS',
+              JSON.stringify({ status: response.statusCode, body }),
+            ]);
             return id;
           },
         },

@@ -26,7 +26,8 @@ async function writeSection(name: string, body: string) {
   const end = `<!-- ${name}:end -->`;
   const section = `${start}\n${body}\n${end}`;
   let doc = await readFile(file, 'utf8').catch(
-    () => '# Benchmarks\n\nProduced by `npm run bench` (`npm run bench -- engine` or `-- sandbox` for one part; `--quick` for fewer samples). Speed targets live here, never as timed assertions in tests.\n',
+    () =>
+      '# Benchmarks\n\nProduced by `npm run bench` (`npm run bench -- engine` or `-- sandbox` for one part; `--quick` for fewer samples). Speed targets live here, never as timed assertions in tests.\n',
   );
   const pattern = new RegExp(`${start}[\\s\\S]*${end}`);
   doc = pattern.test(doc) ? doc.replace(pattern, section) : `${doc.trimEnd()}\n\n${section}\n`;
@@ -39,9 +40,33 @@ async function engine() {
   const ratio = (a: number, b: number) => fmt(a / b);
   const rows = [
     ['floor (insert + webhook + update, bare yoga)', fmt(r.floor.p50One.p50), fmt(r.floor.p50One.p95), fmt(r.floor.rps16, 0), '1.00', '1.00', ''],
-    ['triggerRule, webhook action', fmt(r.trigger.p50One.p50), fmt(r.trigger.p50One.p95), fmt(r.trigger.rps16, 0), ratio(r.trigger.p50One.p50, r.floor.p50One.p50), ratio(r.trigger.rps16, r.floor.rps16), 'p50 <= 1.25x, rps >= 0.8x'],
-    ['triggerRule, 3-rule cascade (A -> B -> C webhook)', fmt(r.cascade.p50One.p50), fmt(r.cascade.p50One.p95), '', ratio(r.cascade.p50One.p50, r.floor.p50One.p50), '', 'p50 <= 3x'],
-    [`publishEvent, ${r.publish.rules} active rules (${r.publish.matchedPerEvent} matches/event)`, fmt(r.publish.p50One.p50), fmt(r.publish.p50One.p95), fmt(r.publish.rps16, 0), ratio(r.publish.p50One.p50, r.floor.p50One.p50), ratio(r.publish.rps16, r.floor.rps16), ''],
+    [
+      'triggerRule, webhook action',
+      fmt(r.trigger.p50One.p50),
+      fmt(r.trigger.p50One.p95),
+      fmt(r.trigger.rps16, 0),
+      ratio(r.trigger.p50One.p50, r.floor.p50One.p50),
+      ratio(r.trigger.rps16, r.floor.rps16),
+      'p50 <= 1.25x, rps >= 0.8x',
+    ],
+    [
+      'triggerRule, 3-rule cascade (A -> B -> C webhook)',
+      fmt(r.cascade.p50One.p50),
+      fmt(r.cascade.p50One.p95),
+      '',
+      ratio(r.cascade.p50One.p50, r.floor.p50One.p50),
+      '',
+      'p50 <= 3x',
+    ],
+    [
+      `publishEvent, ${r.publish.rules} active rules (${r.publish.matchedPerEvent} matches/event)`,
+      fmt(r.publish.p50One.p50),
+      fmt(r.publish.p50One.p95),
+      fmt(r.publish.rps16, 0),
+      ratio(r.publish.p50One.p50, r.floor.p50One.p50),
+      ratio(r.publish.rps16, r.floor.rps16),
+      '',
+    ],
   ];
   const table = [
     '| scenario | p50 ms (1 client) | p95 ms | requests/s (16 clients) | p50 / floor | rps / floor | target |',
@@ -105,7 +130,7 @@ async function sandbox() {
       '',
       table,
       '',
-      "Timed spans: the script is `return params.a + input.b`, so the time is the sandbox's own: the queue, the IPC message to the child process, a fresh context in a pooled isolate, the call, the JSON answer back. \"With its ApiExecution rows\" adds the RUNNING insert and the finishing update (2 commits) through the API runner, without GraphQL.",
+      'Timed spans: the script is `return params.a + input.b`, so the time is the sandbox\'s own: the queue, the IPC message to the child process, a fresh context in a pooled isolate, the call, the JSON answer back. "With its ApiExecution rows" adds the RUNNING insert and the finishing update (2 commits) through the API runner, without GraphQL.',
       '',
       `Every run gets a new context, and making one costs about 0.5 ms of CPU on the isolate's thread. The sandbox makes it ahead of time, after each run, while the isolate is idle; a run that finds it ready pays none of it. "Warm" runs leave ${IDLE_GAP_MS} ms between one answer and the next run, the time a sandbox that is not saturated has. Back to back, the next run arrives before its context is made and waits for part of it: that row is the sandbox at saturation, where the throughput line is the measure that counts.`,
     ].join('\n'),
@@ -121,15 +146,27 @@ async function stream() {
   const e = await runEventsBench(adminUrl, { batches: quick ? 6 : 20, executions: quick ? 2000 : 10_000 });
   const delays = [...e.ruleChangeDelayMs].sort((x, y) => x - y);
   const rows = [
-    ['matcher: 1,000 rules (leaf and AND/OR over 100 event types), one core', `${fmt(m.matcherEventsPerSecond, 0)} events/s (wall clock ${fmt(m.matcherEventsPerSecondWall, 0)})`, '>= 1,000,000 events/s'],
+    [
+      'matcher: 1,000 rules (leaf and AND/OR over 100 event types), one core',
+      `${fmt(m.matcherEventsPerSecond, 0)} events/s (wall clock ${fmt(m.matcherEventsPerSecondWall, 0)})`,
+      '>= 1,000,000 events/s',
+    ],
     ['json-rules-engine 7.3.1, same rules and events', `${fmt(m.jsonRulesEngineEventsPerSecond, 1)} events/s`, ''],
     ['matcher / json-rules-engine', `${fmt(m.ratio, 0)}x`, ''],
     ['matches per event', fmt(m.matchesPerEvent, 2), '~5 (0.5%)'],
     ['sliding count/sum/avg aggregates, one core', `${fmt(w.slidingAggregatesPerSecond, 0)} events/s`, '>= 300,000'],
     ['sliding percentile (p95), one core', `${fmt(w.percentilePerSecond, 0)} events/s`, ''],
-    [`POST /events end to end (NDJSON, 10,000 a request, 1 match per 1,000, each a webhook, persisted; ${e.ingestEvents} events)`, `${fmt(e.ingestEventsPerSecond, 0)} events/s (${e.ingestMatches} matches)`, '>= 50,000 events/s'],
+    [
+      `POST /events end to end (NDJSON, 10,000 a request, 1 match per 1,000, each a webhook, persisted; ${e.ingestEvents} events)`,
+      `${fmt(e.ingestEventsPerSecond, 0)} events/s (${e.ingestMatches} matches)`,
+      '>= 50,000 events/s',
+    ],
     [`executions run and persisted (${e.executions} webhook runs from one POST)`, `${fmt(e.executionsPerSecond, 0)} executions/s`, '>= 5,000/s'],
-    ['a rule change reaching a second instance (created on A, matched on B; 5 tries)', `median ${fmt(delays[2] ?? 0, 0)} ms, max ${fmt(delays.at(-1) ?? 0, 0)} ms`, 'a few seconds'],
+    [
+      'a rule change reaching a second instance (created on A, matched on B; 5 tries)',
+      `median ${fmt(delays[2] ?? 0, 0)} ms, max ${fmt(delays.at(-1) ?? 0, 0)} ms`,
+      'a few seconds',
+    ],
     ['memory per 1,000 rules (index and compiled predicates)', `${fmt(m.bytesPer1000Rules / 1_048_576, 2)} MiB`, ''],
     ['memory per 100k sliding window groups', `${fmt(w.bytesPer100kGroups / 1_048_576, 1)} MiB`, ''],
   ];
@@ -143,7 +180,7 @@ async function stream() {
       '',
       table,
       '',
-      'Timed spans: the matcher and json-rules-engine rates are per second of process CPU time on the same rules and events (json-rules-engine on a few hundred events so it ends); the aggregates run in process on one core; POST /events is timed from the first request to the last answer (two requests in flight; the answer comes once the matches\' rows are written, their webhooks after); executions per second from the POST until the bus has carried every final row (published only after its write commits; all SUCCESS, checked in the table after), after a warm-up round of 2,000; the rule-change delay from createRule on A to the first publishEvent on B that matches it (B polls every 20 ms). Instance B starts after the throughput measures: in this one process it would share the CPU with A.',
+      "Timed spans: the matcher and json-rules-engine rates are per second of process CPU time on the same rules and events (json-rules-engine on a few hundred events so it ends); the aggregates run in process on one core; POST /events is timed from the first request to the last answer (two requests in flight; the answer comes once the matches' rows are written, their webhooks after); executions per second from the POST until the bus has carried every final row (published only after its write commits; all SUCCESS, checked in the table after), after a warm-up round of 2,000; the rule-change delay from createRule on A to the first publishEvent on B that matches it (B polls every 20 ms). Instance B starts after the throughput measures: in this one process it would share the CPU with A.",
     ].join('\n'),
   );
   process.stdout.write(`${table}\n`);
@@ -157,8 +194,9 @@ async function fanout() {
   const table = [
     '| subscribers | floor p50 ms | floor p99 ms | Cepheus p50 ms | Cepheus p99 ms | p50 / floor | p99 / floor | delivered (floor / Cepheus) | target |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...rows.map((r) =>
-      `| ${r.subscribers} | ${fmt(r.floor.p50, 1)} | ${fmt(r.floor.p99, 1)} | ${fmt(r.cepheus.p50, 1)} | ${fmt(r.cepheus.p99, 1)} | ${ratio(r.cepheus.p50, r.floor.p50)} | ${ratio(r.cepheus.p99, r.floor.p99)} | ${fmt(r.floor.delivered, 1)}% / ${fmt(r.cepheus.delivered, 1)}% | each <= 1.1x, 100% |`,
+    ...rows.map(
+      (r) =>
+        `| ${r.subscribers} | ${fmt(r.floor.p50, 1)} | ${fmt(r.floor.p99, 1)} | ${fmt(r.cepheus.p50, 1)} | ${fmt(r.cepheus.p99, 1)} | ${ratio(r.cepheus.p50, r.floor.p50)} | ${ratio(r.cepheus.p99, r.floor.p99)} | ${fmt(r.floor.delivered, 1)}% / ${fmt(r.cepheus.delivered, 1)}% | each <= 1.1x, 100% |`,
     ),
   ].join('\n');
   await writeSection(

@@ -80,7 +80,9 @@ export async function runSandboxBench(options: { samples: number; seconds: numbe
 
   // A database of its own, created and dropped here, like the other benchmarks'.
   const database = options.databaseUrl ? await freshDatabase(options.databaseUrl) : null;
-  const app = createApp(loadConfig({ PORT: '0', LOG_LEVEL: 'warn', ...(database ? { DATABASE_URL: database.url } : { EMBEDDED_DATA_DIR: `/tmp/cepheus-bench-${process.pid}` }) }));
+  const app = createApp(
+    loadConfig({ PORT: '0', LOG_LEVEL: 'warn', ...(database ? { DATABASE_URL: database.url } : { EMBEDDED_DATA_DIR: `/tmp/cepheus-bench-${process.pid}` }) }),
+  );
   await app.start();
   try {
     const api = await app.services.apis.create({ name: `bench-${Date.now()}`, source: TRIVIAL });

@@ -65,7 +65,14 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       try {
         const applied = await database.migrate();
         if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
-        const running = await startEngine({ config, logger, clock, sql: database.sql, postgresUrl: database.embedded ? null : (config.databaseUrl ?? null), sandboxPoolSize: options.sandboxPoolSize });
+        const running = await startEngine({
+          config,
+          logger,
+          clock,
+          sql: database.sql,
+          postgresUrl: database.embedded ? null : (config.databaseUrl ?? null),
+          sandboxPoolSize: options.sandboxPoolSize,
+        });
         engine = running;
         const rules = new RuleService(database.fork, clock);
         rules.onChange(({ id, rule }) => running.ruleChanged(id, rule));
@@ -84,7 +91,11 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           context: () => ({ services: current, loaders: createLoaders(current) }),
           ready: () => db.ready(),
           routes: {
-            '/events': eventsRoute({ maxBytes: config.eventsMaxBytes, logger, publish: (items, source, refused) => current.executions.publishParsed(items, source, refused) }),
+            '/events': eventsRoute({
+              maxBytes: config.eventsMaxBytes,
+              logger,
+              publish: (items, source, refused) => current.executions.publishParsed(items, source, refused),
+            }),
           },
         });
         const address = await http.listen();

@@ -3,7 +3,10 @@ import { parseAllowlistEntry } from './engine/outbound/guard.js';
 
 /** Thrown when the environment holds a setting the service cannot start with. */
 export class ConfigError extends Error {
-  constructor(readonly variable: string, detail: string) {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
     super(`Invalid setting ${variable}: ${detail}`);
     this.name = 'ConfigError';
   }

@@ -24,7 +24,6 @@ export class AppError extends Error {
   }
 }
 
-export const badInput = (message: string, extensions: Record<string, unknown> = {}) =>
-  new AppError('BAD_USER_INPUT', message, extensions);
+export const badInput = (message: string, extensions: Record<string, unknown> = {}) => new AppError('BAD_USER_INPUT', message, extensions);
 
 export const notFound = (message: string) => new AppError('NOT_FOUND', message);

@@ -34,7 +34,9 @@ const REDACTED_PATHS = [
 const DATABASE_ERROR_FIELDS = ['code', 'constraint', 'table', 'column', 'schema', 'routine'] as const;
 
 const isDatabaseError = (error: Error): boolean =>
-  error instanceof DriverException || ('severity' in error && typeof error.severity === 'string') || ('sqlState' in error && typeof error.sqlState === 'string');
+  error instanceof DriverException ||
+  ('severity' in error && typeof error.severity === 'string') ||
+  ('sqlState' in error && typeof error.sqlState === 'string');
 
 /**
  * The `err` of a log line. A database error (pg's DatabaseError, whose message knex prefixes
@@ -74,5 +76,8 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'logPretty'>, des
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
   };
   if (destination) return pino(options, destination);
-  return pino({ ...options, ...(config.logPretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } } : {}) });
+  return pino({
+    ...options,
+    ...(config.logPretty ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } } : {}),
+  });
 }

@@ -52,7 +52,11 @@ export async function latency(run: (i: number) => Promise<unknown>, warmup: numb
 }
 
 /** `clients` concurrent loops for `seconds`: completed requests per second. */
-export async function throughput(clients: number, seconds: number, run: (client: number, i: number) => Promise<unknown>): Promise<{ rps: number; requests: number }> {
+export async function throughput(
+  clients: number,
+  seconds: number,
+  run: (client: number, i: number) => Promise<unknown>,
+): Promise<{ rps: number; requests: number }> {
   const deadline = performance.now() + seconds * 1000;
   let requests = 0;
   const started = performance.now();

@@ -6,7 +6,10 @@ import type { Logger } from '../logger.js';
 
 /** The embedded database could not be opened; the message names the directory. */
 export class EmbeddedDatabaseError extends Error {
-  constructor(readonly dataDir: string, detail: string) {
+  constructor(
+    readonly dataDir: string,
+    detail: string,
+  ) {
     super(`Cannot open the embedded database at ${dataDir}: ${detail}`);
     this.name = 'EmbeddedDatabaseError';
   }

@@ -34,8 +34,7 @@ interface Waiter {
  * Whether a connection can be used again after `error`: it can after an error PostgreSQL answered
  * for one statement, not after a broken socket, a timeout or a FATAL that ends the session.
  */
-export const connectionSurvives = (error: unknown): boolean =>
-  error instanceof pg.DatabaseError && error.severity !== 'FATAL' && error.severity !== 'PANIC';
+export const connectionSurvives = (error: unknown): boolean => error instanceof pg.DatabaseError && error.severity !== 'FATAL' && error.severity !== 'PANIC';
 
 /**
  * A pool of PostgreSQL connections for the engine's statements, which run on every trigger: a

@@ -22,7 +22,15 @@ export type { RuleStats } from './rules/stats.js';
 export type { RunRequest, StartedRun } from './runs/runSystem.js';
 export type { ApiRunOutcome, ApiRunRequest } from './scripts/apiRunner.js';
 export type { ExecutionFilter, ExecutionPageQuery } from './store/executionStore.js';
-export { SpecError, badTextReason, validateActionSpec, validateHttpSpec, validateParamSchema, validateRuntimePolicy, validateTriggerSpec } from './rules/spec/index.js';
+export {
+  SpecError,
+  badTextReason,
+  validateActionSpec,
+  validateHttpSpec,
+  validateParamSchema,
+  validateRuntimePolicy,
+  validateTriggerSpec,
+} from './rules/spec/index.js';
 export type { HttpSpec, SpecLimits, TriggerType } from './rules/spec/index.js';
 export { checkScriptSource } from './scripts/sandbox/validateSource.js';
 

@@ -139,9 +139,22 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
     onTick: () => runs.promoteWaiting(),
   });
   await instances.start();
-  const scheduler = new Scheduler({ ...resources, store: new ScheduleStore(sql), engine: runs, tickMs: config.schedulerTickMs, metricPollTimeoutMs: config.metricPollTimeoutMs });
-  const retention = new RetentionJob({ ...resources, store: new RetentionStore(sql), days: config.executionRetentionDays, intervalMs: config.executionRetentionIntervalMs, batch: config.executionRetentionBatch });
-  const maintenance = options.postgresUrl === null ? new TableMaintenance({ ...resources, store: new MaintenanceStore(sql), intervalMs: TABLE_MAINTENANCE_MS }) : null;
+  const scheduler = new Scheduler({
+    ...resources,
+    store: new ScheduleStore(sql),
+    engine: runs,
+    tickMs: config.schedulerTickMs,
+    metricPollTimeoutMs: config.metricPollTimeoutMs,
+  });
+  const retention = new RetentionJob({
+    ...resources,
+    store: new RetentionStore(sql),
+    days: config.executionRetentionDays,
+    intervalMs: config.executionRetentionIntervalMs,
+    batch: config.executionRetentionBatch,
+  });
+  const maintenance =
+    options.postgresUrl === null ? new TableMaintenance({ ...resources, store: new MaintenanceStore(sql), intervalMs: TABLE_MAINTENANCE_MS }) : null;
   scheduler.start();
   retention.start();
   maintenance?.start();

@@ -43,7 +43,10 @@ export const ApiExecutionSchema = new EntitySchema<ApiExecution>({
   },
   // Written as SQL: the ORM's index options have no descending columns nor partial indexes.
   indexes: [
-    { name: 'api_executions_api_started_index', expression: 'create index api_executions_api_started_index on api_executions (api_id, started_at desc, id desc)' },
+    {
+      name: 'api_executions_api_started_index',
+      expression: 'create index api_executions_api_started_index on api_executions (api_id, started_at desc, id desc)',
+    },
     {
       name: 'api_executions_execution_index',
       expression: 'create index api_executions_execution_index on api_executions (execution_id) where execution_id is not null',

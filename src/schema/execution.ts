@@ -40,7 +40,12 @@ ExecutionRef.implement({
   fields: (t) => ({
     id: t.exposeID('id'),
     ruleId: t.exposeID('ruleId'),
-    rule: t.field({ type: RuleRef, nullable: true, description: 'Null once the rule is deleted.', resolve: (e, _args, { loaders }) => loaders.rule.load(e.ruleId) }),
+    rule: t.field({
+      type: RuleRef,
+      nullable: true,
+      description: 'Null once the rule is deleted.',
+      resolve: (e, _args, { loaders }) => loaders.rule.load(e.ruleId),
+    }),
     status: t.field({ type: ExecutionStatusEnum, resolve: (e) => e.status }),
     conditionMet: t.exposeBoolean('conditionMet'),
     executedBy: t.exposeString('executedBy', { description: "Who started it: the executedBy argument, 'event', 'scheduler', 'metric-poll' or 'cascade'." }),
@@ -49,7 +54,10 @@ ExecutionRef.implement({
     result: t.field({ type: 'JSON', nullable: true, description: 'What the action returned (SPEC.md, per action type).', resolve: (e) => e.result }),
     references: t.field({ type: 'JSON', description: "Condition and action references (SPEC.md, 'References').", resolve: (e) => e.references }),
     error: t.field({ type: ExecutionErrorRef, nullable: true, resolve: executionError }),
-    skipReason: t.exposeString('skipReason', { nullable: true, description: 'Why it was SKIPPED: RULE_ALREADY_RUNNING, QUEUE_FULL or CASCADE_DEPTH_EXCEEDED.' }),
+    skipReason: t.exposeString('skipReason', {
+      nullable: true,
+      description: 'Why it was SKIPPED: RULE_ALREADY_RUNNING, QUEUE_FULL or CASCADE_DEPTH_EXCEEDED.',
+    }),
     durationMs: t.exposeInt('durationMs', { nullable: true }),
     startedAt: t.field({ type: 'DateTime', resolve: (e) => e.startedAt }),
     finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (e) => e.finishedAt }),
@@ -169,7 +177,10 @@ builder.queryFields((t) => ({
       after: t.arg.string(),
     },
     resolve: (_root, args, { services }) =>
-      services.executions.list({ ruleId: args.ruleId == null ? null : String(args.ruleId), cascadeId: args.cascadeId == null ? null : String(args.cascadeId), status: args.status }, args),
+      services.executions.list(
+        { ruleId: args.ruleId == null ? null : String(args.ruleId), cascadeId: args.cascadeId == null ? null : String(args.cascadeId), status: args.status },
+        args,
+      ),
   }),
   cascade: t.field({
     type: CascadeRef,

@@ -45,22 +45,34 @@ class RequestLoaders implements Loaders {
   }
 
   get children() {
-    this.childrenLoader ??= mapLoader((ids) => this.services.executions.childrenOf(ids), () => []);
+    this.childrenLoader ??= mapLoader(
+      (ids) => this.services.executions.childrenOf(ids),
+      () => [],
+    );
     return this.childrenLoader;
   }
 
   get logs() {
-    this.logsLoader ??= mapLoader((ids) => this.services.executions.logsOf(ids), () => []);
+    this.logsLoader ??= mapLoader(
+      (ids) => this.services.executions.logsOf(ids),
+      () => [],
+    );
     return this.logsLoader;
   }
 
   get apiLogs() {
-    this.apiLogsLoader ??= mapLoader((ids) => this.services.apiRuns.logsOf(ids), () => []);
+    this.apiLogsLoader ??= mapLoader(
+      (ids) => this.services.apiRuns.logsOf(ids),
+      () => [],
+    );
     return this.apiLogsLoader;
   }
 
   get stats() {
-    this.statsLoader ??= mapLoader((ids) => this.services.executions.statsOf(ids), () => ({ matched: 0, ran: 0, held: 0, failed: 0 }));
+    this.statsLoader ??= mapLoader(
+      (ids) => this.services.executions.statsOf(ids),
+      () => ({ matched: 0, ran: 0, held: 0, failed: 0 }),
+    );
     return this.statsLoader;
   }
 }

@@ -27,4 +27,3 @@ export function connectionType<T>(name: string, node: ObjectRef<Types, T>) {
     }),
   });
 }
-

@@ -212,7 +212,14 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
         // Whatever throws here is this operation's error, masked (and logged once when
         // unexpected): thrown on, graphql-ws would print it with a stack trace and close the connection.
         try {
-          const { schema: envelopedSchema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          const {
+            schema: envelopedSchema,
+            execute,
+            subscribe,
+            contextFactory,
+            parse,
+            validate,
+          } = yoga.getEnveloped({
             ...ctx,
             req: ctx.extra.request,
             socket: ctx.extra.socket,

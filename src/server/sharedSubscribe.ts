@@ -3,8 +3,7 @@ import type { Plugin } from 'graphql-yoga';
 
 type MaybePromise<T> = T | Promise<T>;
 
-const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
-  typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> => typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 
 /**
  * Subscriptions whose events are the same objects for every subscriber (a bus message is one

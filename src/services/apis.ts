@@ -68,7 +68,13 @@ export class ApiDefinitionService {
   }
 
   /** Validates the parts that depend on the kind; returns the normalised columns. */
-  private checkBody(kind: ApiKindValue, source: string | null | undefined, httpSpec: unknown, paramSchema: unknown, policy: RuntimePolicyInput | null | undefined) {
+  private checkBody(
+    kind: ApiKindValue,
+    source: string | null | undefined,
+    httpSpec: unknown,
+    paramSchema: unknown,
+    policy: RuntimePolicyInput | null | undefined,
+  ) {
     let checkedSource: string | null = null;
     let checkedHttp: HttpSpec | null = null;
     if (kind === 'SCRIPT') {

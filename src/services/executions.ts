@@ -84,8 +84,12 @@ export class ExecutionService {
 
   /** Up to 10,000 events, each as publishEvent would handle it; a refused one does not stop the others. */
   async publishEvents(events: unknown[], source: string | null | undefined): Promise<BatchResult> {
-    if (events.length > MAX_EVENTS_PER_CALL) throw badInput(`events: at most ${MAX_EVENTS_PER_CALL} events per call, got ${events.length}`, { field: 'events' });
-    return this.engine.publishMany(events.map((event, index) => ({ index, event })), source ?? null);
+    if (events.length > MAX_EVENTS_PER_CALL)
+      throw badInput(`events: at most ${MAX_EVENTS_PER_CALL} events per call, got ${events.length}`, { field: 'events' });
+    return this.engine.publishMany(
+      events.map((event, index) => ({ index, event })),
+      source ?? null,
+    );
   }
 
   /** The batch behind POST /events (already parsed; lines that did not parse are in `refused`). */
@@ -168,10 +172,12 @@ export class ExecutionService {
       for (const missing of await engine.cascadeEvents(cascadeId, lastSeq)) if (missing.seq < seq) emit(missing);
     };
     const receive = (event: CascadeEvent) => {
-      chain = chain.then(async () => {
-        await fillUpTo(event.seq);
-        emit(event);
-      }).catch((error: unknown) => channel.fail(error));
+      chain = chain
+        .then(async () => {
+          await fillUpTo(event.seq);
+          emit(event);
+        })
+        .catch((error: unknown) => channel.fail(error));
     };
     const unsubscribe = this.cascades.subscribe({ cascadeId }, (event) => {
       if (catchingUp) buffered.push(event);

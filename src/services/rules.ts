@@ -33,7 +33,8 @@ export type RuleChangeListener = (change: { id: string; rule: Rule | null }) => 
 const TRIGGER_TYPES: readonly TriggerType[] = ['EVENT', 'SCHEDULE', 'METRIC'];
 
 function checkTriggerType(value: unknown): TriggerType {
-  if (!TRIGGER_TYPES.includes(value as TriggerType)) throw badInput(`input.triggerType: expected one of ${TRIGGER_TYPES.join(', ')}`, { field: 'input.triggerType' });
+  if (!TRIGGER_TYPES.includes(value as TriggerType))
+    throw badInput(`input.triggerType: expected one of ${TRIGGER_TYPES.join(', ')}`, { field: 'input.triggerType' });
   return value as TriggerType;
 }
 
@@ -143,4 +144,3 @@ export class RuleService {
     return id;
   }
 }
-

@@ -36,7 +36,9 @@ const TOO_DEEP = `nested deeper than ${MAX_JSON_DEPTH} levels`;
 const NOT_FINITE = 'a number out of the double range (not finite)';
 
 const frameOf = (value: object, depth: number, parent: Frame | null, key: string | number): Frame =>
-  Array.isArray(value) ? { keys: null, items: value, next: 0, depth, parent, key } : { keys: Object.keys(value), items: value as Record<string, unknown>, next: 0, depth, parent, key };
+  Array.isArray(value)
+    ? { keys: null, items: value, next: 0, depth, parent, key }
+    : { keys: Object.keys(value), items: value as Record<string, unknown>, next: 0, depth, parent, key };
 
 /**
  * The first place, in document order, where `value` is not of an acceptable shape, or null when

@@ -82,7 +82,9 @@ describe.each(backends())('templates (%s)', (backend) => {
   });
 
   it('GET params are templated into the query string', async () => {
-    const rule = await createRule(t, { actionSpec: { endpoint: `${sink.url}/q`, params: { n: '{{payload.n}}', missing: '{{payload.nope}}', text: 'v={{payload.nope}}' } } });
+    const rule = await createRule(t, {
+      actionSpec: { endpoint: `${sink.url}/q`, params: { n: '{{payload.n}}', missing: '{{payload.nope}}', text: 'v={{payload.nope}}' } },
+    });
     expect((await trigger(t, rule.id, PAYLOAD)).status).toBe('SUCCESS');
     const [req] = await sink.waitForRequests(1, '/q');
     expect(req!.query.get('n')).toBe('42');
@@ -100,7 +102,11 @@ describe.each(backends())('templates (%s)', (backend) => {
       },
     });
     const parent = await createRule(t, {
-      actionSpec: { type: 'trigger_rule', rule_id: child.id, payload: { from: '{{rule.name}}', n: '{{payload.n}}', parentExecution: '{{execution.id}}', label: 'n is {{payload.n}}' } },
+      actionSpec: {
+        type: 'trigger_rule',
+        rule_id: child.id,
+        payload: { from: '{{rule.name}}', n: '{{payload.n}}', parentExecution: '{{execution.id}}', label: 'n is {{payload.n}}' },
+      },
     });
     const root = await trigger(t, parent.id, { n: 9 });
     expect(root.status).toBe('SUCCESS');
@@ -149,7 +155,9 @@ describe.each(backends())('templates (%s)', (backend) => {
 
   it('simulateRule of a trigger_rule resolves its payload without starting the child', async () => {
     const child = await createRule(t, { actionSpec: { endpoint: `${sink.url}/child` } });
-    const parent = await createRule(t, { actionSpec: { type: 'trigger_rule', rule_id: child.id, payload: { e: '{{execution.id}}', c: '{{cascade.id}}', n: '{{payload.n}}' } } });
+    const parent = await createRule(t, {
+      actionSpec: { type: 'trigger_rule', rule_id: child.id, payload: { e: '{{execution.id}}', c: '{{cascade.id}}', n: '{{payload.n}}' } },
+    });
     const before = await countExecutions(t);
     const sim = ok(await t.gql(SIMULATE, { ruleId: parent.id, payload: { n: 3 } })).simulateRule;
     expect(sim.resolvedAction).toEqual({ type: 'trigger_rule', rule_id: child.id, payload: { e: null, c: null, n: 3 } });

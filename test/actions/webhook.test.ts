@@ -21,7 +21,11 @@ describe.each(backends())('webhook action (%s)', (backend) => {
 
   it('GET sends params as the query string and keeps a JSON answer parsed', async () => {
     const rule = await createRule(t, {
-      actionSpec: { endpoint: `${sink.url}/json`, params: { a: 1, b: 'x y', c: '{{payload.v}}', flag: true }, headers: { 'X-Custom': 'abc', 'X-Rule': '{{rule.name}}' } },
+      actionSpec: {
+        endpoint: `${sink.url}/json`,
+        params: { a: 1, b: 'x y', c: '{{payload.v}}', flag: true },
+        headers: { 'X-Custom': 'abc', 'X-Rule': '{{rule.name}}' },
+      },
     });
     const e = await trigger(t, rule.id, { v: 7 });
     expect(e.status).toBe('SUCCESS');
@@ -68,7 +72,9 @@ describe.each(backends())('webhook action (%s)', (backend) => {
     expect(req!.headers['x-custom']).toBe('abc');
     expect(req!.headers.authorization).toBe('Bearer s3cret');
     expect(e.references.action).toMatchObject({ action_type: 'webhook', method: 'POST', status_code: 200, truncated: false, endpoint: `${sink.url}/json` });
-    expect(logLines(e).some((l) => l.level === 'INFO' && l.message.includes('POST') && l.message.includes(`${sink.url}/json`) && l.message.includes('200'))).toBe(true);
+    expect(
+      logLines(e).some((l) => l.level === 'INFO' && l.message.includes('POST') && l.message.includes(`${sink.url}/json`) && l.message.includes('200')),
+    ).toBe(true);
   });
 
   it('POST without a body sends params as JSON; PUT too', async () => {

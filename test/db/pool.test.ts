@@ -32,7 +32,9 @@ describeUnless(withoutPostgres(), 'the engine connection pool (needs DATABASE_UR
   };
   const backendPid = async (sql: ReturnType<typeof createPooledSql>) => (await sql.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid;
   const sessions = async () =>
-    Number((await admin.query("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'cepheus-pool-test' AND datname = current_database()")).rows[0].n);
+    Number(
+      (await admin.query("SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'cepheus-pool-test' AND datname = current_database()")).rows[0].n,
+    );
 
   beforeAll(async () => {
     db = await createTestDatabase('postgres');
@@ -188,7 +190,7 @@ describeUnless(withoutPostgres(), 'the engine connection pool (needs DATABASE_UR
     await expect.poll(sessions, { timeout: 3_000 }).toBe(0);
   });
 
-  it('serves the service\'s runs: triggerRule writes through at most DATABASE_POOL_MAX engine sessions, which stop closes', async () => {
+  it("serves the service's runs: triggerRule writes through at most DATABASE_POOL_MAX engine sessions, which stop closes", async () => {
     const sink = await startSink();
     const app = await startApp(db, { DATABASE_POOL_MAX: '2' });
     const engineSessions = async () =>
@@ -200,7 +202,9 @@ describeUnless(withoutPostgres(), 'the engine connection pool (needs DATABASE_UR
           return ok(await app.gql('mutation($input: CreateRuleInput!) { createRule(input: $input) { id } }', { input })).createRule.id as string;
         }),
       );
-      const runs = await Promise.all(rules.map(async (id) => ok(await app.gql('mutation($id: ID!) { triggerRule(ruleId: $id) { status } }', { id })).triggerRule.status));
+      const runs = await Promise.all(
+        rules.map(async (id) => ok(await app.gql('mutation($id: ID!) { triggerRule(ruleId: $id) { status } }', { id })).triggerRule.status),
+      );
       expect(runs).toEqual(Array(6).fill('SUCCESS'));
       const sessions = await engineSessions();
       expect(sessions).toBeGreaterThanOrEqual(1);

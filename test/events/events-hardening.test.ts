@@ -58,19 +58,36 @@ describe.each(backends())('events answered one by one (%s)', (backend) => {
 
   it('POST /events: an event the database refuses is refused alone; the others run, and the answer is 200', async () => {
     const { tag, rule } = await taggedRule();
-    const body = JSON.stringify([{ tag, n: 0 }, { tag, n: 1, boom: true }, { tag, n: 2 }]);
+    const body = JSON.stringify([
+      { tag, n: 0 },
+      { tag, n: 1, boom: true },
+      { tag, n: 2 },
+    ]);
     const res = await postEvents(app, body, 'application/json');
     expect(res.status, res.text).toBe(200);
     expect(res.json).toEqual({ accepted: 2, matched: 2, refused: [{ index: 1, reason: expect.stringContaining('internal error') }] });
     expect(res.json.refused[0].reason).toContain(rule.id);
     expect(res.json.refused[0].reason).toContain('nothing of it ran');
     expect(res.json.refused[0].reason).not.toMatch(/test_no_boom|INSERT|violates/i);
-    expect(ns(await poll(() => payloadsOf(app, rule.id), (p) => p.length >= 2))).toEqual([0, 2]);
+    expect(
+      ns(
+        await poll(
+          () => payloadsOf(app, rule.id),
+          (p) => p.length >= 2,
+        ),
+      ),
+    ).toEqual([0, 2]);
   });
 
   it('publishEvents: the same, as a GraphQL answer without errors', async () => {
     const { tag, rule } = await taggedRule();
-    const res = await app.gql(PUBLISH_MANY, { events: [{ tag, n: 0, boom: 1 }, { tag, n: 1 }, { tag, n: 2, boom: 2 }] });
+    const res = await app.gql(PUBLISH_MANY, {
+      events: [
+        { tag, n: 0, boom: 1 },
+        { tag, n: 1 },
+        { tag, n: 2, boom: 2 },
+      ],
+    });
     expect(ok(res).publishEvents).toEqual({
       accepted: 1,
       matched: 1,
@@ -79,7 +96,14 @@ describe.each(backends())('events answered one by one (%s)', (backend) => {
         { index: 2, reason: expect.stringContaining('internal error') },
       ],
     });
-    expect(ns(await poll(() => payloadsOf(app, rule.id), (p) => p.length >= 1))).toEqual([1]);
+    expect(
+      ns(
+        await poll(
+          () => payloadsOf(app, rule.id),
+          (p) => p.length >= 1,
+        ),
+      ),
+    ).toEqual([1]);
   });
 
   it('an event that ran for one rule and failed for another says which rule ran', async () => {
@@ -96,8 +120,17 @@ describe.each(backends())('events answered one by one (%s)', (backend) => {
       expect(res.status, res.text).toBe(200);
       expect(res.json).toMatchObject({ accepted: 0, matched: 0, refused: [{ index: 0 }] });
       const reason: string = res.json.refused[0].reason;
-      expect(reason).toMatch(new RegExp(`runs of "${second.name}" \\(${second.id}\\) could not be started; runs of "${first.name}" \\(${first.id}\\) did start`));
-      expect(ns(await poll(() => payloadsOf(app, first.id), (p) => p.length >= 1))).toEqual([0]);
+      expect(reason).toMatch(
+        new RegExp(`runs of "${second.name}" \\(${second.id}\\) could not be started; runs of "${first.name}" \\(${first.id}\\) did start`),
+      );
+      expect(
+        ns(
+          await poll(
+            () => payloadsOf(app, first.id),
+            (p) => p.length >= 1,
+          ),
+        ),
+      ).toEqual([0]);
       expect(await payloadsOf(app, second.id)).toEqual([]);
     } finally {
       await app.app.database.sql.query(`ALTER TABLE executions DROP CONSTRAINT test_no_boom_rule`);
@@ -121,8 +154,19 @@ describe.each(backends())('events answered one by one (%s)', (backend) => {
 
     const array = await postEvents(app, `[${veryDeep},{"tag":"${tag}","n":2},{"tag":"${tag}","n":5,"v":1e400}]`, 'application/json');
     expect(array.status, array.text).toBe(200);
-    expect(array.json).toMatchObject({ accepted: 1, matched: 1, refused: [{ index: 0 }, { index: 2, reason: 'event.v: a number out of the double range (not finite)' }] });
-    expect(ns(await poll(() => payloadsOf(app, rule.id), (p) => p.length >= 3))).toEqual([0, 1, 2]);
+    expect(array.json).toMatchObject({
+      accepted: 1,
+      matched: 1,
+      refused: [{ index: 0 }, { index: 2, reason: 'event.v: a number out of the double range (not finite)' }],
+    });
+    expect(
+      ns(
+        await poll(
+          () => payloadsOf(app, rule.id),
+          (p) => p.length >= 3,
+        ),
+      ),
+    ).toEqual([0, 1, 2]);
   });
 
   it('publishEvents refuses a deep or infinite event alone (the request text holds 1e400 and 70,000 levels)', async () => {
@@ -139,6 +183,13 @@ describe.each(backends())('events answered one by one (%s)', (backend) => {
         { index: 1, reason: `event${'.a'.repeat(64)}: nested deeper than 64 levels` },
       ],
     });
-    expect(ns(await poll(() => payloadsOf(app, rule.id), (p) => p.length >= 1))).toEqual([2]);
+    expect(
+      ns(
+        await poll(
+          () => payloadsOf(app, rule.id),
+          (p) => p.length >= 1,
+        ),
+      ),
+    ).toEqual([2]);
   });
 });

@@ -24,11 +24,44 @@ const FIELDS = ['a', 'b', 'c', 'x.y', 'metrics.a', 'items.0'] as const;
 
 // Scalar values mixing every type the semantics tell apart.
 const SCALARS: readonly unknown[] = [
-  -2, -1, 0, 1, 2, 3, 5, 7, 10, 10.5, 100, -0,
-  '0', '1', '2', '3', ' 5 ', '10', '10.0', '1e1', '+3', '.5', '-1',
-  'a', 'ab', 'abc', 'b', 'B', '', ' ', 'x10', '0x10', 'Infinity',
-  true, false, null,
-  Infinity, -Infinity,
+  -2,
+  -1,
+  0,
+  1,
+  2,
+  3,
+  5,
+  7,
+  10,
+  10.5,
+  100,
+  -0,
+  '0',
+  '1',
+  '2',
+  '3',
+  ' 5 ',
+  '10',
+  '10.0',
+  '1e1',
+  '+3',
+  '.5',
+  '-1',
+  'a',
+  'ab',
+  'abc',
+  'b',
+  'B',
+  '',
+  ' ',
+  'x10',
+  '0x10',
+  'Infinity',
+  true,
+  false,
+  null,
+  Infinity,
+  -Infinity,
 ];
 const OBJECTS: readonly unknown[] = [[1, '2'], [], { k: 1 }, ['a', 'b'], [10, 'abc']];
 
@@ -276,10 +309,22 @@ describe('RuleIndex: narrowing and incremental changes', () => {
     const index = new RuleIndex<string>();
     const add = (id: string, condition: Condition) => index.upsert({ id, condition, value: id });
     for (let t = 0; t < 50; t++) {
-      add(`eq${t}`, { logic: 'AND', conditions: [{ field: 'type', op: '==', value: `t${t}` }, { field: 'cpu', op: '>', value: 50 }] });
+      add(`eq${t}`, {
+        logic: 'AND',
+        conditions: [
+          { field: 'type', op: '==', value: `t${t}` },
+          { field: 'cpu', op: '>', value: 50 },
+        ],
+      });
     }
     add('gt', { field: 'latency', op: '>', value: 900 });
-    add('or', { logic: 'OR', conditions: [{ field: 'type', op: 'in', value: ['t1', 't2'] }, { field: 'code', op: '==', value: 7 }] });
+    add('or', {
+      logic: 'OR',
+      conditions: [
+        { field: 'type', op: 'in', value: ['t1', 't2'] },
+        { field: 'code', op: '==', value: 7 },
+      ],
+    });
     add('not', { logic: 'NOT', conditions: [{ field: 'type', op: '==', value: 't3' }] });
     expect(index.stats()).toMatchObject({ rules: 53, always: 1, never: 0 });
 
@@ -295,7 +340,13 @@ describe('RuleIndex: narrowing and incremental changes', () => {
     for (let t = 0; t < 20; t++) {
       index.upsert({
         id: `r${t}`,
-        condition: { logic: 'AND', conditions: [{ field: 'type', op: '==', value: 'a' }, { field: 'cpu', op: '>', value: t }] },
+        condition: {
+          logic: 'AND',
+          conditions: [
+            { field: 'type', op: '==', value: 'a' },
+            { field: 'cpu', op: '>', value: t },
+          ],
+        },
         value: `r${t}`,
       });
     }
@@ -340,10 +391,19 @@ describe('RuleIndex: narrowing and incremental changes', () => {
     // Under NOT the leaf is left to verify; with two keys nothing is proven.
     const negated: Condition = {
       logic: 'AND',
-      conditions: [{ field: 'type', op: '==', value: 10 }, { logic: 'NOT', conditions: [{ field: 'type', op: '==', value: 10 }, memLow] }],
+      conditions: [
+        { field: 'type', op: '==', value: 10 },
+        { logic: 'NOT', conditions: [{ field: 'type', op: '==', value: 10 }, memLow] },
+      ],
     };
     expect(residualAfterKey(negated, accessPlan(negated))).toEqual({ logic: 'NOT', conditions: [{ field: 'type', op: '==', value: 10 }, memLow] });
-    const twoKeys: Condition = { logic: 'OR', conditions: [{ field: 'type', op: '==', value: 10 }, { field: 'type', op: '==', value: 11 }] };
+    const twoKeys: Condition = {
+      logic: 'OR',
+      conditions: [
+        { field: 'type', op: '==', value: 10 },
+        { field: 'type', op: '==', value: 11 },
+      ],
+    };
     expect(residualAfterKey(twoKeys, accessPlan(twoKeys))).toBeNull();
 
     const index = new RuleIndex<string>();
@@ -368,7 +428,16 @@ describe('RuleIndex: narrowing and incremental changes', () => {
     const index = new RuleIndex<string>();
     const badBranch: Condition = {
       logic: 'OR',
-      conditions: [{ field: 'type', op: '==', value: 'a' }, { logic: 'AND', conditions: [{ field: 'type', op: '==', value: 'a' }, { field: 'v', op: 'matches', value: '(' }] }],
+      conditions: [
+        { field: 'type', op: '==', value: 'a' },
+        {
+          logic: 'AND',
+          conditions: [
+            { field: 'type', op: '==', value: 'a' },
+            { field: 'v', op: 'matches', value: '(' },
+          ],
+        },
+      ],
     };
     expect(residualAfterKey(badBranch, accessPlan(badBranch))).toEqual({ logic: 'AND', conditions: [] });
     expect(() => index.upsert({ id: 'b', condition: badBranch, value: 'b' })).toThrow();
@@ -417,12 +486,36 @@ describe('RuleIndex: narrowing and incremental changes', () => {
   it('plans: AND takes the most selective leaf, OR the union, NOT of not_exists needs presence', () => {
     const and = accessPlan({
       logic: 'AND',
-      conditions: [{ field: 'cpu', op: '>', value: 1 }, { field: 'type', op: '==', value: 'x' }, { field: 'host', op: 'contains', value: 'a' }],
+      conditions: [
+        { field: 'cpu', op: '>', value: 1 },
+        { field: 'type', op: '==', value: 'x' },
+        { field: 'host', op: 'contains', value: 'a' },
+      ],
     });
     expect(and).toMatchObject({ always: false, keys: [{ kind: 'eqPrim', field: 'type', prim: 'x' }] });
-    const or = accessPlan({ logic: 'OR', conditions: [{ field: 'a', op: '==', value: '1' }, { field: 'b', op: '<=', value: 2 }] });
-    expect(or).toMatchObject({ always: false, keys: [{ kind: 'eqNum', num: 1 }, { kind: 'range', op: 'le', threshold: 2 }] });
-    expect(accessPlan({ logic: 'OR', conditions: [{ field: 'a', op: '==', value: 1 }, { field: 'b', op: 'not_exists' }] })).toEqual({ always: true });
+    const or = accessPlan({
+      logic: 'OR',
+      conditions: [
+        { field: 'a', op: '==', value: '1' },
+        { field: 'b', op: '<=', value: 2 },
+      ],
+    });
+    expect(or).toMatchObject({
+      always: false,
+      keys: [
+        { kind: 'eqNum', num: 1 },
+        { kind: 'range', op: 'le', threshold: 2 },
+      ],
+    });
+    expect(
+      accessPlan({
+        logic: 'OR',
+        conditions: [
+          { field: 'a', op: '==', value: 1 },
+          { field: 'b', op: 'not_exists' },
+        ],
+      }),
+    ).toEqual({ always: true });
     expect(accessPlan({ logic: 'NOT', conditions: [{ field: 'a', op: 'not_exists' }] })).toMatchObject({ keys: [{ kind: 'present', field: 'a' }] });
     expect(accessPlan({ field: 'a', op: 'in', value: [] })).toMatchObject({ always: false, keys: [] });
   });

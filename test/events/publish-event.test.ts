@@ -29,7 +29,10 @@ describe.each(backends())('publishEvent (%s)', (backend) => {
     const tag = randomUUID();
     const cond = { field: 'kind', op: '==', value: tag };
     const hit1 = await createRule(t, { triggerSpec: cond, actionSpec: { endpoint: `${sink.url}/json`, params: { rule: '1', v: '{{payload.v}}' } } });
-    const hit2 = await createRule(t, { triggerSpec: { conditions: [cond, { field: 'v', op: '>=', value: '3' }] }, actionSpec: { endpoint: `${sink.url}/json`, params: { rule: '2' } } });
+    const hit2 = await createRule(t, {
+      triggerSpec: { conditions: [cond, { field: 'v', op: '>=', value: '3' }] },
+      actionSpec: { endpoint: `${sink.url}/json`, params: { rule: '2' } },
+    });
     const inactive = await createRule(t, { triggerSpec: cond, actionSpec: { endpoint: `${sink.url}/json` }, active: false });
     const other = await createRule(t, { triggerSpec: { field: 'kind', op: '==', value: 'something else' }, actionSpec: { endpoint: `${sink.url}/json` } });
     const schedule = await createRule(t, { triggerType: 'SCHEDULE', triggerSpec: { cron: '0 0 1 1 *' }, actionSpec: { endpoint: `${sink.url}/json` } });
@@ -54,8 +57,18 @@ describe.each(backends())('publishEvent (%s)', (backend) => {
       expect(done.references.event).toEqual({ eventId: result.eventId, source: 'sensor-7' });
     }
     await sink.waitForRequests(2, '/json');
-    expect(sink.requestsTo('/json').map((r) => r.query.get('rule')).sort()).toEqual(['1', '2']);
-    expect(sink.requestsTo('/json').find((r) => r.query.get('rule') === '1')!.query.get('v')).toBe('5');
+    expect(
+      sink
+        .requestsTo('/json')
+        .map((r) => r.query.get('rule'))
+        .sort(),
+    ).toEqual(['1', '2']);
+    expect(
+      sink
+        .requestsTo('/json')
+        .find((r) => r.query.get('rule') === '1')!
+        .query.get('v'),
+    ).toBe('5');
     for (const rule of [inactive, other, schedule, metric]) expect(await countExecutions(t, { ruleId: rule.id })).toBe(0);
 
     // Only one of the two conditions now: matched 1; no source gives null.
@@ -83,7 +96,13 @@ describe.each(backends())('publishEvent (%s)', (backend) => {
     expect(first.executions[0].status).toBe('RUNNING');
     const second = await publish({ kind: tag });
     expect(second.matched).toBe(1);
-    expect(second.executions[0]).toMatchObject({ status: 'SKIPPED', skipReason: 'RULE_ALREADY_RUNNING', conditionMet: false, durationMs: 0, executedBy: 'event' });
+    expect(second.executions[0]).toMatchObject({
+      status: 'SKIPPED',
+      skipReason: 'RULE_ALREADY_RUNNING',
+      conditionMet: false,
+      durationMs: 0,
+      executedBy: 'event',
+    });
     expect(second.executions[0].references).toMatchObject({ trigger: null, event: { eventId: second.eventId, source: null } });
     expect((await waitFinished(t, first.executions[0].id)).status).toBe('SUCCESS');
     expect(await countExecutions(t, { ruleId: rule.id })).toBe(2);

@@ -6,21 +6,45 @@ import { compileCheck, passes } from '../../src/engine/events/matcher/verifier.j
 // Values that the specialised leaves tell apart: finite numbers and numeric strings, non-numeric
 // strings (ordered lexicographically), non-finite numbers, other primitives, objects.
 const VALUES: readonly unknown[] = [
-  -1, 0, -0, 1, 2, 5, 10, 10.5, 100, Infinity, -Infinity, NaN,
-  '0', '1', '2', '5', ' 5 ', '10', '10.0', '1e1', 'abc', 'b', 'B', '', ' ', '0x10', 'Infinity',
-  true, false, null, [1], ['a'], { k: 1 }, [],
+  -1,
+  0,
+  -0,
+  1,
+  2,
+  5,
+  10,
+  10.5,
+  100,
+  Infinity,
+  -Infinity,
+  NaN,
+  '0',
+  '1',
+  '2',
+  '5',
+  ' 5 ',
+  '10',
+  '10.0',
+  '1e1',
+  'abc',
+  'b',
+  'B',
+  '',
+  ' ',
+  '0x10',
+  'Infinity',
+  true,
+  false,
+  null,
+  [1],
+  ['a'],
+  { k: 1 },
+  [],
 ];
 const LISTS: readonly unknown[] = [[], [1, '2', 'abc'], ['10', null, true], [Infinity, NaN, 'b'], [[1], { k: 1 }, 5], 'notalist', null];
 const PAIRS: readonly unknown[] = [[1, 5], ['1', '10'], ['a', 'c'], [0, 'b'], [-Infinity, 10], [2], [1, 2, 3], 'x'];
 
-const EVENTS: readonly unknown[] = [
-  ...VALUES.map((v) => ({ v })),
-  ...VALUES.map((v) => ({ metrics: { v } })),
-  {},
-  { v: undefined },
-  null,
-  'str',
-];
+const EVENTS: readonly unknown[] = [...VALUES.map((v) => ({ v })), ...VALUES.map((v) => ({ metrics: { v } })), {}, { v: undefined }, null, 'str'];
 
 function expectSameAsPredicate(condition: Condition): void {
   const slots = new FieldSlots();
@@ -72,7 +96,13 @@ describe('verifier: compiled checks agree with compilePredicate', () => {
       { field: 'v', op: 'matches', value: '(' },
       { field: 'v', op: 'bogus' as Operator, value: 1 },
       { logic: 'XOR' as 'AND', conditions: [{ field: 'v', op: 'exists' }] },
-      { logic: 'AND', conditions: [{ field: 'a', op: '>', value: 1 }, { field: 'b', op: 'matches', value: '[' }] },
+      {
+        logic: 'AND',
+        conditions: [
+          { field: 'a', op: '>', value: 1 },
+          { field: 'b', op: 'matches', value: '[' },
+        ],
+      },
       { field: 5 as unknown as string, op: '==', value: 1 },
     ];
     for (const condition of bad) {
@@ -90,7 +120,13 @@ describe('verifier: compiled checks agree with compilePredicate', () => {
         conditions: [
           { field: 'cpu', op: '>', value: 1 },
           { field: 'cpu', op: '<', value: 99 },
-          { logic: 'OR', conditions: [{ field: 'cpu', op: '==', value: 5 }, { field: 'host', op: '==', value: 'a' }] },
+          {
+            logic: 'OR',
+            conditions: [
+              { field: 'cpu', op: '==', value: 5 },
+              { field: 'host', op: '==', value: 'a' },
+            ],
+          },
         ],
       },
       slots,

@@ -56,8 +56,15 @@ async function seedCascade(sql: Sql, ruleId: string, ageDays: number, status = '
 async function seedDirectApiRun(sql: Sql, ageDays: number): Promise<string> {
   const id = randomUUID();
   const at = new Date(Date.now() - ageDays * DAY).toISOString();
-  await sql.query(`INSERT INTO api_executions (id, api_id, status, executed_by, started_at, finished_at) VALUES (?, ?, 'SUCCESS', 'api', ?::timestamptz, ?::timestamptz)`, [id, randomUUID(), at, at]);
-  await sql.query(`INSERT INTO action_logs (execution_id, seq, api_execution_id, at, level, message) VALUES (?, 1, ?, ?::timestamptz, 'INFO', 'api line')`, [id, id, at]);
+  await sql.query(
+    `INSERT INTO api_executions (id, api_id, status, executed_by, started_at, finished_at) VALUES (?, ?, 'SUCCESS', 'api', ?::timestamptz, ?::timestamptz)`,
+    [id, randomUUID(), at, at],
+  );
+  await sql.query(`INSERT INTO action_logs (execution_id, seq, api_execution_id, at, level, message) VALUES (?, 1, ?, ?::timestamptz, 'INFO', 'api line')`, [
+    id,
+    id,
+    at,
+  ]);
   return id;
 }
 

@@ -44,7 +44,6 @@ async function executionsOf(app: TestApp, ruleId: string): Promise<ExecutionData
   return (data.executions.edges as { node: ExecutionData }[]).map((e) => e.node).reverse();
 }
 
-
 describe.each(backends())('scheduler (%s)', (backend) => {
   let sink: Sink;
   let app: TestApp;
@@ -66,7 +65,12 @@ describe.each(backends())('scheduler (%s)', (backend) => {
       triggerSpec: { intervalSeconds: 1, payload: { hello: 'world' } },
       actionSpec: { type: 'webhook', endpoint: `${sink.url}/scheduled`, method: 'POST', body: { got: '{{payload.hello}}' } },
     });
-    const rows = await tickUntil(clock, () => executionsOf(app, rule.id), (r) => r.length >= 2 && r.every((e) => e.status !== 'RUNNING'), 8000);
+    const rows = await tickUntil(
+      clock,
+      () => executionsOf(app, rule.id),
+      (r) => r.length >= 2 && r.every((e) => e.status !== 'RUNNING'),
+      8000,
+    );
     const first = rows[0]!;
     expect(first.executedBy).toBe('scheduler');
     expect(first.payload).toEqual({ hello: 'world' });
@@ -92,7 +96,12 @@ describe.each(backends())('scheduler (%s)', (backend) => {
       triggerSpec: { cron: '* * * * * *', timezone: 'Europe/Paris' },
       actionSpec: { type: 'webhook', endpoint: `${sink.url}/cron`, method: 'POST' },
     });
-    const [first] = await tickUntil(clock, () => executionsOf(app, rule.id), (r) => r.length >= 1, 5000);
+    const [first] = await tickUntil(
+      clock,
+      () => executionsOf(app, rule.id),
+      (r) => r.length >= 1,
+      5000,
+    );
     expect(first!.executedBy).toBe('scheduler');
     expect(first!.payload).toBeNull();
     expect(first!.references.trigger).toEqual({ schedule: { cron: '* * * * * *', timezone: 'Europe/Paris' } });
@@ -120,7 +129,12 @@ describe.each(backends())('scheduler (%s)', (backend) => {
     // Waits for `n` more polls; the one before the last is then fully handled (lease released).
     const morePolls = async (n: number) => {
       const target = polls() + n;
-      await tickUntil(clock, async () => polls(), (count) => count >= target, 5000);
+      await tickUntil(
+        clock,
+        async () => polls(),
+        (count) => count >= target,
+        5000,
+      );
     };
 
     await morePolls(2);
@@ -129,7 +143,12 @@ describe.each(backends())('scheduler (%s)', (backend) => {
     expect(await executionsOf(app, rule.id)).toHaveLength(0);
 
     metric = 90;
-    const [fired] = await tickUntil(clock, () => executionsOf(app, rule.id), (r) => r.length === 1 && r[0]!.status !== 'RUNNING', 5000);
+    const [fired] = await tickUntil(
+      clock,
+      () => executionsOf(app, rule.id),
+      (r) => r.length === 1 && r[0]!.status !== 'RUNNING',
+      5000,
+    );
     expect(fired!.status).toBe('SUCCESS');
     expect(fired!.executedBy).toBe('metric-poll');
     expect(fired!.payload).toEqual({ data: { cpu: 90 }, host: 'db1' });
@@ -143,7 +162,12 @@ describe.each(backends())('scheduler (%s)', (backend) => {
     await morePolls(2);
     expect(await executionsOf(app, rule.id)).toHaveLength(1);
     metric = 95;
-    const rows = await tickUntil(clock, () => executionsOf(app, rule.id), (r) => r.length === 2 && r[1]!.status !== 'RUNNING', 5000);
+    const rows = await tickUntil(
+      clock,
+      () => executionsOf(app, rule.id),
+      (r) => r.length === 2 && r[1]!.status !== 'RUNNING',
+      5000,
+    );
     expect(rows[1]!.payload).toEqual({ data: { cpu: 95 }, host: 'db1' });
     expect(sink.requestsTo('/alert').map((r) => r.json)).toEqual([{ cpu: 90 }, { cpu: 95 }]);
     await updateRule(app, rule.id, { active: false });
@@ -155,7 +179,12 @@ describe.each(backends())('scheduler (%s)', (backend) => {
       triggerSpec: { endpoint: `${sink.url}/fail`, valuePath: 'data.cpu', op: '>', threshold: 80, pollIntervalSeconds: 1 },
       actionSpec: { type: 'webhook', endpoint: `${sink.url}/never-called`, method: 'POST' },
     });
-    const [failed] = await tickUntil(clock, () => executionsOf(app, rule.id), (r) => r.length >= 1, 5000);
+    const [failed] = await tickUntil(
+      clock,
+      () => executionsOf(app, rule.id),
+      (r) => r.length >= 1,
+      5000,
+    );
     await updateRule(app, rule.id, { active: false });
     expect(failed!.status).toBe('FAILED');
     expect(failed!.executedBy).toBe('metric-poll');
@@ -176,7 +205,12 @@ describe.each(backends())('scheduler (%s)', (backend) => {
       triggerSpec: { endpoint: `${sink.url}/json`, valuePath: 'data.cpu', op: '>', threshold: 80, pollIntervalSeconds: 1 },
       actionSpec: { type: 'webhook', endpoint: `${sink.url}/never-called`, method: 'POST' },
     });
-    const [failed] = await tickUntil(clock, () => executionsOf(app, rule.id), (r) => r.length >= 1, 5000);
+    const [failed] = await tickUntil(
+      clock,
+      () => executionsOf(app, rule.id),
+      (r) => r.length >= 1,
+      5000,
+    );
     await updateRule(app, rule.id, { active: false });
     expect(failed!.error?.code).toBe('METRIC_POLL_FAILED');
     expect(failed!.error?.message).toContain('data.cpu');
@@ -206,16 +240,23 @@ describe.each(backends())('a run missed while every instance was down (%s)', (ba
     const stored = (await app.app.engine.getRule(rule.id))!;
     const due = new Date(Date.now() - 5 * 3600_000 - 1234);
     const sql = createSql(app.app.database.orm);
-    await sql.query(
-      `INSERT INTO schedule_leases (rule_id, kind, timing, rule_updated_at, due_at) VALUES (?, 'SCHEDULE', ?, ?::timestamptz, ?::timestamptz)`,
-      [rule.id, timingKey(stored), stored.updatedAt.toISOString(), due.toISOString()],
-    );
+    await sql.query(`INSERT INTO schedule_leases (rule_id, kind, timing, rule_updated_at, due_at) VALUES (?, 'SCHEDULE', ?, ?::timestamptz, ?::timestamptz)`, [
+      rule.id,
+      timingKey(stored),
+      stored.updatedAt.toISOString(),
+      due.toISOString(),
+    ]);
     await app.stop();
     app = undefined;
 
     const clock = new ManualClock();
     app = await startApp(database, FAST, { clock });
-    const [fired] = await tickUntil(clock, () => executionsOf(app!, rule.id), (r) => r.length >= 1, 5000);
+    const [fired] = await tickUntil(
+      clock,
+      () => executionsOf(app!, rule.id),
+      (r) => r.length >= 1,
+      5000,
+    );
     await letPass(clock, 800); // several more ticks
     const rows = await executionsOf(app, rule.id);
     expect(rows).toHaveLength(1);
@@ -223,7 +264,10 @@ describe.each(backends())('a run missed while every instance was down (%s)', (ba
     expect(fired!.payload).toEqual({ missed: true });
     expect(fired!.references.schedule).toEqual({ dueAt: due.toISOString(), missedRunsFolded: true });
     // The next due run keeps the interval's phase and is ahead of now.
-    const [lease] = await createSql(app.app.database.orm).query<{ due_at: string; owner: string | null; last_fired_due: string }>('SELECT * FROM schedule_leases WHERE rule_id = ?', [rule.id]);
+    const [lease] = await createSql(app.app.database.orm).query<{ due_at: string; owner: string | null; last_fired_due: string }>(
+      'SELECT * FROM schedule_leases WHERE rule_id = ?',
+      [rule.id],
+    );
     const next = new Date(lease!.due_at).getTime();
     expect(next).toBe(due.getTime() + 6 * 3600_000);
     expect(next).toBeGreaterThan(Date.now());
@@ -254,7 +298,13 @@ describeUnless(withoutPostgres(), 'a schedule across two instances (PostgreSQL)'
       triggerSpec: { intervalSeconds: 1 },
       actionSpec: { type: 'trigger_rule', rule_id: '00000000-0000-4000-8000-000000000000' },
     });
-    await tickUntil(clock, () => executionsOf(b, rule.id), (r) => r.length >= 4, 10_000, 50);
+    await tickUntil(
+      clock,
+      () => executionsOf(b, rule.id),
+      (r) => r.length >= 4,
+      10_000,
+      50,
+    );
     await updateRule(a, rule.id, { active: false });
     await letPass(clock, 300, 50);
     const rows = await executionsOf(b, rule.id);

@@ -164,7 +164,8 @@ describe('allowedHosts entries', () => {
     }
     expect(parseAllowedHost('127.1:8080')).toEqual({ pattern: { exact: '127.0.0.1' }, port: 8080 });
     // What URL parsers refuse as a host is no entry either.
-    for (const bad of ['256.0.0.1', '1.2.3.4.5', '0x100000000', '*.127.1', '1.2@127.1', 'example.123', '09.1']) expect(() => parseAllowedHost(bad), bad).toThrow(bad);
+    for (const bad of ['256.0.0.1', '1.2.3.4.5', '0x100000000', '*.127.1', '1.2@127.1', 'example.123', '09.1'])
+      expect(() => parseAllowedHost(bad), bad).toThrow(bad);
   });
 
   it('has a canonical text that reads back the same', () => {
@@ -206,7 +207,18 @@ describe('allowedHosts entries', () => {
       }
     };
     // Forms the old save check let through while every run refused them.
-    for (const entry of ['127.1', '2130706433', '0x7f.1', '017700000001', '256.0.0.1', '1.2.3.4.5', '-x.example.com', 'x-.example.com', `${'a'.repeat(64)}.example.com`]) check(entry);
+    for (const entry of [
+      '127.1',
+      '2130706433',
+      '0x7f.1',
+      '017700000001',
+      '256.0.0.1',
+      '1.2.3.4.5',
+      '-x.example.com',
+      'x-.example.com',
+      `${'a'.repeat(64)}.example.com`,
+    ])
+      check(entry);
     // Text after the host was dropped by the run-time reading (`a.com/x` read as `a.com`): refused now.
     for (const entry of ['a.com/x', 'a.com?x', 'a.com#x', 'a.com\\x', 'a.com\tb']) {
       check(entry);
@@ -436,7 +448,10 @@ describe('OutboundHttpClient with the guard', () => {
     const { client: c } = client(['127.0.0.1']);
     const before = server.connections;
     for (const name of ['Host', 'host', 'HOST', 'Content-Length', 'transfer-encoding', 'Connection', 'Keep-Alive', 'Upgrade', 'Expect']) {
-      await expectBlocked(c.request(get(`http://127.0.0.1:${server.port}/`, { headers: { 'x-fine': '1', [name]: 'value' } })), new RegExp(`header "${name}" may not be set`));
+      await expectBlocked(
+        c.request(get(`http://127.0.0.1:${server.port}/`, { headers: { 'x-fine': '1', [name]: 'value' } })),
+        new RegExp(`header "${name}" may not be set`),
+      );
     }
     expect(server.connections).toBe(before);
     const hits = server.hits.length;
@@ -451,7 +466,10 @@ describe('OutboundHttpClient with the guard', () => {
 
   it('reports a name the resolver does not know as a network error', async () => {
     const { client: c } = client([]);
-    await expect(c.request(get(`http://unknown.test:${server.port}/`))).rejects.toMatchObject({ kind: 'network', message: expect.stringContaining('ENOTFOUND') });
+    await expect(c.request(get(`http://unknown.test:${server.port}/`))).rejects.toMatchObject({
+      kind: 'network',
+      message: expect.stringContaining('ENOTFOUND'),
+    });
   });
 });
 
@@ -504,7 +522,11 @@ describe('OutboundHttpClient deadlines and caps', () => {
     try {
       const cut = await client.request({ method: 'GET', url: `http://127.0.0.1:${port}/big`, timeoutMs: 2_000, maxBodyBytes: 1_000 });
       expect(cut).toMatchObject({ status: 200, truncated: true, body: 'x'.repeat(1_000) });
-      await expect(client.request({ method: 'GET', url: `http://127.0.0.1:${port}/next`, timeoutMs: 2_000 })).resolves.toMatchObject({ status: 200, body: { ok: true }, truncated: false });
+      await expect(client.request({ method: 'GET', url: `http://127.0.0.1:${port}/next`, timeoutMs: 2_000 })).resolves.toMatchObject({
+        status: 200,
+        body: { ok: true },
+        truncated: false,
+      });
     } finally {
       await client.close();
     }

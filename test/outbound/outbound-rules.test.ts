@@ -66,7 +66,9 @@ describe.each(backends())('outbound requests (%s)', (backend) => {
 
     it('refuses at save what the run would refuse, naming the entry', async () => {
       for (const bad of ['256.0.0.1', '1.2.3.4.5', '-x.example.com', '*.127.1']) {
-        const res = await t.gql(CREATE_API, { input: { name: unique('outbound'), kind: 'SCRIPT', source: 'function main() {}', runtimePolicy: { allowedHosts: ['ok.example.com', bad] } } });
+        const res = await t.gql(CREATE_API, {
+          input: { name: unique('outbound'), kind: 'SCRIPT', source: 'function main() {}', runtimePolicy: { allowedHosts: ['ok.example.com', bad] } },
+        });
         const error = refusal(res, 'BAD_USER_INPUT');
         expect(error.extensions?.specPath, bad).toBe('input.runtimePolicy.allowedHosts[1]');
         expect(error.message).toContain(bad);
@@ -92,7 +94,9 @@ describe.each(backends())('outbound requests (%s)', (backend) => {
       const api = await createScript(t, TRY_EACH, ['127.0.0.1']);
       const url = `${sink.url}/json`;
       const names = ['Host', 'host', 'HOST', 'Content-Length', 'Transfer-Encoding', 'Connection'];
-      const run = await execute(t, api.id, { requests: [...names.map((name) => ({ method: 'GET', url, headers: { [name]: 'evil.example' } })), { method: 'GET', url, headers: { 'x-fine': 'yes' } }] });
+      const run = await execute(t, api.id, {
+        requests: [...names.map((name) => ({ method: 'GET', url, headers: { [name]: 'evil.example' } })), { method: 'GET', url, headers: { 'x-fine': 'yes' } }],
+      });
       expect(run.status, JSON.stringify(run)).toBe('SUCCESS');
       expect(run.output).toEqual([
         ...names.map((name) => ({ code: 'HTTP_BLOCKED', message: expect.stringContaining(`header "${name}" may not be set`) })),
@@ -101,7 +105,11 @@ describe.each(backends())('outbound requests (%s)', (backend) => {
       expect(sink.requests).toHaveLength(1);
       expect(sink.requests[0]!.headers['x-fine']).toBe('yes');
 
-      const uncaught = await createScript(t, 'async function main(params, input, ctx) { return await ctx.http.request({ url: params.url, headers: { Host: "other.example" } }); }', ['127.0.0.1']);
+      const uncaught = await createScript(
+        t,
+        'async function main(params, input, ctx) { return await ctx.http.request({ url: params.url, headers: { Host: "other.example" } }); }',
+        ['127.0.0.1'],
+      );
       const failed = await execute(t, uncaught.id, { url });
       expect(failed.status).toBe('FAILED');
       expect(failed.error?.code).toBe('HTTP_BLOCKED');
@@ -119,7 +127,9 @@ describe.each(backends())('outbound requests (%s)', (backend) => {
 
     it('refuses a Host or framing header in httpSpec.headers, naming it', async () => {
       for (const name of ['Host', 'hOsT', 'Content-Length', 'transfer-encoding', 'Connection']) {
-        const res = await t.gql(CREATE_API, { input: { name: unique('http'), kind: 'HTTP', httpSpec: { url: `${sink.url}/json`, headers: { 'x-ok': '1', [name]: 'x' } } } });
+        const res = await t.gql(CREATE_API, {
+          input: { name: unique('http'), kind: 'HTTP', httpSpec: { url: `${sink.url}/json`, headers: { 'x-ok': '1', [name]: 'x' } } },
+        });
         const error = refusal(res, 'BAD_USER_INPUT');
         expect(error.extensions?.specPath).toBe(`input.httpSpec.headers.${name}`);
         expect(error.message).toContain(`header "${name}" may not be set`);
@@ -128,7 +138,12 @@ describe.each(backends())('outbound requests (%s)', (backend) => {
 
     it('refuses a Host header in a webhook action and in a METRIC poll', async () => {
       const webhook = await t.gql(`mutation($input: CreateRuleInput!) { createRule(input: $input) { id } }`, {
-        input: { name: unique('rule'), triggerType: 'EVENT', triggerSpec: { conditions: [] }, actionSpec: { type: 'webhook', endpoint: `${sink.url}/hook`, headers: { HOST: 'internal.example' } } },
+        input: {
+          name: unique('rule'),
+          triggerType: 'EVENT',
+          triggerSpec: { conditions: [] },
+          actionSpec: { type: 'webhook', endpoint: `${sink.url}/hook`, headers: { HOST: 'internal.example' } },
+        },
       });
       expect(refusal(webhook, 'BAD_USER_INPUT').extensions?.specPath).toBe('actionSpec.headers.HOST');
 

@@ -11,8 +11,7 @@ import {
   type Operator,
 } from '../../src/engine/rules/conditions/index.js';
 
-const leaf = (field: string, op: Operator, value?: unknown): Condition =>
-  value === undefined ? { field, op } : { field, op, value };
+const leaf = (field: string, op: Operator, value?: unknown): Condition => (value === undefined ? { field, op } : { field, op, value });
 const AND = (...conditions: Condition[]): Condition => ({ logic: 'AND', conditions });
 const OR = (...conditions: Condition[]): Condition => ({ logic: 'OR', conditions });
 const NOT = (...conditions: Condition[]): Condition => ({ logic: 'NOT', conditions });

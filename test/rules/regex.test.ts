@@ -39,22 +39,28 @@ describe('compilePattern agrees with RegExp', () => {
     alternation: fc.array(tie('sequence') as fc.Arbitrary<string>, { minLength: 1, maxLength: 3 }).map((seqs) => seqs.join('|')),
     group: fc.tuple(fc.constantFrom('(', '(?:', '(?<g>'), tie('alternation') as fc.Arbitrary<string>).map(([open, body]) => `${open}${body})`),
   })).alternation;
-  const input = fc.array(fc.constantFrom('a', 'b', 'c', '1', ' ', '-', '.', '_', '/', '\n', '\r', '\v', '\u00a0', '\u2028'), { maxLength: 12 }).map((cs) => cs.join(''));
+  const input = fc
+    .array(fc.constantFrom('a', 'b', 'c', '1', ' ', '-', '.', '_', '/', '\n', '\r', '\v', '\u00a0', '\u2028'), { maxLength: 12 })
+    .map((cs) => cs.join(''));
 
   it('on random patterns and inputs', () => {
     fc.assert(
-      fc.property(pattern.filter((p) => !/<g>.*<g>/.test(p)), fc.array(input, { minLength: 1, maxLength: 8 }), (p, inputs) => {
-        const js = new RegExp(p);
-        let linear: ReturnType<typeof compilePattern>;
-        try {
-          linear = compilePattern(p);
-        } catch (error) {
-          // Patterns over the size cap are refused by design (tested on their own below).
-          fc.pre(!/too large/.test((error as Error).message));
-          throw error;
-        }
-        for (const s of inputs) expect(linear.test(s), `${JSON.stringify(p)} on ${JSON.stringify(s)}`).toBe(js.test(s));
-      }),
+      fc.property(
+        pattern.filter((p) => !/<g>.*<g>/.test(p)),
+        fc.array(input, { minLength: 1, maxLength: 8 }),
+        (p, inputs) => {
+          const js = new RegExp(p);
+          let linear: ReturnType<typeof compilePattern>;
+          try {
+            linear = compilePattern(p);
+          } catch (error) {
+            // Patterns over the size cap are refused by design (tested on their own below).
+            fc.pre(!/too large/.test((error as Error).message));
+            throw error;
+          }
+          for (const s of inputs) expect(linear.test(s), `${JSON.stringify(p)} on ${JSON.stringify(s)}`).toBe(js.test(s));
+        },
+      ),
       { numRuns: 600, seed: 20261207 },
     );
   });

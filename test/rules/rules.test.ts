@@ -74,7 +74,6 @@ function newestFirst(rows: { id: string; createdAt: string }[]) {
   return [...rows].sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
 }
 
-
 function cursorOf(iso: string, id: string) {
   return Buffer.from(`${iso}|${id}`, 'utf8').toString('base64url');
 }
@@ -102,7 +101,13 @@ describe.each(backends())('rules: CRUD over HTTP (%s)', (backend) => {
         throttle: { cooldownSeconds: 60, key: ['host'] },
         concurrency: { mode: 'QUEUE' },
       },
-      actionSpec: { type: 'WEBHOOK', endpoint: 'https://example.com/hook/{{ payload.host }}', method: 'post', body: { msg: 'cpu is {{payload.cpu}}' }, timeoutMs: null },
+      actionSpec: {
+        type: 'WEBHOOK',
+        endpoint: 'https://example.com/hook/{{ payload.host }}',
+        method: 'post',
+        body: { msg: 'cpu is {{payload.cpu}}' },
+        timeoutMs: null,
+      },
       createdBy: 'tester',
     });
     expect(created.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
@@ -161,7 +166,10 @@ describe.each(backends())('rules: CRUD over HTTP (%s)', (backend) => {
     expect(apiScript.actionType).toBe('API_SCRIPT');
     expect(apiScript.actionSpec).toEqual({ type: 'api_script', api_id: missing, params: {}, input: { cpu: '{{ payload.cpu }}', rule: '{{rule.name}}' } });
 
-    const chained = await createRule(t, { name: unique('chain'), actionSpec: { type: 'TRIGGER_RULE', rule_id: missing, payload: { from: '{{ execution.id }}', cascade: '{{cascade.id}}' } } });
+    const chained = await createRule(t, {
+      name: unique('chain'),
+      actionSpec: { type: 'TRIGGER_RULE', rule_id: missing, payload: { from: '{{ execution.id }}', cascade: '{{cascade.id}}' } },
+    });
     expect(chained.actionType).toBe('TRIGGER_RULE');
     expect(chained.actionSpec).toEqual({ type: 'trigger_rule', rule_id: missing, payload: { from: '{{ execution.id }}', cascade: '{{cascade.id}}' } });
     // A loop onto itself can be saved too.
@@ -220,12 +228,28 @@ describe.each(backends())('rules: CRUD over HTTP (%s)', (backend) => {
     });
     const sequence = await createRule(t, {
       name: unique('sequence'),
-      triggerSpec: { sequence: [{ field: 'step', op: '==', value: 'a' }, { field: 'step', op: '==', value: 'b' }], within: 60, by: ['user'] },
+      triggerSpec: {
+        sequence: [
+          { field: 'step', op: '==', value: 'a' },
+          { field: 'step', op: '==', value: 'b' },
+        ],
+        within: 60,
+        by: ['user'],
+      },
     });
-    expect(sequence.triggerSpec).toEqual({ sequence: [{ field: 'step', op: '==', value: 'a' }, { field: 'step', op: '==', value: 'b' }], within: 60, by: ['user'] });
+    expect(sequence.triggerSpec).toEqual({
+      sequence: [
+        { field: 'step', op: '==', value: 'a' },
+        { field: 'step', op: '==', value: 'b' },
+      ],
+      within: 60,
+      by: ['user'],
+    });
     const absence = await createRule(t, {
       name: unique('absence'),
-      triggerSpec: { absence: { after: { field: 'kind', op: '==', value: 'order' }, expect: { field: 'kind', op: '==', value: 'paid' }, within: 30, by: ['order_id'] } },
+      triggerSpec: {
+        absence: { after: { field: 'kind', op: '==', value: 'order' }, expect: { field: 'kind', op: '==', value: 'paid' }, within: 30, by: ['order_id'] },
+      },
     });
     expect(absence.triggerSpec).toEqual({
       absence: { after: { field: 'kind', op: '==', value: 'order' }, expect: { field: 'kind', op: '==', value: 'paid' }, within: 30, by: ['order_id'] },
@@ -352,9 +376,7 @@ describe.each(backends())('rules: CRUD over HTTP (%s)', (backend) => {
 
     it('concurrent creates of one name: exactly one wins, the others are BAD_USER_INPUT', async () => {
       const name = unique('race');
-      const responses = await Promise.all(
-        Array.from({ length: 6 }, () => t.gql(CREATE, { input: { name, triggerSpec: CPU_HIGH, actionSpec: WEBHOOK } })),
-      );
+      const responses = await Promise.all(Array.from({ length: 6 }, () => t.gql(CREATE, { input: { name, triggerSpec: CPU_HIGH, actionSpec: WEBHOOK } })));
       const won = responses.filter((r) => !r.errors);
       expect(won).toHaveLength(1);
       for (const r of responses.filter((x) => x.errors)) expect(refusal(r, 'BAD_USER_INPUT').message).toContain('input.name');
@@ -407,16 +429,7 @@ describe.each(backends())('rules: lists and pagination (%s)', (backend) => {
 
   beforeAll(async () => {
     t = await startFreshApp(backend);
-    const names = [
-      'Disk 100% full',
-      'disk_usage',
-      'diskXusage',
-      'DISK back\\slash',
-      'Memory pressure',
-      'memory leak',
-      'nightly report',
-      'hourly report',
-    ];
+    const names = ['Disk 100% full', 'disk_usage', 'diskXusage', 'DISK back\\slash', 'Memory pressure', 'memory leak', 'nightly report', 'hourly report'];
     for (let i = 0; i < 25; i++) {
       const name = names[i] ?? `filler ${String(i).padStart(2, '0')}`;
       const schedule = name.endsWith('report');
@@ -521,9 +534,7 @@ describe.each(backends())('rules: lists and pagination (%s)', (backend) => {
     const index = created.findIndex((r) => r.id === cursorRow);
     const gone = created[index]!;
     created.splice(index, 1);
-    created.push(
-      await createRule(t, { name: gone.name, active: gone.active, triggerType: gone.triggerType, triggerSpec: gone.triggerSpec }),
-    );
+    created.push(await createRule(t, { name: gone.name, active: gone.active, triggerType: gone.triggerType, triggerSpec: gone.triggerSpec }));
   });
 
   it('first: 0 gives no edges and hasNextPage = totalCount > 0', async () => {
@@ -624,7 +635,14 @@ type SpecCase = [string, string, unknown, unknown, string, string?];
 const SPEC_CASES: SpecCase[] = [
   // EVENT conditions
   ['unknown key on a leaf', 'EVENT', { field: 'cpu', op: '>', value: 1, extra: true }, WEBHOOK, 'triggerSpec.extra', 'unknown key'],
-  ['unknown key in a nested leaf', 'EVENT', { conditions: [{ field: 'a', op: '>', value: 1, bogus: 1 }] }, WEBHOOK, 'triggerSpec.conditions[0].bogus', 'unknown key'],
+  [
+    'unknown key in a nested leaf',
+    'EVENT',
+    { conditions: [{ field: 'a', op: '>', value: 1, bogus: 1 }] },
+    WEBHOOK,
+    'triggerSpec.conditions[0].bogus',
+    'unknown key',
+  ],
   ['unknown key on a group', 'EVENT', { conditions: [], logic: 'AND', mode: 'x' }, WEBHOOK, 'triggerSpec.mode', 'unknown key'],
   ['bad operator', 'EVENT', { conditions: [CPU_HIGH, { field: 'b', op: '~~', value: 1 }] }, WEBHOOK, 'triggerSpec.conditions[1].op', 'operator'],
   ['operator that is not a string', 'EVENT', { field: 'b', op: 5, value: 1 }, WEBHOOK, 'triggerSpec.op'],
@@ -640,7 +658,12 @@ const SPEC_CASES: SpecCase[] = [
   [
     'bad operator in a nested group',
     'EVENT',
-    { conditions: [{ field: 'a', op: 'exists' }, { logic: 'or', conditions: [{ field: 'b', op: 'nope', value: 1 }] }] },
+    {
+      conditions: [
+        { field: 'a', op: 'exists' },
+        { logic: 'or', conditions: [{ field: 'b', op: 'nope', value: 1 }] },
+      ],
+    },
     WEBHOOK,
     'triggerSpec.conditions[1].conditions[0].op',
   ],
@@ -685,21 +708,93 @@ const SPEC_CASES: SpecCase[] = [
   ['metric non-comparison op', 'METRIC', { endpoint: 'https://m.example.com', valuePath: 'cpu', op: 'contains', threshold: 1 }, WEBHOOK, 'triggerSpec.op'],
   ['metric threshold string', 'METRIC', { endpoint: 'https://m.example.com', valuePath: 'cpu', op: '>', threshold: 'high' }, WEBHOOK, 'triggerSpec.threshold'],
   ['metric without valuePath', 'METRIC', { endpoint: 'https://m.example.com', op: '>', threshold: 1 }, WEBHOOK, 'triggerSpec.valuePath'],
-  ['metric poll interval 0', 'METRIC', { endpoint: 'https://m.example.com', valuePath: 'cpu', op: '>', threshold: 1, pollIntervalSeconds: 0 }, WEBHOOK, 'triggerSpec.pollIntervalSeconds'],
+  [
+    'metric poll interval 0',
+    'METRIC',
+    { endpoint: 'https://m.example.com', valuePath: 'cpu', op: '>', threshold: 1, pollIntervalSeconds: 0 },
+    WEBHOOK,
+    'triggerSpec.pollIntervalSeconds',
+  ],
   ['metric unknown key', 'METRIC', { endpoint: 'https://m.example.com', valuePath: 'cpu', op: '>', threshold: 1, every: 5 }, WEBHOOK, 'triggerSpec.every'],
-  ['metric header name', 'METRIC', { endpoint: 'https://m.example.com', valuePath: 'cpu', op: '>', threshold: 1, headers: { 'bad header': 'x' } }, WEBHOOK, 'triggerSpec.headers["bad header"]'],
+  [
+    'metric header name',
+    'METRIC',
+    { endpoint: 'https://m.example.com', valuePath: 'cpu', op: '>', threshold: 1, headers: { 'bad header': 'x' } },
+    WEBHOOK,
+    'triggerSpec.headers["bad header"]',
+  ],
   // Windows, sequences, absence
-  ['tumbling window with gapSeconds', 'EVENT', { window: { type: 'tumbling', gapSeconds: 30 }, aggregate: { fn: 'count' }, op: '>', value: 1 }, WEBHOOK, 'triggerSpec.window.gapSeconds'],
-  ['session window with sizeSeconds', 'EVENT', { window: { type: 'session', sizeSeconds: 30 }, aggregate: { fn: 'count' }, op: '>', value: 1 }, WEBHOOK, 'triggerSpec.window.sizeSeconds'],
-  ['unknown window type', 'EVENT', { window: { type: 'hopping', sizeSeconds: 30 }, aggregate: { fn: 'count' }, op: '>', value: 1 }, WEBHOOK, 'triggerSpec.window.type'],
-  ['window size 0', 'EVENT', { window: { type: 'sliding', sizeSeconds: 0 }, aggregate: { fn: 'count' }, op: '>', value: 1 }, WEBHOOK, 'triggerSpec.window.sizeSeconds'],
+  [
+    'tumbling window with gapSeconds',
+    'EVENT',
+    { window: { type: 'tumbling', gapSeconds: 30 }, aggregate: { fn: 'count' }, op: '>', value: 1 },
+    WEBHOOK,
+    'triggerSpec.window.gapSeconds',
+  ],
+  [
+    'session window with sizeSeconds',
+    'EVENT',
+    { window: { type: 'session', sizeSeconds: 30 }, aggregate: { fn: 'count' }, op: '>', value: 1 },
+    WEBHOOK,
+    'triggerSpec.window.sizeSeconds',
+  ],
+  [
+    'unknown window type',
+    'EVENT',
+    { window: { type: 'hopping', sizeSeconds: 30 }, aggregate: { fn: 'count' }, op: '>', value: 1 },
+    WEBHOOK,
+    'triggerSpec.window.type',
+  ],
+  [
+    'window size 0',
+    'EVENT',
+    { window: { type: 'sliding', sizeSeconds: 0 }, aggregate: { fn: 'count' }, op: '>', value: 1 },
+    WEBHOOK,
+    'triggerSpec.window.sizeSeconds',
+  ],
   ['window without window', 'EVENT', { aggregate: { fn: 'count' }, op: '>', value: 1 }, WEBHOOK, 'triggerSpec.window', 'required'],
-  ['sum without field', 'EVENT', { window: { type: 'tumbling', sizeSeconds: 60 }, aggregate: { fn: 'sum' }, op: '>', value: 1 }, WEBHOOK, 'triggerSpec.aggregate.field'],
-  ['unknown aggregate fn', 'EVENT', { window: { type: 'tumbling', sizeSeconds: 60 }, aggregate: { fn: 'median', field: 'x' }, op: '>', value: 1 }, WEBHOOK, 'triggerSpec.aggregate.fn'],
-  ['percentile over 100', 'EVENT', { window: { type: 'tumbling', sizeSeconds: 60 }, aggregate: { fn: 'percentile', field: 'x', percentile: 120 }, op: '>', value: 1 }, WEBHOOK, 'triggerSpec.aggregate.percentile'],
-  ['window value not a number', 'EVENT', { window: { type: 'tumbling', sizeSeconds: 60 }, aggregate: { fn: 'count' }, op: '>', value: 'many' }, WEBHOOK, 'triggerSpec.value'],
-  ['window filter bad op', 'EVENT', { filter: { field: 'a', op: '??' }, window: { type: 'tumbling', sizeSeconds: 60 }, aggregate: { fn: 'count' }, op: '>', value: 1 }, WEBHOOK, 'triggerSpec.filter.op'],
-  ['window unknown key', 'EVENT', { window: { type: 'tumbling', sizeSeconds: 60 }, aggregate: { fn: 'count' }, op: '>', value: 1, every: 1 }, WEBHOOK, 'triggerSpec.every'],
+  [
+    'sum without field',
+    'EVENT',
+    { window: { type: 'tumbling', sizeSeconds: 60 }, aggregate: { fn: 'sum' }, op: '>', value: 1 },
+    WEBHOOK,
+    'triggerSpec.aggregate.field',
+  ],
+  [
+    'unknown aggregate fn',
+    'EVENT',
+    { window: { type: 'tumbling', sizeSeconds: 60 }, aggregate: { fn: 'median', field: 'x' }, op: '>', value: 1 },
+    WEBHOOK,
+    'triggerSpec.aggregate.fn',
+  ],
+  [
+    'percentile over 100',
+    'EVENT',
+    { window: { type: 'tumbling', sizeSeconds: 60 }, aggregate: { fn: 'percentile', field: 'x', percentile: 120 }, op: '>', value: 1 },
+    WEBHOOK,
+    'triggerSpec.aggregate.percentile',
+  ],
+  [
+    'window value not a number',
+    'EVENT',
+    { window: { type: 'tumbling', sizeSeconds: 60 }, aggregate: { fn: 'count' }, op: '>', value: 'many' },
+    WEBHOOK,
+    'triggerSpec.value',
+  ],
+  [
+    'window filter bad op',
+    'EVENT',
+    { filter: { field: 'a', op: '??' }, window: { type: 'tumbling', sizeSeconds: 60 }, aggregate: { fn: 'count' }, op: '>', value: 1 },
+    WEBHOOK,
+    'triggerSpec.filter.op',
+  ],
+  [
+    'window unknown key',
+    'EVENT',
+    { window: { type: 'tumbling', sizeSeconds: 60 }, aggregate: { fn: 'count' }, op: '>', value: 1, every: 1 },
+    WEBHOOK,
+    'triggerSpec.every',
+  ],
   ['window and sequence at once', 'EVENT', { window: { type: 'tumbling', sizeSeconds: 60 }, sequence: [CPU_HIGH, CPU_HIGH] }, WEBHOOK, 'triggerSpec'],
   ['sequence of one step', 'EVENT', { sequence: [CPU_HIGH], within: 60 }, WEBHOOK, 'triggerSpec.sequence'],
   ['sequence bad step', 'EVENT', { sequence: [CPU_HIGH, { field: 'b', op: 'xx', value: 1 }], within: 60 }, WEBHOOK, 'triggerSpec.sequence[1].op'],
@@ -716,15 +811,48 @@ const SPEC_CASES: SpecCase[] = [
   ['webhook endpoint not a URL', 'EVENT', CPU_HIGH, { endpoint: 'example.com/hook' }, 'actionSpec.endpoint'],
   ['webhook method', 'EVENT', CPU_HIGH, { endpoint: 'https://example.com', method: 'FETCH' }, 'actionSpec.method'],
   ['webhook timeout 0', 'EVENT', CPU_HIGH, { endpoint: 'https://example.com', timeoutMs: 0 }, 'actionSpec.timeoutMs'],
-  ['webhook header value with a line break', 'EVENT', CPU_HIGH, { endpoint: 'https://example.com', headers: { 'X-A': 'a\r\nX-B: b' } }, 'actionSpec.headers.X-A'],
+  [
+    'webhook header value with a line break',
+    'EVENT',
+    CPU_HIGH,
+    { endpoint: 'https://example.com', headers: { 'X-A': 'a\r\nX-B: b' } },
+    'actionSpec.headers.X-A',
+  ],
   ['webhook params not an object', 'EVENT', CPU_HIGH, { endpoint: 'https://example.com', params: [1] }, 'actionSpec.params'],
-  ['bad template root', 'EVENT', CPU_HIGH, { endpoint: 'https://example.com', method: 'POST', body: { msg: 'home is {{ env.HOME }}' } }, 'actionSpec.body.msg', 'unknown template root'],
-  ['bad template root deep in a list', 'EVENT', CPU_HIGH, { endpoint: 'https://example.com', method: 'POST', body: { list: [{ a: '{{payload.a}}' }, { b: '{{ process.env }}' }] } }, 'actionSpec.body.list[1].b'],
-  ['unclosed placeholder', 'EVENT', CPU_HIGH, { endpoint: 'https://example.com', headers: { 'X-Cpu': '{{ payload.cpu' } }, 'actionSpec.headers.X-Cpu', 'unclosed'],
+  [
+    'bad template root',
+    'EVENT',
+    CPU_HIGH,
+    { endpoint: 'https://example.com', method: 'POST', body: { msg: 'home is {{ env.HOME }}' } },
+    'actionSpec.body.msg',
+    'unknown template root',
+  ],
+  [
+    'bad template root deep in a list',
+    'EVENT',
+    CPU_HIGH,
+    { endpoint: 'https://example.com', method: 'POST', body: { list: [{ a: '{{payload.a}}' }, { b: '{{ process.env }}' }] } },
+    'actionSpec.body.list[1].b',
+  ],
+  [
+    'unclosed placeholder',
+    'EVENT',
+    CPU_HIGH,
+    { endpoint: 'https://example.com', headers: { 'X-Cpu': '{{ payload.cpu' } },
+    'actionSpec.headers.X-Cpu',
+    'unclosed',
+  ],
   ['template root in the endpoint', 'EVENT', CPU_HIGH, { endpoint: 'https://example.com/{{ secrets.token }}' }, 'actionSpec.endpoint', 'unknown template root'],
   ['api_script without api_id', 'EVENT', CPU_HIGH, { type: 'api_script', input: {} }, 'actionSpec.api_id', 'required'],
   ['api_script unknown key', 'EVENT', CPU_HIGH, { type: 'api_script', api_id: 'x', endpoint: 'https://example.com' }, 'actionSpec.endpoint', 'unknown key'],
-  ['api_script bad template root', 'EVENT', CPU_HIGH, { type: 'api_script', api_id: 'x', params: { p: '{{ params.x }}' } }, 'actionSpec.params.p', 'unknown template root'],
+  [
+    'api_script bad template root',
+    'EVENT',
+    CPU_HIGH,
+    { type: 'api_script', api_id: 'x', params: { p: '{{ params.x }}' } },
+    'actionSpec.params.p',
+    'unknown template root',
+  ],
   ['trigger_rule without rule_id', 'EVENT', CPU_HIGH, { type: 'trigger_rule', payload: {} }, 'actionSpec.rule_id', 'required'],
   ['trigger_rule payload not an object', 'EVENT', CPU_HIGH, { type: 'trigger_rule', rule_id: 'x', payload: 'p' }, 'actionSpec.payload'],
   ['actionSpec not an object', 'EVENT', CPU_HIGH, 'https://example.com', 'actionSpec'],

@@ -30,8 +30,7 @@ function refusal(fn: () => unknown): SpecError {
 }
 
 const event = (spec: unknown) => validateTriggerSpec('EVENT', spec);
-const leaf = (op: string, value?: unknown, withValue = true) =>
-  withValue ? { field: 'x', op, value } : { field: 'x', op };
+const leaf = (op: string, value?: unknown, withValue = true) => (withValue ? { field: 'x', op, value } : { field: 'x', op });
 
 describe('SpecError', () => {
   it('names the path in its message', () => {
@@ -57,16 +56,36 @@ describe('EVENT conditions: normalisation', () => {
     ['not', { conditions: [{ field: 'a', op: '=', value: 1 }], logic: 'Not' }, { conditions: [{ field: 'a', op: '==', value: 1 }], logic: 'NOT' }],
     [
       'nested groups',
-      { conditions: [{ conditions: [{ field: 'a.b', op: 'exists' }], logic: 'or' }, { field: 'c', op: '<', value: 'z' }] },
-      { conditions: [{ conditions: [{ field: 'a.b', op: 'exists' }], logic: 'OR' }, { field: 'c', op: '<', value: 'z' }], logic: 'AND' },
+      {
+        conditions: [
+          { conditions: [{ field: 'a.b', op: 'exists' }], logic: 'or' },
+          { field: 'c', op: '<', value: 'z' },
+        ],
+      },
+      {
+        conditions: [
+          { conditions: [{ field: 'a.b', op: 'exists' }], logic: 'OR' },
+          { field: 'c', op: '<', value: 'z' },
+        ],
+        logic: 'AND',
+      },
     ],
-    ['throttle and concurrency', { field: 'a', op: '>', value: 1, throttle: { cooldownSeconds: 300, key: ['host'] }, concurrency: { mode: 'queue' } },
-      { field: 'a', op: '>', value: 1, throttle: { cooldownSeconds: 300, key: ['host'] }, concurrency: { mode: 'queue', maxQueued: 100 } }],
+    [
+      'throttle and concurrency',
+      { field: 'a', op: '>', value: 1, throttle: { cooldownSeconds: 300, key: ['host'] }, concurrency: { mode: 'queue' } },
+      { field: 'a', op: '>', value: 1, throttle: { cooldownSeconds: 300, key: ['host'] }, concurrency: { mode: 'queue', maxQueued: 100 } },
+    ],
     ['concurrency defaults', { field: 'a', op: 'exists', concurrency: {} }, { field: 'a', op: 'exists', concurrency: { mode: 'skip', maxQueued: 100 } }],
-    ['throttle without key, null options dropped', { conditions: [], throttle: { cooldownSeconds: 0.5, key: null }, concurrency: null },
-      { conditions: [], logic: 'AND', throttle: { cooldownSeconds: 0.5 } }],
-    ['parallel mode any case', { field: 'a', op: 'exists', concurrency: { mode: 'PARALLEL', maxQueued: 3 } },
-      { field: 'a', op: 'exists', concurrency: { mode: 'parallel', maxQueued: 3 } }],
+    [
+      'throttle without key, null options dropped',
+      { conditions: [], throttle: { cooldownSeconds: 0.5, key: null }, concurrency: null },
+      { conditions: [], logic: 'AND', throttle: { cooldownSeconds: 0.5 } },
+    ],
+    [
+      'parallel mode any case',
+      { field: 'a', op: 'exists', concurrency: { mode: 'PARALLEL', maxQueued: 3 } },
+      { field: 'a', op: 'exists', concurrency: { mode: 'parallel', maxQueued: 3 } },
+    ],
   ])('%s', (_name, given, normalised) => {
     expect(event(given)).toEqual(normalised);
   });
@@ -88,15 +107,32 @@ describe('EVENT conditions: normalisation', () => {
 
 describe('EVENT conditions: operator value shapes', () => {
   const ok: [string, unknown][] = [
-    ['>', 5], ['<', '10'], ['>=', 1.5], ['<=', 'b'],
-    ['==', 'x'], ['==', { a: 1 }], ['!=', 5], ['!=', null], ['=', true],
-    ['in', [1, 'a']], ['in', []], ['not_in', ['x']],
-    ['contains', 'sub'], ['contains', 3], ['not_contains', 'x'],
-    ['starts_with', 'ab'], ['ends_with', ''],
-    ['between', [1, 10]], ['between', ['a', 'z']], ['between', [5, 5]],
-    ['matches', '^ab+c$'], ['matches', '\\d{3}-\\d{4}'],
+    ['>', 5],
+    ['<', '10'],
+    ['>=', 1.5],
+    ['<=', 'b'],
+    ['==', 'x'],
+    ['==', { a: 1 }],
+    ['!=', 5],
+    ['!=', null],
+    ['=', true],
+    ['in', [1, 'a']],
+    ['in', []],
+    ['not_in', ['x']],
+    ['contains', 'sub'],
+    ['contains', 3],
+    ['not_contains', 'x'],
+    ['starts_with', 'ab'],
+    ['ends_with', ''],
+    ['between', [1, 10]],
+    ['between', ['a', 'z']],
+    ['between', [5, 5]],
+    ['matches', '^ab+c$'],
+    ['matches', '\\d{3}-\\d{4}'],
     // Nested repetition is harmless on a linear-time engine (safe-regex2 used to refuse these).
-    ['matches', '(a+)+$'], ['matches', '([a-z]*)*x'], ['matches', '(?<word>\\w+)\\s'],
+    ['matches', '(a+)+$'],
+    ['matches', '([a-z]*)*x'],
+    ['matches', '(?<word>\\w+)\\s'],
   ];
   it.each(ok)('%s accepts %j', (op, value) => {
     expect(() => event(leaf(op, value))).not.toThrow();
@@ -162,8 +198,17 @@ describe('EVENT conditions: refusals', () => {
     ['empty object', {}, 'triggerSpec', /expected a condition \(field\/op\), a group \(conditions\), or a stream form/],
     ['only options', { throttle: { cooldownSeconds: 1 } }, 'triggerSpec', /expected a condition/],
     ['unknown operator', { field: 'a', op: '=~', value: 1 }, 'triggerSpec.op', /unknown operator "=~"; expected one of >, <, >=/],
-    ['nested unknown operator', { conditions: [{ field: 'a', op: '>', value: 1 }, { field: 'b', op: '=~', value: 1 }] },
-      'triggerSpec.conditions[1].op', /unknown operator "=~"/],
+    [
+      'nested unknown operator',
+      {
+        conditions: [
+          { field: 'a', op: '>', value: 1 },
+          { field: 'b', op: '=~', value: 1 },
+        ],
+      },
+      'triggerSpec.conditions[1].op',
+      /unknown operator "=~"/,
+    ],
     ['deep path', { conditions: [{ conditions: [{ field: 'a', op: 'in', value: 1 }] }] }, 'triggerSpec.conditions[0].conditions[0].value', /a list/],
     ['op not a string', { field: 'a', op: 5, value: 1 }, 'triggerSpec.op', /an operator.*got the number 5/],
     ['missing op', { field: 'a', value: 1 }, 'triggerSpec.op', /required/],
@@ -188,7 +233,12 @@ describe('EVENT conditions: refusals', () => {
     ['concurrency mode', { field: 'a', op: 'exists', concurrency: { mode: 'wait' } }, 'triggerSpec.concurrency.mode', /skip, queue, parallel/],
     ['concurrency maxQueued 0', { field: 'a', op: 'exists', concurrency: { maxQueued: 0 } }, 'triggerSpec.concurrency.maxQueued', /whole number of at least 1/],
     ['concurrency maxQueued fraction', { field: 'a', op: 'exists', concurrency: { maxQueued: 1.5 } }, 'triggerSpec.concurrency.maxQueued', /whole number/],
-    ['concurrency not object', { field: 'a', op: 'exists', concurrency: 'skip' }, 'triggerSpec.concurrency', /concurrency setting \{mode, maxQueued\}, got the string "skip"/],
+    [
+      'concurrency not object',
+      { field: 'a', op: 'exists', concurrency: 'skip' },
+      'triggerSpec.concurrency',
+      /concurrency setting \{mode, maxQueued\}, got the string "skip"/,
+    ],
   ];
   it.each(cases)('%s', (_name, spec, path, message) => {
     const e = refusal(() => event(spec));
@@ -216,9 +266,7 @@ describe('EVENT stream forms', () => {
   });
 
   it('window: defaults filled in and names normalised', () => {
-    expect(
-      event({ window: { type: 'Tumbling', sizeSeconds: 10 }, aggregate: { fn: 'COUNT' }, op: '=', value: 3, throttle: { cooldownSeconds: 60 } }),
-    ).toEqual({
+    expect(event({ window: { type: 'Tumbling', sizeSeconds: 10 }, aggregate: { fn: 'COUNT' }, op: '=', value: 3, throttle: { cooldownSeconds: 60 } })).toEqual({
       window: { type: 'tumbling', sizeSeconds: 10 },
       aggregate: { fn: 'count' },
       groupBy: [],
@@ -242,8 +290,21 @@ describe('EVENT stream forms', () => {
   });
 
   it('sequence: accepted with defaults', () => {
-    const spec = event({ sequence: [{ field: 'a', op: '=', value: 1 }, { conditions: [], logic: 'or' }], within: 60 }) as EventTriggerSpec;
-    expect(spec).toEqual({ sequence: [{ field: 'a', op: '==', value: 1 }, { conditions: [], logic: 'OR' }], within: 60, by: [] });
+    const spec = event({
+      sequence: [
+        { field: 'a', op: '=', value: 1 },
+        { conditions: [], logic: 'or' },
+      ],
+      within: 60,
+    }) as EventTriggerSpec;
+    expect(spec).toEqual({
+      sequence: [
+        { field: 'a', op: '==', value: 1 },
+        { conditions: [], logic: 'OR' },
+      ],
+      within: 60,
+      by: [],
+    });
     expect(eventSpecKind(spec)).toBe('sequence');
   });
 
@@ -291,19 +352,95 @@ describe('EVENT stream forms', () => {
     ['window and sequence', win({ sequence: [] }), 'triggerSpec', /several/],
     ['sequence not list', { sequence: { a: 1 }, within: 5 }, 'triggerSpec.sequence', /list of at least 2/],
     ['sequence one step', { sequence: [{ field: 'a', op: 'exists' }], within: 5 }, 'triggerSpec.sequence', /at least 2 steps, got 1/],
-    ['sequence bad step', { sequence: [{ field: 'a', op: 'exists' }, { field: 'b', op: '~' }], within: 5 }, 'triggerSpec.sequence[1].op', /unknown operator/],
-    ['sequence no within', { sequence: [{ field: 'a', op: 'exists' }, { field: 'b', op: 'exists' }] }, 'triggerSpec.within', /required/],
-    ['sequence within 0', { sequence: [{ field: 'a', op: 'exists' }, { field: 'b', op: 'exists' }], within: 0 }, 'triggerSpec.within', /greater than 0/],
-    ['sequence by', { sequence: [{ field: 'a', op: 'exists' }, { field: 'b', op: 'exists' }], within: 5, by: 'user' }, 'triggerSpec.by', /list/],
-    ['sequence unknown key', { sequence: [{ field: 'a', op: 'exists' }, { field: 'b', op: 'exists' }], within: 5, x: 1 }, 'triggerSpec.x', /unknown key/],
+    [
+      'sequence bad step',
+      {
+        sequence: [
+          { field: 'a', op: 'exists' },
+          { field: 'b', op: '~' },
+        ],
+        within: 5,
+      },
+      'triggerSpec.sequence[1].op',
+      /unknown operator/,
+    ],
+    [
+      'sequence no within',
+      {
+        sequence: [
+          { field: 'a', op: 'exists' },
+          { field: 'b', op: 'exists' },
+        ],
+      },
+      'triggerSpec.within',
+      /required/,
+    ],
+    [
+      'sequence within 0',
+      {
+        sequence: [
+          { field: 'a', op: 'exists' },
+          { field: 'b', op: 'exists' },
+        ],
+        within: 0,
+      },
+      'triggerSpec.within',
+      /greater than 0/,
+    ],
+    [
+      'sequence by',
+      {
+        sequence: [
+          { field: 'a', op: 'exists' },
+          { field: 'b', op: 'exists' },
+        ],
+        within: 5,
+        by: 'user',
+      },
+      'triggerSpec.by',
+      /list/,
+    ],
+    [
+      'sequence unknown key',
+      {
+        sequence: [
+          { field: 'a', op: 'exists' },
+          { field: 'b', op: 'exists' },
+        ],
+        within: 5,
+        x: 1,
+      },
+      'triggerSpec.x',
+      /unknown key/,
+    ],
     ['absence not object', { absence: [] }, 'triggerSpec.absence', /an absence/],
     ['absence no after', { absence: { expect: { field: 'a', op: 'exists' }, within: 5 } }, 'triggerSpec.absence.after', /required/],
     ['absence no expect', { absence: { after: { field: 'a', op: 'exists' }, within: 5 } }, 'triggerSpec.absence.expect', /required/],
-    ['absence bad expect', { absence: { after: { field: 'a', op: 'exists' }, expect: { field: 'a' }, within: 5 } }, 'triggerSpec.absence.expect.op', /required/],
+    [
+      'absence bad expect',
+      { absence: { after: { field: 'a', op: 'exists' }, expect: { field: 'a' }, within: 5 } },
+      'triggerSpec.absence.expect.op',
+      /required/,
+    ],
     ['absence no within', { absence: { after: { field: 'a', op: 'exists' }, expect: { field: 'b', op: 'exists' } } }, 'triggerSpec.absence.within', /required/],
-    ['absence by item', { absence: { after: { field: 'a', op: 'exists' }, expect: { field: 'b', op: 'exists' }, within: 5, by: [''] } }, 'triggerSpec.absence.by[0]', /non-empty/],
-    ['absence unknown key', { absence: { after: { field: 'a', op: 'exists' }, expect: { field: 'b', op: 'exists' }, within: 5, key: [] } }, 'triggerSpec.absence.key', /unknown key/],
-    ['absence top-level within', { absence: { after: { field: 'a', op: 'exists' }, expect: { field: 'b', op: 'exists' }, within: 5 }, within: 5 }, 'triggerSpec.within', /unknown key/],
+    [
+      'absence by item',
+      { absence: { after: { field: 'a', op: 'exists' }, expect: { field: 'b', op: 'exists' }, within: 5, by: [''] } },
+      'triggerSpec.absence.by[0]',
+      /non-empty/,
+    ],
+    [
+      'absence unknown key',
+      { absence: { after: { field: 'a', op: 'exists' }, expect: { field: 'b', op: 'exists' }, within: 5, key: [] } },
+      'triggerSpec.absence.key',
+      /unknown key/,
+    ],
+    [
+      'absence top-level within',
+      { absence: { after: { field: 'a', op: 'exists' }, expect: { field: 'b', op: 'exists' }, within: 5 }, within: 5 },
+      'triggerSpec.within',
+      /unknown key/,
+    ],
   ];
   it.each(cases)('%s', (_name, spec, path, message) => {
     const e = refusal(() => event(spec));
@@ -320,8 +457,11 @@ describe('SCHEDULE', () => {
     ['interval null is default', { intervalSeconds: null }, { intervalSeconds: 300 }],
     ['cron defaults to UTC', { cron: '*/5 * * * *' }, { cron: '*/5 * * * *', timezone: 'UTC' }],
     ['cron with seconds and zone', { cron: '0 */5 * * * *', timezone: 'Europe/Paris' }, { cron: '0 */5 * * * *', timezone: 'Europe/Paris' }],
-    ['cron with payload and concurrency', { cron: '0 9 * * MON-FRI', payload: { a: 1 }, concurrency: { mode: 'queue', maxQueued: 5 } },
-      { cron: '0 9 * * MON-FRI', timezone: 'UTC', payload: { a: 1 }, concurrency: { mode: 'queue', maxQueued: 5 } }],
+    [
+      'cron with payload and concurrency',
+      { cron: '0 9 * * MON-FRI', payload: { a: 1 }, concurrency: { mode: 'queue', maxQueued: 5 } },
+      { cron: '0 9 * * MON-FRI', timezone: 'UTC', payload: { a: 1 }, concurrency: { mode: 'queue', maxQueued: 5 } },
+    ],
     ['payload null dropped', { intervalSeconds: 60, payload: null }, { intervalSeconds: 60 }],
     ['empty payload kept', { intervalSeconds: 60, payload: {} }, { intervalSeconds: 60, payload: {} }],
   ])('%s', (_name, given, normalised) => {
@@ -397,29 +537,73 @@ describe('triggerType', () => {
 
 describe('action specs', () => {
   it.each([
-    ['webhook defaults', { endpoint: 'https://example.com/hook' },
-      { type: 'webhook', endpoint: 'https://example.com/hook', method: 'GET', params: {}, headers: {}, timeoutMs: 5000 }, 'WEBHOOK'],
-    ['webhook full, type upper-case', {
-      type: 'WEBHOOK', endpoint: 'http://h/{{payload.path}}', method: 'post', params: { a: '{{payload.a}}' }, body: { msg: 'cpu {{ payload.cpu }}' },
-      headers: { 'X-Rule': '{{rule.name}}' }, timeoutMs: 60000,
-    }, {
-      type: 'webhook', endpoint: 'http://h/{{payload.path}}', method: 'POST', params: { a: '{{payload.a}}' }, body: { msg: 'cpu {{ payload.cpu }}' },
-      headers: { 'X-Rule': '{{rule.name}}' }, timeoutMs: 60000,
-    }, 'WEBHOOK'],
-    ['webhook endpoint as a placeholder', { type: 'Webhook', endpoint: '{{payload.url}}', body: null },
-      { type: 'webhook', endpoint: '{{payload.url}}', method: 'GET', params: {}, headers: {}, timeoutMs: 5000 }, 'WEBHOOK'],
-    ['webhook body kept (any JSON)', { endpoint: 'https://x', body: [1, '{{payload}}'], method: 'delete' },
-      { type: 'webhook', endpoint: 'https://x', method: 'DELETE', params: {}, body: [1, '{{payload}}'], headers: {}, timeoutMs: 5000 }, 'WEBHOOK'],
+    [
+      'webhook defaults',
+      { endpoint: 'https://example.com/hook' },
+      { type: 'webhook', endpoint: 'https://example.com/hook', method: 'GET', params: {}, headers: {}, timeoutMs: 5000 },
+      'WEBHOOK',
+    ],
+    [
+      'webhook full, type upper-case',
+      {
+        type: 'WEBHOOK',
+        endpoint: 'http://h/{{payload.path}}',
+        method: 'post',
+        params: { a: '{{payload.a}}' },
+        body: { msg: 'cpu {{ payload.cpu }}' },
+        headers: { 'X-Rule': '{{rule.name}}' },
+        timeoutMs: 60000,
+      },
+      {
+        type: 'webhook',
+        endpoint: 'http://h/{{payload.path}}',
+        method: 'POST',
+        params: { a: '{{payload.a}}' },
+        body: { msg: 'cpu {{ payload.cpu }}' },
+        headers: { 'X-Rule': '{{rule.name}}' },
+        timeoutMs: 60000,
+      },
+      'WEBHOOK',
+    ],
+    [
+      'webhook endpoint as a placeholder',
+      { type: 'Webhook', endpoint: '{{payload.url}}', body: null },
+      { type: 'webhook', endpoint: '{{payload.url}}', method: 'GET', params: {}, headers: {}, timeoutMs: 5000 },
+      'WEBHOOK',
+    ],
+    [
+      'webhook body kept (any JSON)',
+      { endpoint: 'https://x', body: [1, '{{payload}}'], method: 'delete' },
+      { type: 'webhook', endpoint: 'https://x', method: 'DELETE', params: {}, body: [1, '{{payload}}'], headers: {}, timeoutMs: 5000 },
+      'WEBHOOK',
+    ],
     ['api_script', { type: 'api_script', api_id: 'abc' }, { type: 'api_script', api_id: 'abc', params: {} }, 'API_SCRIPT'],
-    ['api_script with input', { type: 'API_Script', api_id: 'abc', params: { n: '{{payload.n}}' }, input: '{{payload}}' },
-      { type: 'api_script', api_id: 'abc', params: { n: '{{payload.n}}' }, input: '{{payload}}' }, 'API_SCRIPT'],
-    ['api_script input null dropped', { type: 'api_script', api_id: 'abc', input: null, params: null },
-      { type: 'api_script', api_id: 'abc', params: {} }, 'API_SCRIPT'],
+    [
+      'api_script with input',
+      { type: 'API_Script', api_id: 'abc', params: { n: '{{payload.n}}' }, input: '{{payload}}' },
+      { type: 'api_script', api_id: 'abc', params: { n: '{{payload.n}}' }, input: '{{payload}}' },
+      'API_SCRIPT',
+    ],
+    [
+      'api_script input null dropped',
+      { type: 'api_script', api_id: 'abc', input: null, params: null },
+      { type: 'api_script', api_id: 'abc', params: {} },
+      'API_SCRIPT',
+    ],
     ['trigger_rule without payload', { type: 'trigger_rule', rule_id: 'r1' }, { type: 'trigger_rule', rule_id: 'r1' }, 'TRIGGER_RULE'],
-    ['trigger_rule empty payload kept', { type: 'TRIGGER_RULE', rule_id: 'r1', payload: {} }, { type: 'trigger_rule', rule_id: 'r1', payload: {} }, 'TRIGGER_RULE'],
+    [
+      'trigger_rule empty payload kept',
+      { type: 'TRIGGER_RULE', rule_id: 'r1', payload: {} },
+      { type: 'trigger_rule', rule_id: 'r1', payload: {} },
+      'TRIGGER_RULE',
+    ],
     ['trigger_rule payload null dropped', { type: 'trigger_rule', rule_id: 'r1', payload: null }, { type: 'trigger_rule', rule_id: 'r1' }, 'TRIGGER_RULE'],
-    ['trigger_rule templated payload', { type: 'trigger_rule', rule_id: 'r1', payload: { d: '{{execution.depth}}', c: '{{cascade.id}}' } },
-      { type: 'trigger_rule', rule_id: 'r1', payload: { d: '{{execution.depth}}', c: '{{cascade.id}}' } }, 'TRIGGER_RULE'],
+    [
+      'trigger_rule templated payload',
+      { type: 'trigger_rule', rule_id: 'r1', payload: { d: '{{execution.depth}}', c: '{{cascade.id}}' } },
+      { type: 'trigger_rule', rule_id: 'r1', payload: { d: '{{execution.depth}}', c: '{{cascade.id}}' } },
+      'TRIGGER_RULE',
+    ],
   ])('%s', (_name, given, spec, actionType) => {
     expect(validateActionSpec(given)).toEqual({ spec, actionType });
   });
@@ -468,8 +652,11 @@ describe('runtimePolicy', () => {
     ['null', null, { timeoutMs: 5000, memoryLimitMb: 64, allowNetwork: false, allowedHosts: [] }],
     ['empty', {}, { timeoutMs: 5000, memoryLimitMb: 64, allowNetwork: false, allowedHosts: [] }],
     ['null fields', { timeoutMs: null, allowedHosts: null }, { timeoutMs: 5000, memoryLimitMb: 64, allowNetwork: false, allowedHosts: [] }],
-    ['bounds', { timeoutMs: 30000, memoryLimitMb: 256, allowNetwork: true, allowedHosts: ['API.example.com', '*.example.org:8443', 'api.example.com', '10.0.0.1'] },
-      { timeoutMs: 30000, memoryLimitMb: 256, allowNetwork: true, allowedHosts: ['api.example.com', '*.example.org:8443', '10.0.0.1'] }],
+    [
+      'bounds',
+      { timeoutMs: 30000, memoryLimitMb: 256, allowNetwork: true, allowedHosts: ['API.example.com', '*.example.org:8443', 'api.example.com', '10.0.0.1'] },
+      { timeoutMs: 30000, memoryLimitMb: 256, allowNetwork: true, allowedHosts: ['api.example.com', '*.example.org:8443', '10.0.0.1'] },
+    ],
     ['lower bounds', { timeoutMs: 1, memoryLimitMb: 8 }, { timeoutMs: 1, memoryLimitMb: 8, allowNetwork: false, allowedHosts: [] }],
   ])('%s', (_name, given, policy) => {
     expect(validateRuntimePolicy(given, LIMITS)).toEqual(policy);
@@ -511,8 +698,23 @@ describe('runtimePolicy', () => {
 describe('httpSpec', () => {
   it.each([
     ['defaults', { url: 'https://api.example.com/x' }, { method: 'GET', url: 'https://api.example.com/x', headers: {}, params: {} }],
-    ['full', { method: 'head', url: 'https://api.example.com/{{params.id}}', headers: { Authorization: 'Bearer {{input.token}}' }, params: { q: '{{params.q}}' }, body: { a: '{{input}}' } },
-      { method: 'HEAD', url: 'https://api.example.com/{{params.id}}', headers: { Authorization: 'Bearer {{input.token}}' }, params: { q: '{{params.q}}' }, body: { a: '{{input}}' } }],
+    [
+      'full',
+      {
+        method: 'head',
+        url: 'https://api.example.com/{{params.id}}',
+        headers: { Authorization: 'Bearer {{input.token}}' },
+        params: { q: '{{params.q}}' },
+        body: { a: '{{input}}' },
+      },
+      {
+        method: 'HEAD',
+        url: 'https://api.example.com/{{params.id}}',
+        headers: { Authorization: 'Bearer {{input.token}}' },
+        params: { q: '{{params.q}}' },
+        body: { a: '{{input}}' },
+      },
+    ],
     ['null body dropped', { url: 'http://x', body: null, method: null }, { method: 'GET', url: 'http://x', headers: {}, params: {} }],
   ])('%s', (_name, given, spec) => {
     expect(validateHttpSpec(given)).toEqual(spec);
@@ -523,7 +725,12 @@ describe('httpSpec', () => {
     ['no url', {}, 'input.httpSpec.url', /required/],
     ['relative url', { url: '/x' }, 'input.httpSpec.url', /absolute/],
     ['method', { url: 'https://x', method: 'TRACE' }, 'input.httpSpec.method', /GET, POST, PUT, PATCH, DELETE, HEAD/],
-    ['payload root refused', { url: 'https://x', body: { a: '{{payload.a}}' } }, 'input.httpSpec.body.a', /unknown template root "payload" in \{\{payload.a\}\}; expected one of params, input/],
+    [
+      'payload root refused',
+      { url: 'https://x', body: { a: '{{payload.a}}' } },
+      'input.httpSpec.body.a',
+      /unknown template root "payload" in \{\{payload.a\}\}; expected one of params, input/,
+    ],
     ['unclosed', { url: 'https://x/{{params.a' }, 'input.httpSpec.url', /unclosed/],
     ['header value', { url: 'https://x', headers: { a: ['x'] } }, 'input.httpSpec.headers.a', /string/],
     ['unknown key', { url: 'https://x', timeoutMs: 5 }, 'input.httpSpec.timeoutMs', /unknown key/],

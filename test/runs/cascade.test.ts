@@ -4,7 +4,18 @@ import { createSql } from '../../src/db/sqlAdapter.js';
 import { backends, ok, refusal } from '../support/harness.js';
 import type { Sink } from '../support/sink.js';
 import { poll } from '../support/wait.js';
-import { appWithSink, countExecutions, createRule, getExecution, trigger, triggerRaw, updateRule, waitFinished, type ExecutionData, type FreshApp } from '../support/rules.js';
+import {
+  appWithSink,
+  countExecutions,
+  createRule,
+  getExecution,
+  trigger,
+  triggerRaw,
+  updateRule,
+  waitFinished,
+  type ExecutionData,
+  type FreshApp,
+} from '../support/rules.js';
 
 /**
  * Runs, locks and cascades end to end (SPEC.md "trigger_rule", "Running, locks and cascades",
@@ -84,7 +95,16 @@ describe.each(backends())('runs and cascades (%s)', (backend) => {
     const a = await createRule(t, { name: `A ${randomUUID().slice(0, 6)}`, actionSpec: { type: 'TRIGGER_RULE', rule_id: b.id } });
 
     const root = await trigger(t, a.id, { k: 1 });
-    expect(root).toMatchObject({ ruleId: a.id, status: 'SUCCESS', conditionMet: true, depth: 0, cascadeId: root.id, parentId: null, executedBy: 'manual', actionType: 'TRIGGER_RULE' });
+    expect(root).toMatchObject({
+      ruleId: a.id,
+      status: 'SUCCESS',
+      conditionMet: true,
+      depth: 0,
+      cascadeId: root.id,
+      parentId: null,
+      executedBy: 'manual',
+      actionType: 'TRIGGER_RULE',
+    });
     expect(root.finishedAt).not.toBeNull();
     await sink.waitForRequests(1, '/json');
 
@@ -107,7 +127,10 @@ describe.each(backends())('runs and cascades (%s)', (backend) => {
     expect(info[0]!.message).toContain(bRow.id);
 
     // The chain unwinds in one write: C's, B's and A's final rows commit in one transaction.
-    const xmins = await createSql(t.app.database.orm).query<{ id: string; xmin: string }>('SELECT id, xmin::text AS xmin FROM executions WHERE cascade_id = ?', [root.id]);
+    const xmins = await createSql(t.app.database.orm).query<{ id: string; xmin: string }>(
+      'SELECT id, xmin::text AS xmin FROM executions WHERE cascade_id = ?',
+      [root.id],
+    );
     expect(xmins).toHaveLength(3);
     expect(new Set(xmins.map((r) => r.xmin)).size).toBe(1);
 
@@ -171,7 +194,10 @@ describe.each(backends())('runs and cascades (%s)', (backend) => {
     const cascade = (await getCascade(t, root.id))!;
     expect(cascade.status).toBe('SUCCESS');
     expectSeqWithoutGaps(cascade.events);
-    expect(cascade.events.map((e) => [e.kind, e.executionId])).toEqual([...ran(root.id, ran(bRow.id, [['RULE_SKIPPED', again.id]])), ['CASCADE_FINISHED', root.id]]);
+    expect(cascade.events.map((e) => [e.kind, e.executionId])).toEqual([
+      ...ran(root.id, ran(bRow.id, [['RULE_SKIPPED', again.id]])),
+      ['CASCADE_FINISHED', root.id],
+    ]);
     expect(cascade.events.find((e) => e.kind === 'RULE_SKIPPED')!.status).toBe('SKIPPED');
     expect(sink.requests).toHaveLength(0);
 
@@ -226,7 +252,14 @@ describe.each(backends())('runs and cascades (%s)', (backend) => {
       const cascade = (await getCascade(t, root.id))!;
       expect(cascade.status).toBe('FAILED');
       expectSeqWithoutGaps(cascade.events);
-      expect(cascade.events.map((e) => e.kind)).toEqual(['RULE_STARTED', 'CONDITION_EVALUATED', 'ACTION_STARTED', 'ACTION_FINISHED', 'RULE_FINISHED', 'CASCADE_FINISHED']);
+      expect(cascade.events.map((e) => e.kind)).toEqual([
+        'RULE_STARTED',
+        'CONDITION_EVALUATED',
+        'ACTION_STARTED',
+        'ACTION_FINISHED',
+        'RULE_FINISHED',
+        'CASCADE_FINISHED',
+      ]);
       expect(cascade.events.at(-1)!.status).toBe('FAILED');
     }
   });
@@ -282,7 +315,14 @@ describe.each(backends())('runs and cascades (%s)', (backend) => {
     const skipped = rows.filter((r) => r.status === 'SKIPPED');
     expect(ranRows).toHaveLength(1);
     expect(skipped).toHaveLength(1);
-    expect(skipped[0]).toMatchObject({ skipReason: 'RULE_ALREADY_RUNNING', conditionMet: false, durationMs: 0, depth: 0, cascadeId: skipped[0]!.id, executedBy: 'manual' });
+    expect(skipped[0]).toMatchObject({
+      skipReason: 'RULE_ALREADY_RUNNING',
+      conditionMet: false,
+      durationMs: 0,
+      depth: 0,
+      cascadeId: skipped[0]!.id,
+      executedBy: 'manual',
+    });
     expect(skipped[0]!.references.trigger).toBeNull();
     expect(sink.requestsTo('/slow')).toHaveLength(1);
     expect(await countExecutions(t, { ruleId: rule.id })).toBe(2);
@@ -307,7 +347,10 @@ describe.each(backends())('runs and cascades (%s)', (backend) => {
     expect(done.status).toBe('SUCCESS');
     expect(done.finishedAt).not.toBeNull();
     expect(done.result).toEqual({ status: 200, body: { slow: true } });
-    const cascade = await poll(() => getCascade(t, started.id), (c) => c?.status === 'SUCCESS');
+    const cascade = await poll(
+      () => getCascade(t, started.id),
+      (c) => c?.status === 'SUCCESS',
+    );
     expect(cascade!.events.at(-1)!.kind).toBe('CASCADE_FINISHED');
   });
 
@@ -419,10 +462,13 @@ describe.each(backends())('runs and cascades (%s)', (backend) => {
     refusal(await t.gql(LIST, { after: 'garbage!' }), 'BAD_USER_INPUT');
 
     const viaRule = ok(
-      await t.gql(`query($id: ID!) { rule(id: $id) {
+      await t.gql(
+        `query($id: ID!) { rule(id: $id) {
         all: executions { totalCount edges { node { id } } }
         ok: executions(status: SUCCESS, first: 1) { totalCount pageInfo { hasNextPage } edges { node { id status } } }
-      } }`, { id: rule.id }),
+      } }`,
+        { id: rule.id },
+      ),
     ).rule;
     expect(viaRule.all.totalCount).toBe(5);
     expect(viaRule.all.edges.map((e: any) => e.node.id)).toEqual(runs.map((r) => r.id).reverse());

@@ -71,7 +71,10 @@ describe.each(backends())('stored cascade events (%s)', (backend) => {
     const root = await trigger(app, a.id, { n: 1 }, { wait: true });
     expect(root.status).toBe('SUCCESS');
 
-    const runs = await sql.query<{ seq: number; last_seq: number; rule_id: string }>('SELECT seq, last_seq, rule_id FROM cascade_event_runs WHERE cascade_id = ? ORDER BY seq', [root.id]);
+    const runs = await sql.query<{ seq: number; last_seq: number; rule_id: string }>(
+      'SELECT seq, last_seq, rule_id FROM cascade_event_runs WHERE cascade_id = ? ORDER BY seq',
+      [root.id],
+    );
     expect(runs.map((r) => [r.seq, r.last_seq, r.rule_id])).toEqual([
       [1, 3, a.id],
       [4, 6, b.id],

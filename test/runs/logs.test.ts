@@ -84,7 +84,10 @@ describe.each(backends())('the log (%s)', (backend) => {
     // An event the database refuses, carrying the header value in its payload.
     await app.app.database.sql.query(`ALTER TABLE executions ADD CONSTRAINT test_no_boom CHECK (payload->>'boom' IS NULL)`);
     const tag = randomUUID();
-    await createRule(app, { triggerSpec: { conditions: [{ field: 'tag', op: '==', value: tag }] }, actionSpec: { type: 'webhook', endpoint: 'http://127.0.0.1:9/hook' } });
+    await createRule(app, {
+      triggerSpec: { conditions: [{ field: 'tag', op: '==', value: tag }] },
+      actionSpec: { type: 'webhook', endpoint: 'http://127.0.0.1:9/hook' },
+    });
     const events = await fetch(`${app.base}/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: SECRET },
@@ -172,7 +175,9 @@ describe.each(backends())('the log (%s)', (backend) => {
     const from = log.text.length;
     const socket = connect(app.port, '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
-    await new Promise((resolve) => socket.write(`POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{"a":`, resolve));
+    await new Promise((resolve) =>
+      socket.write(`POST /events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{"a":`, resolve),
+    );
     socket.destroy();
     await poll(
       async () => log.lines(from),
@@ -186,7 +191,10 @@ describe.each(backends())('the log (%s)', (backend) => {
 
   it('header values, bodies and statement parameters are redacted whoever logs them', () => {
     const from = log.text.length;
-    app.app.logger.warn({ req: { headers: { authorization: SECRET } }, headers: { cookie: SECRET }, request: { body: SECRET, params: [SECRET] }, variables: { token: SECRET } }, 'a line with secrets');
+    app.app.logger.warn(
+      { req: { headers: { authorization: SECRET } }, headers: { cookie: SECRET }, request: { body: SECRET, params: [SECRET] }, variables: { token: SECRET } },
+      'a line with secrets',
+    );
     const [line] = log.lines(from);
     expect(line?.msg).toBe('a line with secrets');
     expect(log.text.slice(from)).not.toContain('s3cret');

@@ -56,7 +56,6 @@ interface ListData {
   };
 }
 
-
 function refusal(response: GraphQLResponse, code: string) {
   const error = refusalWithCode(response, code);
   expect(JSON.stringify(response.errors)).not.toMatch(/\n\s+at |insert into|select /i);
@@ -108,7 +107,12 @@ describe.each(backends())('API definitions: CRUD over HTTP (%s)', (backend) => {
       description: 'adds a and b',
       source: SOURCE,
       paramSchema,
-      runtimePolicy: { timeoutMs: 1500, memoryLimitMb: 32, allowNetwork: true, allowedHosts: ['API.Example.com', '*.example.org', 'localhost:8080', 'api.example.com'] },
+      runtimePolicy: {
+        timeoutMs: 1500,
+        memoryLimitMb: 32,
+        allowNetwork: true,
+        allowedHosts: ['API.Example.com', '*.example.org', 'localhost:8080', 'api.example.com'],
+      },
       createdBy: 'tester',
     });
     expect(created.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
@@ -132,7 +136,15 @@ describe.each(backends())('API definitions: CRUD over HTTP (%s)', (backend) => {
 
   it('fills in defaults: SCRIPT, active, the default runtimePolicy, no paramSchema', async () => {
     const created = await createApi(t, { name: unique('defaults') });
-    expect(created).toMatchObject({ kind: 'SCRIPT', active: true, description: null, paramSchema: null, httpSpec: null, createdBy: null, runtimePolicy: DEFAULT_POLICY });
+    expect(created).toMatchObject({
+      kind: 'SCRIPT',
+      active: true,
+      description: null,
+      paramSchema: null,
+      httpSpec: null,
+      createdBy: null,
+      runtimePolicy: DEFAULT_POLICY,
+    });
     // runtimePolicy null, and an empty one, are every default too.
     const nulled = await createApi(t, { name: unique('null policy'), runtimePolicy: null, active: false });
     expect(nulled.runtimePolicy).toEqual(DEFAULT_POLICY);
@@ -180,7 +192,10 @@ describe.each(backends())('API definitions: CRUD over HTTP (%s)', (backend) => {
     await sleep(5);
     const source = 'const main = async (params) => ({ doubled: params.n * 2 });';
     const updated = ok<{ updateApiDefinition: ApiData }>(
-      await t.gql(UPDATE, { id: created.id, input: { description: 'after', source, active: false, runtimePolicy: { timeoutMs: 3000 }, paramSchema: { type: 'object' } } }),
+      await t.gql(UPDATE, {
+        id: created.id,
+        input: { description: 'after', source, active: false, runtimePolicy: { timeoutMs: 3000 }, paramSchema: { type: 'object' } },
+      }),
     ).updateApiDefinition;
     expect(updated).toMatchObject({
       id: created.id,
@@ -198,7 +213,10 @@ describe.each(backends())('API definitions: CRUD over HTTP (%s)', (backend) => {
     expect(await getApi(t, created.id)).toEqual(updated);
 
     const policy = ok<{ updateApiDefinition: ApiData }>(
-      await t.gql(UPDATE, { id: created.id, input: { runtimePolicy: { allowNetwork: false, allowedHosts: [], memoryLimitMb: MAX_MEMORY_MB, timeoutMs: MAX_TIMEOUT_MS } } }),
+      await t.gql(UPDATE, {
+        id: created.id,
+        input: { runtimePolicy: { allowNetwork: false, allowedHosts: [], memoryLimitMb: MAX_MEMORY_MB, timeoutMs: MAX_TIMEOUT_MS } },
+      }),
     ).updateApiDefinition;
     expect(policy.runtimePolicy).toEqual({ timeoutMs: MAX_TIMEOUT_MS, memoryLimitMb: MAX_MEMORY_MB, allowNetwork: false, allowedHosts: [] });
     expect(policy.source).toBe(source);
@@ -211,7 +229,11 @@ describe.each(backends())('API definitions: CRUD over HTTP (%s)', (backend) => {
   });
 
   it('updates an HTTP definition: the httpSpec is replaced whole and validated', async () => {
-    const created = await createApi(t, { name: unique('http update'), kind: 'HTTP', httpSpec: { method: 'POST', url: 'https://a.example.com', body: { x: 1 } } });
+    const created = await createApi(t, {
+      name: unique('http update'),
+      kind: 'HTTP',
+      httpSpec: { method: 'POST', url: 'https://a.example.com', body: { x: 1 } },
+    });
     const updated = ok<{ updateApiDefinition: ApiData }>(
       await t.gql(UPDATE, { id: created.id, input: { httpSpec: { url: 'https://b.example.com/{{params.p}}' } } }),
     ).updateApiDefinition;
@@ -303,11 +325,31 @@ type ApiCase = [string, Record<string, unknown>, string | null, string];
 const API_CASES: ApiCase[] = [
   ['timeoutMs 0', { source: SOURCE, runtimePolicy: { timeoutMs: 0 } }, 'input.runtimePolicy.timeoutMs', 'input.runtimePolicy.timeoutMs'],
   ['timeoutMs negative', { source: SOURCE, runtimePolicy: { timeoutMs: -5 } }, 'input.runtimePolicy.timeoutMs', 'input.runtimePolicy.timeoutMs'],
-  ['timeoutMs above SCRIPT_MAX_TIMEOUT_MS', { source: SOURCE, runtimePolicy: { timeoutMs: MAX_TIMEOUT_MS + 1 } }, 'input.runtimePolicy.timeoutMs', String(MAX_TIMEOUT_MS)],
+  [
+    'timeoutMs above SCRIPT_MAX_TIMEOUT_MS',
+    { source: SOURCE, runtimePolicy: { timeoutMs: MAX_TIMEOUT_MS + 1 } },
+    'input.runtimePolicy.timeoutMs',
+    String(MAX_TIMEOUT_MS),
+  ],
   ['memoryLimitMb below 8', { source: SOURCE, runtimePolicy: { memoryLimitMb: 7 } }, 'input.runtimePolicy.memoryLimitMb', 'input.runtimePolicy.memoryLimitMb'],
-  ['memoryLimitMb above SCRIPT_MAX_MEMORY_MB', { source: SOURCE, runtimePolicy: { memoryLimitMb: MAX_MEMORY_MB + 1 } }, 'input.runtimePolicy.memoryLimitMb', String(MAX_MEMORY_MB)],
-  ['allowedHosts with a URL', { source: SOURCE, runtimePolicy: { allowedHosts: ['ok.example.com', 'https://x.example.com/path'] } }, 'input.runtimePolicy.allowedHosts[1]', 'host'],
-  ['allowedHosts with an empty host', { source: SOURCE, runtimePolicy: { allowedHosts: [''] } }, 'input.runtimePolicy.allowedHosts[0]', 'input.runtimePolicy.allowedHosts[0]'],
+  [
+    'memoryLimitMb above SCRIPT_MAX_MEMORY_MB',
+    { source: SOURCE, runtimePolicy: { memoryLimitMb: MAX_MEMORY_MB + 1 } },
+    'input.runtimePolicy.memoryLimitMb',
+    String(MAX_MEMORY_MB),
+  ],
+  [
+    'allowedHosts with a URL',
+    { source: SOURCE, runtimePolicy: { allowedHosts: ['ok.example.com', 'https://x.example.com/path'] } },
+    'input.runtimePolicy.allowedHosts[1]',
+    'host',
+  ],
+  [
+    'allowedHosts with an empty host',
+    { source: SOURCE, runtimePolicy: { allowedHosts: [''] } },
+    'input.runtimePolicy.allowedHosts[0]',
+    'input.runtimePolicy.allowedHosts[0]',
+  ],
   ['paramSchema with a bad type', { source: SOURCE, paramSchema: { type: 'nope' } }, 'input.paramSchema', 'JSON Schema'],
   ['paramSchema not an object', { source: SOURCE, paramSchema: 5 }, 'input.paramSchema', 'input.paramSchema'],
   ['paramSchema with a bad keyword value', { source: SOURCE, paramSchema: { type: 'object', required: 'a' } }, 'input.paramSchema', 'input.paramSchema'],
@@ -317,10 +359,25 @@ const API_CASES: ApiCase[] = [
   ['HTTP httpSpec without url', { kind: 'HTTP', httpSpec: { method: 'GET' } }, 'input.httpSpec.url', 'required'],
   ['HTTP httpSpec url not http', { kind: 'HTTP', httpSpec: { url: 'gopher://example.com' } }, 'input.httpSpec.url', 'input.httpSpec.url'],
   ['HTTP httpSpec method', { kind: 'HTTP', httpSpec: { url: 'https://example.com', method: 'TRACE' } }, 'input.httpSpec.method', 'input.httpSpec.method'],
-  ['HTTP httpSpec bad template root', { kind: 'HTTP', httpSpec: { url: 'https://example.com', method: 'POST', body: { a: '{{ payload.x }}' } } }, 'input.httpSpec.body.a', 'unknown template root'],
-  ['HTTP httpSpec unclosed placeholder', { kind: 'HTTP', httpSpec: { url: 'https://example.com', params: { q: '{{ params.q' } } }, 'input.httpSpec.params.q', 'unclosed'],
+  [
+    'HTTP httpSpec bad template root',
+    { kind: 'HTTP', httpSpec: { url: 'https://example.com', method: 'POST', body: { a: '{{ payload.x }}' } } },
+    'input.httpSpec.body.a',
+    'unknown template root',
+  ],
+  [
+    'HTTP httpSpec unclosed placeholder',
+    { kind: 'HTTP', httpSpec: { url: 'https://example.com', params: { q: '{{ params.q' } } },
+    'input.httpSpec.params.q',
+    'unclosed',
+  ],
   ['HTTP httpSpec not an object', { kind: 'HTTP', httpSpec: 'https://example.com' }, 'input.httpSpec', 'input.httpSpec'],
-  ['HTTP with a policy out of range', { kind: 'HTTP', httpSpec: { url: 'https://example.com' }, runtimePolicy: { timeoutMs: 0 } }, 'input.runtimePolicy.timeoutMs', 'input.runtimePolicy.timeoutMs'],
+  [
+    'HTTP with a policy out of range',
+    { kind: 'HTTP', httpSpec: { url: 'https://example.com' }, runtimePolicy: { timeoutMs: 0 } },
+    'input.runtimePolicy.timeoutMs',
+    'input.runtimePolicy.timeoutMs',
+  ],
   ['SCRIPT with an httpSpec', { source: SOURCE, httpSpec: { url: 'https://example.com' } }, 'input.httpSpec', 'input.httpSpec'],
   ['SCRIPT without source', {}, null, 'input.source'],
   ['SCRIPT with a blank source', { source: '   \n ' }, null, 'input.source'],

@@ -91,7 +91,11 @@ async function createHttp(t: TestApp, httpSpec: unknown, extra: { runtimePolicy?
   return ok<{ createApiDefinition: { id: string; name: string } }>(res).createApiDefinition;
 }
 
-function executeRaw(t: TestApp, apiId: string, vars: { params?: unknown; input?: unknown; executedBy?: string } = {}): Promise<GraphQLResponse<{ executeApi: RunData }>> {
+function executeRaw(
+  t: TestApp,
+  apiId: string,
+  vars: { params?: unknown; input?: unknown; executedBy?: string } = {},
+): Promise<GraphQLResponse<{ executeApi: RunData }>> {
   return t.gql(EXECUTE, { apiId, ...vars });
 }
 
@@ -100,9 +104,11 @@ async function execute(t: TestApp, apiId: string, vars: { params?: unknown; inpu
 }
 
 async function runsOf(t: TestApp, apiId: string, first?: number, after?: string) {
-  const data = ok<{ apiDefinition: { executions: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { cursor: string; node: RunData }[] } } | null }>(
-    await t.gql(RUNS, { id: apiId, first, after }),
-  );
+  const data = ok<{
+    apiDefinition: {
+      executions: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { cursor: string; node: RunData }[] };
+    } | null;
+  }>(await t.gql(RUNS, { id: apiId, first, after }));
   return data.apiDefinition!.executions;
 }
 
@@ -149,7 +155,11 @@ describe.each(backends())('API runs (%s)', (backend) => {
   beforeAll(async () => {
     sink = await startSink({
       '/slow-live': { status: 200, body: { slow: true }, delayMs: SLOW_MS },
-      '/echo': (req) => ({ status: 201, body: { method: req.method, got: req.json ?? null, query: Object.fromEntries(req.query) }, headers: { 'x-sink': 'yes' } }),
+      '/echo': (req) => ({
+        status: 201,
+        body: { method: req.method, got: req.json ?? null, query: Object.fromEntries(req.query) },
+        headers: { 'x-sink': 'yes' },
+      }),
     });
     t = await startFreshApp(backend);
   });
@@ -161,7 +171,10 @@ describe.each(backends())('API runs (%s)', (backend) => {
 
   describe('executeApi of a SCRIPT', () => {
     it('returns a sync main result, with params and input visible, and records the run', async () => {
-      const api = await createScript(t, 'function main(params, input, ctx) {\n  return { sum: params.a + params.b, input, noRule: ctx.rule === null && ctx.execution === null && ctx.payload === null };\n}\n');
+      const api = await createScript(
+        t,
+        'function main(params, input, ctx) {\n  return { sum: params.a + params.b, input, noRule: ctx.rule === null && ctx.execution === null && ctx.payload === null };\n}\n',
+      );
       const before = Date.now();
       const run = await execute(t, api.id, { params: { a: 2, b: 40 }, input: { x: [1, 'two'] } });
       const after = Date.now();
@@ -187,7 +200,10 @@ describe.each(backends())('API runs (%s)', (backend) => {
     });
 
     it('awaits an async main, and takes a custom executedBy', async () => {
-      const api = await createScript(t, 'const main = async (params, input) => {\n  const v = await Promise.resolve(params.n);\n  await null;\n  return { doubled: v * 2, echo: input };\n};\n');
+      const api = await createScript(
+        t,
+        'const main = async (params, input) => {\n  const v = await Promise.resolve(params.n);\n  await null;\n  return { doubled: v * 2, echo: input };\n};\n',
+      );
       const run = await execute(t, api.id, { params: { n: 21 }, input: 'text input', executedBy: 'tester-1' });
       expect(run).toMatchObject({ status: 'SUCCESS', output: { doubled: 42, echo: 'text input' }, executedBy: 'tester-1', input: 'text input' });
       // undefined is null; a missing params is {}
@@ -355,14 +371,20 @@ describe.each(backends())('API runs (%s)', (backend) => {
       );
       const sub = subscribeWs<LogData>(t.url, `subscription { actionLogs { ${LOG_FIELDS} } }`, {}, 30_000);
       try {
-        await whenLive(sub, () => execute(t, probeApi.id, { params: { marker } }), (events) => events.some((e) => e.message === 'probe' && e.data?.marker === marker));
+        await whenLive(
+          sub,
+          () => execute(t, probeApi.id, { params: { marker } }),
+          (events) => events.some((e) => e.message === 'probe' && e.data?.marker === marker),
+        );
 
         const mine = (events: LogData[]) => events.filter((e) => e.data?.marker === marker && e.message === 'before the wait');
         let firstLineAt = 0;
         let answeredAt = 0;
-        const firstLine = sub.waitFor((events) => mine(events).length > 0, 10_000).then(() => {
-          firstLineAt = performance.now();
-        });
+        const firstLine = sub
+          .waitFor((events) => mine(events).length > 0, 10_000)
+          .then(() => {
+            firstLineAt = performance.now();
+          });
         const started = performance.now();
         const response = executeRaw(t, api.id, { params: { marker, url: `${sink.url}/slow-live` } }).then((res) => {
           answeredAt = performance.now();
@@ -585,7 +607,15 @@ describe.each(backends())('API runs (%s)', (backend) => {
       const runs = await runsOf(t, api.id);
       expect(runs.totalCount).toBe(1);
       const run = runs.edges[0]!.node;
-      expect(run).toMatchObject({ id: action.api_execution_id, status: 'SUCCESS', executedBy: 'rule', params: { k: 'v1' }, input: payload, output, durationMs: action.duration_ms });
+      expect(run).toMatchObject({
+        id: action.api_execution_id,
+        status: 'SUCCESS',
+        executedBy: 'rule',
+        params: { k: 'v1' },
+        input: payload,
+        output,
+        durationMs: action.duration_ms,
+      });
       expect(run.logs.map((l) => [l.level, l.message])).toEqual([
         ['INFO', 'from the rule'],
         ['WARN', 'careful'],
@@ -606,7 +636,9 @@ describe.each(backends())('API runs (%s)', (backend) => {
 
     it('templates an explicit input', async () => {
       const api = await createScript(t, 'function main(params, input, ctx) { return { input, payload: ctx.payload }; }');
-      const rule = await createRule(t, { actionSpec: { type: 'api_script', api_id: api.id, params: {}, input: { greeting: 'hi {{payload.name}}', fixed: 1 } } });
+      const rule = await createRule(t, {
+        actionSpec: { type: 'api_script', api_id: api.id, params: {}, input: { greeting: 'hi {{payload.name}}', fixed: 1 } },
+      });
       const e = await triggerRule(t, rule.id, { name: 'Bob' });
       expect(e.status, JSON.stringify(e)).toBe('SUCCESS');
       expect(e.result.output).toEqual({ input: { greeting: 'hi Bob', fixed: 1 }, payload: { name: 'Bob' } });
@@ -616,7 +648,10 @@ describe.each(backends())('API runs (%s)', (backend) => {
 
     it('stores every line of a run that ends with many lines waiting, in order, with its data', async () => {
       // A run's waiting lines ride on its final write: a few as bound values, many as one JSON document.
-      const api = await createScript(t, 'function main(params, input, ctx) { for (let n = 1; n <= 12; n++) ctx.log.info("line " + n, n % 2 ? { n } : undefined); return 1; }');
+      const api = await createScript(
+        t,
+        'function main(params, input, ctx) { for (let n = 1; n <= 12; n++) ctx.log.info("line " + n, n % 2 ? { n } : undefined); return 1; }',
+      );
       const rule = await createRule(t, { actionSpec: { type: 'api_script', api_id: api.id, params: {} } });
       const e = await triggerRule(t, rule.id, {});
       expect(e.status, JSON.stringify(e)).toBe('SUCCESS');
@@ -633,7 +668,11 @@ describe.each(backends())('API runs (%s)', (backend) => {
       const rule = await createRule(t, { actionSpec: { type: 'api_script', api_id: api.id, params: { k: '{{payload.k}}' } } });
       const sub = subscribeWs<LogData>(t.url, `subscription($ruleId: ID) { actionLogs(ruleId: $ruleId) { ${LOG_FIELDS} } }`, { ruleId: rule.id }, 30_000);
       try {
-        await whenLive(sub, () => triggerRule(t, rule.id, { k: 'probe' }), (events) => events.some((e) => e.data?.k === 'probe'));
+        await whenLive(
+          sub,
+          () => triggerRule(t, rule.id, { k: 'probe' }),
+          (events) => events.some((e) => e.data?.k === 'probe'),
+        );
         const e = await triggerRule(t, rule.id, { k: 'real' });
         expect(e.status).toBe('SUCCESS');
         const events = await sub.waitFor((all) => all.filter((l) => l.executionId === e.id && l.apiExecutionId !== null).length >= 2);
@@ -689,7 +728,10 @@ describe.each(backends())('API runs (%s)', (backend) => {
   });
 
   it('completes 50 concurrent executeApi runs with the right outputs', async () => {
-    const api = await createScript(t, 'async function main(params, input, ctx) {\n  ctx.log("n", { n: params.n });\n  await null;\n  return { n: params.n, square: params.n * params.n, tag: input.tag };\n}');
+    const api = await createScript(
+      t,
+      'async function main(params, input, ctx) {\n  ctx.log("n", { n: params.n });\n  await null;\n  return { n: params.n, square: params.n * params.n, tag: input.tag };\n}',
+    );
     const runs = await Promise.all(Array.from({ length: 50 }, (_, n) => execute(t, api.id, { params: { n }, input: { tag: `t${n}` } })));
     runs.forEach((run, n) => {
       expect(run.status, JSON.stringify(run)).toBe('SUCCESS');
@@ -701,7 +743,9 @@ describe.each(backends())('API runs (%s)', (backend) => {
   });
 
   it('leaves no ApiExecution RUNNING once the runs above have answered', async () => {
-    const rows = (await t.app.database.fork().getConnection().execute("select count(*)::int as n from api_executions where status = 'RUNNING'")) as { n: number }[];
+    const rows = (await t.app.database.fork().getConnection().execute("select count(*)::int as n from api_executions where status = 'RUNNING'")) as {
+      n: number;
+    }[];
     expect(Number(rows[0]!.n)).toBe(0);
   });
 
@@ -733,4 +777,3 @@ describe.each(backends())('API runs (%s)', (backend) => {
     });
   });
 });
-

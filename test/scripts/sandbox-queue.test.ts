@@ -41,7 +41,10 @@ function tracked<T>(promise: Promise<T>) {
 async function fillPool(sandbox: Sandbox, count: number, timeoutMs: number) {
   const lines: ScriptLogLine[] = [];
   const runs = Array.from({ length: count }, () => tracked(sandbox.run(script(LOOP, timeoutMs, lines))));
-  await poll(async () => lines.length, (n) => n >= count);
+  await poll(
+    async () => lines.length,
+    (n) => n >= count,
+  );
   return runs;
 }
 
@@ -82,7 +85,10 @@ describe('Sandbox queue', () => {
     const lines: ScriptLogLine[] = [];
     const first = tracked(sandbox.run(script(LOOP, 1500, lines)));
     const second = tracked(sandbox.run(script(LOOP, 4500, lines)));
-    await poll(async () => lines.length, (n) => n >= 2);
+    await poll(
+      async () => lines.length,
+      (n) => n >= 2,
+    );
     const lateLines: ScriptLogLine[] = [];
     const late = await sandbox.run(script(LOOP, 3000, lateLines));
     expect(first.settled).toBe(true);
@@ -137,7 +143,9 @@ interface RunData {
 }
 
 async function createScript(t: TestApp, source: string, timeoutMs: number): Promise<string> {
-  return ok<{ createApiDefinition: { id: string } }>(await t.gql(CREATE_API, { input: { name: unique('queue'), kind: 'SCRIPT', source, runtimePolicy: { timeoutMs } } })).createApiDefinition.id;
+  return ok<{ createApiDefinition: { id: string } }>(
+    await t.gql(CREATE_API, { input: { name: unique('queue'), kind: 'SCRIPT', source, runtimePolicy: { timeoutMs } } }),
+  ).createApiDefinition.id;
 }
 
 function execute(t: TestApp, apiId: string): Promise<RunData> {
@@ -156,7 +164,9 @@ async function busyIsolate(t: TestApp, looperId: string) {
 }
 
 async function runsOf(t: TestApp, apiId: string): Promise<RunData[]> {
-  return ok<{ apiDefinition: { executions: { edges: { node: RunData }[] } } }>(await t.gql(RUNS, { id: apiId })).apiDefinition.executions.edges.map((e) => e.node);
+  return ok<{ apiDefinition: { executions: { edges: { node: RunData }[] } } }>(await t.gql(RUNS, { id: apiId })).apiDefinition.executions.edges.map(
+    (e) => e.node,
+  );
 }
 
 describe.each(backends())('script runs waiting for an isolate (%s)', (backend) => {
@@ -188,12 +198,17 @@ describe.each(backends())('script runs waiting for an isolate (%s)', (backend) =
     const looper = await busyIsolate(t, looperId);
 
     const answered: RunData[] = [];
-    const runs = [1, 2, 3].map(() => execute(t, quickId).then((run) => {
+    const runs = [1, 2, 3].map(() =>
+      execute(t, quickId).then((run) => {
         answered.push(run);
         return run;
-      }));
+      }),
+    );
     // One of the three waits for the isolate; the other two answer at once.
-    await poll(async () => answered.length, (n) => n >= 2);
+    await poll(
+      async () => answered.length,
+      (n) => n >= 2,
+    );
     for (const run of answered) {
       expect(run.status).toBe('FAILED');
       expect(run.error).toMatchObject({ code: 'SANDBOX_BUSY', message: expect.stringContaining('SCRIPT_MAX_QUEUED') });

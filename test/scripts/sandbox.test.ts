@@ -73,10 +73,14 @@ describe('checkScriptSource', () => {
   });
 
   it('refuses import and export declarations and import()', () => {
-    expect(catchSpec(() => checkScriptSource('import fs from "node:fs";\nfunction main() {}')).message).toMatch(/import declarations are not allowed.*\(line 1, column 1\)/);
+    expect(catchSpec(() => checkScriptSource('import fs from "node:fs";\nfunction main() {}')).message).toMatch(
+      /import declarations are not allowed.*\(line 1, column 1\)/,
+    );
     expect(catchSpec(() => checkScriptSource('export function main() {}')).message).toMatch(/export declarations are not allowed/);
     expect(catchSpec(() => checkScriptSource('function main() {}\nexport default main;')).message).toMatch(/export declarations are not allowed.*\(line 2/);
-    expect(catchSpec(() => checkScriptSource('async function main() {\n  return await import("node:fs");\n}')).message).toMatch(/import\(\) is not allowed in a script \(line 2/);
+    expect(catchSpec(() => checkScriptSource('async function main() {\n  return await import("node:fs");\n}')).message).toMatch(
+      /import\(\) is not allowed in a script \(line 2/,
+    );
   });
 });
 
@@ -101,7 +105,13 @@ describe('Sandbox results', () => {
     );
     expect(result).toMatchObject({
       ok: true,
-      output: { params: { a: 1 }, input: { b: [1, 2] }, payload: { p: 'x' }, rule: { id: 'r1', name: 'Rule' }, execution: { id: 'e1', cascadeId: 'c1', depth: 2 } },
+      output: {
+        params: { a: 1 },
+        input: { b: [1, 2] },
+        payload: { p: 'x' },
+        rule: { id: 'r1', name: 'Rule' },
+        execution: { id: 'e1', cascadeId: 'c1', depth: 2 },
+      },
     });
     expect(result.durationMs).toBeGreaterThanOrEqual(0);
   });
@@ -252,15 +262,18 @@ describe('ctx.http', () => {
     expect(blocked).toMatchObject({ ok: false, code: 'HTTP_BLOCKED' });
     if (!blocked.ok) expect(blocked.message).toContain('refused by the outbound guard');
 
-    const failed = await output('async function main(p, i, ctx) { try { await ctx.http.get("http://x.test/"); } catch (e) { return e.code + ": " + e.message; } }', {
-      policy: { allowNetwork: true },
-      onHttp: async () => ({ failed: true, message: 'connect ECONNREFUSED' }),
-    });
+    const failed = await output(
+      'async function main(p, i, ctx) { try { await ctx.http.get("http://x.test/"); } catch (e) { return e.code + ": " + e.message; } }',
+      {
+        policy: { allowNetwork: true },
+        onHttp: async () => ({ failed: true, message: 'connect ECONNREFUSED' }),
+      },
+    );
     expect(failed).toBe('HTTP_FAILED: connect ECONNREFUSED');
   });
 });
 
-describe('quick scripts (run on the sandbox process\'s own thread after a quick run)', () => {
+describe("quick scripts (run on the sandbox process's own thread after a quick run)", () => {
   it('give the same results, thrown errors and async answers run after run', async () => {
     const run = script(
       `async function helper(x) { return x * 2; }
@@ -292,13 +305,16 @@ describe('quick scripts (run on the sandbox process\'s own thread after a quick 
 
   it('reach ctx.http and get its answer, run after run', async () => {
     const requests: ScriptHttpRequest[] = [];
-    const run = script('async function main(params, input, ctx) { const r = await ctx.http.get("http://sink.test/n/" + params.n); ctx.log("got", r.body); return r.body; }', {
-      policy: { allowNetwork: true },
-      onHttp: async (request) => {
-        requests.push(request);
-        return { status: 200, headers: {}, body: { echo: request.url } };
+    const run = script(
+      'async function main(params, input, ctx) { const r = await ctx.http.get("http://sink.test/n/" + params.n); ctx.log("got", r.body); return r.body; }',
+      {
+        policy: { allowNetwork: true },
+        onHttp: async (request) => {
+          requests.push(request);
+          return { status: 200, headers: {}, body: { echo: request.url } };
+        },
       },
-    });
+    );
     for (let n = 0; n < 5; n++) {
       const lines: ScriptLogLine[] = [];
       const result = await sandbox.run({ ...run, params: { n }, onLog: (line) => lines.push(line) });
@@ -355,7 +371,9 @@ describe('limits', () => {
 
   it('ends a memory bomb with SCRIPT_MEMORY_LIMIT and keeps serving', async () => {
     const result = await sandbox.run(
-      script('function main() { const hog = []; for (;;) hog.push(new Array(100000).fill(Math.random())); }', { policy: { memoryLimitMb: 16, timeoutMs: 10000 } }),
+      script('function main() { const hog = []; for (;;) hog.push(new Array(100000).fill(Math.random())); }', {
+        policy: { memoryLimitMb: 16, timeoutMs: 10000 },
+      }),
     );
     expect(result).toMatchObject({ ok: false, code: 'SCRIPT_MEMORY_LIMIT' });
     await stillServes();
@@ -506,8 +524,16 @@ describe('escape corpus: nothing of the host is reachable', () => {
          return out;
        }`,
     );
-    // biome-ignore lint/suspicious/noThenProperty: a script's answer is checked for a then key
-    expect(result).toEqual({ species: nothing, promiseCtor: nothing, then: nothing, thenable: nothing, symbols: [0, 0, []], inspect: 'undefined', globals: [] });
+    expect(result).toEqual({
+      species: nothing,
+      promiseCtor: nothing,
+      // biome-ignore lint/suspicious/noThenProperty: a script's answer is checked for a then key
+      then: nothing,
+      thenable: nothing,
+      symbols: [0, 0, []],
+      inspect: 'undefined',
+      globals: [],
+    });
   });
 
   it("a Proxy as ctx arguments only sees the script's own realm", async () => {

@@ -13,7 +13,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFreshApp, type TestApp } from '../support/harness.js';
 
 /** Hosts of public CDNs that GraphiQL builds load from when not bundled. */
-const CDN_HOSTS = ['unpkg.com', 'cdn.jsdelivr.net', 'esm.sh', 'cdnjs.cloudflare.com', 'cdn.skypack.dev', 'fonts.googleapis.com', 'fonts.gstatic.com', 'ga.jspm.io', 'cdn.graphql-yoga.com'];
+const CDN_HOSTS = [
+  'unpkg.com',
+  'cdn.jsdelivr.net',
+  'esm.sh',
+  'cdnjs.cloudflare.com',
+  'cdn.skypack.dev',
+  'fonts.googleapis.com',
+  'fonts.gstatic.com',
+  'ga.jspm.io',
+  'cdn.graphql-yoga.com',
+];
 
 const REMOTE = String.raw`(?:https?:)?\/\/`;
 

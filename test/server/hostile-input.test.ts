@@ -60,7 +60,12 @@ const deadline = (numRuns: number) => 120_000 + numRuns * 3_000;
 // Running a property
 // ---------------------------------------------------------------------------------------------
 
-async function check<T>(name: string, arbitrary: fc.Arbitrary<T>, predicate: (value: T) => Promise<void>, options: { numRuns: number; endOnFailure?: boolean; examples?: T[] }) {
+async function check<T>(
+  name: string,
+  arbitrary: fc.Arbitrary<T>,
+  predicate: (value: T) => Promise<void>,
+  options: { numRuns: number; endOnFailure?: boolean; examples?: T[] },
+) {
   const details = await fc.check<[T]>(fc.asyncProperty(arbitrary, predicate), {
     seed: SEED,
     numRuns: options.numRuns,
@@ -102,7 +107,8 @@ function noInternalError(response: GraphQLResponse, what: string) {
 /** The one error of a refusal, which must be BAD_USER_INPUT. */
 function badInput(response: GraphQLResponse, what: string) {
   const error = response.errors![0]!;
-  if (error.extensions?.code !== 'BAD_USER_INPUT') violation(`${what} was refused with ${error.extensions?.code} instead of BAD_USER_INPUT: ${show(error.message)}`);
+  if (error.extensions?.code !== 'BAD_USER_INPUT')
+    violation(`${what} was refused with ${error.extensions?.code} instead of BAD_USER_INPUT: ${show(error.message)}`);
   return error;
 }
 
@@ -132,7 +138,8 @@ function checkInputRefusal(response: GraphQLResponse, argument: string, value: u
 const MAX_REQUEST_BYTES = 1_048_576;
 const overBodyCap = (query: string, variables: Record<string, unknown>) => Buffer.byteLength(jsonText({ query, variables })) > MAX_REQUEST_BYTES;
 function expectTooLarge(response: GraphQLResponse) {
-  if (response.status !== 413 || response.errors?.[0]?.extensions?.code !== 'PAYLOAD_TOO_LARGE') violation(`a body over MAX_REQUEST_BYTES answered ${response.status}: ${show(response.errors)}`);
+  if (response.status !== 413 || response.errors?.[0]?.extensions?.code !== 'PAYLOAD_TOO_LARGE')
+    violation(`a body over MAX_REQUEST_BYTES answered ${response.status}: ${show(response.errors)}`);
 }
 
 const isObject = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof RawNumber);
@@ -143,7 +150,10 @@ const FINAL_EXCLUDED = new Set(['RUNNING', 'QUEUED']);
 async function executionsFinal(app: AppProcess, ruleIds: string[], context: string) {
   for (const ruleId of ruleIds) {
     const read = async () => {
-      const response = await app.gql(`query($ruleId: ID) { executions(ruleId: $ruleId, first: 100) { edges { node { id status depth skipReason error { code message } } } } }`, { ruleId });
+      const response = await app.gql(
+        `query($ruleId: ID) { executions(ruleId: $ruleId, first: 100) { edges { node { id status depth skipReason error { code message } } } } }`,
+        { ruleId },
+      );
       noInternalError(response, 'executions');
       return (response.data?.executions?.edges ?? []).map((e: any) => e.node) as { id: string; status: string }[];
     };
@@ -155,7 +165,10 @@ async function executionsFinal(app: AppProcess, ruleIds: string[], context: stri
 /** Every ApiExecution of the API definition is final within SETTLE_MS. */
 async function apiExecutionsFinal(app: AppProcess, apiId: string, context: string) {
   const read = async () => {
-    const response = await app.gql(`query($id: ID!) { apiDefinition(id: $id) { executions(first: 100) { edges { node { id status error { code message } } } } } }`, { id: apiId });
+    const response = await app.gql(
+      `query($id: ID!) { apiDefinition(id: $id) { executions(first: 100) { edges { node { id status error { code message } } } } } }`,
+      { id: apiId },
+    );
     noInternalError(response, 'apiDefinition.executions');
     return (response.data?.apiDefinition?.executions?.edges ?? []).map((e: any) => e.node) as { id: string; status: string }[];
   };
@@ -171,7 +184,8 @@ async function notBlocked(app: AppProcess, ruleId: string, context: string) {
   noInternalError(response, 'triggerRule (plain)');
   if (response.errors) violation(`${context}: a plain triggerRule afterwards was refused: ${show(response.errors)}`);
   const row = response.data.triggerRule;
-  if (row.status === 'SKIPPED' && row.skipReason === 'RULE_ALREADY_RUNNING') violation(`${context}: the rule is left blocked: a plain triggerRule afterwards is SKIPPED with RULE_ALREADY_RUNNING`);
+  if (row.status === 'SKIPPED' && row.skipReason === 'RULE_ALREADY_RUNNING')
+    violation(`${context}: the rule is left blocked: a plain triggerRule afterwards is SKIPPED with RULE_ALREADY_RUNNING`);
 }
 
 const CREATE_RULE = `mutation($input: CreateRuleInput!) { createRule(input: $input) { id } }`;
@@ -188,7 +202,14 @@ async function cleanUp(app: AppProcess, ruleIds: string[]) {
   for (const id of ruleIds) await app.gql(`mutation($id: ID!) { deleteRule(id: $id) }`, { id }).catch(() => undefined);
 }
 
-const webhookTo = (sink: Sink, path: string, extra: Record<string, unknown> = {}) => ({ type: 'webhook', endpoint: `${sink.url}${path}`, method: 'POST', body: '{{payload}}', timeoutMs: 2000, ...extra });
+const webhookTo = (sink: Sink, path: string, extra: Record<string, unknown> = {}) => ({
+  type: 'webhook',
+  endpoint: `${sink.url}${path}`,
+  method: 'POST',
+  body: '{{payload}}',
+  timeoutMs: 2000,
+  ...extra,
+});
 
 /** Logs what it is given and returns a value built from its input (SPEC "API scripts"). */
 const ECHO_SCRIPT = `
@@ -226,10 +247,29 @@ const scriptInput: fc.Arbitrary<Json> = fc
   .record(
     {
       out: fc.oneof({ weight: 4, arbitrary: jsonValue({ maxDepth: 3 }) }, { weight: 1, arbitrary: jsonValue({ maxDepth: 2, nonFinite: true }) }),
-      codes: fc.array(fc.oneof(fc.constantFrom(0, 0xd800, 0xdc00, 0xdbff, 0xfffe, 0xffff, 0x2028, 65, 0x1f), fc.integer({ min: 0, max: 0xffff })), { maxLength: 8 }),
+      codes: fc.array(fc.oneof(fc.constantFrom(0, 0xd800, 0xdc00, 0xdbff, 0xfffe, 0xffff, 0x2028, 65, 0x1f), fc.integer({ min: 0, max: 0xffff })), {
+        maxLength: 8,
+      }),
       deep: fc.oneof(fc.constant(0), fc.integer({ min: 60, max: 70 }), fc.integer({ min: 100, max: 3000 })),
-      logs: fc.array(fc.record({ level: fc.constantFrom('debug', 'info', 'warn', 'error'), message: hostileString(20), data: jsonValue({ maxDepth: 2 }) }), { maxLength: 3 }),
-      kind: fc.constantFrom('value', 'value', 'value', 'undefined', 'nonFinite', 'function', 'big', 'throw', 'throwValue', 'cyclic', 'bigint', 'symbol', 'async', 'reject'),
+      logs: fc.array(fc.record({ level: fc.constantFrom('debug', 'info', 'warn', 'error'), message: hostileString(20), data: jsonValue({ maxDepth: 2 }) }), {
+        maxLength: 3,
+      }),
+      kind: fc.constantFrom(
+        'value',
+        'value',
+        'value',
+        'undefined',
+        'nonFinite',
+        'function',
+        'big',
+        'throw',
+        'throwValue',
+        'cyclic',
+        'bigint',
+        'symbol',
+        'async',
+        'reject',
+      ),
       n: fc.constantFrom(10, 70_000, 2_000_000),
     },
     { requiredKeys: ['out', 'kind'] },
@@ -246,7 +286,10 @@ interface EventsCase {
 const eventsCase: fc.Arbitrary<EventsCase> = fc.record({
   channel: fc.constantFrom('publishEvent', 'publishEvents', 'POST json', 'POST json single', 'POST ndjson'),
   events: fc.array(hostileEvent, { minLength: 1, maxLength: 5 }),
-  garbage: fc.array(fc.record({ at: fc.nat(6), line: fc.constantFrom('{', 'nul', '\u0000', '[1,', '"\ud800', '{"a":1}}', '', '   ', '\r', '{"a":01}', "{'a':1}") }), { maxLength: 3 }),
+  garbage: fc.array(
+    fc.record({ at: fc.nat(6), line: fc.constantFrom('{', 'nul', '\u0000', '[1,', '"\ud800', '{"a":1}}', '', '   ', '\r', '{"a":01}', "{'a':1}") }),
+    { maxLength: 3 },
+  ),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -283,7 +326,9 @@ describe.each(backends())('hostile input at the public API (%s)', (backend) => {
         'trigger specs',
         fc.tuple(triggerSpec, smallPayload),
         async ([generated, payload]) => {
-          const response = await app.gql(CREATE_RULE, { input: { name: `spec ${randomUUID()}`, triggerSpec: generated.spec, actionSpec: webhookTo(sink, '/ok') } });
+          const response = await app.gql(CREATE_RULE, {
+            input: { name: `spec ${randomUUID()}`, triggerSpec: generated.spec, actionSpec: webhookTo(sink, '/ok') },
+          });
           noInternalError(response, 'createRule');
           if (response.errors) return checkSpecRefusal(response, generated, 'triggerSpec');
           const ruleId = response.data.createRule.id as string;
@@ -440,7 +485,8 @@ describe.each(backends())('hostile input at the public API (%s)', (backend) => {
                 result = response.json;
               }
               const refused = result.refused.map((r) => r.index).sort((a, b) => a - b);
-              if (jsonText(refused) !== jsonText(expected)) violation(`refused the events at ${jsonText(refused)}, SPEC.md refuses those at ${jsonText(expected)}: ${show(result.refused)}`);
+              if (jsonText(refused) !== jsonText(expected))
+                violation(`refused the events at ${jsonText(refused)}, SPEC.md refuses those at ${jsonText(expected)}: ${show(result.refused)}`);
               const silent = result.refused.find((r) => typeof r.reason !== 'string' || r.reason.trim() === '');
               if (silent) violation(`a refused event without a reason: ${show(silent)}`);
               if (result.accepted !== count - expected.length) violation(`accepted ${result.accepted} of ${count} events, ${expected.length} refused`);
@@ -492,7 +538,10 @@ describe.each(backends())('hostile input at the public API (%s)', (backend) => {
         'script outputs',
         scriptInput,
         async (input) => {
-          const direct = await app.gql(`mutation($apiId: ID!, $input: JSON) { executeApi(apiId: $apiId, input: $input) { id status error { code message } } }`, { apiId, input });
+          const direct = await app.gql(
+            `mutation($apiId: ID!, $input: JSON) { executeApi(apiId: $apiId, input: $input) { id status error { code message } } }`,
+            { apiId, input },
+          );
           noInternalError(direct, 'executeApi');
           if (mustRefuseInput(input)) checkInputRefusal(direct, 'input', input);
           else if (direct.errors) {
@@ -523,7 +572,11 @@ describe.each(backends())('hostile input at the public API (%s)', (backend) => {
     'matches: every pattern SPEC.md accepts runs in linear time on hostile text (the service keeps answering)',
     async () => {
       const numRuns = runs(DEFAULT_RUNS.regex);
-      const subject = fc.record({ unit: fc.constantFrom('a', 'ab', 'x1', 'a ', 'aaaaaaaaaa!'), count: fc.integer({ min: 2_000, max: 40_000 }), tail: fc.constantFrom('!', '', '\u0000', 'b', ' ') });
+      const subject = fc.record({
+        unit: fc.constantFrom('a', 'ab', 'x1', 'a ', 'aaaaaaaaaa!'),
+        count: fc.integer({ min: 2_000, max: 40_000 }),
+        tail: fc.constantFrom('!', '', '\u0000', 'b', ' '),
+      });
       await check(
         'regex linear time',
         fc.tuple(acceptedPattern, subject),
@@ -543,7 +596,11 @@ describe.each(backends())('hostile input at the public API (%s)', (backend) => {
             await cleanUp(app, [ruleId]);
           }
         },
-        { numRuns, endOnFailure: true, examples: [['(a|a)*$', { unit: 'a', count: 30_000, tail: '!' }] as [string, { unit: string; count: number; tail: string }]] },
+        {
+          numRuns,
+          endOnFailure: true,
+          examples: [['(a|a)*$', { unit: 'a', count: 30_000, tail: '!' }] as [string, { unit: string; count: number; tail: string }]],
+        },
       );
     },
     deadline(runs(DEFAULT_RUNS.regex)),

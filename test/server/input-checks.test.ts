@@ -41,7 +41,16 @@ describe.each(backends())('input checks (%s)', (backend) => {
       // ^(\w|\d)+$ passes safe-regex2, the old save-time check; on a backtracking engine these
       // 31 characters take minutes.
       const tag = unique('hostile');
-      ok(await createRule({ triggerSpec: { conditions: [{ field: 'tag', op: '==', value: tag }, { field: 'msg', op: 'matches', value: '^(\\w|\\d)+$' }] } }));
+      ok(
+        await createRule({
+          triggerSpec: {
+            conditions: [
+              { field: 'tag', op: '==', value: tag },
+              { field: 'msg', op: 'matches', value: '^(\\w|\\d)+$' },
+            ],
+          },
+        }),
+      );
       expect(ok(await t.gql(PUBLISH, { event: { tag, msg: `${'1'.repeat(30)}!` } })).publishEvent.matched).toBe(0);
       expect(ok(await t.gql(PUBLISH, { event: { tag, msg: '12345' } })).publishEvent.matched).toBe(1);
     });
@@ -63,7 +72,11 @@ describe.each(backends())('input checks (%s)', (backend) => {
     it('accepts classes, alternation, groups, quantifiers and ^$\\b\\d\\w\\s, and matches as JavaScript does', async () => {
       const tag = unique('accepted');
       const patterns = ['^[a-z]+-\\d{2,3}$', '(error|warn)(ing)?\\b', '(?:ab)+?c*', '^\\s*\\w+\\s*$', '(?<word>x)|y'];
-      ok(await createRule({ triggerSpec: { conditions: [{ field: 'tag', op: '==', value: tag }, ...patterns.map((value, i) => ({ field: `m${i}`, op: 'matches', value }))] } }));
+      ok(
+        await createRule({
+          triggerSpec: { conditions: [{ field: 'tag', op: '==', value: tag }, ...patterns.map((value, i) => ({ field: `m${i}`, op: 'matches', value }))] },
+        }),
+      );
       const event = { tag, m0: 'web-12', m1: 'a warning here', m2: 'zababc', m3: ' hello ', m4: 'xyz' };
       for (const [i, p] of patterns.entries()) expect(new RegExp(p).test(event[`m${i}` as keyof typeof event])).toBe(true);
       expect(ok(await t.gql(PUBLISH, { event })).publishEvent.matched).toBe(1);
@@ -81,10 +94,15 @@ describe.each(backends())('input checks (%s)', (backend) => {
     });
 
     it('counts conditions in nested groups and in every part of a stream form', async () => {
-      const nested = { conditions: [{ conditions: Array.from({ length: 500 }, (_, i) => leaf(i)) }, { conditions: Array.from({ length: 500 }, (_, i) => leaf(i)) }] };
+      const nested = {
+        conditions: [{ conditions: Array.from({ length: 500 }, (_, i) => leaf(i)) }, { conditions: Array.from({ length: 500 }, (_, i) => leaf(i)) }],
+      };
       // The root, the first group and its 500 leaves, the second group: 503; the 1,001st is [497].
       expect(refusal(await createRule({ triggerSpec: nested })).extensions?.specPath).toBe('triggerSpec.conditions[1].conditions[497]');
-      const sequence = { sequence: [{ conditions: Array.from({ length: 600 }, (_, i) => leaf(i)) }, { conditions: Array.from({ length: 600 }, (_, i) => leaf(i)) }], within: 60 };
+      const sequence = {
+        sequence: [{ conditions: Array.from({ length: 600 }, (_, i) => leaf(i)) }, { conditions: Array.from({ length: 600 }, (_, i) => leaf(i)) }],
+        within: 60,
+      };
       expect(refusal(await createRule({ triggerSpec: sequence })).extensions?.specPath).toBe('triggerSpec.sequence[1].conditions[398]');
     });
 
@@ -100,9 +118,13 @@ describe.each(backends())('input checks (%s)', (backend) => {
 
     it('updateRule applies the same caps and leaves the rule as it was', async () => {
       const rule = ok(await createRule({ triggerSpec: { conditions: [leaf(1)] } })).createRule;
-      const tooMany = refusal(await t.gql(UPDATE_RULE, { id: rule.id, input: { triggerSpec: { conditions: Array.from({ length: 1000 }, (_, i) => leaf(i)) } } }));
+      const tooMany = refusal(
+        await t.gql(UPDATE_RULE, { id: rule.id, input: { triggerSpec: { conditions: Array.from({ length: 1000 }, (_, i) => leaf(i)) } } }),
+      );
       expect(tooMany.extensions?.specPath).toBe('triggerSpec.conditions[999]');
-      const tooBig = refusal(await t.gql(UPDATE_RULE, { id: rule.id, input: { triggerSpec: { field: 'x', op: 'in', value: Array.from({ length: 257 }, () => 'x'.repeat(1020)) } } }));
+      const tooBig = refusal(
+        await t.gql(UPDATE_RULE, { id: rule.id, input: { triggerSpec: { field: 'x', op: 'in', value: Array.from({ length: 257 }, () => 'x'.repeat(1020)) } } }),
+      );
       expect(tooBig.extensions?.specPath).toBe('triggerSpec');
       const stored = ok(await t.gql(`query($id: ID!) { rule(id: $id) { triggerSpec } }`, { id: rule.id })).rule;
       expect(stored.triggerSpec).toEqual(rule.triggerSpec);
@@ -119,12 +141,36 @@ describe.each(backends())('input checks (%s)', (backend) => {
       ['a name with a lone surrogate', { name: LONE }, 'field', 'input.name', /lone surrogate U\+D800/],
       ['a description with a lone low surrogate', { description: 'x\udc00' }, 'field', 'input.description', /lone surrogate U\+DC00/],
       ['createdBy with U+0000', { createdBy: NUL }, 'field', 'input.createdBy', /U\+0000/],
-      ['a condition field with U+0000', { triggerSpec: { conditions: [{ field: NUL, op: 'exists' }] } }, 'specPath', 'triggerSpec.conditions[0].field', /U\+0000/],
-      ['a condition value with a lone surrogate', { triggerSpec: { conditions: [leaf(1), { field: 'a', op: '==', value: LONE }] } }, 'specPath', 'triggerSpec.conditions[1].value', /lone surrogate/],
+      [
+        'a condition field with U+0000',
+        { triggerSpec: { conditions: [{ field: NUL, op: 'exists' }] } },
+        'specPath',
+        'triggerSpec.conditions[0].field',
+        /U\+0000/,
+      ],
+      [
+        'a condition value with a lone surrogate',
+        { triggerSpec: { conditions: [leaf(1), { field: 'a', op: '==', value: LONE }] } },
+        'specPath',
+        'triggerSpec.conditions[1].value',
+        /lone surrogate/,
+      ],
       ['a string deep in a condition list', { triggerSpec: { field: 'a', op: 'in', value: ['ok', [NUL]] } }, 'specPath', 'triggerSpec.value[1][0]', /U\+0000/],
       ['a key of the trigger spec', { triggerSpec: { conditions: [], [NUL]: 1 } }, 'specPath', 'triggerSpec["a\\u0000b"]', /the key: U\+0000/],
-      ['a key deep in the action body', { actionSpec: { endpoint: 'https://example.com/h', method: 'POST', body: { ok: { [LONE]: 1 } } } }, 'specPath', 'actionSpec.body.ok["a\\ud800b"]', /the key: a lone surrogate/],
-      ['an action header value', { actionSpec: { endpoint: 'https://example.com/h', headers: { 'x-a': LONE } } }, 'specPath', 'actionSpec.headers.x-a', /lone surrogate/],
+      [
+        'a key deep in the action body',
+        { actionSpec: { endpoint: 'https://example.com/h', method: 'POST', body: { ok: { [LONE]: 1 } } } },
+        'specPath',
+        'actionSpec.body.ok["a\\ud800b"]',
+        /the key: a lone surrogate/,
+      ],
+      [
+        'an action header value',
+        { actionSpec: { endpoint: 'https://example.com/h', headers: { 'x-a': LONE } } },
+        'specPath',
+        'actionSpec.headers.x-a',
+        /lone surrogate/,
+      ],
     ])('refuses %s', async (_label, input, key, path, message) => {
       const error = refusal(await createRule({ triggerSpec: { conditions: [] }, ...input }));
       expect(error.extensions?.[key]).toBe(path);
@@ -142,9 +188,11 @@ describe.each(backends())('input checks (%s)', (backend) => {
 
     it('well-formed text beyond the BMP and other control characters are kept', async () => {
       const text = 'emoji 😀, tab\t, bell\u0007, é';
-      const created = ok(await t.gql(`mutation($input: CreateRuleInput!) { createRule(input: $input) { name description triggerSpec } }`, {
-        input: { name: unique(text), description: text, triggerSpec: { field: 'msg', op: '==', value: text }, actionSpec: webhook() },
-      })).createRule;
+      const created = ok(
+        await t.gql(`mutation($input: CreateRuleInput!) { createRule(input: $input) { name description triggerSpec } }`, {
+          input: { name: unique(text), description: text, triggerSpec: { field: 'msg', op: '==', value: text }, actionSpec: webhook() },
+        }),
+      ).createRule;
       expect(created.description).toBe(text);
       expect(created.triggerSpec.value).toBe(text);
     });
@@ -158,14 +206,22 @@ describe.each(backends())('input checks (%s)', (backend) => {
       ).createRule;
       expect(created.actionSpec.params).toEqual(odd);
       const updated = ok(
-        await t.gql(`mutation($id: ID!, $input: UpdateRuleInput!) { updateRule(id: $id, input: $input) { actionSpec } }`, { id: created.id, input: { actionSpec: { ...webhook(), body: odd } } }),
+        await t.gql(`mutation($id: ID!, $input: UpdateRuleInput!) { updateRule(id: $id, input: $input) { actionSpec } }`, {
+          id: created.id,
+          input: { actionSpec: { ...webhook(), body: odd } },
+        }),
       ).updateRule;
       expect(updated.actionSpec.body).toEqual(odd);
       const read = ok(await t.gql(`query($id: ID!) { rule(id: $id) { actionSpec } }`, { id: created.id })).rule;
       expect(read.actionSpec.body).toEqual(odd);
       const api = ok(
         await t.gql(`mutation($input: CreateApiDefinitionInput!) { createApiDefinition(input: $input) { id paramSchema } }`, {
-          input: { name: unique('odd schema'), kind: 'SCRIPT', source: 'function main(params) {\n  return params;\n}\n', paramSchema: { type: 'object', properties: { constructor: { type: 'string' }, __entity: { type: 'boolean' } } } },
+          input: {
+            name: unique('odd schema'),
+            kind: 'SCRIPT',
+            source: 'function main(params) {\n  return params;\n}\n',
+            paramSchema: { type: 'object', properties: { constructor: { type: 'string' }, __entity: { type: 'boolean' } } },
+          },
         }),
       ).createApiDefinition;
       expect(Object.keys(api.paramSchema.properties)).toEqual(['constructor', '__entity']);
@@ -178,8 +234,18 @@ describe.each(backends())('input checks (%s)', (backend) => {
       ['a name with U+0000', { ...SCRIPT, name: NUL }, 'field', 'input.name'],
       ['a description with a lone surrogate', { ...SCRIPT, description: LONE }, 'field', 'input.description'],
       ['a script source with U+0000', { ...SCRIPT, source: `// ${NUL}\n${SOURCE}` }, 'field', 'input.source'],
-      ['an httpSpec param with a lone surrogate', { ...HTTP, httpSpec: { url: 'https://example.com/api', params: { q: LONE } } }, 'specPath', 'input.httpSpec.params.q'],
-      ['a paramSchema key with U+0000', { ...SCRIPT, paramSchema: { type: 'object', properties: { [NUL]: { type: 'string' } } } }, 'specPath', 'input.paramSchema.properties["a\\u0000b"]'],
+      [
+        'an httpSpec param with a lone surrogate',
+        { ...HTTP, httpSpec: { url: 'https://example.com/api', params: { q: LONE } } },
+        'specPath',
+        'input.httpSpec.params.q',
+      ],
+      [
+        'a paramSchema key with U+0000',
+        { ...SCRIPT, paramSchema: { type: 'object', properties: { [NUL]: { type: 'string' } } } },
+        'specPath',
+        'input.paramSchema.properties["a\\u0000b"]',
+      ],
     ])('createApiDefinition refuses %s', async (_label, input, key, path) => {
       const error = refusal(await t.gql(CREATE_API, { input: { name: unique('api'), ...input } }));
       expect(error.extensions?.[key]).toBe(path);

@@ -17,7 +17,11 @@ const TOO_DEEP = (root: string) => `${root}${'.a'.repeat(64)}: nested deeper tha
 
 /** A GraphQL request whose variables are given as text, so they can hold 1e400 or 100,000 levels. */
 async function rawGql(app: App, query: string, variablesText: string): Promise<GraphQLResponse> {
-  const response = await fetch(app.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"query":${JSON.stringify(query)},"variables":${variablesText}}` });
+  const response = await fetch(app.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: `{"query":${JSON.stringify(query)},"variables":${variablesText}}`,
+  });
   return { ...(await response.json()), status: response.status };
 }
 
@@ -53,33 +57,74 @@ describe.each(backends())('JSON input shapes (%s)', (backend) => {
     expect(ran.status).toBe('SUCCESS');
     expect(JSON.stringify(ran.payload)).toBe(nestedText(64));
     // Arrays count as levels too; a scalar at the top is level 0.
-    badInput(await rawGql(app, query, `{"id":"${ruleId}","p":{"list":${'['.repeat(64)}${']'.repeat(64)}}}`), `payload.list${'[0]'.repeat(63)}: nested deeper than 64 levels`, `payload.list${'[0]'.repeat(63)}`);
+    badInput(
+      await rawGql(app, query, `{"id":"${ruleId}","p":{"list":${'['.repeat(64)}${']'.repeat(64)}}}`),
+      `payload.list${'[0]'.repeat(63)}: nested deeper than 64 levels`,
+      `payload.list${'[0]'.repeat(63)}`,
+    );
     expect(ok(await rawGql(app, query, `{"id":"${ruleId}","p":7}`)).triggerRule.payload).toBe(7);
   });
 
   it('a number out of the double range is refused, not matched as Infinity and stored as null', async () => {
     const query = `mutation($id: ID!, $p: JSON) { triggerRule(ruleId: $id, payload: $p) { id status payload } }`;
-    badInput(await rawGql(app, query, `{"id":"${ruleId}","p":{"cpu":{"values":[1,2,3,1e400]}}}`), 'payload.cpu.values[3]: a number out of the double range (not finite)', 'payload.cpu.values[3]');
+    badInput(
+      await rawGql(app, query, `{"id":"${ruleId}","p":{"cpu":{"values":[1,2,3,1e400]}}}`),
+      'payload.cpu.values[3]: a number out of the double range (not finite)',
+      'payload.cpu.values[3]',
+    );
     badInput(await rawGql(app, query, `{"id":"${ruleId}","p":-1e400}`), 'payload: a number out of the double range (not finite)', 'payload');
-    badInput(await rawGql(app, query, `{"id":"${ruleId}","p":{"odd key":1e999}}`), 'payload["odd key"]: a number out of the double range (not finite)', 'payload["odd key"]');
+    badInput(
+      await rawGql(app, query, `{"id":"${ruleId}","p":{"odd key":1e999}}`),
+      'payload["odd key"]: a number out of the double range (not finite)',
+      'payload["odd key"]',
+    );
   });
 
   it('every JSON argument is checked: simulateRule, publishEvent, executeApi, specs, literals in the document', async () => {
     const deep = nestedText(65);
-    badInput(await rawGql(app, `mutation($p: JSON) { simulateRule(ruleId: "${UNKNOWN_ID}", payload: $p) { conditionMet } }`, `{"p":${deep}}`), TOO_DEEP('payload'), `payload${'.a'.repeat(64)}`);
-    badInput(await rawGql(app, `mutation($e: JSON!) { publishEvent(event: $e) { matched } }`, `{"e":${nestedText(50_000)}}`), TOO_DEEP('event'), `event${'.a'.repeat(64)}`);
-    badInput(await rawGql(app, `mutation($p: JSON, $i: JSON) { executeApi(apiId: "${UNKNOWN_ID}", params: $p, input: $i) { id } }`, `{"p":{"n":1},"i":{"x":1e400}}`), 'input.x: a number out of the double range (not finite)', 'input.x');
-    badInput(await rawGql(app, `mutation($p: JSON) { executeApi(apiId: "${UNKNOWN_ID}", params: $p) { id } }`, `{"p":${deep}}`), TOO_DEEP('params'), `params${'.a'.repeat(64)}`);
     badInput(
-      await rawGql(app, `mutation($input: CreateRuleInput!) { createRule(input: $input) { id } }`, `{"input":{"name":"deep","triggerSpec":{"conditions":[]},"actionSpec":{"type":"webhook","endpoint":"http://127.0.0.1:9/x","body":{"v":1e400}}}}`),
+      await rawGql(app, `mutation($p: JSON) { simulateRule(ruleId: "${UNKNOWN_ID}", payload: $p) { conditionMet } }`, `{"p":${deep}}`),
+      TOO_DEEP('payload'),
+      `payload${'.a'.repeat(64)}`,
+    );
+    badInput(
+      await rawGql(app, `mutation($e: JSON!) { publishEvent(event: $e) { matched } }`, `{"e":${nestedText(50_000)}}`),
+      TOO_DEEP('event'),
+      `event${'.a'.repeat(64)}`,
+    );
+    badInput(
+      await rawGql(app, `mutation($p: JSON, $i: JSON) { executeApi(apiId: "${UNKNOWN_ID}", params: $p, input: $i) { id } }`, `{"p":{"n":1},"i":{"x":1e400}}`),
+      'input.x: a number out of the double range (not finite)',
+      'input.x',
+    );
+    badInput(
+      await rawGql(app, `mutation($p: JSON) { executeApi(apiId: "${UNKNOWN_ID}", params: $p) { id } }`, `{"p":${deep}}`),
+      TOO_DEEP('params'),
+      `params${'.a'.repeat(64)}`,
+    );
+    badInput(
+      await rawGql(
+        app,
+        `mutation($input: CreateRuleInput!) { createRule(input: $input) { id } }`,
+        `{"input":{"name":"deep","triggerSpec":{"conditions":[]},"actionSpec":{"type":"webhook","endpoint":"http://127.0.0.1:9/x","body":{"v":1e400}}}}`,
+      ),
       'actionSpec.body.v: a number out of the double range (not finite)',
       'input.actionSpec.body.v',
       'actionSpec.body.v',
     );
-    badInput(await rawGql(app, `mutation($t: JSON) { updateRule(id: "${ruleId}", input: { triggerSpec: $t }) { id } }`, `{"t":${deep}}`), TOO_DEEP('triggerSpec'), `input.triggerSpec${'.a'.repeat(64)}`, `triggerSpec${'.a'.repeat(64)}`);
+    badInput(
+      await rawGql(app, `mutation($t: JSON) { updateRule(id: "${ruleId}", input: { triggerSpec: $t }) { id } }`, `{"t":${deep}}`),
+      TOO_DEEP('triggerSpec'),
+      `input.triggerSpec${'.a'.repeat(64)}`,
+      `triggerSpec${'.a'.repeat(64)}`,
+    );
     const literal = `${'{a: '.repeat(65)}1${'}'.repeat(65)}`;
     badInput(await app.gql(`mutation { triggerRule(ruleId: "${ruleId}", payload: ${literal}) { id } }`), TOO_DEEP('payload'), `payload${'.a'.repeat(64)}`);
-    badInput(await app.gql(`mutation { triggerRule(ruleId: "${ruleId}", payload: {v: 1e400}) { id } }`), 'payload.v: a number out of the double range (not finite)', 'payload.v');
+    badInput(
+      await app.gql(`mutation { triggerRule(ruleId: "${ruleId}", payload: {v: 1e400}) { id } }`),
+      'payload.v: a number out of the double range (not finite)',
+      'payload.v',
+    );
   });
 
   it('a webhook answer nested 20,000 levels deep, or holding 1e400, is stored as its text and the run finishes', async () => {
@@ -106,7 +151,9 @@ describe.each(backends())('JSON input shapes (%s)', (backend) => {
       return deep;
     }`;
     const created = ok<{ createApiDefinition: { id: string } }>(
-      await app.gql(`mutation($input: CreateApiDefinitionInput!) { createApiDefinition(input: $input) { id } }`, { input: { name: `deep ${Date.now()}`, kind: 'SCRIPT', source } }),
+      await app.gql(`mutation($input: CreateApiDefinitionInput!) { createApiDefinition(input: $input) { id } }`, {
+        input: { name: `deep ${Date.now()}`, kind: 'SCRIPT', source },
+      }),
     ).createApiDefinition;
     const run = ok<{ executeApi: { status: string; output: unknown; logs: { message: string; data: unknown }[] } }>(
       await app.gql(`mutation($id: ID!) { executeApi(apiId: $id) { status output logs { message data } } }`, { id: created.id }),

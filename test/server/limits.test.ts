@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok, startFreshApp, type TestApp } from '../support/harness.js';
 
 const RULE_FIELDS = 'id name description triggerType triggerSpec actionType actionSpec active createdBy createdAt updatedAt';
-const API_FIELDS = 'id name description kind source httpSpec paramSchema runtimePolicy { timeoutMs memoryLimitMb allowNetwork allowedHosts } active createdBy createdAt updatedAt';
+const API_FIELDS =
+  'id name description kind source httpSpec paramSchema runtimePolicy { timeoutMs memoryLimitMb allowNetwork allowedHosts } active createdBy createdAt updatedAt';
 
 /** `{ __type(name: "Rule") { ofType { ofType { ... name } } } }`: `depth` fields deep, no lists (so cost stays low). */
 function deepQuery(depth: number): string {
@@ -26,7 +27,12 @@ describe('limits with the default settings', () => {
           input: {
             name: `limits-${i}`,
             description: 'a rule for the limits test',
-            triggerSpec: { conditions: [{ field: 'cpu', op: '>', value: 80 }, { conditions: [{ field: 'host', op: 'starts_with', value: 'web' }], logic: 'OR' }] },
+            triggerSpec: {
+              conditions: [
+                { field: 'cpu', op: '>', value: 80 },
+                { conditions: [{ field: 'host', op: 'starts_with', value: 'web' }], logic: 'OR' },
+              ],
+            },
             actionSpec: { type: 'webhook', endpoint: 'http://127.0.0.1:9/hook', method: 'POST', body: { cpu: '{{payload.cpu}}' } },
           },
         }),
@@ -67,7 +73,9 @@ describe('limits with the default settings', () => {
 
   it('lets the GraphiQL introspection query through', async () => {
     const { getIntrospectionQuery } = await import('graphql');
-    const data = ok(await app.gql(getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, inputValueDeprecation: true })));
+    const data = ok(
+      await app.gql(getIntrospectionQuery({ descriptions: true, specifiedByUrl: true, directiveIsRepeatable: true, inputValueDeprecation: true })),
+    );
     expect(data.__schema.queryType.name).toBe('Query');
   });
 
@@ -80,7 +88,8 @@ describe('limits with the default settings', () => {
 
   it('refuses more aliases than MAX_ALIASES (30)', async () => {
     // armor does not count aliases of __typename, so these alias a real field.
-    const aliases = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: rule(id: "00000000-0000-4000-8000-00000000000${i % 10}") { id }`).join(' ')} }`;
+    const aliases = (n: number) =>
+      `{ ${Array.from({ length: n }, (_, i) => `a${i}: rule(id: "00000000-0000-4000-8000-00000000000${i % 10}") { id }`).join(' ')} }`;
     ok(await app.gql(aliases(10)));
     const response = await app.gql(aliases(40));
     expect(response.data ?? null).toBeNull();
@@ -142,10 +151,20 @@ describe('body cap (MAX_REQUEST_BYTES=2048)', () => {
   };
 
   it('serves a chunked body under the cap, JSON or GraphQL text', async () => {
-    const json = await fetch(app.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chunked(JSON.stringify({ query: '{ __typename }' })), duplex: 'half' } as RequestInit);
+    const json = await fetch(app.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: chunked(JSON.stringify({ query: '{ __typename }' })),
+      duplex: 'half',
+    } as RequestInit);
     expect(json.status).toBe(200);
     expect(await json.json()).toEqual({ data: { __typename: 'Query' } });
-    const text = await fetch(app.url, { method: 'POST', headers: { 'content-type': 'application/graphql' }, body: chunked('{ __typename }'), duplex: 'half' } as RequestInit);
+    const text = await fetch(app.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/graphql' },
+      body: chunked('{ __typename }'),
+      duplex: 'half',
+    } as RequestInit);
     expect(text.status).toBe(200);
     expect(await text.json()).toEqual({ data: { __typename: 'Query' } });
   });

@@ -221,7 +221,8 @@ describe.each(backends())('graphql-ws limits (%s)', (backend) => {
       try {
         const ids = Array.from({ length: SLOW_SUBSCRIPTIONS }, (_, i) => `slow-${i}`);
         for (const id of ids) slow.subscribe(id, LOGS);
-        const linesOf = (id: string, runId: string) => slow.messages.filter((x) => x.id === id && x.type === 'next' && x.payload.data.actionLogs.executionId === runId);
+        const linesOf = (id: string, runId: string) =>
+          slow.messages.filter((x) => x.id === id && x.type === 'next' && x.payload.data.actionLogs.executionId === runId);
         // Every subscription is in place once each has seen a line of a probe run.
         for (let attempt = 0; ; attempt++) {
           const probe = await runScript(app, apiId, 1);

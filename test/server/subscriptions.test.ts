@@ -99,7 +99,12 @@ function fixture(backend: Backend, env: Record<string, string> = {}) {
   }
 
   async function trigger(ruleId: string, wait: boolean, app: TestApp = state.app): Promise<ExecutionRow> {
-    const data = ok(await app.gql(`mutation($id: ID!, $wait: Boolean) { triggerRule(ruleId: $id, payload: { n: 1 }, wait: $wait) { ${EXECUTION_FIELDS} } }`, { id: ruleId, wait }));
+    const data = ok(
+      await app.gql(`mutation($id: ID!, $wait: Boolean) { triggerRule(ruleId: $id, payload: { n: 1 }, wait: $wait) { ${EXECUTION_FIELDS} } }`, {
+        id: ruleId,
+        wait,
+      }),
+    );
     return data.triggerRule as ExecutionRow;
   }
 
@@ -248,8 +253,12 @@ describe.each(backends())('subscriptions (%s)', (backend) => {
       await client?.dispose();
     });
     const logs = (filter: Record<string, string>) => {
-      const args = Object.keys(filter).map((key) => `${key}: $${key}`).join(', ');
-      const params = Object.keys(filter).map((key) => `$${key}: ID`).join(', ');
+      const args = Object.keys(filter)
+        .map((key) => `${key}: $${key}`)
+        .join(', ');
+      const params = Object.keys(filter)
+        .map((key) => `$${key}: ID`)
+        .join(', ');
       const query = params ? `subscription(${params}) { actionLogs(${args}) { ${LOG_FIELDS} } }` : `subscription { actionLogs { ${LOG_FIELDS} } }`;
       const subscription = subscribeWs<LogLine>(client, query, filter, 20_000);
       opened.push(subscription as LiveSubscription<unknown>);
@@ -315,7 +324,12 @@ describe.each(backends())('subscriptions (%s)', (backend) => {
       const other = await createRule('updates other', webhook('/json'));
       const client = wsClient(state.app.url);
       try {
-        const updates = subscribeWs<ExecutionRow>(client, `subscription($id: ID) { executionUpdates(ruleId: $id) { ${EXECUTION_FIELDS} } }`, { id: slow }, 20_000);
+        const updates = subscribeWs<ExecutionRow>(
+          client,
+          `subscription($id: ID) { executionUpdates(ruleId: $id) { ${EXECUTION_FIELDS} } }`,
+          { id: slow },
+          20_000,
+        );
         await settled(client);
         const running = await trigger(slow, false);
         expect(running.status).toBe('RUNNING');

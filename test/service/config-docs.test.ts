@@ -19,7 +19,8 @@ describe('configuration documents', () => {
     const defaults: Record<string, string> = {};
     for (const m of example.matchAll(/^#\s*([A-Z][A-Z0-9_]*)=(.*)$/gm)) {
       const [, name, value] = m as unknown as [string, string, string];
-      if ((CONFIG_VARIABLES as string[]).includes(name) && !(name in defaults) && !['DATABASE_URL', 'REDIS_URL', 'OUTBOUND_ALLOWLIST'].includes(name)) defaults[name] = value;
+      if ((CONFIG_VARIABLES as string[]).includes(name) && !(name in defaults) && !['DATABASE_URL', 'REDIS_URL', 'OUTBOUND_ALLOWLIST'].includes(name))
+        defaults[name] = value;
     }
     expect(loadConfig({ ...defaults, LOG_PRETTY: 'false' })).toEqual(loadConfig({ LOG_PRETTY: 'false' }));
   });

@@ -34,7 +34,16 @@ describe('loadConfig', () => {
   });
 
   it('knows every variable of SPEC.md "Operations"', () => {
-    for (const name of ['PORT', 'HOST', 'DATABASE_URL', 'REDIS_URL', 'OUTBOUND_ALLOWLIST', 'MAX_CASCADE_DEPTH', 'SCRIPT_MAX_TIMEOUT_MS', 'SCRIPT_MAX_MEMORY_MB']) {
+    for (const name of [
+      'PORT',
+      'HOST',
+      'DATABASE_URL',
+      'REDIS_URL',
+      'OUTBOUND_ALLOWLIST',
+      'MAX_CASCADE_DEPTH',
+      'SCRIPT_MAX_TIMEOUT_MS',
+      'SCRIPT_MAX_MEMORY_MB',
+    ]) {
       expect(CONFIG_VARIABLES).toContain(name);
     }
     expect(CONFIG_VARIABLES).toContain('LOG_LEVEL');

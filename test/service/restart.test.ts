@@ -8,7 +8,8 @@ import { backends, createTestDatabase, ok, startApp, type TestApp, type TestData
  */
 
 const RULE_FIELDS = 'id name description triggerType triggerSpec actionSpec actionType active createdBy createdAt updatedAt';
-const API_FIELDS = 'id name description kind source httpSpec paramSchema active createdBy createdAt updatedAt runtimePolicy { timeoutMs memoryLimitMb allowNetwork allowedHosts }';
+const API_FIELDS =
+  'id name description kind source httpSpec paramSchema active createdBy createdAt updatedAt runtimePolicy { timeoutMs memoryLimitMb allowNetwork allowedHosts }';
 
 const READ_ALL = `{
   rules(first: 100) { totalCount edges { cursor node { ${RULE_FIELDS} } } }
@@ -60,7 +61,13 @@ describe.each(backends())('the app restarted keeps its data (%s)', (backend) => 
         input: {
           name: 'High CPU',
           description: 'über 80 % — unicode survives',
-          triggerSpec: { conditions: [{ field: 'cpu', op: '>', value: 80 }, { field: 'tags', op: 'contains', value: 'prod' }], logic: 'and' },
+          triggerSpec: {
+            conditions: [
+              { field: 'cpu', op: '>', value: 80 },
+              { field: 'tags', op: 'contains', value: 'prod' },
+            ],
+            logic: 'and',
+          },
           actionSpec: { type: 'api_script', api_id: api.id, input: { cpu: '{{payload.cpu}}' } },
           createdBy: 'restart test',
         },
@@ -69,7 +76,13 @@ describe.each(backends())('the app restarted keeps its data (%s)', (backend) => 
     ruleId = rule.id;
     ok(
       await app.gql(`mutation($input: CreateRuleInput!) { createRule(input: $input) { id } }`, {
-        input: { name: 'nightly', triggerType: 'SCHEDULE', triggerSpec: { cron: '0 3 * * *', timezone: 'Europe/Berlin' }, actionSpec: { endpoint: 'https://example.com' }, active: false },
+        input: {
+          name: 'nightly',
+          triggerType: 'SCHEDULE',
+          triggerSpec: { cron: '0 3 * * *', timezone: 'Europe/Berlin' },
+          actionSpec: { endpoint: 'https://example.com' },
+          active: false,
+        },
       }),
     );
     deletedId = ok(
@@ -111,7 +124,9 @@ describe.each(backends())('the app restarted keeps its data (%s)', (backend) => 
   });
 
   it('keeps enforcing names and writing after the restart, and across a second restart', async () => {
-    const duplicate = await app!.gql(`mutation { createRule(input: { name: "High CPU", triggerSpec: { field: "a", op: "exists" }, actionSpec: { endpoint: "https://example.com" } }) { id } }`);
+    const duplicate = await app!.gql(
+      `mutation { createRule(input: { name: "High CPU", triggerSpec: { field: "a", op: "exists" }, actionSpec: { endpoint: "https://example.com" } }) { id } }`,
+    );
     expect(duplicate.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(duplicate.errors?.[0]?.message).toContain('input.name');
     ok(await app!.gql(`mutation($id: ID!) { updateRule(id: $id, input: { active: false }) { id } }`, { id: ruleId }));

@@ -38,7 +38,8 @@ async function breakingChanges(): Promise<BreakingChange[]> {
 
 async function pending(): Promise<string[]> {
   const list: unknown = JSON.parse(await readFile(path.join(contractDir, 'pending.json'), 'utf8'));
-  if (!Array.isArray(list) || !list.every((e) => typeof e === 'string')) throw new Error('contract/pending.json must be an array of schema coordinates (strings)');
+  if (!Array.isArray(list) || !list.every((e) => typeof e === 'string'))
+    throw new Error('contract/pending.json must be an array of schema coordinates (strings)');
   return list;
 }
 

@@ -97,10 +97,14 @@ describe.concurrent('a bad setting stops the start with one clear line', () => {
     ['GRAPHIQL=maybe', { GRAPHIQL: 'maybe' }, ['GRAPHIQL']],
   ];
 
-  it.each(CASES)('%s', async (_label, env, texts) => {
-    const outcome = await runService({ EMBEDDED_DATA_DIR: path.join(dir, 'never-used'), ...env });
-    expectClearStop(outcome, ...texts);
-  }, SPAWN_TIMEOUT_MS + 10_000);
+  it.each(CASES)(
+    '%s',
+    async (_label, env, texts) => {
+      const outcome = await runService({ EMBEDDED_DATA_DIR: path.join(dir, 'never-used'), ...env });
+      expectClearStop(outcome, ...texts);
+    },
+    SPAWN_TIMEOUT_MS + 10_000,
+  );
 });
 
 describe.concurrent('an unreachable database stops the start with one clear line', () => {
@@ -119,46 +123,70 @@ describe.concurrent('an unreachable database stops the start with one clear line
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('DATABASE_URL where nothing listens: names the database, hides the password', async () => {
-    const outcome = await runService({ DATABASE_URL: 'postgresql://postgres:s3cret-pw@127.0.0.1:1/nope' });
-    const line = expectClearStop(outcome, '127.0.0.1:1');
-    expect(line).toMatch(/connect/i);
-    expect(outcome.stderr + outcome.stdout).not.toContain('s3cret-pw');
-  }, SPAWN_TIMEOUT_MS + 10_000);
+  it(
+    'DATABASE_URL where nothing listens: names the database, hides the password',
+    async () => {
+      const outcome = await runService({ DATABASE_URL: 'postgresql://postgres:s3cret-pw@127.0.0.1:1/nope' });
+      const line = expectClearStop(outcome, '127.0.0.1:1');
+      expect(line).toMatch(/connect/i);
+      expect(outcome.stderr + outcome.stdout).not.toContain('s3cret-pw');
+    },
+    SPAWN_TIMEOUT_MS + 10_000,
+  );
 
-  it('DATABASE_URL with a host that does not resolve', async () => {
-    const outcome = await runService({ DATABASE_URL: 'postgresql://postgres@no-such-host.invalid:5432/nope' });
-    expectClearStop(outcome, 'no-such-host.invalid');
-  }, SPAWN_TIMEOUT_MS + 10_000);
+  it(
+    'DATABASE_URL with a host that does not resolve',
+    async () => {
+      const outcome = await runService({ DATABASE_URL: 'postgresql://postgres@no-such-host.invalid:5432/nope' });
+      expectClearStop(outcome, 'no-such-host.invalid');
+    },
+    SPAWN_TIMEOUT_MS + 10_000,
+  );
 
-  it('EMBEDDED_DATA_DIR pointing at a regular file: names the directory', async () => {
-    const file = path.join(dir, 'a-file');
-    const outcome = await runService({ EMBEDDED_DATA_DIR: file });
-    expectClearStop(outcome, file);
-  }, SPAWN_TIMEOUT_MS + 10_000);
+  it(
+    'EMBEDDED_DATA_DIR pointing at a regular file: names the directory',
+    async () => {
+      const file = path.join(dir, 'a-file');
+      const outcome = await runService({ EMBEDDED_DATA_DIR: file });
+      expectClearStop(outcome, file);
+    },
+    SPAWN_TIMEOUT_MS + 10_000,
+  );
 
-  it('EMBEDDED_DATA_DIR below a regular file: names the directory', async () => {
-    const below = path.join(dir, 'a-file', 'pglite');
-    const outcome = await runService({ EMBEDDED_DATA_DIR: below });
-    expectClearStop(outcome, below);
-  }, SPAWN_TIMEOUT_MS + 10_000);
+  it(
+    'EMBEDDED_DATA_DIR below a regular file: names the directory',
+    async () => {
+      const below = path.join(dir, 'a-file', 'pglite');
+      const outcome = await runService({ EMBEDDED_DATA_DIR: below });
+      expectClearStop(outcome, below);
+    },
+    SPAWN_TIMEOUT_MS + 10_000,
+  );
 
-  it('EMBEDDED_DATA_DIR in use by another running service: names the directory', async () => {
-    const database = await createTestDatabase('embedded');
-    holder = { database, app: await startApp(database) };
-    const dataDir = database.env.EMBEDDED_DATA_DIR!;
-    const outcome = await runService({ EMBEDDED_DATA_DIR: dataDir });
-    expectClearStop(outcome, dataDir, 'in use');
-    // The running one is not disturbed.
-    const response = await holder.app.gql('{ rules(first: 1) { totalCount } }');
-    expect(response.errors).toBeUndefined();
-  }, SPAWN_TIMEOUT_MS + 60_000);
+  it(
+    'EMBEDDED_DATA_DIR in use by another running service: names the directory',
+    async () => {
+      const database = await createTestDatabase('embedded');
+      holder = { database, app: await startApp(database) };
+      const dataDir = database.env.EMBEDDED_DATA_DIR!;
+      const outcome = await runService({ EMBEDDED_DATA_DIR: dataDir });
+      expectClearStop(outcome, dataDir, 'in use');
+      // The running one is not disturbed.
+      const response = await holder.app.gql('{ rules(first: 1) { totalCount } }');
+      expect(response.errors).toBeUndefined();
+    },
+    SPAWN_TIMEOUT_MS + 60_000,
+  );
 
-  it('PORT already taken: one line naming the address', async () => {
-    busyPort = createServer();
-    await new Promise<void>((resolve) => busyPort!.listen(0, '127.0.0.1', () => resolve()));
-    const port = (busyPort.address() as { port: number }).port;
-    const outcome = await runService({ PORT: String(port), EMBEDDED_DATA_DIR: path.join(dir, 'port-test') });
-    expectClearStop(outcome, String(port));
-  }, SPAWN_TIMEOUT_MS + 10_000);
+  it(
+    'PORT already taken: one line naming the address',
+    async () => {
+      busyPort = createServer();
+      await new Promise<void>((resolve) => busyPort!.listen(0, '127.0.0.1', () => resolve()));
+      const port = (busyPort.address() as { port: number }).port;
+      const outcome = await runService({ PORT: String(port), EMBEDDED_DATA_DIR: path.join(dir, 'port-test') });
+      expectClearStop(outcome, String(port));
+    },
+    SPAWN_TIMEOUT_MS + 10_000,
+  );
 });

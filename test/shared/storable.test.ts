@@ -55,7 +55,11 @@ describe('bounded references', () => {
       event: { eventId: 'e', source: 's'.repeat(70_000) },
     });
     expect(size(cut)).toBeLessThanOrEqual(MAX_REFERENCES_BYTES);
-    expect(cut).toEqual({ trigger: { window: { tested: 'filter', field: 'x', operator: '==', condition_evaluated: false } }, event: { eventId: 'e' }, truncated: true });
+    expect(cut).toEqual({
+      trigger: { window: { tested: 'filter', field: 'x', operator: '==', condition_evaluated: false } },
+      event: { eventId: 'e' },
+      truncated: true,
+    });
   });
 
   it('counts bytes, not characters', () => {
@@ -67,7 +71,13 @@ describe('bounded references', () => {
 
 describe('store errors in logs', () => {
   it('keep the SQLSTATE and the kind of error, never the text, detail or statement', () => {
-    const error = Object.assign(new Error('invalid input syntax for type json'), { code: '22P02', detail: 'secret value', where: 'JSON data, line 1: {"k":"secret', query: 'UPDATE executions', parameters: ['secret'] });
+    const error = Object.assign(new Error('invalid input syntax for type json'), {
+      code: '22P02',
+      detail: 'secret value',
+      where: 'JSON data, line 1: {"k":"secret',
+      query: 'UPDATE executions',
+      parameters: ['secret'],
+    });
     expect(storeErrorFields(error)).toEqual({ pgCode: '22P02', errorKind: 'Error' });
     expect(storeErrorFields('boom')).toEqual({ pgCode: null, errorKind: 'string' });
   });

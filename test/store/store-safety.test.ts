@@ -54,7 +54,8 @@ async function refuseMarked(sql: Sql, table: string, column: string): Promise<()
 }
 
 async function createScript(t: TestApp, source: string) {
-  return ok<{ createApiDefinition: { id: string; name: string } }>(await t.gql(CREATE_API, { input: { name: unique('script'), kind: 'SCRIPT', source } })).createApiDefinition;
+  return ok<{ createApiDefinition: { id: string; name: string } }>(await t.gql(CREATE_API, { input: { name: unique('script'), kind: 'SCRIPT', source } }))
+    .createApiDefinition;
 }
 
 async function storedRuns(t: TestApp, apiId: string) {
@@ -115,8 +116,13 @@ describe.each(backends())('store safety (%s)', (backend) => {
       expect((await getExecution(t, e.id))!.payload).toEqual(payload);
 
       const tag = unique('dirty');
-      const eventRule = await createRule(t, { triggerSpec: { conditions: [{ field: 'tag', op: '==', value: tag }] }, actionSpec: { endpoint: `${sink.url}/json` } });
-      const published = ok(await t.gql(`mutation($event: JSON!) { publishEvent(event: $event) { executions { id ruleId } } }`, { event: { tag, text: `e${NUL}${LONE}` } })).publishEvent;
+      const eventRule = await createRule(t, {
+        triggerSpec: { conditions: [{ field: 'tag', op: '==', value: tag }] },
+        actionSpec: { endpoint: `${sink.url}/json` },
+      });
+      const published = ok(
+        await t.gql(`mutation($event: JSON!) { publishEvent(event: $event) { executions { id ruleId } } }`, { event: { tag, text: `e${NUL}${LONE}` } }),
+      ).publishEvent;
       // Rules of the other tests meet every event; this one is the tag's.
       const started = published.executions.find((x: { ruleId: string }) => x.ruleId === eventRule.id);
       expect(started).toBeDefined();
@@ -183,9 +189,9 @@ describe.each(backends())('store safety (%s)', (backend) => {
         const root = await createRule(t, { actionSpec: { type: 'trigger_rule', rule_id: child.id } });
         const e = await trigger(t, root.id);
         expect(e.status, JSON.stringify(e)).toBe('SUCCESS');
-        const rows = ok(await t.gql(`query($c: ID!) { executions(cascadeId: $c) { edges { node { ruleId status finishedAt error { code } } } } }`, { c: e.cascadeId })).executions.edges.map(
-          (edge: { node: any }) => edge.node,
-        );
+        const rows = ok(
+          await t.gql(`query($c: ID!) { executions(cascadeId: $c) { edges { node { ruleId status finishedAt error { code } } } } }`, { c: e.cascadeId }),
+        ).executions.edges.map((edge: { node: any }) => edge.node);
         expect(rows).toHaveLength(2);
         expect(rows.find((r: any) => r.ruleId === child.id)).toMatchObject({ status: 'FAILED', error: { code: 'STORE_FAILED' } });
         expect(rows.find((r: any) => r.ruleId === root.id)).toMatchObject({ status: 'SUCCESS', error: null });
@@ -242,7 +248,6 @@ describe.each(backends())('store safety (%s)', (backend) => {
       };
       return { refusals, restore };
     }
-
 
     it('is tried again until the database takes it: the row ends FAILED with STORE_FAILED and the rule is free', async () => {
       const { refusals, restore } = await refuseAll('executions');

@@ -37,7 +37,11 @@ async function publish(app: TestApp, event: unknown, source?: string): Promise<P
 }
 
 async function publishMany(app: TestApp, events: unknown[], source?: string) {
-  return ok(await app.gql(PUBLISH_MANY, { events, source })).publishEvents as { accepted: number; matched: number; refused: { index: number; reason: string }[] };
+  return ok(await app.gql(PUBLISH_MANY, { events, source })).publishEvents as {
+    accepted: number;
+    matched: number;
+    refused: { index: number; reason: string }[];
+  };
 }
 
 async function statsOf(app: TestApp, id: string) {
@@ -124,7 +128,10 @@ describe.each(backends())('stream engine (%s)', (backend) => {
 
     it('counts failed runs', async () => {
       const tag = tagOf();
-      const rule = await createRule(t, { triggerSpec: { ...tagged(tag), concurrency: { mode: 'parallel' } }, actionSpec: { type: 'webhook', endpoint: `${sink.url}/fail` } });
+      const rule = await createRule(t, {
+        triggerSpec: { ...tagged(tag), concurrency: { mode: 'parallel' } },
+        actionSpec: { type: 'webhook', endpoint: `${sink.url}/fail` },
+      });
       const published = await publish(t, { tag });
       expect(published.matched).toBe(1);
       expect((await waitFinished(t, published.executions[0]!.id)).status).toBe('FAILED');
@@ -142,7 +149,10 @@ describe.each(backends())('stream engine (%s)', (backend) => {
         actionSpec: { type: 'webhook', method: 'POST', endpoint: `${sink.url}${path}`, body: { seq: '{{payload.seq}}' } },
       });
 
-      const result = await publishMany(t, [1, 2, 3, 4].map((seq) => ({ tag, seq })));
+      const result = await publishMany(
+        t,
+        [1, 2, 3, 4].map((seq) => ({ tag, seq })),
+      );
       expect(result).toEqual({ accepted: 4, matched: 4, refused: [] });
 
       const rows = await executionsOf(t, rule.id);
@@ -179,7 +189,12 @@ describe.each(backends())('stream engine (%s)', (backend) => {
         triggerSpec: { ...tagged(tag), concurrency: { mode: 'queue', maxQueued: 5 } },
         actionSpec: { type: 'webhook', method: 'POST', endpoint: `${sink.url}${path}`, body: { seq: '{{payload.seq}}' } },
       });
-      expect(await publishMany(t, [1, 2, 3].map((seq) => ({ tag, seq })))).toMatchObject({ matched: 3 });
+      expect(
+        await publishMany(
+          t,
+          [1, 2, 3].map((seq) => ({ tag, seq })),
+        ),
+      ).toMatchObject({ matched: 3 });
       const rows = await executionsOf(t, rule.id);
       const bySeq = new Map(rows.map((e) => [e.payload.seq as number, e]));
       expect(bySeq.get(2)).toMatchObject({ status: 'QUEUED' });
@@ -214,15 +229,25 @@ describe.each(backends())('stream engine (%s)', (backend) => {
     it('parallel: A -> B -> A still ends with the second A skipped', async () => {
       const tag = tagOf();
       const b = await createRule(t, { triggerSpec: tagged(tag), actionSpec: { type: 'webhook', endpoint: `${sink.url}/json` } });
-      const a = await createRule(t, { triggerSpec: { ...tagged(tag), concurrency: { mode: 'parallel' } }, actionSpec: { type: 'trigger_rule', rule_id: b.id } });
-      ok(await t.gql(`mutation($id: ID!, $input: UpdateRuleInput!) { updateRule(id: $id, input: $input) { id } }`, { id: b.id, input: { actionSpec: { type: 'trigger_rule', rule_id: a.id } } }));
+      const a = await createRule(t, {
+        triggerSpec: { ...tagged(tag), concurrency: { mode: 'parallel' } },
+        actionSpec: { type: 'trigger_rule', rule_id: b.id },
+      });
+      ok(
+        await t.gql(`mutation($id: ID!, $input: UpdateRuleInput!) { updateRule(id: $id, input: $input) { id } }`, {
+          id: b.id,
+          input: { actionSpec: { type: 'trigger_rule', rule_id: a.id } },
+        }),
+      );
 
       const root = await trigger(t, a.id, { tag });
       expect(root).toMatchObject({ ruleId: a.id, status: 'SUCCESS', depth: 0 });
       const tree = await getExecution(t, root.id, 'children { id ruleId status depth skipReason children { id ruleId status depth skipReason conditionMet } }');
       const child = tree!.children![0]!;
       expect(child).toMatchObject({ ruleId: b.id, status: 'SUCCESS', depth: 1 });
-      expect(child.children).toEqual([expect.objectContaining({ ruleId: a.id, status: 'SKIPPED', skipReason: 'RULE_ALREADY_RUNNING', depth: 2, conditionMet: false })]);
+      expect(child.children).toEqual([
+        expect.objectContaining({ ruleId: a.id, status: 'SKIPPED', skipReason: 'RULE_ALREADY_RUNNING', depth: 2, conditionMet: false }),
+      ]);
     });
   });
 
@@ -306,7 +331,15 @@ describe.each(backends())('stream engine (%s)', (backend) => {
     it('publishEvent.matched counts a stream rule once per event however many windows it closes', async () => {
       const tag = tagOf();
       const rule = await createRule(t, {
-        triggerSpec: { filter: tagged(tag), window: { type: 'tumbling', sizeSeconds: 60 }, aggregate: { fn: 'count' }, groupBy: ['host'], op: '>=', value: 1, timeField: 'ts' },
+        triggerSpec: {
+          filter: tagged(tag),
+          window: { type: 'tumbling', sizeSeconds: 60 },
+          aggregate: { fn: 'count' },
+          groupBy: ['host'],
+          op: '>=',
+          value: 1,
+          timeField: 'ts',
+        },
         actionSpec: { type: 'webhook', endpoint: `${sink.url}/json` },
       });
       expect((await publish(t, { tag, host: 'a', ts: 1_000 })).matched).toBe(0);
@@ -317,7 +350,8 @@ describe.each(backends())('stream engine (%s)', (backend) => {
       expect(closing.executions).toHaveLength(2);
       const runs = await Promise.all(closing.executions.map((e) => waitFinished(t, e.id)));
       expect(runs.map((r) => r.payload.group.host).sort()).toEqual(['a', 'b']);
-      for (const r of runs) expect(r.payload).toMatchObject({ value: 1, count: 1, windowStart: '1970-01-01T00:00:00.000Z', windowEnd: '1970-01-01T00:01:00.000Z' });
+      for (const r of runs)
+        expect(r.payload).toMatchObject({ value: 1, count: 1, windowStart: '1970-01-01T00:00:00.000Z', windowEnd: '1970-01-01T00:01:00.000Z' });
       expect((await statsOf(t, rule.id)).matched).toBe(2);
     });
   });
@@ -325,7 +359,10 @@ describe.each(backends())('stream engine (%s)', (backend) => {
   describe('POST /events', () => {
     it('NDJSON: a malformed line is refused alone; matched events leave rows with the source', async () => {
       const tag = tagOf();
-      const rule = await createRule(t, { triggerSpec: { ...tagged(tag), concurrency: { mode: 'parallel' } }, actionSpec: { type: 'webhook', endpoint: `${sink.url}/json` } });
+      const rule = await createRule(t, {
+        triggerSpec: { ...tagged(tag), concurrency: { mode: 'parallel' } },
+        actionSpec: { type: 'webhook', endpoint: `${sink.url}/json` },
+      });
       const body = `${[JSON.stringify({ tag, n: 1 }), '{"tag": oops', '', JSON.stringify({ tag, n: 2 }), JSON.stringify({ other: true }), '[1, 2]'].join('\n')}\n`;
       const res = await postEvents(t, body, 'application/x-ndjson', '?source=ndjson-test');
       expect(res.status, res.text).toBe(200);
@@ -334,7 +371,10 @@ describe.each(backends())('stream engine (%s)', (backend) => {
       expect(res.json.refused[0]).toMatchObject({ index: 1, reason: expect.any(String) });
       expect(res.json.refused[1]).toMatchObject({ index: 4, reason: expect.any(String) });
 
-      const rows = await poll(() => executionsOf(t, rule.id), (r) => r.length === 2 && r.every((e) => e.finishedAt !== null));
+      const rows = await poll(
+        () => executionsOf(t, rule.id),
+        (r) => r.length === 2 && r.every((e) => e.finishedAt !== null),
+      );
       expect(rows.map((e) => e.payload.n).sort()).toEqual([1, 2]);
       for (const e of rows) {
         expect(e).toMatchObject({ executedBy: 'event', status: 'SUCCESS' });
@@ -349,7 +389,10 @@ describe.each(backends())('stream engine (%s)', (backend) => {
       const res = await postEvents(t, JSON.stringify([{ tag, n: 1 }, 'not an object', { nothing: 1 }]), 'application/json', '?source=array-test');
       expect(res.status, res.text).toBe(200);
       expect(res.json).toEqual({ accepted: 2, matched: 1, refused: [{ index: 1, reason: expect.any(String) }] });
-      const [row] = await poll(() => executionsOf(t, rule.id), (r) => r.length === 1);
+      const [row] = await poll(
+        () => executionsOf(t, rule.id),
+        (r) => r.length === 1,
+      );
       expect(row!.references.event.source).toBe('array-test');
       expect(row!.executedBy).toBe('event');
 
@@ -403,12 +446,18 @@ describe.each(backends())('stream engine (%s)', (backend) => {
   describe('GraphQL publishEvents', () => {
     it('accepted, matched and refused; more than 10,000 events is BAD_USER_INPUT', async () => {
       const tag = tagOf();
-      const rule = await createRule(t, { triggerSpec: { ...tagged(tag), concurrency: { mode: 'parallel' } }, actionSpec: { type: 'webhook', endpoint: `${sink.url}/json` } });
+      const rule = await createRule(t, {
+        triggerSpec: { ...tagged(tag), concurrency: { mode: 'parallel' } },
+        actionSpec: { type: 'webhook', endpoint: `${sink.url}/json` },
+      });
       const result = await publishMany(t, [{ tag, n: 1 }, { tag, n: 2 }, 'nope', { other: 1 }, { tag, n: 3 }], 'batch-test');
       expect(result.accepted).toBe(4);
       expect(result.matched).toBe(3);
       expect(result.refused).toEqual([{ index: 2, reason: expect.any(String) }]);
-      const rows = await poll(() => executionsOf(t, rule.id), (r) => r.length === 3);
+      const rows = await poll(
+        () => executionsOf(t, rule.id),
+        (r) => r.length === 3,
+      );
       expect(rows.map((e) => e.payload.n).sort()).toEqual([1, 2, 3]);
       for (const e of rows) expect(e.references.event.source).toBe('batch-test');
 
@@ -445,13 +494,24 @@ describeUnless(withoutPostgres(), 'a rule change reaches a second instance (Post
     const tag = tagOf();
     // B has loaded its rule set before the rule exists, so only the change message can bring it.
     expect((await publish(b, { tag })).matched).toBe(0);
-    const rule = await createRule(a, { triggerSpec: { ...tagged(tag), concurrency: { mode: 'parallel' } }, actionSpec: { type: 'webhook', endpoint: `${sink.url}/json` } });
+    const rule = await createRule(a, {
+      triggerSpec: { ...tagged(tag), concurrency: { mode: 'parallel' } },
+      actionSpec: { type: 'webhook', endpoint: `${sink.url}/json` },
+    });
     // A generous deadline: the latency itself belongs in the benchmark.
-    const seen = await poll(() => publish(b, { tag }), (p) => p.matched === 1, 15_000);
+    const seen = await poll(
+      () => publish(b, { tag }),
+      (p) => p.matched === 1,
+      15_000,
+    );
     expect(seen.executions[0]!.ruleId).toBe(rule.id);
 
     await updateRule(a, rule.id, { active: false });
-    await poll(() => publish(b, { tag }), (p) => p.matched === 0, 15_000);
+    await poll(
+      () => publish(b, { tag }),
+      (p) => p.matched === 0,
+      15_000,
+    );
     // And it stays off.
     expect((await publish(b, { tag })).matched).toBe(0);
     expect((await publish(a, { tag })).matched).toBe(0);

@@ -122,7 +122,10 @@ describe('tumbling windows', () => {
     const values = [2, 4, 4, 4, 5, 5, 7, 9]; // mean 5, population variance 4
     const run = (aggregate: WindowSpec['aggregate']): number | null => {
       const p = createStreamProcessor(windowSpec({ aggregate, op: '>=', value: -1e9 }), { maxGroups: 10 });
-      feed(p, [7, 2, 5, 0, 3, 1, 6, 4].map((i, k) => ev(k + 1, { v: values[i] })));
+      feed(
+        p,
+        [7, 2, 5, 0, 3, 1, 6, 4].map((i, k) => ev(k + 1, { v: values[i] })),
+      );
       const fired = p.onEvent(ev(60, { v: 0 }), 0);
       return (fired[0] as Firing).payload.value as number | null;
     };
@@ -148,8 +151,7 @@ describe('tumbling windows', () => {
 });
 
 describe('sliding windows', () => {
-  const sliding = (over: Partial<WindowSpec> = {}): WindowSpec =>
-    windowSpec({ window: { type: 'sliding', sizeSeconds: 10 }, op: '>', value: 2, ...over });
+  const sliding = (over: Partial<WindowSpec> = {}): WindowSpec => windowSpec({ window: { type: 'sliding', sizeSeconds: 10 }, op: '>', value: 2, ...over });
 
   it('evaluates on every event over the last sizeSeconds; edge-triggered and re-armed', () => {
     const p = createStreamProcessor(sliding(), { maxGroups: 100 });
@@ -225,7 +227,10 @@ describe('sliding windows', () => {
 
   it('forgets emptied groups and bounds groups by maxGroups', () => {
     const p = createStreamProcessor(sliding({ value: 100 }), { maxGroups: 3 });
-    feed(p, ['a', 'b', 'c', 'd'].map((host, i) => ev(i, { host })));
+    feed(
+      p,
+      ['a', 'b', 'c', 'd'].map((host, i) => ev(i, { host })),
+    );
     expect(p.stats()).toEqual({ dropped: { late: 0, evicted: 1 }, groups: 3 });
     p.onEvent(ev(40, { host: 'e' }), 0); // the others have left the window: swept, not evicted
     expect(p.stats()).toEqual({ dropped: { late: 0, evicted: 1 }, groups: 1 });
@@ -233,8 +238,7 @@ describe('sliding windows', () => {
 });
 
 describe('session windows', () => {
-  const session = (over: Partial<WindowSpec> = {}): WindowSpec =>
-    windowSpec({ window: { type: 'session', gapSeconds: 30 }, op: '>=', value: 2, ...over });
+  const session = (over: Partial<WindowSpec> = {}): WindowSpec => windowSpec({ window: { type: 'session', gapSeconds: 30 }, op: '>=', value: 2, ...over });
 
   it('closes by timer when the gap has passed with no further event', () => {
     const p = createStreamProcessor(session({ timeField: undefined }), { maxGroups: 10 });
@@ -245,9 +249,7 @@ describe('session windows', () => {
     expect(p.nextDeadline()).toBe(s(50));
     expect(p.onTime(s(49.999))).toEqual([]);
     const fired = p.onTime(s(50));
-    expect(fired.map((f) => [f.payload, f.cause])).toEqual([
-      [{ group: { host: 'a' }, value: 3, count: 3, windowStart: iso(0), windowEnd: iso(50) }, 'time'],
-    ]);
+    expect(fired.map((f) => [f.payload, f.cause])).toEqual([[{ group: { host: 'a' }, value: 3, count: 3, windowStart: iso(0), windowEnd: iso(50) }, 'time']]);
     expect(p.nextDeadline()).toBe(s(55));
     expect(p.onTime(s(60))).toEqual([]);
     expect(p.stats().groups).toBe(0);

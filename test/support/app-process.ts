@@ -41,7 +41,8 @@ export interface AppProcess {
 async function waitReady(child: ChildProcess, base: string, stderr: () => string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the service exited (${child.exitCode ?? child.signalCode}) before it was ready: ${stderr()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`the service exited (${child.exitCode ?? child.signalCode}) before it was ready: ${stderr()}`);
     const status = await fetch(`${base}/ready`, { signal: AbortSignal.timeout(2000) }).then(
       async (r) => {
         await r.arrayBuffer();
@@ -95,12 +96,21 @@ export async function startAppProcess(backend: Backend, env: Record<string, stri
 
   /** Set once a request went unanswered: later ones fail at once instead of each waiting out its deadline. */
   let hungOn: string | undefined;
-  const request = async (pathname: string, init: { method?: string; headers?: Record<string, string>; body?: string }, what = pathname): Promise<RawResponse> => {
+  const request = async (
+    pathname: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string },
+    what = pathname,
+  ): Promise<RawResponse> => {
     if (hungOn) throw new Error(`the service has not answered since it hung on ${hungOn}; ${what} not sent`);
     let response: Response;
     let text: string;
     try {
-      response = await fetch(`${base}${pathname}`, { method: init.method ?? 'POST', headers: init.headers, body: init.body, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      response = await fetch(`${base}${pathname}`, {
+        method: init.method ?? 'POST',
+        headers: init.headers,
+        body: init.body,
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
       text = await response.text();
     } catch (error) {
       if ((error as Error).name === 'TimeoutError') {
@@ -125,8 +135,16 @@ export async function startAppProcess(backend: Backend, env: Record<string, stri
     async gql(query, variables, what) {
       const body = jsonText(variables === undefined ? { query } : { query, variables });
       const name = what ?? /^\s*(?:mutation|query)?[^{]*\{\s*(\w+)/.exec(query)?.[1] ?? 'a GraphQL request';
-      const response = await request('/graphql', { headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' } , body }, name);
-      if (response.json === undefined) return { status: response.status, errors: [{ message: `not JSON (HTTP ${response.status}): ${response.text.slice(0, 200)}`, extensions: { code: 'NOT_JSON' } }] };
+      const response = await request(
+        '/graphql',
+        { headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' }, body },
+        name,
+      );
+      if (response.json === undefined)
+        return {
+          status: response.status,
+          errors: [{ message: `not JSON (HTTP ${response.status}): ${response.text.slice(0, 200)}`, extensions: { code: 'NOT_JSON' } }],
+        };
       return { ...(response.json as object), status: response.status };
     },
     stderr: () => log,

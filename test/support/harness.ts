@@ -79,7 +79,15 @@ export interface TestApp {
  * of the guard itself overrides OUTBOUND_ALLOWLIST, e.g. with '').
  */
 export function testEnv(database: TestDatabase, env: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', LOG_PRETTY: 'false', OUTBOUND_ALLOWLIST: '127.0.0.1', ...database.env, ...env };
+  return {
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    LOG_PRETTY: 'false',
+    OUTBOUND_ALLOWLIST: '127.0.0.1',
+    ...database.env,
+    ...env,
+  };
 }
 
 export async function startApp(database: TestDatabase, env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestApp> {
@@ -104,7 +112,11 @@ export async function startApp(database: TestDatabase, env: Record<string, strin
 }
 
 /** A fresh database and an app on it; stop() also drops the database. */
-export async function startFreshApp(backend: Backend, env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestApp & { database: TestDatabase }> {
+export async function startFreshApp(
+  backend: Backend,
+  env: Record<string, string> = {},
+  options: AppOptions = {},
+): Promise<TestApp & { database: TestDatabase }> {
   const database = await createTestDatabase(backend);
   const started = await startApp(database, env, options);
   return {

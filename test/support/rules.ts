@@ -80,7 +80,12 @@ export const TRIGGER = `mutation($ruleId: ID!, $payload: JSON, $executedBy: Stri
   triggerRule(ruleId: $ruleId, payload: $payload, executedBy: $executedBy, wait: $wait) { ${EXECUTION_FIELDS} logs { ${LOG_FIELDS} } }
 }`;
 
-export function triggerRaw(app: TestApp, ruleId: string, payload?: unknown, options: { wait?: boolean; executedBy?: string } = {}): Promise<GraphQLResponse<{ triggerRule: ExecutionData }>> {
+export function triggerRaw(
+  app: TestApp,
+  ruleId: string,
+  payload?: unknown,
+  options: { wait?: boolean; executedBy?: string } = {},
+): Promise<GraphQLResponse<{ triggerRule: ExecutionData }>> {
   return app.gql(TRIGGER, { ruleId, payload, ...options });
 }
 
@@ -93,7 +98,10 @@ export async function getExecution(app: TestApp, id: string, extra = ''): Promis
 }
 
 export async function countExecutions(app: TestApp, args: Record<string, unknown> = {}): Promise<number> {
-  const res = await app.gql(`query($ruleId: ID, $cascadeId: ID, $status: ExecutionStatus) { executions(ruleId: $ruleId, cascadeId: $cascadeId, status: $status, first: 0) { totalCount } }`, args);
+  const res = await app.gql(
+    `query($ruleId: ID, $cascadeId: ID, $status: ExecutionStatus) { executions(ruleId: $ruleId, cascadeId: $cascadeId, status: $status, first: 0) { totalCount } }`,
+    args,
+  );
   return ok(res).executions.totalCount;
 }
 

@@ -99,7 +99,16 @@ export async function startSink(routes: Record<string, SinkRoute> = {}): Promise
       } catch {
         json = undefined;
       }
-      const request: SinkRequest = { method: req.method ?? 'GET', url: req.url ?? '/', path: parsed.pathname, query: parsed.searchParams, headers: req.headers, body, json, at: Date.now() };
+      const request: SinkRequest = {
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        path: parsed.pathname,
+        query: parsed.searchParams,
+        headers: req.headers,
+        body,
+        json,
+        at: Date.now(),
+      };
       requests.push(request);
       const route = table.get(parsed.pathname) ?? { status: 200, body: { received: true } };
       const reply = typeof route === 'function' ? route(request) : route;

@@ -7,7 +7,8 @@ import { describe, it } from 'vitest';
  */
 
 /** Why a suite needing real PostgreSQL cannot run, or undefined when it can. */
-export const withoutPostgres = (): string | undefined => (process.env.DATABASE_URL ? undefined : 'DATABASE_URL is unset, so there is no PostgreSQL to test against');
+export const withoutPostgres = (): string | undefined =>
+  process.env.DATABASE_URL ? undefined : 'DATABASE_URL is unset, so there is no PostgreSQL to test against';
 
 function tell(title: string, reason: string) {
   process.stdout.write(`[cepheus tests] skipped "${title}": ${reason}\n`);

@@ -13,7 +13,12 @@ export async function poll<T>(read: () => T | Promise<T>, done: (value: T) => bo
 }
 
 /** As poll, but says whether `done` held instead of throwing: for tests that report the miss themselves. */
-export async function pollSettled<T>(read: () => T | Promise<T>, done: (value: T) => boolean, timeoutMs: number, intervalMs = 20): Promise<{ value: T; reached: boolean }> {
+export async function pollSettled<T>(
+  read: () => T | Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs: number,
+  intervalMs = 20,
+): Promise<{ value: T; reached: boolean }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();

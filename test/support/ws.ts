@@ -65,7 +65,9 @@ function collector<T>(description: string, deadlineMs: number, stop: () => void)
     if (settled) return;
     settled = true;
     stop();
-    rejectDone(new Error(`${description}: no completion within ${deadlineMs} ms; received ${events.length} event(s): ${JSON.stringify(events).slice(0, 2000)}`));
+    rejectDone(
+      new Error(`${description}: no completion within ${deadlineMs} ms; received ${events.length} event(s): ${JSON.stringify(events).slice(0, 2000)}`),
+    );
     wake();
   }, deadlineMs);
 
@@ -95,7 +97,10 @@ function collector<T>(description: string, deadlineMs: number, stop: () => void)
       if (settled) return;
       if (Array.isArray(error)) errors.push(...(error as SubscriptionError[]));
       else if (error instanceof Error) errors.push({ message: error.message });
-      else errors.push({ message: `transport error: ${String((error as { reason?: string; code?: number })?.reason ?? (error as { code?: number })?.code ?? error)}` });
+      else
+        errors.push({
+          message: `transport error: ${String((error as { reason?: string; code?: number })?.reason ?? (error as { code?: number })?.code ?? error)}`,
+        });
       finish(false);
     },
     complete() {
@@ -116,7 +121,11 @@ function collector<T>(description: string, deadlineMs: number, stop: () => void)
             resolve(events);
           } else if (settled) {
             cleanup();
-            reject(new Error(`${description}: ended without the awaited events; received ${JSON.stringify(events).slice(0, 2000)}; errors ${JSON.stringify(errors)}`));
+            reject(
+              new Error(
+                `${description}: ended without the awaited events; received ${JSON.stringify(events).slice(0, 2000)}; errors ${JSON.stringify(errors)}`,
+              ),
+            );
           }
         };
         const timeout = setTimeout(() => {
@@ -193,7 +202,12 @@ export function subscribeWs<T = any>(
 }
 
 /** Subscribes over graphql-ws and resolves with everything that arrived once the server completes it. */
-export function collectWs<T = any>(httpUrl: string, query: string, variables: Record<string, unknown> = {}, deadlineMs = DEFAULT_DEADLINE_MS): Promise<Outcome<T>> {
+export function collectWs<T = any>(
+  httpUrl: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  deadlineMs = DEFAULT_DEADLINE_MS,
+): Promise<Outcome<T>> {
   return subscribeWs<T>(httpUrl, query, variables, deadlineMs).done;
 }
 
@@ -229,7 +243,12 @@ function parseSse(buffer: string): { messages: SseMessage[]; rest: string } {
  * Subscribes over SSE: a POST to /graphql with `accept: text/event-stream`, reading `event: next`
  * messages (their `data:` is an execution result) until `event: complete`.
  */
-export function subscribeSse<T = any>(httpUrl: string, query: string, variables: Record<string, unknown> = {}, deadlineMs = DEFAULT_DEADLINE_MS): LiveSubscription<T> {
+export function subscribeSse<T = any>(
+  httpUrl: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  deadlineMs = DEFAULT_DEADLINE_MS,
+): LiveSubscription<T> {
   const abort = new AbortController();
   const c = collector<T>(`SSE ${query.replace(/\s+/g, ' ').trim().slice(0, 80)}`, deadlineMs, () => abort.abort());
   void (async () => {
@@ -290,6 +309,11 @@ export function subscribeSse<T = any>(httpUrl: string, query: string, variables:
 }
 
 /** Subscribes over SSE and resolves with everything that arrived once the server completes it. */
-export function collectSse<T = any>(httpUrl: string, query: string, variables: Record<string, unknown> = {}, deadlineMs = DEFAULT_DEADLINE_MS): Promise<Outcome<T>> {
+export function collectSse<T = any>(
+  httpUrl: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  deadlineMs = DEFAULT_DEADLINE_MS,
+): Promise<Outcome<T>> {
   return subscribeSse<T>(httpUrl, query, variables, deadlineMs).done;
 }

@@ -42,7 +42,12 @@ export class ApiScriptAction implements Action<ApiScriptActionSpec> {
       references: { api_id: api.id, api_execution_id: execution.id, duration_ms: execution.durationMs },
     };
     if (execution.status !== 'SUCCESS') {
-      return { status: 'FAILED', result, references, error: { code: execution.errorCode ?? 'SCRIPT_ERROR', message: execution.errorMessage ?? 'the script failed' } };
+      return {
+        status: 'FAILED',
+        result,
+        references,
+        error: { code: execution.errorCode ?? 'SCRIPT_ERROR', message: execution.errorMessage ?? 'the script failed' },
+      };
     }
     return { status: 'SUCCESS', result, references };
   }

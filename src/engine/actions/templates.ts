@@ -31,9 +31,7 @@ export const ACTION_TEMPLATE_ROOTS = ['payload', 'rule', 'execution', 'cascade']
 /** Roots an HTTP API definition may use. */
 export const HTTP_TEMPLATE_ROOTS = ['params', 'input'] as const;
 
-type Token =
-  | { kind: 'text'; text: string }
-  | { kind: 'placeholder'; raw: string; path: string };
+type Token = { kind: 'text'; text: string } | { kind: 'placeholder'; raw: string; path: string };
 
 type Tokenized = { ok: true; tokens: Token[] } | { ok: false; error: string };
 
@@ -66,7 +64,6 @@ function tokenize(s: string): Tokenized {
   return { ok: true, tokens };
 }
 
-
 /**
  * Refuses (SpecError at the exact path of the string) an unclosed `{{`, an empty or malformed
  * placeholder, or a placeholder whose root is not in `roots`. Walks objects and arrays deeply;
@@ -80,10 +77,7 @@ export function checkTemplates(value: unknown, path: string, roots: readonly str
       if (token.kind !== 'placeholder') continue;
       const root = token.path.split('.')[0] ?? '';
       if (!roots.includes(root)) {
-        throw new SpecError(
-          path,
-          `unknown template root "${root}" in ${token.raw}; expected one of ${roots.join(', ')}`,
-        );
+        throw new SpecError(path, `unknown template root "${root}" in ${token.raw}; expected one of ${roots.join(', ')}`);
       }
     }
     return;

@@ -2,9 +2,7 @@ import type { Execution, LogLevelValue } from '../../entities/index.js';
 import type { ActionSpec } from '../rules/spec/index.js';
 
 /** What a trigger_rule action gets back from the engine when it starts a child. */
-export type ChildOutcome =
-  | { ok: true; execution: Execution }
-  | { ok: false; code: 'RULE_NOT_FOUND' | 'RULE_INACTIVE'; message: string };
+export type ChildOutcome = { ok: true; execution: Execution } | { ok: false; code: 'RULE_NOT_FOUND' | 'RULE_INACTIVE'; message: string };
 
 export interface ActionContext {
   rule: { id: string; name: string };

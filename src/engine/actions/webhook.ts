@@ -31,7 +31,13 @@ export class WebhookAction implements Action<WebhookActionSpec> {
         ctx.log('ERROR', message, { method: spec.method, url: request.url, status: response.status, durationMs });
         return { status: 'FAILED', result, references, error: { code: 'WEBHOOK_FAILED', message } };
       }
-      ctx.log('INFO', `${spec.method} ${request.url} -> ${response.status}`, { method: spec.method, url: request.url, status: response.status, durationMs, truncated: response.truncated });
+      ctx.log('INFO', `${spec.method} ${request.url} -> ${response.status}`, {
+        method: spec.method,
+        url: request.url,
+        status: response.status,
+        durationMs,
+        truncated: response.truncated,
+      });
       return { status: 'SUCCESS', result, references };
     } catch (error) {
       const reason = error instanceof OutboundError ? error.message : String(error);

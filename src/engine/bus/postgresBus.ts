@@ -106,7 +106,9 @@ export async function createPostgresEventBus({ url, sql, channel, load, logger, 
     const payloads = chunk(pending);
     pending = [];
     if (payloads.length === 0) return;
-    sql.query('SELECT pg_notify(?, x) FROM unnest(?::text[]) AS x', [channel, toTextArray(payloads)]).catch((error: unknown) => logger.warn({ err: error }, 'postgres event bus could not publish'));
+    sql
+      .query('SELECT pg_notify(?, x) FROM unnest(?::text[]) AS x', [channel, toTextArray(payloads)])
+      .catch((error: unknown) => logger.warn({ err: error }, 'postgres event bus could not publish'));
   };
 
   const connect = async (): Promise<void> => {

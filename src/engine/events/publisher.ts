@@ -21,8 +21,7 @@ export interface BatchResult {
   refused: { index: number; reason: string }[];
 }
 
-export const isEventObject = (event: unknown): event is Record<string, unknown> =>
-  typeof event === 'object' && event !== null && !Array.isArray(event);
+export const isEventObject = (event: unknown): event is Record<string, unknown> => typeof event === 'object' && event !== null && !Array.isArray(event);
 
 export const NOT_AN_OBJECT = 'an event must be a JSON object';
 
@@ -124,7 +123,12 @@ export class EventPublisher {
   }
 
   /** Matches the event and starts its runs, each added to `starts` as soon as it is begun. */
-  private dispatch(snapshot: RuleSetSnapshot, event: Record<string, unknown>, source: string | null, starts: EventStart[]): { eventId: string; matched: number } {
+  private dispatch(
+    snapshot: RuleSetSnapshot,
+    event: Record<string, unknown>,
+    source: string | null,
+    starts: EventStart[],
+  ): { eventId: string; matched: number } {
     const eventId = randomUUID();
     const references = { event: { eventId, source } };
     let matched = 0;

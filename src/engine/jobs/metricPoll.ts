@@ -7,9 +7,7 @@ import type { MetricTriggerSpec } from '../rules/spec/index.js';
 export const METRIC_POLL_FAILED = 'METRIC_POLL_FAILED';
 
 /** What one poll of a METRIC endpoint gave. */
-export type PollOutcome =
-  | { ok: true; met: boolean; value: unknown; body: unknown; status: number }
-  | { ok: false; message: string; status: number | null };
+export type PollOutcome = { ok: true; met: boolean; value: unknown; body: unknown; status: number } | { ok: false; message: string; status: number | null };
 
 /**
  * Polls a METRIC rule's endpoint once, through the outbound client (and so the outbound guard):
@@ -40,12 +38,20 @@ export async function pollMetric(rule: Rule, http: OutboundHttpClient, timeoutMs
   const where = `${spec.method} ${spec.endpoint}`;
   if (response.status >= 400) return { ok: false, message: `poll of ${where} answered status ${response.status}`, status: response.status };
   if (response.truncated || typeof response.body !== 'object' || response.body === null) {
-    return { ok: false, message: `poll of ${where} answered ${response.truncated ? 'a body over the size cap' : 'no JSON object or array'}`, status: response.status };
+    return {
+      ok: false,
+      message: `poll of ${where} answered ${response.truncated ? 'a body over the size cap' : 'no JSON object or array'}`,
+      status: response.status,
+    };
   }
   const { found, value } = readPath(response.body, spec.valuePath);
   if (!found || value === undefined) return { ok: false, message: `poll of ${where}: no value at ${spec.valuePath} in the answer`, status: response.status };
   if (Number.isNaN(toFiniteNumber(value))) {
-    return { ok: false, message: `poll of ${where}: the value at ${spec.valuePath} is not a number (${JSON.stringify(value)?.slice(0, 100)})`, status: response.status };
+    return {
+      ok: false,
+      message: `poll of ${where}: the value at ${spec.valuePath} is not a number (${JSON.stringify(value)?.slice(0, 100)})`,
+      status: response.status,
+    };
   }
   const { met } = evaluateValue(spec.valuePath, spec.op, spec.threshold, true, value);
   return { ok: true, met, value, body: response.body, status: response.status };

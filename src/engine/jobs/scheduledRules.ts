@@ -93,7 +93,8 @@ export class Scheduler {
       try {
         timing = timingKey(rule);
       } catch (error) {
-        if (!this.badRules.has(rule.id)) this.options.logger.error({ err: error, ruleId: rule.id }, 'a SCHEDULE/METRIC rule has a spec the scheduler cannot read; it is left out');
+        if (!this.badRules.has(rule.id))
+          this.options.logger.error({ err: error, ruleId: rule.id }, 'a SCHEDULE/METRIC rule has a spec the scheduler cannot read; it is left out');
         this.badRules.add(rule.id);
         continue;
       }
@@ -115,7 +116,9 @@ export class Scheduler {
       if (!claimed) continue;
       const claim: Claim = { rule, timing, due: claimed.dueAt, takenOver: claimed.takenOver, armed: claimed.metricArmed };
       const job = this.run(claim)
-        .catch((error: unknown) => this.options.logger.error({ err: error, ruleId: rule.id }, 'a scheduled run failed; its lease expires and the run is retried'))
+        .catch((error: unknown) =>
+          this.options.logger.error({ err: error, ruleId: rule.id }, 'a scheduled run failed; its lease expires and the run is retried'),
+        )
         .finally(() => this.jobs.delete(rule.id));
       this.jobs.set(rule.id, job);
     }
@@ -140,7 +143,13 @@ export class Scheduler {
     const { engine, clock } = this.options;
     const spec = claim.rule.triggerSpec as ScheduleTriggerSpec;
     const schedule = { dueAt: claim.due.toISOString(), missedRunsFolded: missedAfter(claim.rule, claim.due, clock.now()) };
-    await engine.trigger({ rule: claim.rule, payload: spec.payload ?? null, executedBy: TIMED.SCHEDULE.executedBy, references: { [TIMED.SCHEDULE.key]: schedule }, queueable: true });
+    await engine.trigger({
+      rule: claim.rule,
+      payload: spec.payload ?? null,
+      executedBy: TIMED.SCHEDULE.executedBy,
+      references: { [TIMED.SCHEDULE.key]: schedule },
+      queueable: true,
+    });
     await this.release(claim, { armed: claim.armed, fired: true });
   }
 
@@ -159,20 +168,35 @@ export class Scheduler {
     if (this.stopped) return;
     const poll = { dueAt: claim.due.toISOString(), endpoint: spec.endpoint, method: spec.method, status: outcome.status };
     if (!outcome.ok) {
-      await engine.recordFailed({ rule, payload: null, executedBy: TIMED.METRIC.executedBy, references: { [TIMED.METRIC.key]: poll } }, { code: METRIC_POLL_FAILED, message: outcome.message }, startedAt);
+      await engine.recordFailed(
+        { rule, payload: null, executedBy: TIMED.METRIC.executedBy, references: { [TIMED.METRIC.key]: poll } },
+        { code: METRIC_POLL_FAILED, message: outcome.message },
+        startedAt,
+      );
       await this.release(claim, { armed: claim.armed, fired: false });
       return;
     }
     if (!outcome.met) return this.release(claim, { armed: true, fired: false });
     if (!claim.armed) return this.release(claim, { armed: false, fired: false });
-    await engine.trigger({ rule, payload: outcome.body, executedBy: TIMED.METRIC.executedBy, references: { [TIMED.METRIC.key]: { ...poll, value: outcome.value } }, queueable: true });
+    await engine.trigger({
+      rule,
+      payload: outcome.body,
+      executedBy: TIMED.METRIC.executedBy,
+      references: { [TIMED.METRIC.key]: { ...poll, value: outcome.value } },
+      queueable: true,
+    });
     await this.release(claim, { armed: false, fired: true });
   }
 
   private async release(claim: Claim, state: { armed: boolean; fired: boolean }): Promise<void> {
     const { store, clock, instanceId } = this.options;
     const now = clock.now();
-    await store.release(claim.rule.id, claim.timing, instanceId, { due: nextDue(claim.rule, claim.due, now), armed: state.armed, firedDue: state.fired ? claim.due : null, now });
+    await store.release(claim.rule.id, claim.timing, instanceId, {
+      due: nextDue(claim.rule, claim.due, now),
+      armed: state.armed,
+      firedDue: state.fired ? claim.due : null,
+      now,
+    });
   }
 
   /** Stops claiming; waits (at most graceMs) for the runs this instance claimed. */

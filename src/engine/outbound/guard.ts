@@ -29,8 +29,7 @@ interface BlockedRange {
   embedded?: (address: ipaddr.IPv6) => ipaddr.IPv4[];
 }
 
-const v4 = (parts: number[], a: number, b: number): ipaddr.IPv4 =>
-  new ipaddr.IPv4([parts[a]! >> 8, parts[a]! & 0xff, parts[b]! >> 8, parts[b]! & 0xff]);
+const v4 = (parts: number[], a: number, b: number): ipaddr.IPv4 => new ipaddr.IPv4([parts[a]! >> 8, parts[a]! & 0xff, parts[b]! >> 8, parts[b]! & 0xff]);
 
 /** Most specific first: the first match names the range. */
 const V4_BLOCKED: [string, string][] = [
@@ -56,7 +55,18 @@ const V6_BLOCKED: [string, string, BlockedRange['embedded']?][] = [
   ['64:ff9b:1::/48', 'NAT64 local-use'],
   ['2002::/16', '6to4', (a) => [v4(a.parts, 1, 2)]],
   // Teredo: the server's address in clear, the client's inverted.
-  ['2001::/32', 'Teredo', (a) => [v4(a.parts, 2, 3), v4(a.parts.map((p) => ~p & 0xffff), 6, 7)]],
+  [
+    '2001::/32',
+    'Teredo',
+    (a) => [
+      v4(a.parts, 2, 3),
+      v4(
+        a.parts.map((p) => ~p & 0xffff),
+        6,
+        7,
+      ),
+    ],
+  ],
   ['fc00::/7', 'unique-local'],
   ['fe80::/10', 'link-local'],
   ['fec0::/10', 'site-local (deprecated)'],

@@ -14,7 +14,7 @@ const REFUSED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
  * at best break the call.
  */
 const REFUSED_HEADERS: ReadonlyMap<string, string> = new Map([
-  ['host', 'the Host header is always the URL\'s host'],
+  ['host', "the Host header is always the URL's host"],
   ['content-length', 'the client sets Content-Length from the body'],
   ['transfer-encoding', 'the client frames the body itself'],
   ['connection', 'the client manages its connections'],

@@ -84,4 +84,3 @@ export class TriggerEvaluator {
     this.cache.delete(ruleId);
   }
 }
-

@@ -61,8 +61,7 @@ interface Step {
 
 const DEFAULT_CONCURRENCY: ConcurrencySpec = { mode: 'skip', maxQueued: 100 };
 
-export const concurrencyOf = (rule: Rule): ConcurrencySpec =>
-  (rule.triggerSpec as { concurrency?: ConcurrencySpec }).concurrency ?? DEFAULT_CONCURRENCY;
+export const concurrencyOf = (rule: Rule): ConcurrencySpec => (rule.triggerSpec as { concurrency?: ConcurrencySpec }).concurrency ?? DEFAULT_CONCURRENCY;
 
 /** What is known of a queue-mode rule deleted while a run waited in its queue. */
 const deletedQueueRule = (row: Execution): Rule =>
@@ -93,7 +92,11 @@ function storeFailedStep(step: Step): Step {
     lockKey: null,
   };
   const messageOf = (kind: CascadeEvent['kind']) =>
-    kind === 'RULE_FINISHED' ? `rule ${execution.ruleName} finished: FAILED (${STORE_FAILED.code})` : kind === 'CASCADE_FINISHED' ? 'cascade finished' : STORE_FAILED.message;
+    kind === 'RULE_FINISHED'
+      ? `rule ${execution.ruleName} finished: FAILED (${STORE_FAILED.code})`
+      : kind === 'CASCADE_FINISHED'
+        ? 'cascade finished'
+        : STORE_FAILED.message;
   const events = step.events.map((e) => ({ ...e, status: e.status && ('FAILED' as const), message: messageOf(e.kind) }));
   return { execution, events, logs: [], freesQueue: step.freesQueue };
 }
@@ -214,7 +217,10 @@ export class RunSystem {
       { topic: 'execution' as const, message: step.execution },
       ...step.events.map((message) => ({ topic: 'cascade' as const, message })),
     ]);
-    const writes = steps.map((step, i) => ({ execution: step.execution, attached: { events: step.events, logs: step.logs, notify: bus.encodeForWrite?.(messages[i]!) } }));
+    const writes = steps.map((step, i) => ({
+      execution: step.execution,
+      attached: { events: step.events, logs: step.logs, notify: bus.encodeForWrite?.(messages[i]!) },
+    }));
     const written = kind === 'insert' ? [await store.tryInsert(writes[0]!.execution, writes[0]!.attached)] : await store.finishAll(writes);
     steps.forEach(({ execution }, i) => {
       if (!written[i]) return;
@@ -414,7 +420,10 @@ export class RunSystem {
     const carried: Step[] = [];
     let outcome: ActionOutcome | null = null;
     if (unrunnable) {
-      const message = unrunnable === 'RULE_NOT_FOUND' ? 'the rule was deleted while this run waited in its queue' : 'the rule was switched off while this run waited in its queue';
+      const message =
+        unrunnable === 'RULE_NOT_FOUND'
+          ? 'the rule was deleted while this run waited in its queue'
+          : 'the rule was switched off while this run waited in its queue';
       sink.add('ERROR', message);
       outcome = { status: 'FAILED', result: null, references: { action_type: null }, error: { code: unrunnable, message } };
     } else if (running.conditionMet) outcome = await this.runAction(running, request, { execution: running, cascade, chain, carried }, sink);
@@ -494,7 +503,8 @@ export class RunSystem {
     logger.error({ executionId, ...storeErrorFields(refusal) }, 'the database refused the final write of an execution; it is written FAILED with STORE_FAILED');
     const [written] = await writeUntilTaken(
       () => this.write('finish', [failed]),
-      (error, attempt) => logger.warn({ executionId, attempt, ...storeErrorFields(error) }, 'could not write an execution FAILED with STORE_FAILED yet; trying again'),
+      (error, attempt) =>
+        logger.warn({ executionId, attempt, ...storeErrorFields(error) }, 'could not write an execution FAILED with STORE_FAILED yet; trying again'),
     );
     return !written;
   }
@@ -511,7 +521,12 @@ export class RunSystem {
       runChild: (ruleId, payload) => this.runChild(ruleId, payload, self),
     };
     if (!action) {
-      return { status: 'FAILED', result: null, references: { action_type: spec.type }, error: { code: 'INTERNAL', message: `no action of type ${String(spec.type)}` } };
+      return {
+        status: 'FAILED',
+        result: null,
+        references: { action_type: spec.type },
+        error: { code: 'INTERNAL', message: `no action of type ${String(spec.type)}` },
+      };
     }
     try {
       const resolved = renderTemplates(spec, actionScope(rule, request.payload, running));
@@ -520,7 +535,12 @@ export class RunSystem {
     } catch (error) {
       this.resources.logger.error({ err: error, executionId: running.id }, 'action threw');
       ctx.log('ERROR', 'the action failed unexpectedly');
-      return { status: 'FAILED', result: null, references: { action_type: action.type }, error: { code: 'INTERNAL', message: 'the action failed unexpectedly' } };
+      return {
+        status: 'FAILED',
+        result: null,
+        references: { action_type: action.type },
+        error: { code: 'INTERNAL', message: 'the action failed unexpectedly' },
+      };
     }
   }
 

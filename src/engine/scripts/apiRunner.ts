@@ -136,10 +136,17 @@ export class ApiRunner {
   private async finishStoreFailed(refused: ApiExecution, refusal: unknown): Promise<ApiExecution> {
     const { store, logger } = this.options;
     const failed: ApiExecution = { ...refused, status: 'FAILED', output: null, errorCode: STORE_FAILED.code, errorMessage: STORE_FAILED.message };
-    logger.error({ apiExecutionId: failed.id, ...storeErrorFields(refusal) }, 'the database refused the final write of an API run; it is written FAILED with STORE_FAILED');
+    logger.error(
+      { apiExecutionId: failed.id, ...storeErrorFields(refusal) },
+      'the database refused the final write of an API run; it is written FAILED with STORE_FAILED',
+    );
     await writeUntilTaken(
       () => store.finish(failed, []),
-      (error, attempt) => logger.warn({ apiExecutionId: failed.id, attempt, ...storeErrorFields(error) }, 'could not write an API run FAILED with STORE_FAILED yet; trying again'),
+      (error, attempt) =>
+        logger.warn(
+          { apiExecutionId: failed.id, attempt, ...storeErrorFields(error) },
+          'could not write an API run FAILED with STORE_FAILED yet; trying again',
+        ),
     );
     return failed;
   }
@@ -148,7 +155,10 @@ export class ApiRunner {
     return this.paramSchemas.get(api.id, api.updatedAt, () => (api.paramSchema ? compileParamSchema(api.paramSchema) : null));
   }
 
-  private async execute(request: ApiRunRequest, log: (level: LogLevelValue, message: string, data: unknown) => void): Promise<{ output: unknown; failure: Failure | null }> {
+  private async execute(
+    request: ApiRunRequest,
+    log: (level: LogLevelValue, message: string, data: unknown) => void,
+  ): Promise<{ output: unknown; failure: Failure | null }> {
     const { api } = request;
     if (!api.active) return { output: null, failure: { code: 'API_INACTIVE', message: `API ${api.name} (${api.id}) is inactive` } };
     const validate = this.paramValidator(api);
@@ -169,18 +179,20 @@ export class ApiRunner {
     const scriptStarted = this.options.clock.now().getTime();
     let ended!: () => void;
     const runEnded = new Promise<void>((resolve) => (ended = resolve));
-    const result: ScriptResult = await this.options.scripts.run({
-      key: { id: api.id, updatedAt: api.updatedAt.getTime() },
-      source: api.source ?? '',
-      params: request.params ?? {},
-      input: request.input ?? null,
-      context: request.fromRule
-        ? { payload: request.fromRule.payload, rule: request.fromRule.rule, execution: request.fromRule.execution }
-        : { payload: null, rule: null, execution: null },
-      policy: { timeoutMs: api.timeoutMs, memoryLimitMb: api.memoryLimitMb, allowNetwork: api.allowNetwork, allowedHosts: api.allowedHosts },
-      onLog: (line) => log(line.level, line.message, line.data),
-      onHttp: (req) => this.scriptHttp(api, req, scriptStarted, runEnded),
-    }).finally(() => ended());
+    const result: ScriptResult = await this.options.scripts
+      .run({
+        key: { id: api.id, updatedAt: api.updatedAt.getTime() },
+        source: api.source ?? '',
+        params: request.params ?? {},
+        input: request.input ?? null,
+        context: request.fromRule
+          ? { payload: request.fromRule.payload, rule: request.fromRule.rule, execution: request.fromRule.execution }
+          : { payload: null, rule: null, execution: null },
+        policy: { timeoutMs: api.timeoutMs, memoryLimitMb: api.memoryLimitMb, allowNetwork: api.allowNetwork, allowedHosts: api.allowedHosts },
+        onLog: (line) => log(line.level, line.message, line.data),
+        onHttp: (req) => this.scriptHttp(api, req, scriptStarted, runEnded),
+      })
+      .finally(() => ended());
     return result.ok ? { output: result.output, failure: null } : { output: null, failure: { code: result.code, message: result.message } };
   }
 
@@ -195,7 +207,14 @@ export class ApiRunner {
       if (typeof req.body !== 'string' && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
     }
     try {
-      const response = await this.options.http.request({ method: (req.method ?? 'GET').toUpperCase(), url: req.url, headers, body, timeoutMs: remaining, allowedHosts: api.allowedHosts });
+      const response = await this.options.http.request({
+        method: (req.method ?? 'GET').toUpperCase(),
+        url: req.url,
+        headers,
+        body,
+        timeoutMs: remaining,
+        allowedHosts: api.allowedHosts,
+      });
       return { status: response.status, headers: response.headers, body: response.body };
     } catch (error) {
       if (error instanceof OutboundError && error.kind === 'blocked') return { blocked: true, message: error.message };

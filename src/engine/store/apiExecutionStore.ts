@@ -44,12 +44,10 @@ export class ApiExecutionStore {
     const [count] = await this.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM api_executions WHERE api_id = ?', [apiId]);
     if (limit === 0) return { rows: [], total: count?.n ?? 0 };
     const rows = after
-      ? await this.sql.query('SELECT * FROM api_executions WHERE api_id = ? AND (started_at, id) < (?::timestamptz, ?::uuid) ORDER BY started_at DESC, id DESC LIMIT ?', [
-          apiId,
-          after.at.toISOString(),
-          after.id,
-          limit + 1,
-        ])
+      ? await this.sql.query(
+          'SELECT * FROM api_executions WHERE api_id = ? AND (started_at, id) < (?::timestamptz, ?::uuid) ORDER BY started_at DESC, id DESC LIMIT ?',
+          [apiId, after.at.toISOString(), after.id, limit + 1],
+        )
       : await this.sql.query('SELECT * FROM api_executions WHERE api_id = ? ORDER BY started_at DESC, id DESC LIMIT ?', [apiId, limit + 1]);
     return { rows: rows.map(API_EXECUTIONS.toEntity), total: count?.n ?? 0 };
   }

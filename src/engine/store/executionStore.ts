@@ -1,6 +1,19 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
 import { columnList, pickColumns, pickTypes, rowValues, setColumnsFrom, setValues, valuesRow, type ColumnTypes } from './columns.js';
-import { ACTION_LOG_COLUMNS, EVENT_RUN_COLUMNS, EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, INSERT_EVENT_RUN, eventRuns, fromExecution, fromLog, toEvent, toExecution, toLog, type EventRunRow } from './rows.js';
+import {
+  ACTION_LOG_COLUMNS,
+  EVENT_RUN_COLUMNS,
+  EXECUTION_COLUMNS,
+  EXECUTION_FINISH_COLUMNS,
+  INSERT_EVENT_RUN,
+  eventRuns,
+  fromExecution,
+  fromLog,
+  toEvent,
+  toExecution,
+  toLog,
+  type EventRunRow,
+} from './rows.js';
 import { WriteBatcher } from './batcher.js';
 import type { Sql } from './sqlClient.js';
 import { storableJsonText } from '../../shared/storable.js';
@@ -203,7 +216,11 @@ async function writeSteps(sql: Sql, kind: 'start' | 'finish', steps: Step[]): Pr
   const write: StepKind = `${kind}${oneRow ? 'One' : 'Many'}`;
   const params = writeParams(write, steps);
   const runs = eventRuns(events);
-  const shape: Shape = { events: carriage(runs.length, oneRow, MAX_BOUND_RUNS), logs: carriage(logs.length, oneRow, MAX_BOUND_LOGS), notify: notify.length > 0 };
+  const shape: Shape = {
+    events: carriage(runs.length, oneRow, MAX_BOUND_RUNS),
+    logs: carriage(logs.length, oneRow, MAX_BOUND_LOGS),
+    notify: notify.length > 0,
+  };
   if (shape.notify) params.push(notify, notifyIds);
   if (shape.events === 'json') params.push(json(runs.map(runTuple)));
   else for (const run of runs) params.push(...rowValues(run, RUN_FIELDS));
@@ -283,7 +300,9 @@ export class ExecutionStore {
 
   async appendEvents(events: CascadeEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.sql.query('INSERT INTO cascade_event_runs SELECT * FROM jsonb_populate_recordset(null::cascade_event_runs, ?::jsonb)', [json(eventRuns(events))]);
+    await this.sql.query('INSERT INTO cascade_event_runs SELECT * FROM jsonb_populate_recordset(null::cascade_event_runs, ?::jsonb)', [
+      json(eventRuns(events)),
+    ]);
   }
 
   /** Log lines written while a run goes on (the final ones ride on the run's last write). */

@@ -52,7 +52,7 @@ export class InstanceStore {
 
   /** Forgets the other instances whose heartbeat is older than `olderThanMs`. */
   async forgetSilent(instanceId: string, olderThanMs: number): Promise<void> {
-    await this.sql.query('DELETE FROM instances WHERE heartbeat_at < now() - (? * interval \'1 millisecond\') AND id <> ?', [olderThanMs, instanceId]);
+    await this.sql.query("DELETE FROM instances WHERE heartbeat_at < now() - (? * interval '1 millisecond') AND id <> ?", [olderThanMs, instanceId]);
   }
 
   async remove(instanceId: string): Promise<void> {
@@ -98,10 +98,15 @@ export class InstanceStore {
         if (!updated) continue;
         const final = toExecution(updated);
         finished.push(final);
-        const [run] = await tx.query<EventRunRow>(
-          `${INSERT_EVENT_RUN} SELECT ?, s.n, s.n, ?, ?, ?, ?, ?::jsonb FROM ${NEXT_SEQ} RETURNING *`,
-          [cascadeId, final.id, final.ruleId, final.ruleName, final.depth, failedEventRun('RULE_FINISHED', final.finishedAt!, messages.ruleFinished(final)), cascadeId],
-        );
+        const [run] = await tx.query<EventRunRow>(`${INSERT_EVENT_RUN} SELECT ?, s.n, s.n, ?, ?, ?, ?, ?::jsonb FROM ${NEXT_SEQ} RETURNING *`, [
+          cascadeId,
+          final.id,
+          final.ruleId,
+          final.ruleName,
+          final.depth,
+          failedEventRun('RULE_FINISHED', final.finishedAt!, messages.ruleFinished(final)),
+          cascadeId,
+        ]);
         if (run) events.push(...eventsOfRun(run));
       }
       if (finished.length > 0) {

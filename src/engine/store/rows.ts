@@ -1,4 +1,14 @@
-import { ActionLogSchema, CascadeEventRunSchema, ExecutionSchema, RuleSchema, type ActionLog, type CascadeEvent, type Execution, type Rule, type StoredCascadeEvent } from '../../entities/index.js';
+import {
+  ActionLogSchema,
+  CascadeEventRunSchema,
+  ExecutionSchema,
+  RuleSchema,
+  type ActionLog,
+  type CascadeEvent,
+  type Execution,
+  type Rule,
+  type StoredCascadeEvent,
+} from '../../entities/index.js';
 import { columnList, type ColumnTypes } from './columns.js';
 import { entityTable } from './entityTable.js';
 import { parseTimestamp } from './sqlClient.js';

@@ -94,7 +94,14 @@ export class ScheduleStore {
 
   /** Writes the lease of a rule seen for the first time or whose timing changed; answers its due run, or null when a newer version holds it. */
   async startLease(rule: Rule, timing: string, firstDue: Date, now: Date): Promise<Date | null> {
-    const [row] = await this.sql.query<{ due_at: unknown }>(UPSERT, [rule.id, rule.triggerType, timing, rule.updatedAt.toISOString(), firstDue.toISOString(), now.toISOString()]);
+    const [row] = await this.sql.query<{ due_at: unknown }>(UPSERT, [
+      rule.id,
+      rule.triggerType,
+      timing,
+      rule.updatedAt.toISOString(),
+      firstDue.toISOString(),
+      now.toISOString(),
+    ]);
     return row ? parseTimestamp(row.due_at) : null;
   }
 

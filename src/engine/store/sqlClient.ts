@@ -9,7 +9,9 @@ export interface Sql {
 export function parseTimestamp(value: unknown): Date {
   if (value instanceof Date) return value;
   if (typeof value === 'number') return new Date(value);
-  const text = String(value).replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00');
+  const text = String(value)
+    .replace(' ', 'T')
+    .replace(/([+-]\d\d)$/, '$1:00');
   return new Date(text);
 }
 

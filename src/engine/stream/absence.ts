@@ -65,7 +65,10 @@ class AbsenceProcessor implements StreamProcessor {
   private late = 0;
   private evicted = 0;
 
-  constructor(private readonly spec: AbsenceSpec, options: StreamOptions) {
+  constructor(
+    private readonly spec: AbsenceSpec,
+    options: StreamOptions,
+  ) {
     this.after = compilePredicate(spec.absence.after);
     this.expect = compilePredicate(spec.absence.expect);
     this.withinMs = spec.absence.within * 1000;

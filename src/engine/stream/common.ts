@@ -96,7 +96,7 @@ export function compileTimeReader(timeField: string | undefined): TimeReader {
 }
 
 export function iso(ms: number): string {
-  const clamped = ms < -MAX_DATE_MS ? -MAX_DATE_MS : Math.min(ms , MAX_DATE_MS);
+  const clamped = ms < -MAX_DATE_MS ? -MAX_DATE_MS : Math.min(ms, MAX_DATE_MS);
   return new Date(clamped).toISOString();
 }
 

@@ -63,7 +63,10 @@ class SequenceProcessor implements StreamProcessor {
   private evicted = 0;
   private sweptAt = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly spec: SequenceSpec, options: StreamOptions) {
+  constructor(
+    private readonly spec: SequenceSpec,
+    options: StreamOptions,
+  ) {
     this.steps = spec.sequence.map((c) => compilePredicate(c));
     this.withinMs = spec.within * 1000;
     this.time = compileTimeReader(spec.timeField);

@@ -63,7 +63,10 @@ abstract class WindowBase<G> implements StreamProcessor {
   protected late = 0;
   protected evicted = 0;
 
-  constructor(protected readonly spec: WindowSpec, options: StreamOptions) {
+  constructor(
+    protected readonly spec: WindowSpec,
+    options: StreamOptions,
+  ) {
     this.filter = spec.filter === undefined ? null : compilePredicate(spec.filter);
     this.field = spec.aggregate.field === undefined ? null : compilePath(spec.aggregate.field);
     this.fn = fnCode(spec.aggregate.fn);
@@ -96,14 +99,7 @@ abstract class WindowBase<G> implements StreamProcessor {
     return this.fn === FN_COUNT ? 0 : toFiniteNumber(v);
   }
 
-  protected firing(
-    group: Record<string, unknown>,
-    value: number | null,
-    count: number,
-    start: number,
-    end: number,
-    cause: 'event' | 'time',
-  ): Firing {
+  protected firing(group: Record<string, unknown>, value: number | null, count: number, start: number, end: number, cause: 'event' | 'time'): Firing {
     const windowStart = iso(start);
     const windowEnd = iso(end);
     const agg = this.spec.aggregate;

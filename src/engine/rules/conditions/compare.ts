@@ -196,7 +196,9 @@ function buildMatches(expected: unknown): ValueTest {
     pattern = compilePattern(expected);
   } catch (err) {
     const detail = (err as Error).message;
-    throw new ConditionCompileError(err instanceof PatternError && err.kind === 'unsupported' ? `Regular expression refused: ${detail}` : `Invalid regular expression: ${detail}`);
+    throw new ConditionCompileError(
+      err instanceof PatternError && err.kind === 'unsupported' ? `Regular expression refused: ${detail}` : `Invalid regular expression: ${detail}`,
+    );
   }
   return (actual) => typeof actual === 'string' && pattern.test(actual);
 }

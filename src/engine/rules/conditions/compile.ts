@@ -185,17 +185,12 @@ function missingReference(field: string, op: Operator, expected: unknown): LeafR
  * Leaf-form outcome for a value read elsewhere (METRIC over `valuePath`):
  * `found=false` gives the "field missing" reference.
  */
-export function evaluateValue(
-  field: string,
-  op: Operator,
-  expected: unknown,
-  found: boolean,
-  actual: unknown,
-): ConditionOutcome {
+export function evaluateValue(field: string, op: Operator, expected: unknown, found: boolean, actual: unknown): ConditionOutcome {
   const nop = normalizeOperator(op);
   const exp = expected === undefined ? null : expected;
-  const ref: LeafReference = found && actual !== undefined
-    ? { field, actual, expected: exp, operator: nop, condition_evaluated: buildValueTest(nop, expected)(actual) }
-    : missingReference(field, nop, exp);
+  const ref: LeafReference =
+    found && actual !== undefined
+      ? { field, actual, expected: exp, operator: nop, condition_evaluated: buildValueTest(nop, expected)(actual) }
+      : missingReference(field, nop, exp);
   return { met: ref.condition_evaluated, references: ref };
 }

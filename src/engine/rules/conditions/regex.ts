@@ -87,7 +87,11 @@ const rangeText = (ranges: ReadonlyArray<readonly [number, number]>) =>
 
 const SPACE_ITEMS = rangeText(JS_SPACE);
 const NON_SPACE_ITEMS = rangeText(complement(JS_SPACE));
-const ANY_BUT_LINE_TERMINATOR = `[^${rangeText([[0x0a, 0x0a], [0x0d, 0x0d], [0x2028, 0x2029]])}]`;
+const ANY_BUT_LINE_TERMINATOR = `[^${rangeText([
+  [0x0a, 0x0a],
+  [0x0d, 0x0d],
+  [0x2028, 0x2029],
+])}]`;
 const ANYTHING = `[${hex(0)}-${hex(MAX_CODE_POINT)}]`;
 const NOTHING = `[^${hex(0)}-${hex(MAX_CODE_POINT)}]`;
 
@@ -373,7 +377,9 @@ function compileUncached(pattern: string): CompiledPattern {
   }
   const size = re.programSize();
   if (size > MAX_PROGRAM_SIZE) {
-    unsupported(`the pattern is too large: it compiles to ${size} steps, at most ${MAX_PROGRAM_SIZE} are allowed (large repetition counts make a pattern large)`);
+    unsupported(
+      `the pattern is too large: it compiles to ${size} steps, at most ${MAX_PROGRAM_SIZE} are allowed (large repetition counts make a pattern large)`,
+    );
   }
   return { source: pattern, test: (input) => re.test(input) };
 }

@@ -1,13 +1,6 @@
 import { ACTION_TEMPLATE_ROOTS, checkTemplates } from '../../actions/templates.js';
 import { checkSpecInput } from './limits.js';
-import type {
-  ActionSpec,
-  ActionType,
-  ApiScriptActionSpec,
-  TriggerRuleActionSpec,
-  WebhookActionSpec,
-  WebhookMethod,
-} from './types.js';
+import type { ActionSpec, ActionType, ApiScriptActionSpec, TriggerRuleActionSpec, WebhookActionSpec, WebhookMethod } from './types.js';
 import {
   checkKeys,
   describe,
@@ -38,17 +31,12 @@ const ACTION_TYPES = {
 
 function validateWebhook(obj: JsonObject): WebhookActionSpec {
   checkKeys(obj, ROOT, ['type', 'endpoint', 'method', 'params', 'body', 'headers', 'timeoutMs']);
-  const endpoint = expectTemplatedHttpUrl(
-    required(obj, 'endpoint', ROOT, 'an absolute http or https URL'),
-    keyPath(ROOT, 'endpoint'),
-  );
+  const endpoint = expectTemplatedHttpUrl(required(obj, 'endpoint', ROOT, 'an absolute http or https URL'), keyPath(ROOT, 'endpoint'));
   const method = has(obj, 'method') ? expectEnum(obj.method, keyPath(ROOT, 'method'), WEBHOOK_METHODS) : 'GET';
   const params = has(obj, 'params') ? expectObject(obj.params, keyPath(ROOT, 'params')) : {};
   const body = optional(obj, 'body');
   const headers = has(obj, 'headers') ? expectHeaders(obj.headers, keyPath(ROOT, 'headers')) : {};
-  const timeoutMs = has(obj, 'timeoutMs')
-    ? expectInteger(obj.timeoutMs, keyPath(ROOT, 'timeoutMs'), 1, MAX_WEBHOOK_TIMEOUT_MS)
-    : DEFAULT_WEBHOOK_TIMEOUT_MS;
+  const timeoutMs = has(obj, 'timeoutMs') ? expectInteger(obj.timeoutMs, keyPath(ROOT, 'timeoutMs'), 1, MAX_WEBHOOK_TIMEOUT_MS) : DEFAULT_WEBHOOK_TIMEOUT_MS;
   return {
     type: 'webhook',
     endpoint,
@@ -62,11 +50,7 @@ function validateWebhook(obj: JsonObject): WebhookActionSpec {
 
 function validateApiScript(obj: JsonObject): ApiScriptActionSpec {
   checkKeys(obj, ROOT, ['type', 'api_id', 'params', 'input']);
-  const apiId = expectNonEmptyString(
-    required(obj, 'api_id', ROOT, 'the id of an API definition'),
-    keyPath(ROOT, 'api_id'),
-    'the id of an API definition',
-  );
+  const apiId = expectNonEmptyString(required(obj, 'api_id', ROOT, 'the id of an API definition'), keyPath(ROOT, 'api_id'), 'the id of an API definition');
   const params = has(obj, 'params') ? expectObject(obj.params, keyPath(ROOT, 'params')) : {};
   const input = optional(obj, 'input');
   return { type: 'api_script', api_id: apiId, params, ...(input === undefined ? {} : { input }) };
@@ -74,11 +58,7 @@ function validateApiScript(obj: JsonObject): ApiScriptActionSpec {
 
 function validateTriggerRule(obj: JsonObject): TriggerRuleActionSpec {
   checkKeys(obj, ROOT, ['type', 'rule_id', 'payload']);
-  const ruleId = expectNonEmptyString(
-    required(obj, 'rule_id', ROOT, 'the id of a rule'),
-    keyPath(ROOT, 'rule_id'),
-    'the id of a rule',
-  );
+  const ruleId = expectNonEmptyString(required(obj, 'rule_id', ROOT, 'the id of a rule'), keyPath(ROOT, 'rule_id'), 'the id of a rule');
   const payload = optional(obj, 'payload');
   return {
     type: 'trigger_rule',

@@ -10,17 +10,7 @@ import {
   type Logic,
   type Operator,
 } from './types.js';
-import {
-  checkKeys,
-  describe,
-  expected,
-  expectFieldPath,
-  expectObject,
-  fail,
-  indexPath,
-  keyPath,
-  type JsonObject,
-} from './util.js';
+import { checkKeys, describe, expected, expectFieldPath, expectObject, fail, indexPath, keyPath, type JsonObject } from './util.js';
 
 /** Longest `matches` pattern accepted. */
 export const MAX_REGEX_LENGTH = 256;
@@ -157,13 +147,7 @@ function validateGroup(obj: JsonObject, path: string, budget: ConditionBudget, d
  * counted against the trigger spec's `budget`. `extraKeys` are keys the caller handles
  * (throttle, concurrency beside a top-level condition): allowed, left out of the result.
  */
-export function validateCondition(
-  value: unknown,
-  path: string,
-  budget: ConditionBudget,
-  depth = 0,
-  extraKeys: readonly string[] = [],
-): Condition {
+export function validateCondition(value: unknown, path: string, budget: ConditionBudget, depth = 0, extraKeys: readonly string[] = []): Condition {
   const what = 'a condition: a leaf {field, op, value} or a group {conditions, logic}';
   const obj = expectObject(value, path, what);
   budget.take(path);

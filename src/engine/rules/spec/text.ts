@@ -9,7 +9,6 @@ import { indexPath, keyPath } from './util.js';
  * back different from what was saved.)
  */
 
-
 /** Why `text` is refused, or null when it is well-formed and holds no U+0000. */
 export function badTextReason(text: string): string | null {
   const found = UNSTORABLE.exec(text);

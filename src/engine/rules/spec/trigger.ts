@@ -53,10 +53,7 @@ export function validateConcurrency(value: unknown, path: string): ConcurrencySp
 export function validateThrottle(value: unknown, path: string): ThrottleSpec {
   const obj = expectObject(value, path, 'a throttle {cooldownSeconds, key}');
   checkKeys(obj, path, ['cooldownSeconds', 'key']);
-  const cooldownSeconds = expectPositiveNumber(
-    required(obj, 'cooldownSeconds', path, 'a number of seconds greater than 0'),
-    keyPath(path, 'cooldownSeconds'),
-  );
+  const cooldownSeconds = expectPositiveNumber(required(obj, 'cooldownSeconds', path, 'a number of seconds greater than 0'), keyPath(path, 'cooldownSeconds'));
   const key = optional(obj, 'key');
   return key === undefined ? { cooldownSeconds } : { cooldownSeconds, key: expectStringList(key, keyPath(path, 'key'), 'a list of field paths') };
 }
@@ -107,7 +104,8 @@ function validateEventSpec(value: unknown): EventTriggerSpec {
       break;
     case 'condition': {
       const keys = Object.keys(obj).filter((k) => !(OPTION_KEYS as readonly string[]).includes(k));
-      if (keys.length === 0) fail(ROOT, `expected a condition (field/op), a group (conditions), or a stream form (window, sequence, absence); got an object without any of them`);
+      if (keys.length === 0)
+        fail(ROOT, `expected a condition (field/op), a group (conditions), or a stream form (window, sequence, absence); got an object without any of them`);
       main = validateCondition(obj, ROOT, budget, 0, OPTION_KEYS);
       break;
     }
@@ -162,9 +160,7 @@ function validateScheduleSpec(value: unknown): ScheduleTriggerSpec {
     return { cron, timezone, ...extra };
   }
   if (has(obj, 'timezone')) fail(keyPath(ROOT, 'timezone'), 'timezone applies only to a cron schedule');
-  const intervalSeconds = has(obj, 'intervalSeconds')
-    ? expectInteger(obj.intervalSeconds, keyPath(ROOT, 'intervalSeconds'), 1)
-    : DEFAULT_INTERVAL_SECONDS;
+  const intervalSeconds = has(obj, 'intervalSeconds') ? expectInteger(obj.intervalSeconds, keyPath(ROOT, 'intervalSeconds'), 1) : DEFAULT_INTERVAL_SECONDS;
   return { intervalSeconds, ...extra };
 }
 

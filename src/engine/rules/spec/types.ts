@@ -133,10 +133,7 @@ export type EventSpecKind = 'condition' | 'window' | 'sequence' | 'absence';
 
 // ---- SCHEDULE / METRIC ----
 
-export type ScheduleTriggerSpec = (
-  | { cron: string; timezone: string }
-  | { intervalSeconds: number }
-) & {
+export type ScheduleTriggerSpec = ({ cron: string; timezone: string } | { intervalSeconds: number }) & {
   payload?: Record<string, unknown>;
   concurrency?: ConcurrencySpec;
 };

@@ -102,8 +102,7 @@ export function expectPositiveNumber(value: unknown, path: string): number {
 }
 
 export function expectInteger(value: unknown, path: string, min: number, max?: number): number {
-  const what =
-    max === undefined ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`;
+  const what = max === undefined ? `a whole number of at least ${min}` : `a whole number from ${min} to ${max}`;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || (max !== undefined && value > max)) {
     expected(path, what, value);
   }

@@ -91,9 +91,7 @@ export type ScriptFailureCode =
   | 'SANDBOX_BUSY';
 
 /** durationMs: from run() to the answer, the wait for a free isolate included. */
-export type ScriptResult =
-  | { ok: true; output: unknown; durationMs: number }
-  | { ok: false; code: ScriptFailureCode; message: string; durationMs: number };
+export type ScriptResult = { ok: true; output: unknown; durationMs: number } | { ok: false; code: ScriptFailureCode; message: string; durationMs: number };
 
 export interface SandboxOptions {
   /** Runs in the child at once (one isolate each); more wait here. Default: CPUs, 2..8. */
@@ -230,7 +228,8 @@ export class Sandbox {
     if (this.closed) return this.exited;
     this.closed = true;
     for (const pending of this.queue.splice(0)) this.settle(pending, { ok: false, code: 'SCRIPT_ERROR', message: 'the sandbox was closed' });
-    for (const pending of [...this.inFlight.values()]) this.settle(pending, { ok: false, code: 'SCRIPT_ERROR', message: 'the sandbox was closed during the run' });
+    for (const pending of [...this.inFlight.values()])
+      this.settle(pending, { ok: false, code: 'SCRIPT_ERROR', message: 'the sandbox was closed during the run' });
     clearTimeout(this.startTimer);
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) {
@@ -378,7 +377,10 @@ export class Sandbox {
     const wasReady = this.ready;
     this.ready = false;
     const memory =
-      (signal !== null && OOM_SIGNALS.has(signal)) || code === 134 || OOM_TEXT.test(this.stderrTail) || (this.fatalMessage !== undefined && OOM_TEXT.test(this.fatalMessage));
+      (signal !== null && OOM_SIGNALS.has(signal)) ||
+      code === 134 ||
+      OOM_TEXT.test(this.stderrTail) ||
+      (this.fatalMessage !== undefined && OOM_TEXT.test(this.fatalMessage));
     const how = signal ? `signal ${signal}` : `exit code ${code}`;
     for (const pending of [...this.inFlight.values()]) {
       this.finish(
@@ -494,7 +496,8 @@ export class Sandbox {
       this.settle(pending, { ok: true, output });
     } else {
       const waitedMs = Math.round(pending.startedAt - pending.queuedAt);
-      const message = outcome.code === 'SCRIPT_TIMEOUT' && waitedMs >= 1 ? `${outcome.message} (${waitedMs} ms of it waiting for a free isolate)` : outcome.message;
+      const message =
+        outcome.code === 'SCRIPT_TIMEOUT' && waitedMs >= 1 ? `${outcome.message} (${waitedMs} ms of it waiting for a free isolate)` : outcome.message;
       this.settle(pending, { ok: false, code: outcome.code, message });
     }
   }

@@ -3,8 +3,16 @@
  * because only one of the two aliased packages is installed on a given Node version.
  */
 export interface IvmReference<T = unknown> {
-  apply(receiver: unknown, args?: unknown[], options?: { arguments?: { copy?: boolean }; result?: { promise?: boolean; copy?: boolean; reference?: boolean }; timeout?: number }): Promise<T>;
-  applySync(receiver: unknown, args?: unknown[], options?: { arguments?: { copy?: boolean }; result?: { copy?: boolean; reference?: boolean }; timeout?: number }): T;
+  apply(
+    receiver: unknown,
+    args?: unknown[],
+    options?: { arguments?: { copy?: boolean }; result?: { promise?: boolean; copy?: boolean; reference?: boolean }; timeout?: number },
+  ): Promise<T>;
+  applySync(
+    receiver: unknown,
+    args?: unknown[],
+    options?: { arguments?: { copy?: boolean }; result?: { copy?: boolean; reference?: boolean }; timeout?: number },
+  ): T;
   getSync(key: string, options?: { reference?: boolean; copy?: boolean }): unknown;
   release(): void;
 }
@@ -31,6 +39,9 @@ export interface IvmIsolate {
 export interface IsolatedVm {
   Isolate: new (options?: { memoryLimit?: number; inspector?: boolean; onCatastrophicError?: (message: string) => void }) => IvmIsolate;
   Reference: new <T>(value: T) => IvmReference<T>;
-  // biome-ignore lint/suspicious/noExplicitAny: isolated-vm calls back with whatever the isolate passed
-  Callback: new (fn: (...args: any[]) => unknown, options?: { async?: boolean; ignored?: boolean; sync?: boolean }) => unknown;
+  Callback: new (
+    // biome-ignore lint/suspicious/noExplicitAny: isolated-vm calls back with whatever the isolate passed
+    fn: (...args: any[]) => unknown,
+    options?: { async?: boolean; ignored?: boolean; sync?: boolean },
+  ) => unknown;
 }

@@ -39,10 +39,7 @@ export interface RunRequest {
   allowNetwork: boolean;
 }
 
-export type HttpAnswer =
-  | { ok: { status: number; headers: Record<string, string>; body: unknown } }
-  | { blocked: string }
-  | { failed: string };
+export type HttpAnswer = { ok: { status: number; headers: Record<string, string>; body: unknown } } | { blocked: string } | { failed: string };
 
 export interface HttpAnswerMessage {
   t: 'http-answer';
@@ -61,9 +58,7 @@ export interface HttpRequestShape {
   body?: unknown;
 }
 
-export type RunOutcome =
-  | { ok: true; outputJson: string; logsDropped: number }
-  | { ok: false; code: FailureCode; message: string; logsDropped: number };
+export type RunOutcome = { ok: true; outputJson: string; logsDropped: number } | { ok: false; code: FailureCode; message: string; logsDropped: number };
 
 export type ChildMessage =
   | { t: 'ready'; package: string }

@@ -92,7 +92,9 @@ async function freshContext(slot: Slot): Promise<Fresh> {
     const logHook = new ivm.Callback((level: unknown, message: unknown, dataJson: unknown) => target.run && forwardLog(target.run, level, message, dataJson), {
       ignored: true,
     });
-    const httpHook = new ivm.Reference((requestJson: unknown) => (target.run ? forwardHttp(target.run, requestJson) : JSON.stringify({ failed: 'the run ended' })));
+    const httpHook = new ivm.Reference((requestJson: unknown) =>
+      target.run ? forwardHttp(target.run, requestJson) : JSON.stringify({ failed: 'the run ended' }),
+    );
     resources.push(httpHook);
     const makeHandles = (await slot.bootstrap.run(context, { reference: true })) as IvmReference;
     resources.push(makeHandles);
@@ -168,8 +170,7 @@ const idle = (s: Slot, memoryLimitMb: number) => !s.busy && s.memoryLimitMb === 
  */
 function acquire(memoryLimitMb: number): Slot {
   let slot =
-    slots.find((s) => idle(s, memoryLimitMb) && s.prepared) ??
-    (slots.length < config.maxIsolates ? undefined : slots.find((s) => idle(s, memoryLimitMb)));
+    slots.find((s) => idle(s, memoryLimitMb) && s.prepared) ?? (slots.length < config.maxIsolates ? undefined : slots.find((s) => idle(s, memoryLimitMb)));
   if (!slot) {
     while (slots.length >= config.maxIsolates) {
       let victim: Slot | undefined;
@@ -289,7 +290,10 @@ interface RunState {
 const runs = new Map<number, RunState>();
 
 class LimitHit extends Error {
-  constructor(readonly code: 'SCRIPT_TIMEOUT', message: string) {
+  constructor(
+    readonly code: 'SCRIPT_TIMEOUT',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -483,7 +487,11 @@ process.on('message', (message: ParentMessage) => {
     void execute(message).then(
       (outcome) => send({ t: 'result', id: message.id, outcome }),
       (error: unknown) =>
-        send({ t: 'result', id: message.id, outcome: { ok: false, code: 'SCRIPT_ERROR', message: `sandbox failure: ${String((error as Error)?.message ?? error)}`, logsDropped: 0 } }),
+        send({
+          t: 'result',
+          id: message.id,
+          outcome: { ok: false, code: 'SCRIPT_ERROR', message: `sandbox failure: ${String((error as Error)?.message ?? error)}`, logsDropped: 0 },
+        }),
     );
   } else if (message.t === 'http-answer') {
     const state = runs.get(message.id);
