@@ -231,6 +231,13 @@ async function writeSteps(sql: Sql, kind: 'start' | 'finish', steps: Step[]): Pr
   return steps.map((s) => written.has(s.execution.id));
 }
 
+/** The execution filters and the columns they compare. */
+const FILTER_COLUMNS = [
+  ['ruleId', 'rule_id'],
+  ['cascadeId', 'cascade_id'],
+  ['status', 'status'],
+] as const satisfies readonly (readonly [keyof ExecutionFilter, string])[];
+
 export class ExecutionStore {
   // Starts go one statement at a time (two batches taking the same locks in another order could
   // deadlock); finishes touch only their own rows and may overlap.
@@ -331,17 +338,11 @@ export class ExecutionStore {
   private filterSql(filter: ExecutionFilter): { where: string[]; params: unknown[] } {
     const where: string[] = [];
     const params: unknown[] = [];
-    if (filter.ruleId) {
-      where.push('rule_id = ?');
-      params.push(filter.ruleId);
-    }
-    if (filter.cascadeId) {
-      where.push('cascade_id = ?');
-      params.push(filter.cascadeId);
-    }
-    if (filter.status) {
-      where.push('status = ?');
-      params.push(filter.status);
+    for (const [key, column] of FILTER_COLUMNS) {
+      const value = filter[key];
+      if (!value) continue;
+      where.push(`${column} = ?`);
+      params.push(value);
     }
     return { where, params };
   }
