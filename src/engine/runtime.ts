@@ -110,7 +110,7 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
   const scripts: ScriptRunner & { close?(): Promise<void> } = loaded.available
     ? Sandbox.create({ outputMaxBytes: config.scriptOutputMaxBytes, maxQueued: config.scriptMaxQueued, poolSize: options.sandboxPoolSize, logger })
     : unavailableScriptRunner(loaded.reason);
-  const stats = new RuleStatsCounter(new RuleStatsStore(sql), logger);
+  const stats = new RuleStatsCounter(new RuleStatsStore(sql), logger, clock);
   stats.start(STATS_FLUSH_MS);
   const http = new OutboundHttpClient({ allowlist: config.outboundAllowlist });
   const apiStore = new ApiExecutionStore(sql);

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, createTestDatabase, ok, startApp, startFreshApp, type TestApp, type TestDatabase, refusal } from '../support/harness.js';
 import { startSink, type Sink } from '../support/sink.js';
-import { poll, sleep } from '../support/wait.js';
+import { ManualClock } from '../support/clock.js';
+import { poll } from '../support/wait.js';
 import { EXECUTION_FIELDS, createRule, getExecution, trigger, updateRule, waitFinished, type ExecutionData, type FreshApp } from '../support/rules.js';
 import { describeUnless, withoutPostgres } from '../support/skips.js';
 
@@ -82,48 +83,61 @@ describe.each(backends())('stream engine (%s)', (backend) => {
   });
 
   describe('throttle and Rule.stats', () => {
+    // The cooldowns and the Rule.stats flush run on this app's clock, which the tests move. The
+    // other tests stay on the system clock: a frozen one gives their rows equal startedAt values.
+    const clock = new ManualClock();
+    let clocked: FreshApp;
+
+    beforeAll(async () => {
+      clocked = await startFreshApp(backend, {}, { clock });
+    });
+
+    afterAll(async () => {
+      await clocked?.stop();
+    });
+
     it('holds a key during its cooldown, lets other keys through, releases after it; triggerRule is never throttled', async () => {
       const tag = tagOf();
       // parallel: the lock of skip mode would turn a quick second match into a SKIPPED row and blur what the throttle does.
-      const rule = await createRule(t, {
+      const rule = await createRule(clocked, {
         triggerSpec: { ...tagged(tag), throttle: { cooldownSeconds: 1, key: ['host'] }, concurrency: { mode: 'parallel' } },
         actionSpec: { type: 'webhook', endpoint: `${sink.url}/json` },
       });
 
-      const first = await publish(t, { tag, host: 'a' });
+      const first = await publish(clocked, { tag, host: 'a' });
       expect(first.matched).toBe(1);
       expect(first.executions).toHaveLength(1);
-      const held = await publish(t, { tag, host: 'a' });
+      const held = await publish(clocked, { tag, host: 'a' });
       expect(held).toMatchObject({ matched: 0, executions: [] });
-      const other = await publish(t, { tag, host: 'b' });
+      const other = await publish(clocked, { tag, host: 'b' });
       expect(other.matched).toBe(1);
       expect(other.executions).toHaveLength(1);
 
-      for (const e of [...first.executions, ...other.executions]) expect((await waitFinished(t, e.id)).status).toBe('SUCCESS');
+      for (const e of [...first.executions, ...other.executions]) expect((await waitFinished(clocked, e.id)).status).toBe('SUCCESS');
       // A held match leaves no row.
-      expect(await executionsOf(t, rule.id)).toHaveLength(2);
+      expect(await executionsOf(clocked, rule.id)).toHaveLength(2);
       // Counts are read with this instance's unflushed ones: exact at once.
-      expect(await statsOf(t, rule.id)).toEqual({ matched: 3, ran: 2, held: 1, failed: 0 });
+      expect(await statsOf(clocked, rule.id)).toEqual({ matched: 3, ran: 2, held: 1, failed: 0 });
 
       // The cooldown was reserved no later than the first row was written: 1 s after that it is over.
-      const wait = new Date(first.executions[0]!.startedAt).getTime() + 1100 - Date.now();
-      if (wait > 0) await sleep(wait);
-      const again = await publish(t, { tag, host: 'a' });
+      const wait = new Date(first.executions[0]!.startedAt).getTime() + 1100 - clock.now().getTime();
+      if (wait > 0) clock.advance(wait);
+      const again = await publish(clocked, { tag, host: 'a' });
       expect(again.matched).toBe(1);
       expect(again.executions).toHaveLength(1);
-      expect((await waitFinished(t, again.executions[0]!.id)).status).toBe('SUCCESS');
+      expect((await waitFinished(clocked, again.executions[0]!.id)).status).toBe('SUCCESS');
 
       // Within the new cooldown of host a, triggerRule still runs...
-      const manual = await trigger(t, rule.id, { tag, host: 'a' });
+      const manual = await trigger(clocked, rule.id, { tag, host: 'a' });
       expect(manual).toMatchObject({ status: 'SUCCESS', conditionMet: true, executedBy: 'manual' });
       // ...and an event of host a is still held.
-      expect(await publish(t, { tag, host: 'a' })).toMatchObject({ matched: 0, executions: [] });
+      expect(await publish(clocked, { tag, host: 'a' })).toMatchObject({ matched: 0, executions: [] });
 
-      expect(await executionsOf(t, rule.id)).toHaveLength(4);
-      expect(await statsOf(t, rule.id)).toEqual({ matched: 5, ran: 4, held: 2, failed: 0 });
+      expect(await executionsOf(clocked, rule.id)).toHaveLength(4);
+      expect(await statsOf(clocked, rule.id)).toEqual({ matched: 5, ran: 4, held: 2, failed: 0 });
       // Still exact once the counters have been flushed (every 2 s) to the database.
-      await sleep(2200);
-      expect(await statsOf(t, rule.id)).toEqual({ matched: 5, ran: 4, held: 2, failed: 0 });
+      clock.advance(2200);
+      expect(await statsOf(clocked, rule.id)).toEqual({ matched: 5, ran: 4, held: 2, failed: 0 });
     });
 
     it('counts failed runs', async () => {

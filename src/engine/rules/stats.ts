@@ -1,4 +1,5 @@
 import type { Logger } from '../../logger.js';
+import type { Clock, Timer } from '../../shared/clock.js';
 import type { RuleStatsStore } from '../store/ruleStatsStore.js';
 
 export interface RuleStats {
@@ -19,12 +20,14 @@ const zero = (): RuleStats => ({ matched: 0, ran: 0, held: 0, failed: 0 });
  */
 export class RuleStatsCounter {
   private pending = new Map<string, RuleStats>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
+  private stopped = false;
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: RuleStatsStore,
     private readonly logger: Logger,
+    private readonly clock: Clock,
   ) {}
 
   add(ruleId: string, name: StatName, count = 1) {
@@ -36,9 +39,12 @@ export class RuleStatsCounter {
     stats[name] += count;
   }
 
+  /** Flushes `intervalMs` of the clock after start, then that long after each flush ends. */
   start(intervalMs: number) {
-    this.timer = setInterval(() => void this.flush(), intervalMs);
-    this.timer.unref();
+    this.timer = this.clock.setTimer(async () => {
+      await this.flush();
+      if (!this.stopped) this.start(intervalMs);
+    }, intervalMs);
   }
 
   /** Adds what was counted since the last flush to the stored rows; counts survive a failed write. */
@@ -86,7 +92,8 @@ export class RuleStatsCounter {
   }
 
   async stop() {
-    clearInterval(this.timer);
+    this.stopped = true;
+    this.timer?.cancel();
     await this.flush();
   }
 }
