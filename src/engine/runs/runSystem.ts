@@ -63,10 +63,6 @@ const DEFAULT_CONCURRENCY: ConcurrencySpec = { mode: 'skip', maxQueued: 100 };
 
 export const concurrencyOf = (rule: Rule): ConcurrencySpec => (rule.triggerSpec as { concurrency?: ConcurrencySpec }).concurrency ?? DEFAULT_CONCURRENCY;
 
-/** What is known of a queue-mode rule deleted while a run waited in its queue. */
-const deletedQueueRule = (row: Execution): Rule =>
-  ({ id: row.ruleId, name: row.ruleName ?? row.ruleId, triggerSpec: { concurrency: { mode: 'queue' } }, actionSpec: {}, active: false }) as unknown as Rule;
-
 /** A request with its payload and extra references, text from outside, made storable (see shared/storable.ts). */
 function storableRequest(request: RunRequest): RunRequest {
   const payload = storableJson(request.payload);
@@ -388,9 +384,7 @@ export class RunSystem {
       const events = this.startEvents(cascade, promoted, promoted.startedAt);
       await this.resources.store.appendEvents(events);
       publishAll(this.resources.bus, [{ topic: 'execution', message: promoted }, ...events.map((message) => ({ topic: 'cascade' as const, message }))]);
-      const request: RunRequest = rule
-        ? { rule, payload: promoted.payload, executedBy: promoted.executedBy }
-        : { rule: deletedQueueRule(promoted), payload: promoted.payload, executedBy: promoted.executedBy };
+      const request: RunRequest | null = rule ? { rule, payload: promoted.payload, executedBy: promoted.executedBy } : null;
       return this.complete(promoted, request, cascade, null, new Set([promoted.ruleId]), rule ? (rule.active ? null : 'RULE_INACTIVE') : 'RULE_NOT_FOUND');
     })();
     this.track({ started: promoted, finished: run });
@@ -408,7 +402,8 @@ export class RunSystem {
    */
   private async complete(
     running: Execution,
-    request: RunRequest,
+    /** Null for a run promoted from its queue after its rule was deleted (unrunnable: RULE_NOT_FOUND). */
+    request: RunRequest | null,
     cascade: CascadeRun,
     parent: Parent | null,
     chain: ReadonlySet<string>,
@@ -426,7 +421,7 @@ export class RunSystem {
           : 'the rule was switched off while this run waited in its queue';
       sink.add('ERROR', message);
       outcome = { status: 'FAILED', result: null, references: { action_type: null }, error: { code: unrunnable, message } };
-    } else if (running.conditionMet) outcome = await this.runAction(running, request, { execution: running, cascade, chain, carried }, sink);
+    } else if (running.conditionMet && request) outcome = await this.runAction(running, request, { execution: running, cascade, chain, carried }, sink);
     const logs = await sink.close();
 
     const finishedAt = clock.now();
@@ -446,7 +441,9 @@ export class RunSystem {
     if (outcome) events.push(cascade.event('ACTION_FINISHED', final, finishedAt, final.status, outcome.error ? outcome.error.message : 'action finished'));
     events.push(cascade.event('RULE_FINISHED', final, finishedAt, final.status, `rule ${final.ruleName} finished: ${final.status}`));
     if (isRoot) events.push(cascade.event('CASCADE_FINISHED', final, finishedAt, cascade.status(final), 'cascade finished'));
-    const freesQueue = running.lockKey !== null && concurrencyOf(request.rule).mode === 'queue';
+    // Only a queue-mode rule's runs wait in a queue, so a run promoted after its rule was deleted frees one.
+    const queueMode = request ? concurrencyOf(request.rule).mode === 'queue' : true;
+    const freesQueue = running.lockKey !== null && queueMode;
     const steps = [...carried, { execution: final, events, logs, freesQueue }];
     if (parent) {
       parent.carried.push(...steps);
