@@ -109,11 +109,12 @@ describeUnless(withoutPostgres(), 'the engine connection pool (needs DATABASE_UR
     const pool = open({ max: 1 });
     const sql = createPooledSql(pool);
     const pid = await backendPid(sql);
-    const slow = sql.query('SELECT pg_sleep(5)');
+    // Its failure is awaited from the start: it may come before the terminate call answers.
+    const slowFails = expect(sql.query('SELECT pg_sleep(5)')).rejects.toThrow();
     const waiting = backendPid(sql);
     await expect.poll(() => pool.stats().waiting).toBe(1);
     await admin.query('SELECT pg_terminate_backend($1)', [pid]);
-    await expect(slow).rejects.toThrow();
+    await slowFails;
     const next = await waiting;
     expect(next).not.toBe(pid);
     expect(pool.stats()).toEqual({ open: 1, free: 1, waiting: 0 });
