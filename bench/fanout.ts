@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createApp } from '../src/app.js';
@@ -29,7 +30,6 @@ const RULE_ID = '0190f2a4-0000-7000-8000-000000000001';
 /** How long a round may take to be delivered before its missing messages count as lost. */
 const ROUND_DEADLINE_MS = 60_000;
 const now = () => performance.timeOrigin + performance.now();
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** The subscriber process and a request/answer call over its IPC channel. */

@@ -8,7 +8,6 @@ import type { RuleStatsCounter } from './rules/stats.js';
 import type { LogSinkFactory } from './runs/logSink.js';
 import type { ApiExecutionStore } from './store/apiExecutionStore.js';
 import type { ExecutionStore } from './store/executionStore.js';
-import type { Sql } from './store/sqlClient.js';
 
 /** Reads a rule as the engine sees it (cached; no ORM in the way). */
 export interface RuleReader {
@@ -20,7 +19,6 @@ export interface RuleReader {
  * few options of its own, so the wiring of one concern does not pass through another.
  */
 export interface EngineResources {
-  sql: Sql;
   clock: Clock;
   logger: Logger;
   /** This process among the instances sharing the database. */

@@ -118,7 +118,7 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
   const apiRunner = new ApiRunner({ store: apiStore, scripts, http, bus, clock, logger, logSinks });
   const ruleStore = new RuleStore(sql);
   const rules = new RuleCache(ruleStore, bus, clock);
-  const resources: EngineResources = { sql, clock, logger, instanceId, bus, store, apiStore, rules, evaluator, stats, http, logSinks };
+  const resources: EngineResources = { clock, logger, instanceId, bus, store, apiStore, rules, evaluator, stats, http, logSinks };
   const runs = new RunSystem(resources, {
     actions: [new WebhookAction(http), new TriggerRuleAction(), new ApiScriptAction(apiStore, apiRunner)],
     maxCascadeDepth: config.maxCascadeDepth,
@@ -142,7 +142,7 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
   const scheduler = new Scheduler({
     ...resources,
     store: new ScheduleStore(sql),
-    engine: runs,
+    runs,
     tickMs: config.schedulerTickMs,
     metricPollTimeoutMs: config.metricPollTimeoutMs,
   });

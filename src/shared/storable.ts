@@ -1,6 +1,6 @@
 /**
  * Text PostgreSQL cannot store: U+0000 (refused by text and jsonb) and lone surrogates (JSON
- * text carries them as `\udXXX` escapes, which jsonb refuses). Text from outside is stored with
+ * text carries them as `\ud800`..`\udfff` escapes, which jsonb refuses). Text from outside is stored with
  * each of them replaced by U+FFFD.
  *
  * In unicode mode a surrogate pair is one code point above U+FFFF, so the class matches only

@@ -173,19 +173,25 @@ describe.each(backends())('scheduler (%s)', (backend) => {
     await updateRule(app, rule.id, { active: false });
   });
 
-  it('a failed poll (status 500) leaves a FAILED row with METRIC_POLL_FAILED and its events', async () => {
+  /** The first row of a METRIC rule polling `/path` of the sink, its action never to be called; the rule is then switched off. */
+  async function firstPollOf(path: string) {
     const rule = await createRule(app, {
       triggerType: 'METRIC',
-      triggerSpec: { endpoint: `${sink.url}/fail`, valuePath: 'data.cpu', op: '>', threshold: 80, pollIntervalSeconds: 1 },
+      triggerSpec: { endpoint: `${sink.url}/${path}`, valuePath: 'data.cpu', op: '>', threshold: 80, pollIntervalSeconds: 1 },
       actionSpec: { type: 'webhook', endpoint: `${sink.url}/never-called`, method: 'POST' },
     });
-    const [failed] = await tickUntil(
+    const [first] = await tickUntil(
       clock,
       () => executionsOf(app, rule.id),
       (r) => r.length >= 1,
       5000,
     );
     await updateRule(app, rule.id, { active: false });
+    return first;
+  }
+
+  it('a failed poll (status 500) leaves a FAILED row with METRIC_POLL_FAILED and its events', async () => {
+    const failed = await firstPollOf('fail');
     expect(failed!.status).toBe('FAILED');
     expect(failed!.executedBy).toBe('metric-poll');
     expect(failed!.conditionMet).toBe(false);
@@ -200,18 +206,7 @@ describe.each(backends())('scheduler (%s)', (backend) => {
   });
 
   it('a value missing at valuePath is a failed poll too', async () => {
-    const rule = await createRule(app, {
-      triggerType: 'METRIC',
-      triggerSpec: { endpoint: `${sink.url}/json`, valuePath: 'data.cpu', op: '>', threshold: 80, pollIntervalSeconds: 1 },
-      actionSpec: { type: 'webhook', endpoint: `${sink.url}/never-called`, method: 'POST' },
-    });
-    const [failed] = await tickUntil(
-      clock,
-      () => executionsOf(app, rule.id),
-      (r) => r.length >= 1,
-      5000,
-    );
-    await updateRule(app, rule.id, { active: false });
+    const failed = await firstPollOf('json');
     expect(failed!.error?.code).toBe('METRIC_POLL_FAILED');
     expect(failed!.error?.message).toContain('data.cpu');
   });

@@ -10,7 +10,7 @@ import type { ScheduleStore } from '../store/scheduleStore.js';
 
 export interface SchedulerOptions {
   store: ScheduleStore;
-  engine: RunSystem;
+  runs: RunSystem;
   http: OutboundHttpClient;
   clock: Clock;
   logger: Logger;
@@ -140,10 +140,10 @@ export class Scheduler {
   }
 
   private async fire(claim: Claim): Promise<void> {
-    const { engine, clock } = this.options;
+    const { runs, clock } = this.options;
     const spec = claim.rule.triggerSpec as ScheduleTriggerSpec;
     const schedule = { dueAt: claim.due.toISOString(), missedRunsFolded: missedAfter(claim.rule, claim.due, clock.now()) };
-    await engine.trigger({
+    await runs.trigger({
       rule: claim.rule,
       payload: spec.payload ?? null,
       executedBy: TIMED.SCHEDULE.executedBy,
@@ -159,7 +159,7 @@ export class Scheduler {
    * every instance shares it. A failed poll writes a FAILED row and leaves the armed state as is.
    */
   private async poll(claim: Claim): Promise<void> {
-    const { engine, http, clock, metricPollTimeoutMs } = this.options;
+    const { runs, http, clock, metricPollTimeoutMs } = this.options;
     const { rule } = claim;
     const spec = rule.triggerSpec as { endpoint: string; method: string };
     const startedAt = clock.now();
@@ -168,7 +168,7 @@ export class Scheduler {
     if (this.stopped) return;
     const poll = { dueAt: claim.due.toISOString(), endpoint: spec.endpoint, method: spec.method, status: outcome.status };
     if (!outcome.ok) {
-      await engine.recordFailed(
+      await runs.recordFailed(
         { rule, payload: null, executedBy: TIMED.METRIC.executedBy, references: { [TIMED.METRIC.key]: poll } },
         { code: METRIC_POLL_FAILED, message: outcome.message },
         startedAt,
@@ -178,7 +178,7 @@ export class Scheduler {
     }
     if (!outcome.met) return this.release(claim, { armed: true, fired: false });
     if (!claim.armed) return this.release(claim, { armed: false, fired: false });
-    await engine.trigger({
+    await runs.trigger({
       rule,
       payload: outcome.body,
       executedBy: TIMED.METRIC.executedBy,

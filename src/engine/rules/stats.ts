@@ -11,6 +11,8 @@ export interface RuleStats {
 
 export type StatName = keyof RuleStats;
 
+const STAT_NAMES: readonly StatName[] = ['matched', 'ran', 'held', 'failed'];
+
 const zero = (): RuleStats => ({ matched: 0, ran: 0, held: 0, failed: 0 });
 
 /**
@@ -56,7 +58,7 @@ export class RuleStatsCounter {
       try {
         await this.store.add([...batch].map(([ruleId, s]) => ({ ruleId, ...s })));
       } catch (error) {
-        for (const [ruleId, s] of batch) for (const name of Object.keys(s) as StatName[]) this.add(ruleId, name, s[name]);
+        for (const [ruleId, s] of batch) for (const name of STAT_NAMES) this.add(ruleId, name, s[name]);
         this.logger.warn({ err: error }, 'could not write rule counters; they are kept for the next try');
       }
     });
@@ -81,12 +83,12 @@ export class RuleStatsCounter {
     if (ruleIds.length === 0) return result;
     for (const row of await this.store.read(ruleIds)) {
       const stats = result.get(row.ruleId);
-      if (stats) for (const name of ['matched', 'ran', 'held', 'failed'] as const) stats[name] += row[name];
+      if (stats) for (const name of STAT_NAMES) stats[name] += row[name];
     }
     for (const id of ruleIds) {
       const local = this.pending.get(id);
       const stats = result.get(id);
-      if (local && stats) for (const name of ['matched', 'ran', 'held', 'failed'] as const) stats[name] += local[name];
+      if (local && stats) for (const name of STAT_NAMES) stats[name] += local[name];
     }
     return result;
   }

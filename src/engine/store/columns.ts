@@ -12,6 +12,9 @@ type Row = Record<string, unknown>;
 /** Column name to PostgreSQL type, in the order the values are sent. */
 export type ColumnTypes = Readonly<Record<string, string>>;
 
+/** A PostgreSQL array literal of uuids (already validated ids; no quoting needed). */
+export const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;
+
 /** The columns named, with their types, in the order given. */
 export function pickTypes(types: ColumnTypes, columns: readonly string[]): ColumnTypes {
   return Object.fromEntries(columns.map((c) => [c, types[c]!]));

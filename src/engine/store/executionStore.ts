@@ -1,5 +1,5 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
-import { columnList, pickColumns, pickTypes, rowValues, setColumnsFrom, setValues, valuesRow, type ColumnTypes } from './columns.js';
+import { columnList, pickColumns, pickTypes, rowValues, setColumnsFrom, setValues, uuidArray, valuesRow, type ColumnTypes } from './columns.js';
 import {
   ACTION_LOG_COLUMNS,
   EVENT_RUN_COLUMNS,
@@ -168,9 +168,6 @@ const json = storableJsonText;
 
 /** An event run in a JSON document: the execution it belongs to, then its own fields. */
 const runTuple = (run: EventRunRow) => [run.execution_id, run.seq, run.last_seq, run.events];
-
-/** A PostgreSQL array literal of uuids (already validated ids; no quoting needed). */
-export const uuidArray = (ids: readonly string[]) => `{${ids.join(',')}}`;
 
 export interface ExecutionFilter {
   ruleId?: string | null;

@@ -1,4 +1,5 @@
 import { RuleStatsSchema, type RuleStatsRow } from '../../entities/index.js';
+import { uuidArray } from './columns.js';
 import { entityTable } from './entityTable.js';
 import type { Sql } from './sqlClient.js';
 
@@ -26,7 +27,7 @@ export class RuleStatsStore {
 
   /** The stored rows of the rules that have one. */
   async read(ruleIds: readonly string[]): Promise<RuleStatsRow[]> {
-    const rows = await this.sql.query('SELECT * FROM rule_stats WHERE rule_id = ANY(?::uuid[])', [`{${ruleIds.join(',')}}`]);
+    const rows = await this.sql.query('SELECT * FROM rule_stats WHERE rule_id = ANY(?::uuid[])', [uuidArray(ruleIds)]);
     return rows.map(RULE_STATS.toEntity);
   }
 }
