@@ -1,3 +1,4 @@
+import { OPEN_PRINCIPAL } from './access/principal.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { startEngine, type Engine } from './engine/index.js';
@@ -88,7 +89,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           config,
           logger,
           schema: buildSchema(),
-          context: () => ({ services: current, loaders: createLoaders(current) }),
+          context: () => ({ services: current, loaders: createLoaders(current), viewer: OPEN_PRINCIPAL }),
           ready: () => db.ready(),
           routes: {
             '/events': eventsRoute({

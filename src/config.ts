@@ -77,6 +77,41 @@ const allowlist = list.superRefine((entries, ctx) => {
   }
 });
 
+/** CORS_ORIGINS: each entry an origin (scheme, host and optional port), kept as URL.origin writes it. */
+const originList = list.transform((entries, ctx) => {
+  const origins: string[] = [];
+  for (const entry of entries) {
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `"${entry}" is not an origin such as https://console.example.com` });
+      return z.NEVER;
+    }
+    if (!['http:', 'https:'].includes(url.protocol) || url.origin === 'null' || url.pathname.length > 1 || url.search || url.hash) {
+      ctx.addIssue({ code: 'custom', message: `"${entry}" is not an origin such as https://console.example.com (scheme, host and port only)` });
+      return z.NEVER;
+    }
+    origins.push(url.origin);
+  }
+  return origins;
+});
+
+/** SECRETS_KEY(_PREVIOUS): 32 bytes as 64 hex digits or base64. */
+const secretsKey = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const text = v.trim();
+    const key = /^[0-9a-f]{64}$/i.test(text) ? Buffer.from(text, 'hex') : /^[A-Za-z0-9+/_-]+={0,2}$/.test(text) ? Buffer.from(text, 'base64') : null;
+    if (key?.length !== 32) {
+      ctx.addIssue({ code: 'custom', message: 'expected 32 bytes, as 64 hex digits or base64 (openssl rand -hex 32)' });
+      return z.NEVER;
+    }
+    return key;
+  });
+
 /** Every setting of the service: environment variable name -> parsed value. */
 const envSchema = z.object({
   PORT: int(4000, 0, 65535),
@@ -110,6 +145,25 @@ const envSchema = z.object({
   WS_MAX_SUBSCRIPTIONS: int(100, 1, 100_000),
   WS_MAX_CONNECTIONS: int(10_000, 1, 1_000_000),
   SUBSCRIPTION_BUFFER: int(10_000, 1, 10_000_000),
+  AUTH_MODE: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const mode = v.trim().toLowerCase();
+      if (mode !== 'open' && mode !== 'keys') {
+        ctx.addIssue({ code: 'custom', message: `expected open or keys, got "${v}"` });
+        return z.NEVER;
+      }
+      return mode;
+    }),
+  ADMIN_KEY: z.string().min(32, 'expected at least 32 characters').optional(),
+  CORS_ORIGINS: originList,
+  ALLOWED_HOSTS: list,
+  SECRETS_KEY: secretsKey,
+  SECRETS_KEY_PREVIOUS: secretsKey,
+  RATE_LIMIT_RUNS: int(0, 0, 1_000_000),
+  RATE_LIMIT_EVENTS: int(0, 0, 100_000_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
 });
@@ -151,8 +205,45 @@ export interface Config {
   wsMaxSubscriptions: number;
   wsMaxConnections: number;
   subscriptionBuffer: number;
+  /** OPEN: every request acts as ADMIN `local`; KEYS: every request presents an API key. */
+  authMode: 'OPEN' | 'KEYS';
+  /** A key with role ADMIN and name `admin` that is not stored (KEYS mode). */
+  adminKey: string | undefined;
+  /** Origins besides the service's own that browsers may call it from. */
+  corsOrigins: string[];
+  /** Host names besides localhost, 127.0.0.1 and [::1] that a loopback-bound service answers. */
+  allowedHosts: string[];
+  /** AES-256 keys of stored secrets: the current one, and the one values may still be under. */
+  secretsKey: Buffer | undefined;
+  secretsKeyPrevious: Buffer | undefined;
+  /** Per key (per client address in OPEN mode), per second; 0 is no limit. */
+  rateLimitRuns: number;
+  rateLimitEvents: number;
   logLevel: Env['LOG_LEVEL'];
   logPretty: boolean;
+}
+
+/** 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104 or localhost (SPEC.md, 'Access'). */
+export function isLoopbackHost(host: string): boolean {
+  const name = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
+  if (name === 'localhost' || name === '::1' || name === '0:0:0:0:0:0:0:1') return true;
+  const v4 = name.startsWith('::ffff:') ? name.slice(7) : name;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4) && v4.split('.').every((part) => Number(part) <= 255);
+}
+
+/** The access mode the settings ask for, or a ConfigError naming what to set. */
+function authModeOf(env: Env): 'OPEN' | 'KEYS' {
+  if (env.ADMIN_KEY !== undefined && env.AUTH_MODE === 'open')
+    throw new ConfigError('ADMIN_KEY', 'an admin key cannot be used with AUTH_MODE=open; unset one of them');
+  if (env.ADMIN_KEY !== undefined || env.AUTH_MODE === 'keys') return 'KEYS';
+  if (env.AUTH_MODE === 'open' || isLoopbackHost(env.HOST)) return 'OPEN';
+  throw new ConfigError(
+    'HOST',
+    `${env.HOST} is not a loopback address and no API keys are set up; set ADMIN_KEY (at least 32 characters) or AUTH_MODE=keys, or AUTH_MODE=open to serve without keys`,
+  );
 }
 
 /** The names of every variable the service reads, for docs and .env.example checks. */
@@ -205,6 +296,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     wsMaxSubscriptions: env.WS_MAX_SUBSCRIPTIONS,
     wsMaxConnections: env.WS_MAX_CONNECTIONS,
     subscriptionBuffer: env.SUBSCRIPTION_BUFFER,
+    authMode: authModeOf(env),
+    adminKey: env.ADMIN_KEY,
+    corsOrigins: env.CORS_ORIGINS,
+    allowedHosts: env.ALLOWED_HOSTS.map((host) => host.toLowerCase()),
+    secretsKey: env.SECRETS_KEY,
+    secretsKeyPrevious: env.SECRETS_KEY_PREVIOUS,
+    rateLimitRuns: env.RATE_LIMIT_RUNS,
+    rateLimitEvents: env.RATE_LIMIT_EVENTS,
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : env.LOG_PRETTY === 'true',
   };

@@ -1,3 +1,6 @@
+import { ApiKeySchema } from './ApiKey.js';
+import { AuditEntrySchema } from './AuditEntry.js';
+import { SecretSchema } from './Secret.js';
 import { ActionLogSchema } from './ActionLog.js';
 import { ApiDefinitionSchema } from './ApiDefinition.js';
 import { ApiExecutionSchema } from './ApiExecution.js';
@@ -9,6 +12,9 @@ import { RuleStatsSchema } from './RuleStats.js';
 import { ScheduleLeaseSchema } from './ScheduleLease.js';
 
 export * from './ActionLog.js';
+export * from './ApiKey.js';
+export * from './AuditEntry.js';
+export * from './Secret.js';
 export * from './ApiDefinition.js';
 export * from './ApiExecution.js';
 export * from './CascadeEvent.js';
@@ -29,4 +35,7 @@ export const entities = [
   InstanceSchema,
   RuleStatsSchema,
   ScheduleLeaseSchema,
+  ApiKeySchema,
+  SecretSchema,
+  AuditEntrySchema,
 ];

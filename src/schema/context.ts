@@ -1,3 +1,4 @@
+import type { Principal } from '../access/principal.js';
 import type { ApiDefinitionService } from '../services/apis.js';
 import type { ApiRunService } from '../services/apiRuns.js';
 import type { ExecutionService } from '../services/executions.js';
@@ -15,4 +16,6 @@ export interface Services {
 export interface GraphQLContext {
   services: Services;
   loaders: Loaders;
+  /** Who the request acts as (SPEC.md, 'Access'). */
+  viewer: Principal;
 }
