@@ -89,7 +89,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           config,
           logger,
           schema: buildSchema(),
-          context: () => ({ services: current, loaders: createLoaders(current), viewer: OPEN_PRINCIPAL }),
+          context: ({ clientAddress }) => ({ services: current, loaders: createLoaders(current), viewer: OPEN_PRINCIPAL, clientAddress }),
           ready: () => db.ready(),
           routes: {
             '/events': eventsRoute({

@@ -18,4 +18,6 @@ export interface GraphQLContext {
   loaders: Loaders;
   /** Who the request acts as (SPEC.md, 'Access'). */
   viewer: Principal;
+  /** The client's IP address (rate limits of OPEN mode). */
+  clientAddress: string;
 }

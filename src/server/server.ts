@@ -20,12 +20,20 @@ export interface HttpServerDeps {
   logger: Logger;
   schema: GraphQLSchema;
   /** A fresh context for each operation (HTTP request or WebSocket subscribe). */
-  context: () => GraphQLContext;
+  context: (request: RequestFacts) => GraphQLContext;
   /** Whether the database is connected and migrated. */
   ready: () => boolean;
   /** Extra plain-HTTP routes (path -> handler), tried before GraphQL. */
   routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
 }
+
+/** What the server knows of the request an operation came with. */
+export interface RequestFacts {
+  /** The client's IP address as the socket tells it. */
+  clientAddress: string;
+}
+
+type ServerContext = { req?: IncomingMessage };
 
 export interface HttpServer {
   listen(): Promise<{ port: number; url: string }>;
@@ -97,10 +105,10 @@ const yogaLog =
 export function createHttpServer(deps: HttpServerDeps): HttpServer {
   const { config, logger, schema } = deps;
   const maskError = createErrorMasker(logger);
-  const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
+  const yoga = createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    context: () => deps.context(),
+    context: ({ req }) => deps.context({ clientAddress: req?.socket.remoteAddress ?? 'unknown' }),
     logging: {
       debug: yogaLog(logger, 'debug'),
       info: yogaLog(logger, 'info'),
