@@ -1,4 +1,5 @@
-import { OPEN_PRINCIPAL } from './access/principal.js';
+import { KeyRing } from './access/keys/keyRing.js';
+import { ormKeyStore } from './access/keys/keyStore.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { startEngine, type Engine } from './engine/index.js';
@@ -6,7 +7,9 @@ import { eventsRoute } from './server/events.js';
 import { createHttpServer, type HttpServer } from './server/server.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildSchema, createLoaders, type Services } from './schema/index.js';
+import { ApiKeyService } from './services/apiKeys.js';
 import { ApiDefinitionService } from './services/apis.js';
+import { AuditService } from './services/audit.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { ExecutionService } from './services/executions.js';
 import { ApiRunService } from './services/apiRuns.js';
@@ -42,6 +45,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   let engine: Engine | undefined;
   let services: Services | undefined;
   let http: HttpServer | undefined;
+  let keys: KeyRing | undefined;
   let stopping: Promise<void> | undefined;
 
   const started = <T>(value: T | undefined): T => {
@@ -75,6 +79,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           sandboxPoolSize: options.sandboxPoolSize,
         });
         engine = running;
+        const keyRing = new KeyRing({ mode: config.authMode, adminKey: config.adminKey, store: ormKeyStore(database.fork), clock, logger });
+        keys = keyRing;
+        keyRing.start();
         const rules = new RuleService(database.fork, clock);
         rules.onChange(({ id, rule }) => running.ruleChanged(id, rule));
         const current: Services = {
@@ -82,6 +89,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           apis: new ApiDefinitionService(database.fork, { scriptMaxTimeoutMs: config.scriptMaxTimeoutMs, scriptMaxMemoryMb: config.scriptMaxMemoryMb }, clock),
           executions: new ExecutionService(running, { subscriptionBuffer: config.subscriptionBuffer }),
           apiRuns: new ApiRunService(running),
+          apiKeys: new ApiKeyService(database.fork, clock, (id) => keyRing.revoked(id)),
+          audit: new AuditService(database.fork, logger, clock),
         };
         services = current;
         const db = database;
@@ -89,20 +98,30 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           config,
           logger,
           schema: buildSchema(),
-          context: ({ clientAddress }) => ({ services: current, loaders: createLoaders(current), viewer: OPEN_PRINCIPAL, clientAddress }),
+          context: ({ clientAddress, viewer }) => ({ services: current, loaders: createLoaders(current), viewer, clientAddress }),
           ready: () => db.ready(),
+          keys: keyRing,
           routes: {
-            '/events': eventsRoute({
-              maxBytes: config.eventsMaxBytes,
-              logger,
-              publish: (items, source, refused) => current.executions.publishParsed(items, source, refused),
-            }),
+            '/events': {
+              scope: 'publish',
+              handle: eventsRoute({
+                maxBytes: config.eventsMaxBytes,
+                logger,
+                publish: (items, source, refused) => current.executions.publishParsed(items, source, refused),
+              }),
+            },
           },
         });
         const address = await http.listen();
-        logger.info({ url: address.url, database: database.embedded ? 'embedded' : 'postgresql', bus: running.busKind }, 'Cepheus is serving');
+        logger.info(
+          { url: address.url, database: database.embedded ? 'embedded' : 'postgresql', bus: running.busKind, authMode: config.authMode },
+          config.authMode === 'OPEN'
+            ? 'Cepheus is serving in OPEN mode: no API key is asked for and every request acts as ADMIN'
+            : 'Cepheus is serving in KEYS mode: every request presents an API key',
+        );
         return address;
       } catch (error) {
+        await keys?.stop().catch(() => undefined);
         await engine?.stop(0).catch(() => undefined);
         await database.close().catch(() => undefined);
         throw error;
@@ -111,6 +130,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     stop() {
       stopping ??= (async () => {
         await http?.close(config.shutdownGraceMs);
+        await keys?.stop().catch((error: unknown) => logger.warn({ err: error }, 'writing lastUsedAt of API keys failed'));
         await engine?.stop(config.shutdownGraceMs);
         await database?.close();
       })();

@@ -11,11 +11,13 @@ export interface Principal {
   role: Role;
   /** The stored key's id; null for the ADMIN_KEY and for OPEN mode. */
   keyId: string | null;
+  /** When the key stops being accepted; null: never. */
+  expiresAt: Date | null;
   authMode: AuthMode;
 }
 
 /** Every request of OPEN mode. */
-export const OPEN_PRINCIPAL: Principal = Object.freeze({ name: 'local', role: 'ADMIN', keyId: null, authMode: 'OPEN' });
+export const OPEN_PRINCIPAL: Principal = Object.freeze({ name: 'local', role: 'ADMIN', keyId: null, expiresAt: null, authMode: 'OPEN' });
 
 /**
  * What each role may do (SPEC.md, 'Access'), as the scopes fields state:

@@ -1,3 +1,5 @@
+import { createdByOf } from './attribution.js';
+import { audit } from './audit.js';
 import type { ApiDefinition } from '../entities/index.js';
 import { builder } from './builder.js';
 import { ApiKindEnum } from './enums.js';
@@ -5,6 +7,7 @@ import { connectionType } from './pagination.js';
 import { specField } from './jsonArguments.js';
 
 const RuntimePolicyRef = builder.objectRef<ApiDefinition>('RuntimePolicy').implement({
+  authScopes: { read: true },
   fields: (t) => ({
     timeoutMs: t.exposeInt('timeoutMs', { description: 'Wall-clock limit of one run, in milliseconds.' }),
     memoryLimitMb: t.exposeInt('memoryLimitMb', { description: 'Heap limit of the isolate, in MiB.' }),
@@ -16,6 +19,7 @@ const RuntimePolicyRef = builder.objectRef<ApiDefinition>('RuntimePolicy').imple
 export const ApiDefinitionRef = builder.objectRef<ApiDefinition>('ApiDefinition');
 
 ApiDefinitionRef.implement({
+  authScopes: { read: true },
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name'),
@@ -53,7 +57,7 @@ const CreateApiDefinitionInput = builder.inputType('CreateApiDefinitionInput', {
     paramSchema: t.field({ type: 'JSON', extensions: specField('input.paramSchema') }),
     runtimePolicy: t.field({ type: RuntimePolicyInput }),
     active: t.boolean({ defaultValue: true }),
-    createdBy: t.string({ description: 'Who created the definition (free text until API keys exist).' }),
+    createdBy: t.string({ description: "Who created the definition; in KEYS mode the key's name, whatever this says." }),
   }),
 });
 
@@ -71,11 +75,13 @@ const UpdateApiDefinitionInput = builder.inputType('UpdateApiDefinitionInput', {
 
 builder.queryFields((t) => ({
   apiDefinitions: t.field({
+    authScopes: { read: true },
     type: ApiDefinitionConnectionRef,
     args: { first: t.arg.int(), after: t.arg.string() },
     resolve: (_root, args, { services }) => services.apis.list(args),
   }),
   apiDefinition: t.field({
+    authScopes: { read: true },
     type: ApiDefinitionRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
@@ -85,18 +91,32 @@ builder.queryFields((t) => ({
 
 builder.mutationFields((t) => ({
   createApiDefinition: t.field({
+    authScopes: { editor: true },
     type: ApiDefinitionRef,
     args: { input: t.arg({ type: CreateApiDefinitionInput, required: true }) },
-    resolve: (_root, { input }, { services }) => services.apis.create(input),
+    resolve: async (_root, { input }, context) =>
+      audit(context, 'createApiDefinition', {
+        result: await context.services.apis.create({ ...input, createdBy: createdByOf(context.viewer, input.createdBy) }),
+        targetId: (api) => api.id,
+        detail: { input },
+      }),
   }),
   updateApiDefinition: t.field({
+    authScopes: { editor: true },
     type: ApiDefinitionRef,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateApiDefinitionInput, required: true }) },
-    resolve: (_root, { id, input }, { services }) => services.apis.update(String(id), input),
+    resolve: async (_root, { id, input }, context) =>
+      audit(context, 'updateApiDefinition', {
+        result: await context.services.apis.update(String(id), input),
+        targetId: (api) => api.id,
+        detail: { id, input },
+      }),
   }),
   deleteApiDefinition: t.field({
+    authScopes: { editor: true },
     type: 'ID',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { services }) => services.apis.delete(String(id)),
+    resolve: async (_root, { id }, context) =>
+      audit(context, 'deleteApiDefinition', { result: await context.services.apis.delete(String(id)), targetId: (deleted) => deleted, detail: { id } }),
   }),
 }));

@@ -1,3 +1,4 @@
+import { executedByOf } from './attribution.js';
 import type { ApiExecution } from '../entities/index.js';
 import { ApiDefinitionRef } from './apiDefinition.js';
 import { builder } from './builder.js';
@@ -6,6 +7,7 @@ import { ActionLogRef, ExecutionErrorRef, executionError } from './execution.js'
 import { connectionType } from './pagination.js';
 
 export const ApiExecutionRef = builder.objectRef<ApiExecution>('ApiExecution').implement({
+  authScopes: { read: true },
   fields: (t) => ({
     id: t.exposeID('id'),
     apiId: t.exposeID('apiId'),
@@ -36,9 +38,11 @@ builder.objectField(ApiDefinitionRef, 'executions', (t) =>
 
 builder.mutationField('executeApi', (t) =>
   t.field({
+    authScopes: { editor: true },
     type: ApiExecutionRef,
     description: 'Runs a SCRIPT or HTTP API definition directly.',
     args: { apiId: t.arg.id({ required: true }), params: t.arg({ type: 'JSON' }), input: t.arg({ type: 'JSON' }), executedBy: t.arg.string() },
-    resolve: (_root, args, { services }) => services.apiRuns.execute(String(args.apiId), args.params, args.input, args.executedBy),
+    resolve: (_root, args, { services, viewer }) =>
+      services.apiRuns.execute(String(args.apiId), args.params, args.input, executedByOf(viewer, args.executedBy)),
   }),
 );

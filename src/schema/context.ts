@@ -1,5 +1,7 @@
 import type { Principal } from '../access/principal.js';
+import type { ApiKeyService } from '../services/apiKeys.js';
 import type { ApiDefinitionService } from '../services/apis.js';
+import type { AuditService } from '../services/audit.js';
 import type { ApiRunService } from '../services/apiRuns.js';
 import type { ExecutionService } from '../services/executions.js';
 import type { RuleService } from '../services/rules.js';
@@ -11,6 +13,8 @@ export interface Services {
   apis: ApiDefinitionService;
   executions: ExecutionService;
   apiRuns: ApiRunService;
+  apiKeys: ApiKeyService;
+  audit: AuditService;
 }
 
 export interface GraphQLContext {

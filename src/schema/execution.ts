@@ -1,3 +1,4 @@
+import { executedByOf } from './attribution.js';
 import type { ActionLog, CascadeEvent, Execution } from '../entities/index.js';
 import type { BatchResult, PublishResult, RuleStats } from '../engine/index.js';
 import type { Cascade, Simulation } from '../services/executions.js';
@@ -8,6 +9,7 @@ import { connectionType } from './pagination.js';
 import { RuleRef } from './rule.js';
 
 export const ExecutionErrorRef = builder.objectRef<{ code: string; message: string }>('ExecutionError').implement({
+  authScopes: { read: true },
   fields: (t) => ({
     code: t.exposeString('code', { description: "Machine-readable, from SPEC.md 'Error codes'." }),
     message: t.exposeString('message'),
@@ -20,6 +22,7 @@ export function executionError(run: { errorCode: string | null; errorMessage: st
 }
 
 export const ActionLogRef = builder.objectRef<ActionLog>('ActionLog').implement({
+  authScopes: { read: true },
   fields: (t) => ({
     executionId: t.exposeID('executionId', { description: 'The Execution, or for a direct executeApi run the ApiExecution, that wrote it.' }),
     cascadeId: t.exposeID('cascadeId', { nullable: true, description: 'Null for a direct executeApi run.' }),
@@ -37,16 +40,18 @@ export const ExecutionRef = builder.objectRef<Execution>('Execution');
 
 ExecutionRef.implement({
   description: 'One run of one rule. A cascade is the tree of executions under one root.',
+  authScopes: { read: true },
   fields: (t) => ({
-    id: t.exposeID('id'),
-    ruleId: t.exposeID('ruleId'),
+    // What a PUBLISHER reads of the executions its events started (SPEC.md, 'Access').
+    id: t.exposeID('id', { skipTypeScopes: true, authScopes: { anyone: true } }),
+    ruleId: t.exposeID('ruleId', { skipTypeScopes: true, authScopes: { anyone: true } }),
     rule: t.field({
       type: RuleRef,
       nullable: true,
       description: 'Null once the rule is deleted.',
       resolve: (e, _args, { loaders }) => loaders.rule.load(e.ruleId),
     }),
-    status: t.field({ type: ExecutionStatusEnum, resolve: (e) => e.status }),
+    status: t.field({ type: ExecutionStatusEnum, skipTypeScopes: true, authScopes: { anyone: true }, resolve: (e) => e.status }),
     conditionMet: t.exposeBoolean('conditionMet'),
     executedBy: t.exposeString('executedBy', { description: "Who started it: the executedBy argument, 'event', 'scheduler', 'metric-poll' or 'cascade'." }),
     payload: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.payload }),
@@ -72,6 +77,7 @@ ExecutionRef.implement({
 export const ExecutionConnectionRef = connectionType('Execution', ExecutionRef);
 
 export const CascadeEventRef = builder.objectRef<CascadeEvent>('CascadeEvent').implement({
+  authScopes: { read: true },
   fields: (t) => ({
     cascadeId: t.exposeID('cascadeId'),
     seq: t.exposeInt('seq', { description: 'Order within the cascade, from 1, without gaps.' }),
@@ -87,6 +93,7 @@ export const CascadeEventRef = builder.objectRef<CascadeEvent>('CascadeEvent').i
 });
 
 const CascadeRef = builder.objectRef<Cascade>('Cascade').implement({
+  authScopes: { read: true },
   fields: (t) => ({
     id: t.exposeID('id'),
     status: t.field({
@@ -103,6 +110,7 @@ const CascadeRef = builder.objectRef<Cascade>('Cascade').implement({
 });
 
 const SimulationRef = builder.objectRef<Simulation>('Simulation').implement({
+  authScopes: { read: true },
   fields: (t) => ({
     conditionMet: t.exposeBoolean('conditionMet'),
     wouldExecute: t.exposeBoolean('wouldExecute'),
@@ -112,6 +120,7 @@ const SimulationRef = builder.objectRef<Simulation>('Simulation').implement({
 });
 
 const PublishEventResultRef = builder.objectRef<PublishResult>('PublishEventResult').implement({
+  authScopes: { anyone: true },
   fields: (t) => ({
     eventId: t.exposeID('eventId'),
     matched: t.exposeInt('matched', { description: 'Active EVENT rules whose condition the event met, not counting matches held by a throttle.' }),
@@ -120,6 +129,7 @@ const PublishEventResultRef = builder.objectRef<PublishResult>('PublishEventResu
 });
 
 const RuleStatsRef = builder.objectRef<RuleStats>('RuleStats').implement({
+  authScopes: { read: true },
   fields: (t) => ({
     matched: t.exposeInt('matched', { description: 'Events whose condition this rule met, held ones included.' }),
     ran: t.exposeInt('ran', { description: 'Executions that ran (any trigger; SKIPPED rows not counted).' }),
@@ -129,6 +139,7 @@ const RuleStatsRef = builder.objectRef<RuleStats>('RuleStats').implement({
 });
 
 const RefusedEventRef = builder.objectRef<BatchResult['refused'][number]>('RefusedEvent').implement({
+  authScopes: { anyone: true },
   fields: (t) => ({
     index: t.exposeInt('index', { description: 'Position of the event in the request, from 0.' }),
     reason: t.exposeString('reason'),
@@ -136,6 +147,7 @@ const RefusedEventRef = builder.objectRef<BatchResult['refused'][number]>('Refus
 });
 
 const PublishEventsResultRef = builder.objectRef<BatchResult>('PublishEventsResult').implement({
+  authScopes: { anyone: true },
   fields: (t) => ({
     accepted: t.exposeInt('accepted'),
     matched: t.exposeInt('matched', { description: 'Rule matches over all accepted events.' }),
@@ -162,12 +174,14 @@ builder.objectField(RuleRef, 'executions', (t) =>
 
 builder.queryFields((t) => ({
   execution: t.field({
+    authScopes: { read: true },
     type: ExecutionRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, { services }) => services.executions.get(String(id)),
   }),
   executions: t.field({
+    authScopes: { read: true },
     type: ExecutionConnectionRef,
     args: {
       ruleId: t.arg.id(),
@@ -183,6 +197,7 @@ builder.queryFields((t) => ({
       ),
   }),
   cascade: t.field({
+    authScopes: { read: true },
     type: CascadeRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
@@ -192,6 +207,7 @@ builder.queryFields((t) => ({
 
 builder.mutationFields((t) => ({
   triggerRule: t.field({
+    authScopes: { editor: true },
     type: ExecutionRef,
     description: `Runs the rule now with this payload: evaluates its condition and, when met,
 its action, and every rule that the action chains to. With wait: true
@@ -205,21 +221,25 @@ the rest.`,
       executedBy: t.arg.string(),
       wait: t.arg.boolean({ defaultValue: true }),
     },
-    resolve: (_root, args, { services }) => services.executions.trigger(String(args.ruleId), args.payload, args.executedBy, args.wait ?? true),
+    resolve: (_root, args, { services, viewer }) =>
+      services.executions.trigger(String(args.ruleId), args.payload, executedByOf(viewer, args.executedBy), args.wait ?? true),
   }),
   simulateRule: t.field({
+    authScopes: { editor: true },
     type: SimulationRef,
     description: 'Evaluates the condition and resolves the action without running it. Records nothing.',
     args: { ruleId: t.arg.id({ required: true }), payload: t.arg({ type: 'JSON' }) },
     resolve: (_root, args, { services }) => services.executions.simulate(String(args.ruleId), args.payload),
   }),
   publishEvents: t.field({
+    authScopes: { publish: true },
     type: PublishEventsResultRef,
     description: 'Up to 10,000 events in one call; each is handled as publishEvent would.',
     args: { events: t.arg({ type: ['JSON'], required: true, extensions: ITEMS_CHECKED_BY_RESOLVER }), source: t.arg.string() },
     resolve: (_root, args, { services }) => services.executions.publishEvents(args.events, args.source),
   }),
   publishEvent: t.field({
+    authScopes: { publish: true },
     type: PublishEventResultRef,
     description: 'Evaluates the event against every active EVENT rule and runs those it matches.',
     args: { event: t.arg({ type: 'JSON', required: true }), source: t.arg.string() },
@@ -231,6 +251,7 @@ builder.subscriptionType({});
 
 builder.subscriptionFields((t) => ({
   actionLogs: t.field({
+    authScopes: { read: true },
     type: ActionLogRef,
     description: 'Every log line of matching executions as it is written. All arguments are filters; none means all.',
     args: { ruleId: t.arg.id(), cascadeId: t.arg.id(), executionId: t.arg.id() },
@@ -243,6 +264,7 @@ builder.subscriptionFields((t) => ({
     resolve: (log) => log,
   }),
   cascadeProgress: t.field({
+    authScopes: { read: true },
     type: CascadeEventRef,
     description: `The events of one cascade: first those already past (from seq 1), then live
 ones; completes after CASCADE_FINISHED.`,
@@ -251,6 +273,7 @@ ones; completes after CASCADE_FINISHED.`,
     resolve: (event) => event,
   }),
   executionUpdates: t.field({
+    authScopes: { read: true },
     type: ExecutionRef,
     description: 'Each execution when it starts and when it finishes.',
     args: { ruleId: t.arg.id() },

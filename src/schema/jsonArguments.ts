@@ -10,6 +10,8 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { badInput } from '../errors.js';
+import type { GraphQLContext } from './context.js';
+import { fieldScopes, mayUse } from './fieldScopes.js';
 import { findJsonShapeProblem, formatJsonPath, type JsonPath } from '../shared/jsonShape.js';
 
 /**
@@ -97,10 +99,13 @@ export function guardJsonArguments(schema: GraphQLSchema): GraphQLSchema {
     for (const field of Object.values(type.getFields())) {
       const check = argumentsCheck(field.args);
       if (!check) continue;
-      const guard = <T extends GraphQLFieldResolver<unknown, unknown>>(resolve: T | undefined): T | undefined =>
+      // The role comes before the arguments (SPEC.md, 'Access'): a field the viewer may not use
+      // is left to its scope check, which refuses it with FORBIDDEN.
+      const scopes = fieldScopes(type, field);
+      const guard = <T extends GraphQLFieldResolver<unknown, GraphQLContext>>(resolve: T | undefined): T | undefined =>
         resolve &&
         (((source, args, context, info) => {
-          check(args);
+          if (mayUse(context.viewer.role, scopes)) check(args);
           return resolve(source, args, context, info);
         }) as T);
       field.resolve = guard(field.resolve);

@@ -1,3 +1,5 @@
+import { createdByOf } from './attribution.js';
+import { audit } from './audit.js';
 import type { Rule } from '../entities/index.js';
 import { builder } from './builder.js';
 import { ActionTypeEnum, TriggerTypeEnum } from './enums.js';
@@ -7,6 +9,7 @@ import { specField } from './jsonArguments.js';
 export const RuleRef = builder.objectRef<Rule>('Rule');
 
 RuleRef.implement({
+  authScopes: { read: true },
   fields: (t) => ({
     id: t.exposeID('id'),
     name: t.exposeString('name'),
@@ -48,7 +51,7 @@ const CreateRuleInput = builder.inputType('CreateRuleInput', {
     triggerSpec: t.field({ type: 'JSON', required: true, extensions: specField('triggerSpec') }),
     actionSpec: t.field({ type: 'JSON', required: true, extensions: specField('actionSpec') }),
     active: t.boolean({ defaultValue: true }),
-    createdBy: t.string({ description: 'Who created the rule (free text until API keys exist).' }),
+    createdBy: t.string({ description: "Who created the rule; in KEYS mode the key's name, whatever this says." }),
   }),
 });
 
@@ -65,11 +68,13 @@ const UpdateRuleInput = builder.inputType('UpdateRuleInput', {
 
 builder.queryFields((t) => ({
   rules: t.field({
+    authScopes: { read: true },
     type: RuleConnectionRef,
     args: { filter: t.arg({ type: RuleFilterInput }), first: t.arg.int(), after: t.arg.string() },
     resolve: (_root, args, { services }) => services.rules.list(args.filter, args),
   }),
   rule: t.field({
+    authScopes: { read: true },
     type: RuleRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
@@ -79,19 +84,29 @@ builder.queryFields((t) => ({
 
 builder.mutationFields((t) => ({
   createRule: t.field({
+    authScopes: { editor: true },
     type: RuleRef,
     args: { input: t.arg({ type: CreateRuleInput, required: true }) },
-    resolve: (_root, { input }, { services }) => services.rules.create(input),
+    resolve: async (_root, { input }, context) =>
+      audit(context, 'createRule', {
+        result: await context.services.rules.create({ ...input, createdBy: createdByOf(context.viewer, input.createdBy) }),
+        targetId: (rule) => rule.id,
+        detail: { input },
+      }),
   }),
   updateRule: t.field({
+    authScopes: { editor: true },
     type: RuleRef,
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateRuleInput, required: true }) },
-    resolve: (_root, { id, input }, { services }) => services.rules.update(String(id), input),
+    resolve: async (_root, { id, input }, context) =>
+      audit(context, 'updateRule', { result: await context.services.rules.update(String(id), input), targetId: (rule) => rule.id, detail: { id, input } }),
   }),
   deleteRule: t.field({
+    authScopes: { editor: true },
     type: 'ID',
     description: 'Returns the id of the deleted rule.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, { services }) => services.rules.delete(String(id)),
+    resolve: async (_root, { id }, context) =>
+      audit(context, 'deleteRule', { result: await context.services.rules.delete(String(id)), targetId: (deleted) => deleted, detail: { id } }),
   }),
 }));

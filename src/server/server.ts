@@ -10,6 +10,9 @@ import { WebSocketServer } from 'ws';
 import type { Config } from '../config.js';
 import { serializeError, type Logger } from '../logger.js';
 import type { GraphQLContext } from '../schema/index.js';
+import type { KeyRing } from '../access/keys/keyRing.js';
+import { hasScope, type Principal, type Scope } from '../access/principal.js';
+import { authenticate, principalOf, sendUnauthenticated, useApiKeyAuth } from './auth.js';
 import { createErrorMasker } from './errors.js';
 import { sharedSubscriptionResults } from './sharedSubscribe.js';
 
@@ -23,17 +26,28 @@ export interface HttpServerDeps {
   context: (request: RequestFacts) => GraphQLContext;
   /** Whether the database is connected and migrated. */
   ready: () => boolean;
-  /** Extra plain-HTTP routes (path -> handler), tried before GraphQL. */
-  routes?: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>>;
+  /** Who a request's key is (SPEC.md, 'Access'). */
+  keys: KeyRing;
+  /** Extra plain-HTTP routes (path -> handler), tried before GraphQL; each needs a key of a role with its scope. */
+  routes?: Record<string, KeyedRoute>;
+}
+
+/** A plain route that acts for a principal whose role has `scope`. */
+export interface KeyedRoute {
+  scope: Scope;
+  handle(req: IncomingMessage, res: ServerResponse, principal: Principal): void | Promise<void>;
 }
 
 /** What the server knows of the request an operation came with. */
 export interface RequestFacts {
   /** The client's IP address as the socket tells it. */
   clientAddress: string;
+  /** Who the request acts as. */
+  viewer: Principal;
 }
 
-type ServerContext = { req?: IncomingMessage };
+/** What yoga is handed with each request: the Node request and response, or a graphql-ws connection's. */
+type ServerContext = { req?: IncomingMessage; res?: ServerResponse; viewer?: Principal };
 
 export interface HttpServer {
   listen(): Promise<{ port: number; url: string }>;
@@ -108,7 +122,12 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    context: ({ req }) => deps.context({ clientAddress: req?.socket.remoteAddress ?? 'unknown' }),
+    context: ({ req, request, viewer }) => {
+      const principal = viewer ?? principalOf(request);
+      // useApiKeyAuth (HTTP) or onConnect (graphql-ws) has always found one by now.
+      if (!principal) throw new Error('a GraphQL operation without a principal');
+      return deps.context({ clientAddress: req?.socket.remoteAddress ?? 'unknown', viewer: principal });
+    },
     logging: {
       debug: yogaLog(logger, 'debug'),
       info: yogaLog(logger, 'info'),
@@ -126,6 +145,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     // as much as a database statement's round of JavaScript.
     maxRequestBodySize: false,
     plugins: [
+      useApiKeyAuth(deps.keys, GRAPHQL_PATH),
       bodyLimitPlugin(config.maxRequestBytes),
       sharedSubscriptionResults(),
       EnvelopArmorPlugin({
@@ -139,10 +159,24 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     ],
   });
 
-  const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>> = {
+  const openRoutes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
     '/health': (_req, res) => sendJson(res, 200, { status: 'ok' }),
     '/ready': (_req, res) => (deps.ready() ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'starting' })),
-    ...deps.routes,
+  };
+  const keyedRoutes = deps.routes ?? {};
+
+  /** A keyed route: 401 without a valid key, 403 for a role without its scope, else the handler. */
+  const serveKeyed = async (route: KeyedRoute, req: IncomingMessage, res: ServerResponse) => {
+    const outcome = await authenticate(deps.keys, req.headers.authorization);
+    if (!outcome.ok) {
+      res.setHeader('connection', 'close');
+      return sendUnauthenticated(res, outcome.message);
+    }
+    if (!hasScope(outcome.principal.role, route.scope)) {
+      res.setHeader('connection', 'close');
+      return sendJson(res, 403, { error: `Role ${outcome.principal.role} may not use ${(req.url ?? '/').split('?')[0]}` });
+    }
+    return route.handle(req, res, outcome.principal);
   };
 
   let accepting = true;
@@ -152,15 +186,17 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       res.setHeader('connection', 'close');
       return sendJson(res, 503, { status: 'stopping' });
     }
+    const open = openRoutes[path];
+    if (open) return open(req, res);
     // Plain routes read their bodies themselves, each with its own cap.
-    const route = routes[path];
+    const route = keyedRoutes[path];
     const length = Number(req.headers['content-length'] ?? 0);
     if (!route && length > config.maxRequestBytes) {
       res.setHeader('connection', 'close');
       return sendJson(res, 413, { errors: [{ message: tooLargeMessage(config.maxRequestBytes), extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
     }
     if (route) {
-      Promise.resolve(route(req, res)).catch((error: unknown) => {
+      Promise.resolve(serveKeyed(route, req, res)).catch((error: unknown) => {
         logger.error({ err: error, path }, 'route failed');
         if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
         else res.destroy();
@@ -210,8 +246,22 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     ids.add(id);
     return false;
   };
-  const wsDisposable = useServer<Record<string, unknown>, Record<string, unknown>>(
+  const wsDisposable = useServer<Record<string, unknown>, { viewer?: Principal }>(
     {
+      // The key travels in connection_init as {"authorization": "Bearer KEY"}; without a valid
+      // one the socket is closed with 4401, and a key revoked or expired later closes it the same way.
+      onConnect: async (ctx) => {
+        const outcome = await authenticate(deps.keys, ctx.connectionParams?.authorization);
+        const socket = ctx.extra.socket;
+        if (!outcome.ok) {
+          socket.close(4401, outcome.message.slice(0, 120));
+          return false;
+        }
+        ctx.extra.viewer = outcome.principal;
+        const untrack = deps.keys.track(outcome.principal, () => socket.close(4401, 'The API key was revoked or has expired'));
+        socket.once('close', untrack);
+        return true;
+      },
       // biome-ignore lint/suspicious/noExplicitAny: the root value is the shared subscription result (sharedSubscribe.ts)
       execute: (args: any) => args.rootValue.execute(args),
       // biome-ignore lint/suspicious/noExplicitAny: as for execute
@@ -231,6 +281,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
             ...ctx,
             req: ctx.extra.request,
             socket: ctx.extra.socket,
+            viewer: ctx.extra.viewer,
             params,
           });
           const document = parse(params.query);

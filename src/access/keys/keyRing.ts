@@ -1,0 +1,186 @@
+import type { Logger } from '../../logger.js';
+import type { Clock, Timer } from '../../shared/clock.js';
+import { OPEN_PRINCIPAL, type AuthMode, type Principal } from '../principal.js';
+import type { KeyStore } from './keyStore.js';
+import { hashKey, sameHash } from './keyText.js';
+
+export interface KeyRingOptions {
+  mode: AuthMode;
+  adminKey: string | undefined;
+  store: KeyStore;
+  clock: Clock;
+  logger: Logger;
+  /** How often revocations by other instances are looked for (SPEC.md: within 5 s). */
+  pollMs?: number;
+  /** How often lastUsedAt is written (SPEC.md: may lag by up to a minute). */
+  touchMs?: number;
+}
+
+interface CachedKey {
+  principal: Principal;
+  lastUsed: number;
+}
+
+/** Keys not used for this long leave the cache (and are looked up again on their next use). */
+const IDLE_MS = 10 * 60_000;
+/** Keys looked up and not found are not looked up again for this long, so guessing costs no query. */
+const UNKNOWN_MS = 1_000;
+const MAX_CACHED = 10_000;
+
+/**
+ * Who a key is (SPEC.md, 'Access'): a hash and a cache lookup per request. A key is read from
+ * the database once, then served from memory; every `pollMs` the cached keys are checked for
+ * revocation by any instance, and keys that were revoked or have expired end the connections
+ * and streams that were opened with them.
+ */
+export class KeyRing {
+  private readonly cache = new Map<string, CachedKey>();
+  private readonly unknown = new Map<string, number>();
+  private readonly adminHash: string | null;
+  private readonly used = new Set<string>();
+  private readonly open = new Map<string, Set<() => void>>();
+  private pollTimer: Timer | null = null;
+  private touchTimer: Timer | null = null;
+  private stopped = false;
+
+  constructor(private readonly options: KeyRingOptions) {
+    this.adminHash = options.adminKey === undefined ? null : hashKey(options.adminKey);
+  }
+
+  get mode(): AuthMode {
+    return this.options.mode;
+  }
+
+  start(): void {
+    if (this.options.mode === 'OPEN') return;
+    this.schedulePoll();
+    this.scheduleTouch();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.pollTimer?.cancel();
+    this.touchTimer?.cancel();
+    await this.flushTouches();
+  }
+
+  /** The principal a key acts as, or null for an unknown, expired or revoked key. */
+  async authenticate(key: string): Promise<Principal | null> {
+    if (this.options.mode === 'OPEN') return OPEN_PRINCIPAL;
+    const hash = hashKey(key);
+    if (this.adminHash !== null && sameHash(hash, this.adminHash)) return ADMIN_KEY_PRINCIPAL;
+    const now = this.options.clock.now().getTime();
+    let cached = this.cache.get(hash);
+    if (!cached) {
+      const unknownUntil = this.unknown.get(hash);
+      if (unknownUntil !== undefined && unknownUntil > now) return null;
+      const row = await this.options.store.findByHash(hash);
+      if (!row || row.revokedAt) {
+        if (this.unknown.size >= MAX_CACHED) this.unknown.clear();
+        this.unknown.set(hash, now + UNKNOWN_MS);
+        return null;
+      }
+      this.unknown.delete(hash);
+      if (this.cache.size >= MAX_CACHED) this.evictIdle(now, true);
+      cached = {
+        principal: Object.freeze({ name: row.name, role: row.role, keyId: row.id, expiresAt: row.expiresAt, authMode: 'KEYS' as const }),
+        lastUsed: now,
+      };
+      this.cache.set(hash, cached);
+    }
+    const { principal } = cached;
+    if (principal.expiresAt && principal.expiresAt.getTime() <= now) return null;
+    cached.lastUsed = now;
+    this.used.add(principal.keyId!);
+    return principal;
+  }
+
+  /**
+   * Runs `end` when the principal's key is revoked or expires while the connection or stream
+   * lives; the returned function forgets it (call it when the connection closes).
+   */
+  track(principal: Principal, end: () => void): () => void {
+    const keyId = principal.keyId;
+    if (keyId === null) return () => undefined;
+    let ends = this.open.get(keyId);
+    if (!ends) {
+      ends = new Set();
+      this.open.set(keyId, ends);
+    }
+    ends.add(end);
+    return () => {
+      const current = this.open.get(keyId);
+      current?.delete(end);
+      if (current?.size === 0) this.open.delete(keyId);
+    };
+  }
+
+  /** A key this instance revoked: refused from now on here; other instances follow within pollMs. */
+  revoked(keyId: string): void {
+    for (const [hash, cached] of this.cache) if (cached.principal.keyId === keyId) this.cache.delete(hash);
+    this.endConnections(keyId);
+  }
+
+  private endConnections(keyId: string): void {
+    const ends = this.open.get(keyId);
+    if (!ends) return;
+    this.open.delete(keyId);
+    for (const end of ends) {
+      try {
+        end();
+      } catch (error) {
+        this.options.logger.warn({ err: error }, 'ending a connection of a revoked key failed');
+      }
+    }
+  }
+
+  private evictIdle(now: number, all = false): void {
+    for (const [hash, cached] of this.cache) {
+      const keyId = cached.principal.keyId!;
+      if ((all || now - cached.lastUsed > IDLE_MS) && !this.open.has(keyId)) this.cache.delete(hash);
+    }
+    for (const [hash, until] of this.unknown) if (until <= now) this.unknown.delete(hash);
+  }
+
+  private async poll(): Promise<void> {
+    const now = this.options.clock.now().getTime();
+    this.evictIdle(now);
+    const ids = new Set<string>();
+    for (const cached of this.cache.values()) ids.add(cached.principal.keyId!);
+    for (const keyId of this.open.keys()) ids.add(keyId);
+    const revoked = await this.options.store.revokedAmong([...ids]);
+    for (const keyId of revoked) this.revoked(keyId);
+    for (const cached of this.cache.values()) {
+      const { expiresAt, keyId } = cached.principal;
+      if (expiresAt && expiresAt.getTime() <= now && this.open.has(keyId!)) this.endConnections(keyId!);
+    }
+  }
+
+  private schedulePoll(): void {
+    if (this.stopped) return;
+    this.pollTimer = this.options.clock.setTimer(() => {
+      this.poll()
+        .catch((error: unknown) => this.options.logger.warn({ err: error }, 'checking API keys for revocation failed'))
+        .finally(() => this.schedulePoll());
+    }, this.options.pollMs ?? 1_000);
+  }
+
+  private async flushTouches(): Promise<void> {
+    if (this.used.size === 0) return;
+    const ids = [...this.used];
+    this.used.clear();
+    await this.options.store.touch(ids, this.options.clock.now());
+  }
+
+  private scheduleTouch(): void {
+    if (this.stopped) return;
+    this.touchTimer = this.options.clock.setTimer(() => {
+      this.flushTouches()
+        .catch((error: unknown) => this.options.logger.warn({ err: error }, 'writing lastUsedAt of API keys failed'))
+        .finally(() => this.scheduleTouch());
+    }, this.options.touchMs ?? 30_000);
+  }
+}
+
+/** The ADMIN_KEY: role ADMIN, name `admin`, not stored, never revoked. */
+export const ADMIN_KEY_PRINCIPAL: Principal = Object.freeze({ name: 'admin', role: 'ADMIN', keyId: null, expiresAt: null, authMode: 'KEYS' });

@@ -1,0 +1,65 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Plugin } from 'graphql-yoga';
+import { readBearer } from '../access/keys/keyText.js';
+import type { KeyRing } from '../access/keys/keyRing.js';
+import { OPEN_PRINCIPAL, type Principal } from '../access/principal.js';
+
+/** Why a request was refused a principal: the text of its 401. It never tells whether a key exists. */
+export type AuthOutcome = { ok: true; principal: Principal } | { ok: false; message: string };
+
+const NO_KEY = 'This service needs an API key: send the header "Authorization: Bearer KEY"';
+const INVALID_KEY = 'The API key is not valid: it is unknown, expired or revoked';
+
+/** Who the `Authorization` header (or graphql-ws' `authorization` parameter) acts as. */
+export async function authenticate(keys: KeyRing, header: unknown): Promise<AuthOutcome> {
+  if (keys.mode === 'OPEN') return { ok: true, principal: OPEN_PRINCIPAL };
+  if (header != null && typeof header !== 'string') return { ok: false, message: 'The authorization value must be a string "Bearer KEY"' };
+  const reading = readBearer(header);
+  if (reading.kind === 'missing') return { ok: false, message: NO_KEY };
+  if (reading.kind === 'malformed') return { ok: false, message: `The API key is malformed: ${reading.reason}` };
+  const principal = await keys.authenticate(reading.key);
+  return principal ? { ok: true, principal } : { ok: false, message: INVALID_KEY };
+}
+
+const UNAUTHENTICATED_HEADERS = { 'www-authenticate': 'Bearer', 'cache-control': 'no-store' };
+
+/** The 401 of a plain route (POST /events, /metrics). */
+export function sendUnauthenticated(res: ServerResponse, message: string) {
+  const text = JSON.stringify({ error: message });
+  res.writeHead(401, { ...UNAUTHENTICATED_HEADERS, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+const principals = new WeakMap<Request, Principal>();
+
+/** The principal useApiKeyAuth found for a GraphQL request over HTTP. */
+export const principalOf = (request: Request | undefined): Principal | undefined => (request ? principals.get(request) : undefined);
+
+const isEventStream = (request: Request) => (request.headers.get('accept') ?? '').includes('text/event-stream');
+
+/**
+ * Authentication of GraphQL over HTTP (GET, POST and SSE), in the style of @envelop/generic-auth
+ * but before the request is parsed, so that a request without a valid key is a 401 whatever its
+ * body: the key is read from `Authorization: Bearer KEY` and resolved by the key ring (a hash
+ * and a cache lookup). yoga's GraphiQL page is answered by an earlier plugin and needs no key.
+ * An SSE stream is ended when its key is revoked or expires.
+ */
+export function useApiKeyAuth(keys: KeyRing, graphqlPath: string): Plugin<Record<string, unknown>, { res?: ServerResponse; req?: IncomingMessage }> {
+  return {
+    async onRequest({ request, url, serverContext, endResponse, fetchAPI }) {
+      if (url.pathname !== graphqlPath) return;
+      const outcome = await authenticate(keys, request.headers.get('authorization'));
+      if (!outcome.ok) {
+        const body = JSON.stringify({ errors: [{ message: outcome.message, extensions: { code: 'UNAUTHENTICATED' } }] });
+        endResponse(new fetchAPI.Response(body, { status: 401, headers: { ...UNAUTHENTICATED_HEADERS, 'content-type': 'application/json; charset=utf-8' } }));
+        return;
+      }
+      principals.set(request, outcome.principal);
+      const res = serverContext.res;
+      if (res && outcome.principal.keyId !== null && isEventStream(request)) {
+        const untrack = keys.track(outcome.principal, () => res.destroy());
+        res.once('close', untrack);
+      }
+    },
+  };
+}
