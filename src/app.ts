@@ -1,4 +1,5 @@
 import { OPEN_PRINCIPAL } from './access/principal.js';
+import { createRateLimits, type RateLimits } from './access/rateLimit/index.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { startEngine, type Engine } from './engine/index.js';
@@ -19,6 +20,8 @@ export interface AppOptions {
   sandboxPoolSize?: number;
   /** A database the caller already opened (not yet migrated); the app closes it on stop. */
   database?: Database;
+  /** Where rate-limit buckets live in Redis; tests give each run its own. */
+  rateLimitKeyPrefix?: string;
 }
 
 export interface App {
@@ -42,6 +45,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   let engine: Engine | undefined;
   let services: Services | undefined;
   let http: HttpServer | undefined;
+  let rateLimits: RateLimits | undefined;
   let stopping: Promise<void> | undefined;
 
   const started = <T>(value: T | undefined): T => {
@@ -75,6 +79,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           sandboxPoolSize: options.sandboxPoolSize,
         });
         engine = running;
+        const limits = await createRateLimits(config, { clock, logger, keyPrefix: options.rateLimitKeyPrefix });
+        rateLimits = limits;
         const rules = new RuleService(database.fork, clock);
         rules.onChange(({ id, rule }) => running.ruleChanged(id, rule));
         const current: Services = {
@@ -82,6 +88,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           apis: new ApiDefinitionService(database.fork, { scriptMaxTimeoutMs: config.scriptMaxTimeoutMs, scriptMaxMemoryMb: config.scriptMaxMemoryMb }, clock),
           executions: new ExecutionService(running, { subscriptionBuffer: config.subscriptionBuffer }),
           apiRuns: new ApiRunService(running),
+          rateLimits: limits,
         };
         services = current;
         const db = database;
@@ -96,6 +103,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
               maxBytes: config.eventsMaxBytes,
               logger,
               publish: (items, source, refused) => current.executions.publishParsed(items, source, refused),
+              rateLimit: (count, req) => limits.check('events', { viewer: OPEN_PRINCIPAL, clientAddress: req.socket.remoteAddress ?? 'unknown' }, count),
             }),
           },
         });
@@ -104,6 +112,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         return address;
       } catch (error) {
         await engine?.stop(0).catch(() => undefined);
+        await rateLimits?.close().catch(() => undefined);
         await database.close().catch(() => undefined);
         throw error;
       }
@@ -112,6 +121,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       stopping ??= (async () => {
         await http?.close(config.shutdownGraceMs);
         await engine?.stop(config.shutdownGraceMs);
+        await rateLimits?.close();
         await database?.close();
       })();
       return stopping;

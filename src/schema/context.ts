@@ -1,4 +1,5 @@
 import type { Principal } from '../access/principal.js';
+import type { RateLimits } from '../access/rateLimit/index.js';
 import type { ApiDefinitionService } from '../services/apis.js';
 import type { ApiRunService } from '../services/apiRuns.js';
 import type { ExecutionService } from '../services/executions.js';
@@ -11,6 +12,8 @@ export interface Services {
   apis: ApiDefinitionService;
   executions: ExecutionService;
   apiRuns: ApiRunService;
+  /** RATE_LIMIT_RUNS and RATE_LIMIT_EVENTS: what run-starting and publishing fields spend. */
+  rateLimits: RateLimits;
 }
 
 export interface GraphQLContext {
