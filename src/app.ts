@@ -1,5 +1,6 @@
 import { KeyRing } from './access/keys/keyRing.js';
 import { ormKeyStore } from './access/keys/keyStore.js';
+import { createRateLimits, type RateLimits } from './access/rateLimit/index.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { startEngine, type Engine } from './engine/index.js';
@@ -22,6 +23,8 @@ export interface AppOptions {
   sandboxPoolSize?: number;
   /** A database the caller already opened (not yet migrated); the app closes it on stop. */
   database?: Database;
+  /** Where rate-limit buckets live in Redis; tests give each run its own. */
+  rateLimitKeyPrefix?: string;
 }
 
 export interface App {
@@ -46,6 +49,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   let services: Services | undefined;
   let http: HttpServer | undefined;
   let keys: KeyRing | undefined;
+  let rateLimits: RateLimits | undefined;
   let stopping: Promise<void> | undefined;
 
   const started = <T>(value: T | undefined): T => {
@@ -82,6 +86,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         const keyRing = new KeyRing({ mode: config.authMode, adminKey: config.adminKey, store: ormKeyStore(database.fork), clock, logger });
         keys = keyRing;
         keyRing.start();
+        const limits = await createRateLimits(config, { clock, logger, keyPrefix: options.rateLimitKeyPrefix });
+        rateLimits = limits;
         const rules = new RuleService(database.fork, clock);
         rules.onChange(({ id, rule }) => running.ruleChanged(id, rule));
         const current: Services = {
@@ -91,6 +97,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           apiRuns: new ApiRunService(running),
           apiKeys: new ApiKeyService(database.fork, clock, (id) => keyRing.revoked(id)),
           audit: new AuditService(database.fork, logger, clock),
+          rateLimits: limits,
         };
         services = current;
         const db = database;
@@ -108,6 +115,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
                 maxBytes: config.eventsMaxBytes,
                 logger,
                 publish: (items, source, refused) => current.executions.publishParsed(items, source, refused),
+                rateLimit: (count, req, viewer) => limits.check('events', { viewer, clientAddress: req.socket.remoteAddress ?? 'unknown' }, count),
               }),
             },
           },
@@ -123,6 +131,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       } catch (error) {
         await keys?.stop().catch(() => undefined);
         await engine?.stop(0).catch(() => undefined);
+        await rateLimits?.close().catch(() => undefined);
         await database.close().catch(() => undefined);
         throw error;
       }
@@ -132,6 +141,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         await http?.close(config.shutdownGraceMs);
         await keys?.stop().catch((error: unknown) => logger.warn({ err: error }, 'writing lastUsedAt of API keys failed'));
         await engine?.stop(config.shutdownGraceMs);
+        await rateLimits?.close();
         await database?.close();
       })();
       return stopping;

@@ -42,7 +42,13 @@ builder.mutationField('executeApi', (t) =>
     type: ApiExecutionRef,
     description: 'Runs a SCRIPT or HTTP API definition directly.',
     args: { apiId: t.arg.id({ required: true }), params: t.arg({ type: 'JSON' }), input: t.arg({ type: 'JSON' }), executedBy: t.arg.string() },
-    resolve: (_root, args, { services, viewer }) =>
-      services.apiRuns.execute(String(args.apiId), args.params, args.input, executedByOf(viewer, args.executedBy)),
+    resolve: (_root, args, ctx) =>
+      ctx.services.apiRuns.execute(
+        String(args.apiId),
+        args.params,
+        args.input,
+        executedByOf(ctx.viewer, args.executedBy),
+        ctx.services.rateLimits.admit('runs', ctx),
+      ),
   }),
 );

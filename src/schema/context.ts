@@ -1,4 +1,5 @@
 import type { Principal } from '../access/principal.js';
+import type { RateLimits } from '../access/rateLimit/index.js';
 import type { ApiKeyService } from '../services/apiKeys.js';
 import type { ApiDefinitionService } from '../services/apis.js';
 import type { AuditService } from '../services/audit.js';
@@ -15,6 +16,8 @@ export interface Services {
   apiRuns: ApiRunService;
   apiKeys: ApiKeyService;
   audit: AuditService;
+  /** RATE_LIMIT_RUNS and RATE_LIMIT_EVENTS: what run-starting and publishing fields spend. */
+  rateLimits: RateLimits;
 }
 
 export interface GraphQLContext {

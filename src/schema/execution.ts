@@ -221,8 +221,14 @@ the rest.`,
       executedBy: t.arg.string(),
       wait: t.arg.boolean({ defaultValue: true }),
     },
-    resolve: (_root, args, { services, viewer }) =>
-      services.executions.trigger(String(args.ruleId), args.payload, executedByOf(viewer, args.executedBy), args.wait ?? true),
+    resolve: (_root, args, ctx) =>
+      ctx.services.executions.trigger(
+        String(args.ruleId),
+        args.payload,
+        executedByOf(ctx.viewer, args.executedBy),
+        args.wait ?? true,
+        ctx.services.rateLimits.admit('runs', ctx),
+      ),
   }),
   simulateRule: t.field({
     authScopes: { editor: true },
@@ -236,14 +242,14 @@ the rest.`,
     type: PublishEventsResultRef,
     description: 'Up to 10,000 events in one call; each is handled as publishEvent would.',
     args: { events: t.arg({ type: ['JSON'], required: true, extensions: ITEMS_CHECKED_BY_RESOLVER }), source: t.arg.string() },
-    resolve: (_root, args, { services }) => services.executions.publishEvents(args.events, args.source),
+    resolve: (_root, args, ctx) => ctx.services.executions.publishEvents(args.events, args.source, ctx.services.rateLimits.admit('events', ctx)),
   }),
   publishEvent: t.field({
     authScopes: { publish: true },
     type: PublishEventResultRef,
     description: 'Evaluates the event against every active EVENT rule and runs those it matches.',
     args: { event: t.arg({ type: 'JSON', required: true }), source: t.arg.string() },
-    resolve: (_root, args, { services }) => services.executions.publishEvent(args.event, args.source),
+    resolve: (_root, args, ctx) => ctx.services.executions.publishEvent(args.event, args.source, ctx.services.rateLimits.admit('events', ctx)),
   }),
 }));
 

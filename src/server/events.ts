@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MAX_EVENTS_PER_CALL, type BatchResult } from '../engine/index.js';
+import type { Principal } from '../access/principal.js';
+import type { RateRefusal } from '../access/rateLimit/index.js';
 import type { Logger } from '../logger.js';
 import { sendJson } from './server.js';
 
@@ -48,13 +50,26 @@ function bodyFormat(contentType: string | undefined): 'json' | 'ndjson' | null {
   return mediaType === 'application/json' ? 'json' : mediaType === 'application/x-ndjson' ? 'ndjson' : null;
 }
 
+/** Spends `count` events of the budget of the request's caller: null when they fit, else the refusal. */
+export type EventsRateLimit = (count: number, req: IncomingMessage, viewer: Principal) => Promise<RateRefusal | null>;
+
+/** Over the budget: 429 with Retry-After in whole seconds, and the GraphQL error RATE_LIMITED as a GraphQL request's. */
+function rateLimited(res: ServerResponse, refusal: RateRefusal) {
+  res.setHeader('retry-after', String(Math.ceil(refusal.retryAfterMs / 1000)));
+  sendJson(res, 429, {
+    error: refusal.message,
+    errors: [{ message: refusal.message, extensions: { code: 'RATE_LIMITED', retryAfterMs: refusal.retryAfterMs } }],
+  });
+}
+
 /**
  * POST /events: NDJSON (application/x-ndjson) or a JSON array of events (application/json),
  * answered with the JSON of PublishEventsResult. 400 only when nothing parses; 413 over the size
- * cap or past 10,000 events; 415 for any other content type.
+ * cap or past 10,000 events; 415 for any other content type; 429 when the events (lines that do
+ * not parse included) are over the caller's rate limit, and then none is published.
  */
-export function eventsRoute(options: { maxBytes: number; publish: PublishBatch; logger: Logger }) {
-  return async (req: IncomingMessage, res: ServerResponse) => {
+export function eventsRoute(options: { maxBytes: number; publish: PublishBatch; logger: Logger; rateLimit?: EventsRateLimit }) {
+  return async (req: IncomingMessage, res: ServerResponse, viewer: Principal) => {
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
       return problem(res, 405, 'POST events to this path');
@@ -93,6 +108,8 @@ export function eventsRoute(options: { maxBytes: number; publish: PublishBatch; 
     }
     if (parsed.length + refused.length > MAX_EVENTS_PER_CALL) return problem(res, 413, `at most ${MAX_EVENTS_PER_CALL} events per request`);
     if (parsed.length === 0 && refused.length > 0) return sendJson(res, 400, { accepted: 0, matched: 0, refused });
+    const refusal = options.rateLimit ? await options.rateLimit(parsed.length + refused.length, req, viewer) : null;
+    if (refusal) return rateLimited(res, refusal);
     const url = new URL(req.url ?? '/', 'http://local');
     const source = url.searchParams.get('source') ?? (req.headers['x-event-source'] as string | undefined) ?? null;
     return sendJson(res, 200, await options.publish(parsed, source, refused));

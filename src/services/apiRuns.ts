@@ -1,3 +1,4 @@
+import type { Admit } from '../access/rateLimit/index.js';
 import type { ActionLog, ApiExecution } from '../entities/index.js';
 import type { Engine } from '../engine/index.js';
 import { checkExecutedBy } from './names.js';
@@ -8,10 +9,14 @@ import { parsePage, toConnection, type Connection, type PageArgs } from './pagin
 export class ApiRunService {
   constructor(private readonly engine: Engine) {}
 
-  /** Unknown API: NOT_FOUND. Otherwise always an ApiExecution, FAILED with API_INACTIVE or PARAMS_INVALID when those apply. */
-  async execute(apiId: string, params: unknown, input: unknown, executedBy: string | null | undefined): Promise<ApiExecution> {
+  /**
+   * Unknown API: NOT_FOUND. Otherwise always an ApiExecution, FAILED with API_INACTIVE or
+   * PARAMS_INVALID when those apply; `admit` (a rate limit) is spent just before it is written.
+   */
+  async execute(apiId: string, params: unknown, input: unknown, executedBy: string | null | undefined, admit?: Admit): Promise<ApiExecution> {
     const api = await findOrRefuse('API definition', apiId, () => this.engine.apiDefinition(apiId));
     const by = checkExecutedBy(executedBy, 'api');
+    if (admit) await admit(1);
     const { execution } = await this.engine.executeApi({ api, params: params ?? {}, input: input ?? null, executedBy: by, fromRule: null });
     return execution;
   }

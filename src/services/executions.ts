@@ -1,5 +1,6 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue, Rule } from '../entities/index.js';
 import { isEventObject, MAX_EVENTS_PER_CALL, type BatchResult, type Engine, type PublishResult, type RuleStats } from '../engine/index.js';
+import type { Admit } from '../access/rateLimit/index.js';
 import { AppError, badInput, notFound } from '../errors.js';
 import { checkExecutedBy } from './names.js';
 import { isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
@@ -62,11 +63,14 @@ export class ExecutionService {
     return payload ?? null;
   }
 
-  async trigger(ruleId: string, payload: unknown, executedBy: string | null | undefined, wait: boolean): Promise<Execution> {
+  /** `admit` (a rate limit) is spent once the request is known good, just before the run starts. */
+  async trigger(ruleId: string, payload: unknown, executedBy: string | null | undefined, wait: boolean, admit?: Admit): Promise<Execution> {
     const rule = await this.findRule(ruleId);
     if (!rule.active) throw new AppError('RULE_INACTIVE', `Rule ${rule.name} (${rule.id}) is inactive`);
     const by = checkExecutedBy(executedBy, 'manual');
-    const run = await this.engine.trigger({ rule, payload: this.payloadFor(rule, payload), executedBy: by });
+    const input = this.payloadFor(rule, payload);
+    if (admit) await admit(1);
+    const run = await this.engine.trigger({ rule, payload: input, executedBy: by });
     return wait ? run.finished : run.started;
   }
 
@@ -77,15 +81,20 @@ export class ExecutionService {
     return { conditionMet, wouldExecute: conditionMet && rule.active, resolvedAction, references: { trigger } };
   }
 
-  async publishEvent(event: unknown, source: string | null | undefined): Promise<PublishResult> {
+  async publishEvent(event: unknown, source: string | null | undefined, admit?: Admit): Promise<PublishResult> {
     if (!isEventObject(event)) throw badInput('event: must be a JSON object', { field: 'event' });
+    if (admit) await admit(1);
     return this.engine.publish(event, source ?? null);
   }
 
-  /** Up to 10,000 events, each as publishEvent would handle it; a refused one does not stop the others. */
-  async publishEvents(events: unknown[], source: string | null | undefined): Promise<BatchResult> {
+  /**
+   * Up to 10,000 events, each as publishEvent would handle it; a refused one does not stop the
+   * others. `admit` is spent for every event of the call, or none of them runs.
+   */
+  async publishEvents(events: unknown[], source: string | null | undefined, admit?: Admit): Promise<BatchResult> {
     if (events.length > MAX_EVENTS_PER_CALL)
       throw badInput(`events: at most ${MAX_EVENTS_PER_CALL} events per call, got ${events.length}`, { field: 'events' });
+    if (admit) await admit(events.length);
     return this.engine.publishMany(
       events.map((event, index) => ({ index, event })),
       source ?? null,
