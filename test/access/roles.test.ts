@@ -123,7 +123,7 @@ describe.each(backends())('the role matrix (%s)', (backend) => {
     const ws = rawWs(app.url, { authorization: `Bearer ${keys[role]}` });
     expect(await ws.acknowledged).toBe('ack');
     const subscriptions = Object.entries(operations).filter(([coordinate]) => rootFields.includes(coordinate) && coordinate.startsWith('Subscription.'));
-    subscriptions.forEach(([, { query }], i) => ws.subscribe(String(i), query));
+    for (const [i, [, { query }]] of subscriptions.entries()) ws.subscribe(String(i), query);
     await sleep(500);
     const wrong: string[] = [];
     subscriptions.forEach(([coordinate, { roles }], i) => {
