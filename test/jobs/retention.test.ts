@@ -68,6 +68,13 @@ async function seedDirectApiRun(sql: Sql, ageDays: number): Promise<string> {
   return id;
 }
 
+async function seedAuditEntry(sql: Sql, ageDays: number): Promise<string> {
+  const id = randomUUID();
+  const at = new Date(Date.now() - ageDays * DAY).toISOString();
+  await sql.query(`INSERT INTO audit_entries (id, at, actor, action, target_id, detail) VALUES (?, ?::timestamptz, 'local', 'updateRule', NULL, NULL)`, [id, at]);
+  return id;
+}
+
 async function count(sql: Sql, table: string, column: string, ids: string[]): Promise<number> {
   const [row] = await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE ${column} = ANY(?::uuid[])`, [`{${ids.join(',')}}`]);
   return row!.n;
@@ -111,6 +118,8 @@ describe.each(backends())('retention of execution history (%s)', (backend) => {
     // An old run that has not finished yet (its instance is alive) is left alone.
     const running = await seedCascade(sql, ruleId, 50, 'RUNNING', app.app.engine.instanceId);
     const oldApiRun = await seedDirectApiRun(sql, 35);
+    const oldAudit = await Promise.all([31, 45, 400].map((days) => seedAuditEntry(sql, days)));
+    const keptAudit = await seedAuditEntry(sql, 29);
     const keptApiRun = await seedDirectApiRun(sql, 5);
     for (const s of old) expect(await remaining(sql, s)).toEqual(ALL);
 
@@ -118,6 +127,10 @@ describe.each(backends())('retention of execution history (%s)', (backend) => {
     expect(result.cascades).toBe(5);
     expect(result.executions).toBe(10);
     expect(result.apiExecutions).toBe(6);
+    // Audit entries are kept as long as executions.
+    expect(result.auditEntries).toBe(3);
+    expect(await count(sql, 'audit_entries', 'id', oldAudit)).toBe(0);
+    expect(await count(sql, 'audit_entries', 'id', [keptAudit])).toBe(1);
 
     for (const s of old) expect(await remaining(sql, s)).toEqual(NONE);
     expect(await remaining(sql, kept)).toEqual(ALL);
@@ -130,14 +143,14 @@ describe.each(backends())('retention of execution history (%s)', (backend) => {
     expect(await count(sql, 'cascade_events', 'cascade_id', [fresh.id])).toBeGreaterThan(0);
 
     // A second run finds nothing more to delete.
-    expect(await app.app.engine.retention.run()).toEqual({ cascades: 0, executions: 0, apiExecutions: 0 });
+    expect(await app.app.engine.retention.run()).toEqual({ cascades: 0, executions: 0, apiExecutions: 0, auditEntries: 0 });
   });
 
   it('EXECUTION_RETENTION_DAYS=0 keeps everything', async () => {
     const old = await seedCascade(sql, ruleId, 90);
     const disabled = new RetentionJob({ store: new RetentionStore(sql), clock: systemClock, logger: app.app.logger, days: 0, intervalMs: 60_000, batch: 500 });
     expect(disabled.enabled).toBe(false);
-    expect(await disabled.run()).toEqual({ cascades: 0, executions: 0, apiExecutions: 0 });
+    expect(await disabled.run()).toEqual({ cascades: 0, executions: 0, apiExecutions: 0, auditEntries: 0 });
     expect(await remaining(sql, old)).toEqual(ALL);
   });
 });

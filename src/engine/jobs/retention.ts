@@ -16,12 +16,12 @@ export interface RetentionOptions {
 }
 
 /** What one pass deleted, over all its batches. */
-export type RetentionResult = DeletedCascades;
+export type RetentionResult = DeletedCascades & { auditEntries: number };
 
 const DAY_MS = 86_400_000;
 
 /**
- * Deletes execution history older than EXECUTION_RETENTION_DAYS: at start, then every
+ * Deletes execution history (and audit entries) older than EXECUTION_RETENTION_DAYS: at start, then every
  * EXECUTION_RETENTION_INTERVAL_MS. Work is cut into short statements of at most `batch`
  * cascades, each committed alone (no long transaction), with a pause between them so that
  * triggers (on PGlite, which has a single connection) interleave; nothing a running trigger
@@ -46,7 +46,7 @@ export class RetentionJob extends PeriodicJob<RetentionResult> {
    */
   protected async pass(): Promise<RetentionResult> {
     const { store, clock, logger, days, batch } = this.options;
-    const total: RetentionResult = { cascades: 0, executions: 0, apiExecutions: 0 };
+    const total: RetentionResult = { cascades: 0, executions: 0, apiExecutions: 0, auditEntries: 0 };
     if (days <= 0) return total;
     const cutoff = new Date(clock.now().getTime() - days * DAY_MS).toISOString();
     for (;;) {
@@ -63,7 +63,13 @@ export class RetentionJob extends PeriodicJob<RetentionResult> {
       if (deleted < batch || this.stopped) break;
       await pause();
     }
-    if (total.cascades || total.apiExecutions) logger.info({ ...total, cutoff }, 'old execution history deleted');
+    for (;;) {
+      const deleted = await store.deleteOldAuditEntries(cutoff, batch);
+      total.auditEntries += deleted;
+      if (deleted < batch || this.stopped) break;
+      await pause();
+    }
+    if (total.cascades || total.apiExecutions || total.auditEntries) logger.info({ ...total, cutoff }, 'old execution history deleted');
     return total;
   }
 }

@@ -48,6 +48,15 @@ WITH old AS (
 )
 SELECT (SELECT count(*) FROM d)::int AS n`;
 
+// Audit entries are kept as long as executions (SPEC.md, 'Access').
+const DELETE_AUDIT_ENTRIES = `
+WITH old AS (
+  SELECT id FROM audit_entries WHERE at < ?::timestamptz ORDER BY at LIMIT ? FOR UPDATE SKIP LOCKED
+), d AS (
+  DELETE FROM audit_entries a WHERE a.id IN (SELECT id FROM old) RETURNING 1
+)
+SELECT (SELECT count(*) FROM d)::int AS n`;
+
 /**
  * The deletes of old execution history (see RetentionJob): each is one short statement of at
  * most `batch` cascades (or direct API runs), committed alone.
@@ -64,6 +73,12 @@ export class RetentionStore {
   /** Finished direct API runs (of executeApi) started before `cutoff` (ISO), with their log lines; answers how many. */
   async deleteOldApiRuns(cutoff: string, batch: number): Promise<number> {
     const [row] = await this.sql.query<{ n: number }>(DELETE_API_RUNS, [cutoff, batch]);
+    return row?.n ?? 0;
+  }
+
+  /** Audit entries written before `cutoff` (ISO), oldest first; answers how many. */
+  async deleteOldAuditEntries(cutoff: string, batch: number): Promise<number> {
+    const [row] = await this.sql.query<{ n: number }>(DELETE_AUDIT_ENTRIES, [cutoff, batch]);
     return row?.n ?? 0;
   }
 }
