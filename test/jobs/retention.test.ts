@@ -71,7 +71,10 @@ async function seedDirectApiRun(sql: Sql, ageDays: number): Promise<string> {
 async function seedAuditEntry(sql: Sql, ageDays: number): Promise<string> {
   const id = randomUUID();
   const at = new Date(Date.now() - ageDays * DAY).toISOString();
-  await sql.query(`INSERT INTO audit_entries (id, at, actor, action, target_id, detail) VALUES (?, ?::timestamptz, 'local', 'updateRule', NULL, NULL)`, [id, at]);
+  await sql.query(`INSERT INTO audit_entries (id, at, actor, action, target_id, detail) VALUES (?, ?::timestamptz, 'local', 'updateRule', NULL, NULL)`, [
+    id,
+    at,
+  ]);
   return id;
 }
 

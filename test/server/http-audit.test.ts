@@ -6,6 +6,7 @@
 import { serverAudits, type AuditResult } from 'graphql-http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, startFreshApp, type TestApp } from '../support/harness.js';
+import { TEST_ADMIN_KEY } from '../support/keys.js';
 
 async function describeFailure(result: Extract<AuditResult, { status: 'notice' | 'warn' | 'error' }>): Promise<string> {
   let body = '';
@@ -18,13 +19,23 @@ async function describeFailure(result: Extract<AuditResult, { status: 'notice' |
   return `${result.name}\n    reason: ${result.reason}\n    response: ${result.response.status} ${contentType} ${body}`;
 }
 
-describe.each(backends())('graphql-http server audits (%s)', (backend) => {
+/** In KEYS mode every request of the audit carries the key. */
+const withKey: typeof fetch = (input, init) => {
+  const headers = new Headers(init?.headers);
+  headers.set('authorization', `Bearer ${TEST_ADMIN_KEY}`);
+  return fetch(input, { ...init, headers });
+};
+
+const cases = backends().flatMap((backend) => [[backend, 'OPEN mode'] as const, [backend, 'KEYS mode, with a key'] as const]);
+
+describe.each(cases)('graphql-http server audits (%s, %s)', (backend, mode) => {
   let app: TestApp;
   let results: AuditResult[] = [];
+  const keyed = mode !== 'OPEN mode';
 
   beforeAll(async () => {
-    app = await startFreshApp(backend);
-    const audits = serverAudits({ url: app.url, fetchFn: fetch });
+    app = await startFreshApp(backend, keyed ? { ADMIN_KEY: TEST_ADMIN_KEY } : {});
+    const audits = serverAudits({ url: app.url, fetchFn: keyed ? withKey : fetch });
     results = [];
     for (const audit of audits) results.push(await audit.fn());
   });

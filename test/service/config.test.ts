@@ -54,6 +54,7 @@ describe('loadConfig', () => {
     const config = loadConfig({
       PORT: '8080',
       HOST: '0.0.0.0',
+      AUTH_MODE: 'keys',
       DATABASE_URL: 'postgresql://user:pw@db.example.com:5433/cepheus',
       REDIS_URL: 'redis://127.0.0.1:6379',
       OUTBOUND_ALLOWLIST: ' 127.0.0.1, 10.0.0.0/8 ,,internal.example.com',
@@ -145,5 +146,55 @@ describe('loadConfig', () => {
     const error = refusal({ DATABASE_URL: 'mysql://admin:hunter2@db.example.com/x' });
     expect(error.variable).toBe('DATABASE_URL');
     expect(error.message).not.toContain('hunter2');
+  });
+});
+
+describe('access settings (SPEC.md, "Access")', () => {
+  const key = 'k'.repeat(40);
+
+  it('is OPEN on a loopback HOST with neither ADMIN_KEY nor AUTH_MODE', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', '::1', '[::1]', 'localhost', '::ffff:127.0.0.1'])
+      expect(loadConfig({ HOST: host }).authMode, host).toBe('OPEN');
+  });
+
+  it('is KEYS with ADMIN_KEY or AUTH_MODE=keys (any case), on any HOST', () => {
+    expect(loadConfig({ HOST: '0.0.0.0', ADMIN_KEY: key })).toMatchObject({ authMode: 'KEYS', adminKey: key });
+    expect(loadConfig({ HOST: '0.0.0.0', AUTH_MODE: 'KEYS' }).authMode).toBe('KEYS');
+    expect(loadConfig({ AUTH_MODE: 'Keys' }).authMode).toBe('KEYS');
+  });
+
+  it('is OPEN anywhere with AUTH_MODE=open', () => {
+    expect(loadConfig({ HOST: '0.0.0.0', AUTH_MODE: 'open' }).authMode).toBe('OPEN');
+  });
+
+  it('refuses a HOST that is not loopback without keys, naming ADMIN_KEY and AUTH_MODE', () => {
+    for (const host of ['0.0.0.0', '10.1.2.3', '::', 'example.com', '128.0.0.1']) {
+      const error = refusal({ HOST: host });
+      expect(error.message).toContain('ADMIN_KEY');
+      expect(error.message).toContain('AUTH_MODE');
+    }
+  });
+
+  it('refuses ADMIN_KEY with AUTH_MODE=open, and a short ADMIN_KEY without echoing it', () => {
+    expect(refusal({ ADMIN_KEY: key, AUTH_MODE: 'open' }).message).toContain('AUTH_MODE=open');
+    const short = refusal({ ADMIN_KEY: 'hunter2-short' });
+    expect(short.variable).toBe('ADMIN_KEY');
+    expect(short.message).not.toContain('hunter2');
+  });
+
+  it('reads CORS_ORIGINS as origins and ALLOWED_HOSTS as lower-case names', () => {
+    const config = loadConfig({ CORS_ORIGINS: 'https://Console.Example.com, http://localhost:5173', ALLOWED_HOSTS: 'Cepheus.Internal' });
+    expect(config.corsOrigins).toEqual(['https://console.example.com', 'http://localhost:5173']);
+    expect(config.allowedHosts).toEqual(['cepheus.internal']);
+    expect(refusal({ CORS_ORIGINS: 'not an origin' }).variable).toBe('CORS_ORIGINS');
+  });
+
+  it('reads SECRETS_KEY as 32 bytes of hex or base64, without echoing a refused one', () => {
+    const hex = 'ab'.repeat(32);
+    expect(loadConfig({ SECRETS_KEY: hex }).secretsKey?.toString('hex')).toBe(hex);
+    expect(loadConfig({ SECRETS_KEY_PREVIOUS: Buffer.alloc(32, 7).toString('base64') }).secretsKeyPrevious).toEqual(Buffer.alloc(32, 7));
+    const error = refusal({ SECRETS_KEY: 'c2VjcmV0LXRvby1zaG9ydA==' });
+    expect(error.variable).toBe('SECRETS_KEY');
+    expect(error.message).not.toContain('c2VjcmV0');
   });
 });

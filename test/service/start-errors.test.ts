@@ -95,6 +95,12 @@ describe.concurrent('a bad setting stops the start with one clear line', () => {
     ['REDIS_URL not redis', { REDIS_URL: 'http://localhost:6379' }, ['REDIS_URL']],
     ['LOG_LEVEL=loud', { LOG_LEVEL: 'loud' }, ['LOG_LEVEL', 'loud']],
     ['GRAPHIQL=maybe', { GRAPHIQL: 'maybe' }, ['GRAPHIQL']],
+    ['HOST not loopback without keys', { HOST: '0.0.0.0' }, ['HOST', 'ADMIN_KEY', 'AUTH_MODE']],
+    ['ADMIN_KEY too short', { ADMIN_KEY: 'short-key' }, ['ADMIN_KEY', '32']],
+    ['ADMIN_KEY with AUTH_MODE=open', { ADMIN_KEY: 'k'.repeat(40), AUTH_MODE: 'open' }, ['ADMIN_KEY', 'AUTH_MODE=open']],
+    ['AUTH_MODE=maybe', { AUTH_MODE: 'maybe' }, ['AUTH_MODE', 'maybe']],
+    ['SECRETS_KEY not 32 bytes', { SECRETS_KEY: 'abcd' }, ['SECRETS_KEY', '32 bytes']],
+    ['CORS_ORIGINS not an origin', { CORS_ORIGINS: 'https://a.example/path' }, ['CORS_ORIGINS', 'https://a.example/path']],
   ];
 
   it.each(CASES)(
