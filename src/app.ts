@@ -11,6 +11,7 @@ import { systemClock, type Clock } from './shared/clock.js';
 import { ExecutionService } from './services/executions.js';
 import { ApiRunService } from './services/apiRuns.js';
 import { RuleService } from './services/rules.js';
+import { SecretService } from './services/secrets.js';
 
 export interface AppOptions {
   logger?: Logger;
@@ -82,6 +83,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           apis: new ApiDefinitionService(database.fork, { scriptMaxTimeoutMs: config.scriptMaxTimeoutMs, scriptMaxMemoryMb: config.scriptMaxMemoryMb }, clock),
           executions: new ExecutionService(running, { subscriptionBuffer: config.subscriptionBuffer }),
           apiRuns: new ApiRunService(running),
+          secrets: new SecretService(running),
         };
         services = current;
         const db = database;

@@ -3,6 +3,7 @@ import type { ApiDefinitionService } from '../services/apis.js';
 import type { ApiRunService } from '../services/apiRuns.js';
 import type { ExecutionService } from '../services/executions.js';
 import type { RuleService } from '../services/rules.js';
+import type { SecretService } from '../services/secrets.js';
 import type { Loaders } from './loaders.js';
 
 /** What resolvers reach: services only, never the ORM or the engine internals directly. */
@@ -11,6 +12,7 @@ export interface Services {
   apis: ApiDefinitionService;
   executions: ExecutionService;
   apiRuns: ApiRunService;
+  secrets: SecretService;
 }
 
 export interface GraphQLContext {

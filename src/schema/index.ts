@@ -7,6 +7,7 @@ import './rule.js';
 import './apiDefinition.js';
 import './execution.js';
 import './apiExecution.js';
+import './secret.js';
 
 export type { GraphQLContext, Services } from './context.js';
 export { createLoaders } from './loaders.js';

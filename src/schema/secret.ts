@@ -1,0 +1,39 @@
+import type { SecretListing } from '../engine/index.js';
+import { builder } from './builder.js';
+
+const SecretRef = builder.objectRef<SecretListing>('Secret');
+
+SecretRef.implement({
+  description: 'A named secret. No field ever returns its value.',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    createdAt: t.field({ type: 'DateTime', resolve: (s) => s.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (s) => s.updatedAt }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  secrets: t.field({
+    type: [SecretRef],
+    description: 'Every secret by name, sorted by name; never a value.',
+    authScopes: { editor: true },
+    resolve: (_root, _args, { services }) => services.secrets.list(),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  setSecret: t.field({
+    type: SecretRef,
+    description: "Creates or replaces a secret (SPEC.md, 'Secrets').",
+    authScopes: { editor: true },
+    args: { name: t.arg.string({ required: true }), value: t.arg.string({ required: true }) },
+    resolve: (_root, { name, value }, { services }) => services.secrets.set(name, value),
+  }),
+  deleteSecret: t.field({
+    type: 'Boolean',
+    description: 'False when there was no such secret.',
+    authScopes: { editor: true },
+    args: { name: t.arg.string({ required: true }) },
+    resolve: (_root, { name }, { services }) => services.secrets.delete(name),
+  }),
+}));
