@@ -4,6 +4,7 @@
  * lines, cascade events, subscription messages or the service's own log, also when the receiver
  * echoes the value back. Real server, real database, real local receivers.
  */
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.js';
@@ -58,7 +59,7 @@ describe.each(backends())('secrets (%s)', (backend) => {
   beforeAll(async () => {
     sink = await startSink({ '/echo': echo(200), '/echo-fail': echo(500) });
     // The service's own logger at its most talkative, into a stream the last test reads.
-    t = await startFreshApp(backend, {}, { logger: createLogger({ logLevel: 'trace', logPretty: false }, log) });
+    t = await startFreshApp(backend, { SECRETS_KEY: randomBytes(32).toString('hex') }, { logger: createLogger({ logLevel: 'trace', logPretty: false }, log) });
     await set('TOKEN', TOKEN);
   });
 
