@@ -15,6 +15,7 @@ import { systemClock, type Clock } from './shared/clock.js';
 import { ExecutionService } from './services/executions.js';
 import { ApiRunService } from './services/apiRuns.js';
 import { RuleService } from './services/rules.js';
+import { SecretService } from './services/secrets.js';
 
 export interface AppOptions {
   logger?: Logger;
@@ -98,6 +99,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           apiKeys: new ApiKeyService(database.fork, clock, (id) => keyRing.revoked(id)),
           audit: new AuditService(database.fork, logger, clock),
           rateLimits: limits,
+          secrets: new SecretService(running),
         };
         services = current;
         const db = database;

@@ -1,7 +1,10 @@
+import { redactCredentials } from '../shared/credentials.js';
+
 /**
- * What an audit entry keeps of a mutation's arguments: everything but secret values, key secrets
- * and literal credentials in specs.
+ * What an audit entry keeps of a mutation's arguments: everything but literal credentials in
+ * specs (SPEC.md, 'Secrets'). Secret values and key secrets never reach it: the resolvers of
+ * setSecret and createApiKey hand over their other arguments only.
  */
 export function auditDetail(args: Record<string, unknown>): unknown {
-  return args;
+  return redactCredentials(args);
 }

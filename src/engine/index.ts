@@ -1,5 +1,7 @@
 import type { ActionLog, ApiDefinition, ApiExecution, CascadeEvent, Execution, Rule } from '../entities/index.js';
-import { actionScope, renderTemplates } from './actions/templates.js';
+import { actionScope, renderTemplates, secretNamesIn } from './actions/templates.js';
+import { redactCredentials } from '../shared/credentials.js';
+import type { SecretListing } from './secrets/vault.js';
 import type { BusMessages, BusTopic, EventBus, Listener } from './bus/eventBus.js';
 import type { BatchResult, EventPublisher, PublishResult } from './events/publisher.js';
 import type { ActiveRuleSet } from './events/activeRules.js';
@@ -33,6 +35,8 @@ export {
 } from './rules/spec/index.js';
 export type { HttpSpec, SpecLimits, TriggerType } from './rules/spec/index.js';
 export { checkScriptSource } from './scripts/sandbox/validateSource.js';
+export { SECRET_NAME } from './actions/templates.js';
+export { SecretsKeyMissingError, type SecretListing } from './secrets/vault.js';
 
 /** What a rule would do with an input, without running it. */
 export interface RuleSimulation {
@@ -100,9 +104,26 @@ export class Engine {
     return this.runs.trigger(request);
   }
 
+  /** The resolved action shows `[secret NAME]` for each secret and `[redacted]` for each literal credential. */
   simulate(rule: Rule, input: unknown): RuleSimulation {
     const evaluation = this.systems.resources.evaluator.evaluate(rule, input);
-    return { conditionMet: evaluation.met, trigger: evaluation.trigger, resolvedAction: renderTemplates(rule.actionSpec, actionScope(rule, input, null)) };
+    const standIns = Object.fromEntries(secretNamesIn(rule.actionSpec).map((name) => [name, `[secret ${name}]`]));
+    const resolvedAction = renderTemplates(redactCredentials(rule.actionSpec), { ...actionScope(rule, input, null), secrets: standIns });
+    return { conditionMet: evaluation.met, trigger: evaluation.trigger, resolvedAction };
+  }
+
+  /** Every secret's name and times, sorted by name; never a value. */
+  secrets(): Promise<SecretListing[]> {
+    return this.systems.vault.list();
+  }
+
+  /** Seals and stores a value (SecretsKeyMissingError without a key); sends read it from now on. */
+  setSecret(name: string, value: string): Promise<SecretListing> {
+    return this.systems.vault.set(name, value);
+  }
+
+  deleteSecret(name: string): Promise<boolean> {
+    return this.systems.vault.delete(name);
   }
 
   publish(event: Record<string, unknown>, source: string | null): Promise<PublishResult> {

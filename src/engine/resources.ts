@@ -6,6 +6,7 @@ import type { OutboundHttpClient } from './outbound/client.js';
 import type { TriggerEvaluator } from './rules/evaluate.js';
 import type { RuleStatsCounter } from './rules/stats.js';
 import type { LogSinkFactory } from './runs/logSink.js';
+import type { SecretReader } from './secrets/vault.js';
 import type { ApiExecutionStore } from './store/apiExecutionStore.js';
 import type { ExecutionStore } from './store/executionStore.js';
 
@@ -31,4 +32,6 @@ export interface EngineResources {
   stats: RuleStatsCounter;
   http: OutboundHttpClient;
   logSinks: LogSinkFactory;
+  /** Secrets in clear for the requests that name them, read at send time. */
+  secrets: SecretReader;
 }

@@ -35,6 +35,9 @@ import { ExecutionStore, NOTIFY_CHANNEL } from './store/executionStore.js';
 import type { EngineResources } from './resources.js';
 import type { Sql } from './store/sqlClient.js';
 import { TriggerEvaluator } from './rules/evaluate.js';
+import { loadKeyring } from './secrets/keyring.js';
+import { SecretVault } from './secrets/vault.js';
+import { SecretStore } from './store/secretStore.js';
 
 /** Rule.stats are added to the stored counters this often (SPEC: at least every few seconds). */
 const STATS_FLUSH_MS = 2000;
@@ -63,6 +66,8 @@ export interface EngineSystems {
   retention: RetentionJob;
   /** VACUUM and ANALYZE on the embedded database, which runs no autovacuum (null on PostgreSQL). */
   maintenance: TableMaintenance | null;
+  /** Secrets sealed at rest; read at send time through resources.secrets. */
+  vault: SecretVault;
   /** Lets runs in flight finish (up to graceMs), then leaves: leftovers are marked INTERRUPTED. */
   stop(graceMs: number): Promise<void>;
 }
@@ -103,6 +108,14 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
   const { config, logger, clock, sql } = options;
   const instanceId = randomUUID();
   const store = new ExecutionStore(sql);
+  const keyring = await loadKeyring({
+    secretsKey: config.secretsKey,
+    secretsKeyPrevious: config.secretsKeyPrevious,
+    embeddedDataDir: options.postgresUrl === null ? config.embeddedDataDir : null,
+  });
+  const vault = new SecretVault(new SecretStore(sql), keyring, clock, logger);
+  // Rotation (SECRETS_KEY_PREVIOUS) before anything can send: every value is under the current key.
+  await vault.rotate();
   const bus = await createBus(options, store, instanceId);
   const evaluator = new TriggerEvaluator();
   const loaded = loadIsolatedVm();
@@ -115,10 +128,10 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
   const http = new OutboundHttpClient({ allowlist: config.outboundAllowlist });
   const apiStore = new ApiExecutionStore(sql);
   const logSinks = createLogSinkFactory({ store, bus, clock, logger });
-  const apiRunner = new ApiRunner({ store: apiStore, scripts, http, bus, clock, logger, logSinks });
+  const apiRunner = new ApiRunner({ store: apiStore, scripts, http, bus, clock, logger, logSinks, secrets: vault });
   const ruleStore = new RuleStore(sql);
   const rules = new RuleCache(ruleStore, bus, clock);
-  const resources: EngineResources = { clock, logger, instanceId, bus, store, apiStore, rules, evaluator, stats, http, logSinks };
+  const resources: EngineResources = { clock, logger, instanceId, bus, store, apiStore, rules, evaluator, stats, http, logSinks, secrets: vault };
   const runs = new RunSystem(resources, {
     actions: [new WebhookAction(http), new TriggerRuleAction(), new ApiScriptAction(apiStore, apiRunner)],
     maxCascadeDepth: config.maxCascadeDepth,
@@ -170,6 +183,7 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
     scheduler,
     retention,
     maintenance,
+    vault,
     async stop(graceMs) {
       await scheduler.stop(graceMs);
       await retention.stop();

@@ -1,6 +1,7 @@
 import { createdByOf } from './attribution.js';
 import { audit } from './audit.js';
 import type { ApiDefinition } from '../entities/index.js';
+import { redactCredentials } from '../shared/credentials.js';
 import { builder } from './builder.js';
 import { ApiKindEnum } from './enums.js';
 import { connectionType } from './pagination.js';
@@ -26,7 +27,7 @@ ApiDefinitionRef.implement({
     description: t.exposeString('description', { nullable: true }),
     kind: t.field({ type: ApiKindEnum, resolve: (a) => a.kind }),
     source: t.exposeString('source', { nullable: true, description: 'Script source, for SCRIPT.' }),
-    httpSpec: t.field({ type: 'JSON', nullable: true, description: 'Request template, for HTTP.', resolve: (a) => a.httpSpec }),
+    httpSpec: t.field({ type: 'JSON', nullable: true, description: 'Request template, for HTTP.', resolve: (a) => redactCredentials(a.httpSpec) }),
     paramSchema: t.field({ type: 'JSON', nullable: true, description: 'JSON Schema that params must satisfy, when set.', resolve: (a) => a.paramSchema }),
     runtimePolicy: t.field({ type: RuntimePolicyRef, resolve: (a) => a }),
     active: t.exposeBoolean('active'),

@@ -6,6 +6,7 @@ import type { AuditService } from '../services/audit.js';
 import type { ApiRunService } from '../services/apiRuns.js';
 import type { ExecutionService } from '../services/executions.js';
 import type { RuleService } from '../services/rules.js';
+import type { SecretService } from '../services/secrets.js';
 import type { Loaders } from './loaders.js';
 
 /** What resolvers reach: services only, never the ORM or the engine internals directly. */
@@ -18,6 +19,7 @@ export interface Services {
   audit: AuditService;
   /** RATE_LIMIT_RUNS and RATE_LIMIT_EVENTS: what run-starting and publishing fields spend. */
   rateLimits: RateLimits;
+  secrets: SecretService;
 }
 
 export interface GraphQLContext {

@@ -8,6 +8,7 @@ import './apiDefinition.js';
 import './execution.js';
 import './apiExecution.js';
 import './access.js';
+import './secret.js';
 
 export type { GraphQLContext, Services } from './context.js';
 export { createLoaders } from './loaders.js';

@@ -1,6 +1,7 @@
 import { createdByOf } from './attribution.js';
 import { audit } from './audit.js';
 import type { Rule } from '../entities/index.js';
+import { redactCredentials } from '../shared/credentials.js';
 import { builder } from './builder.js';
 import { ActionTypeEnum, TriggerTypeEnum } from './enums.js';
 import { connectionType } from './pagination.js';
@@ -18,12 +19,12 @@ RuleRef.implement({
     triggerSpec: t.field({
       type: 'JSON',
       description: "Condition tree, schedule or metric spec (SPEC.md, 'Trigger specs').",
-      resolve: (r) => r.triggerSpec,
+      resolve: (r) => redactCredentials(r.triggerSpec),
     }),
     actionSpec: t.field({
       type: 'JSON',
       description: "One action (SPEC.md, 'Action specs'). A spec without type is a webhook.",
-      resolve: (r) => r.actionSpec,
+      resolve: (r) => redactCredentials(r.actionSpec),
     }),
     actionType: t.field({ type: ActionTypeEnum, resolve: (r) => r.actionType }),
     active: t.exposeBoolean('active'),

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { restoreCredentials } from '../shared/credentials.js';
 import { checkScriptSource, validateHttpSpec, validateParamSchema, validateRuntimePolicy, type HttpSpec, type SpecLimits } from '../engine/index.js';
 import { ApiDefinitionSchema, type ApiDefinition, type ApiKindValue } from '../entities/index.js';
 import { badInput } from '../errors.js';
@@ -139,7 +140,8 @@ export class ApiDefinitionService {
     const body = this.checkBody(
       current.kind,
       input.source !== undefined && input.source !== null ? input.source : current.source,
-      input.httpSpec != null ? input.httpSpec : current.httpSpec,
+      // A literal credential read back as [redacted] and sent again keeps its stored value.
+      input.httpSpec != null ? restoreCredentials(input.httpSpec, current.httpSpec) : current.httpSpec,
       input.paramSchema !== undefined ? input.paramSchema : current.paramSchema,
       policy,
     );

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { restoreCredentials } from '../shared/credentials.js';
 import { validateActionSpec, validateTriggerSpec, type TriggerType } from '../engine/index.js';
 import { RuleSchema, type Rule } from '../entities/index.js';
 import { badInput } from '../errors.js';
@@ -119,8 +120,9 @@ export class RuleService {
     const current = await findOrRefuse('rule', id, () => em.findOne(RuleSchema, { id }));
     const name = input.name != null ? checkName(input.name) : current.name;
     const triggerType = input.triggerType != null ? checkTriggerType(input.triggerType) : current.triggerType;
-    const triggerSpec = validateTriggerSpec(triggerType, input.triggerSpec ?? current.triggerSpec);
-    const { spec: actionSpec, actionType } = validateActionSpec(input.actionSpec ?? current.actionSpec);
+    // A literal credential read back as [redacted] and sent again keeps its stored value.
+    const triggerSpec = validateTriggerSpec(triggerType, restoreCredentials(input.triggerSpec ?? current.triggerSpec, current.triggerSpec));
+    const { spec: actionSpec, actionType } = validateActionSpec(restoreCredentials(input.actionSpec ?? current.actionSpec, current.actionSpec));
     const changes: Partial<Rule> = {
       name,
       description: input.description !== undefined ? checkDescription(input.description) : current.description,

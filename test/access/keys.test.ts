@@ -22,7 +22,7 @@ describe.each(backends())('API keys (%s)', (backend) => {
   };
 
   beforeAll(async () => {
-    app = await startFreshApp(backend, { ADMIN_KEY: TEST_ADMIN_KEY, SHUTDOWN_GRACE_MS: '500' });
+    app = await startFreshApp(backend, { ADMIN_KEY: TEST_ADMIN_KEY, SHUTDOWN_GRACE_MS: '500', SECRETS_KEY: 'ab'.repeat(32) });
   });
 
   afterAll(async () => {
@@ -225,8 +225,21 @@ describe.each(backends())('API keys (%s)', (backend) => {
     expect(entries.edges.map((e: any) => e.node.action)).toEqual(['deleteRule', 'updateRule', 'createRule']);
     for (const { node } of entries.edges) expect(node).toMatchObject({ actor: editor.name, targetId: rule.id });
     expect(entries.edges[2].node.detail.input.actionSpec.headers['x-plain']).toBe('visible');
+    expect(JSON.stringify(entries)).not.toContain('literal-credential-1');
+    expect(entries.edges[2].node.detail.input.actionSpec.headers.authorization).toBe('[redacted]');
+    ok(await as('mutation { setSecret(name: "AUDITED_SECRET", value: "audited-secret-value") { name } }'));
+    ok(await as('mutation { deleteSecret(name: "AUDITED_SECRET") }'));
+    const secretEntries = ok(await admin('query ($a: String) { auditLog(actor: $a, first: 2) { edges { node { action targetId detail } } } }', { a: editor.name }))
+      .auditLog.edges.map((e: any) => e.node);
+    expect(secretEntries).toEqual([
+      { action: 'deleteSecret', targetId: null, detail: { name: 'AUDITED_SECRET' } },
+      { action: 'setSecret', targetId: null, detail: { name: 'AUDITED_SECRET' } },
+    ]);
+    const stored = await app.app.database.sql.query<Record<string, unknown>>('SELECT * FROM audit_entries');
+    expect(JSON.stringify(stored)).not.toContain('audited-secret-value');
+    expect(JSON.stringify(stored)).not.toContain('literal-credential-1');
     const byActor = ok(await admin('query ($a: String) { auditLog(actor: $a) { totalCount } }', { a: editor.name })).auditLog;
-    expect(byActor.totalCount).toBe(3);
+    expect(byActor.totalCount).toBe(5);
     const keyEntry = ok(await admin('query ($t: ID) { auditLog(targetId: $t) { edges { node { action actor detail } } } }', { t: editor.id })).auditLog.edges[0]
       .node;
     expect(keyEntry).toEqual({ action: 'createApiKey', actor: 'admin', detail: { name: editor.name, role: 'EDITOR', expiresAt: null } });
@@ -239,7 +252,7 @@ describe.each(backends())('API keys (%s)', (backend) => {
     const key = await createKey('VIEWER');
     ok(await gqlWith(app.url, key.secret, VIEWER));
     await app.app.stop();
-    const again = await startApp(app.database, { ADMIN_KEY: TEST_ADMIN_KEY, SHUTDOWN_GRACE_MS: '500' });
+    const again = await startApp(app.database, { ADMIN_KEY: TEST_ADMIN_KEY, SHUTDOWN_GRACE_MS: '500', SECRETS_KEY: 'ab'.repeat(32) });
     try {
       const listed = ok(await gqlWith(again.url, TEST_ADMIN_KEY, '{ apiKeys { id lastUsedAt } }')).apiKeys;
       expect(listed.find((k: { id: string }) => k.id === key.id).lastUsedAt).not.toBeNull();

@@ -842,7 +842,7 @@ const SPEC_CASES: SpecCase[] = [
     'actionSpec.headers.X-Cpu',
     'unclosed',
   ],
-  ['template root in the endpoint', 'EVENT', CPU_HIGH, { endpoint: 'https://example.com/{{ secrets.token }}' }, 'actionSpec.endpoint', 'unknown template root'],
+  ['template root in the endpoint', 'EVENT', CPU_HIGH, { endpoint: 'https://example.com/{{ env.token }}' }, 'actionSpec.endpoint', 'unknown template root'],
   ['api_script without api_id', 'EVENT', CPU_HIGH, { type: 'api_script', input: {} }, 'actionSpec.api_id', 'required'],
   ['api_script unknown key', 'EVENT', CPU_HIGH, { type: 'api_script', api_id: 'x', endpoint: 'https://example.com' }, 'actionSpec.endpoint', 'unknown key'],
   [

@@ -14,6 +14,8 @@ export type TemplateScope = {
   cascade?: { id: string | null } | null;
   params?: unknown;
   input?: unknown;
+  /** The secrets the spec names, read for this send (or stand-ins in simulateRule). */
+  secrets?: Record<string, string>;
 };
 
 /** The scope of a rule's action spec: the run's ids, or nulls when nothing runs (simulateRule). */
@@ -30,6 +32,14 @@ export function actionScope(rule: { id: string; name: string }, payload: unknown
 export const ACTION_TEMPLATE_ROOTS = ['payload', 'rule', 'execution', 'cascade'] as const;
 /** Roots an HTTP API definition may use. */
 export const HTTP_TEMPLATE_ROOTS = ['params', 'input'] as const;
+/** The root of `{{secrets.NAME}}`: only in webhook and METRIC specs and HTTP definitions. */
+export const SECRETS_ROOT = 'secrets';
+/** Roots a webhook action spec may use. */
+export const WEBHOOK_TEMPLATE_ROOTS = [...ACTION_TEMPLATE_ROOTS, SECRETS_ROOT] as const;
+/** Roots of an HTTP definition's httpSpec. */
+export const HTTP_SPEC_TEMPLATE_ROOTS = [...HTTP_TEMPLATE_ROOTS, SECRETS_ROOT] as const;
+/** A secret's name (SPEC.md, 'Secrets'). */
+export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 
 type Token = { kind: 'text'; text: string } | { kind: 'placeholder'; raw: string; path: string };
 
@@ -79,6 +89,9 @@ export function checkTemplates(value: unknown, path: string, roots: readonly str
       if (!roots.includes(root)) {
         throw new SpecError(path, `unknown template root "${root}" in ${token.raw}; expected one of ${roots.join(', ')}`);
       }
+      if (root === SECRETS_ROOT && secretNameOf(token.path) === null) {
+        throw new SpecError(path, `invalid secret placeholder ${token.raw}; expected {{secrets.NAME}} with NAME of letters, digits and _ (at most 64)`);
+      }
     }
     return;
   }
@@ -97,6 +110,64 @@ export function checkTemplates(value: unknown, path: string, roots: readonly str
 
 function childPath(base: string, key: string): string {
   return /^[A-Za-z0-9_$-]+$/.test(key) ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`;
+}
+
+/** NAME of a placeholder path `secrets.NAME`, or null when the path is not that. */
+function secretNameOf(path: string): string | null {
+  const [root, name, ...rest] = path.split('.');
+  return root === SECRETS_ROOT && name !== undefined && rest.length === 0 && SECRET_NAME.test(name) ? name : null;
+}
+
+function placeholdersOf(value: unknown, visit: (path: string) => void): void {
+  if (typeof value === 'string') {
+    if (!value.includes('{{')) return;
+    const result = tokenize(value);
+    if (result.ok) for (const token of result.tokens) if (token.kind === 'placeholder') visit(token.path);
+  } else if (Array.isArray(value)) {
+    for (const item of value) placeholdersOf(item, visit);
+  } else if (typeof value === 'object' && value !== null) {
+    for (const item of Object.values(value)) placeholdersOf(item, visit);
+  }
+}
+
+/** The names of the secrets a spec's strings use (`{{secrets.NAME}}`), each once, in order. */
+export function secretNamesIn(value: unknown): string[] {
+  const names = new Set<string>();
+  placeholdersOf(value, (path) => {
+    const name = secretNameOf(path);
+    if (name !== null) names.add(name);
+  });
+  return [...names];
+}
+
+/**
+ * A spec that uses a secret may not take the scheme, host or port of its URL from a root the
+ * caller controls (`untrusted`: payload, params, input), so that nobody can send a secret to a
+ * host of their choosing. The URL's origin must be fixed before the first such placeholder: a
+ * literal `scheme://host` followed by `/`, `?` or `#`, or a leading `{{secrets.X}}` followed by
+ * one of those.
+ */
+export function checkSecretDestination(spec: unknown, url: string, path: string, untrusted: readonly string[]): void {
+  if (secretNamesIn(spec).length === 0) return;
+  const result = tokenize(url);
+  if (!result.ok) return;
+  let fixed = '';
+  for (const token of result.tokens) {
+    if (token.kind === 'text') {
+      fixed += token.text;
+      continue;
+    }
+    const root = token.path.split('.')[0] ?? '';
+    if (untrusted.includes(root)) {
+      if (/^\s*([A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]+|\uE000[^/?#:]*)[/?#]/.test(fixed)) return;
+      throw new SpecError(
+        path,
+        `a spec that uses a secret may not take the scheme, host or port of its URL from ${root} (${token.raw}); write them literally, or keep the whole base URL in a secret`,
+      );
+    }
+    // Any other placeholder (a secret, the rule's own ids) is fixed by the operator.
+    fixed += '\uE000';
+  }
 }
 
 /** True when the string holds at least one well-formed placeholder. */

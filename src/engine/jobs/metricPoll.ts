@@ -3,6 +3,10 @@ import { evaluateValue, readPath, toFiniteNumber } from '../rules/conditions/ind
 import { OutboundError, type OutboundHttpClient, type OutboundResponse } from '../outbound/client.js';
 import { buildJsonRequest } from '../outbound/requestBuilder.js';
 import type { MetricTriggerSpec } from '../rules/spec/index.js';
+import { renderTemplates, secretNamesIn } from '../actions/templates.js';
+import { Redactor } from '../secrets/redactor.js';
+import type { SecretReader } from '../secrets/vault.js';
+import { literalCredentials, redactCredentials } from '../../shared/credentials.js';
 
 export const METRIC_POLL_FAILED = 'METRIC_POLL_FAILED';
 
@@ -19,13 +23,26 @@ export type PollOutcome = { ok: true; met: boolean; value: unknown; body: unknow
  * do). Otherwise the value is compared with `op` and `threshold` as the rule's condition, by the
  * same comparison triggerRule uses.
  */
-export async function pollMetric(rule: Rule, http: OutboundHttpClient, timeoutMs: number): Promise<PollOutcome> {
-  const spec = rule.triggerSpec as MetricTriggerSpec;
+export async function pollMetric(rule: Rule, http: OutboundHttpClient, timeoutMs: number, secrets: SecretReader): Promise<PollOutcome> {
+  // Whatever the poll gives back (the answer, as the run's payload, and failure messages) hides
+  // the secrets it read and its spec's literal credentials.
+  const redactor = new Redactor();
+  const stored = rule.triggerSpec as MetricTriggerSpec;
+  redactor.addAll(literalCredentials(stored));
+  return redactor.apply(await poll(stored, http, timeoutMs, secrets, redactor));
+}
+
+async function poll(stored: MetricTriggerSpec, http: OutboundHttpClient, timeoutMs: number, secrets: SecretReader, redactor: Redactor): Promise<PollOutcome> {
+  const lookup = await secrets.lookup(secretNamesIn(stored), redactor);
+  if (!lookup.ok) return { ok: false, message: `poll not sent: ${lookup.message}`, status: null };
+  const spec = renderTemplates(stored, { payload: null, secrets: lookup.values });
+  // Messages name the endpoint as written in the spec (placeholders, not values).
+  const where = `${spec.method} ${redactCredentials(stored.endpoint)}`;
   let request: ReturnType<typeof buildJsonRequest>;
   try {
     request = buildJsonRequest({ url: spec.endpoint, method: spec.method, params: spec.params ?? {}, headers: spec.headers ?? {} });
   } catch {
-    return { ok: false, message: `not a valid URL: ${spec.endpoint}`, status: null };
+    return { ok: false, message: `not a valid URL: ${redactCredentials(stored.endpoint)}`, status: null };
   }
   const deadline = Math.max(1, Math.min(timeoutMs, spec.pollIntervalSeconds * 1000));
   let response: OutboundResponse;
@@ -33,9 +50,8 @@ export async function pollMetric(rule: Rule, http: OutboundHttpClient, timeoutMs
     response = await http.request({ ...request, timeoutMs: deadline });
   } catch (error) {
     const detail = error instanceof OutboundError ? `${error.kind}: ${error.message}` : `network: ${(error as Error).message}`;
-    return { ok: false, message: `poll of ${spec.method} ${spec.endpoint} failed (${detail})`, status: null };
+    return { ok: false, message: `poll of ${where} failed (${detail})`, status: null };
   }
-  const where = `${spec.method} ${spec.endpoint}`;
   if (response.status >= 400) return { ok: false, message: `poll of ${where} answered status ${response.status}`, status: response.status };
   if (response.truncated || typeof response.body !== 'object' || response.body === null) {
     return {

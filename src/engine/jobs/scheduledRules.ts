@@ -7,11 +7,14 @@ import { METRIC_POLL_FAILED, pollMetric } from './metricPoll.js';
 import { firstDue, missedAfter, nextDue, timingKey } from './scheduleTiming.js';
 import type { ScheduleTriggerSpec } from '../rules/spec/index.js';
 import type { ScheduleStore } from '../store/scheduleStore.js';
+import type { SecretReader } from '../secrets/vault.js';
+import { redactCredentials } from '../../shared/credentials.js';
 
 export interface SchedulerOptions {
   store: ScheduleStore;
   runs: RunSystem;
   http: OutboundHttpClient;
+  secrets: SecretReader;
   clock: Clock;
   logger: Logger;
   instanceId: string;
@@ -159,14 +162,14 @@ export class Scheduler {
    * every instance shares it. A failed poll writes a FAILED row and leaves the armed state as is.
    */
   private async poll(claim: Claim): Promise<void> {
-    const { runs, http, clock, metricPollTimeoutMs } = this.options;
+    const { runs, http, secrets, clock, metricPollTimeoutMs } = this.options;
     const { rule } = claim;
     const spec = rule.triggerSpec as { endpoint: string; method: string };
     const startedAt = clock.now();
-    const outcome = await pollMetric(rule, http, metricPollTimeoutMs);
+    const outcome = await pollMetric(rule, http, metricPollTimeoutMs, secrets);
     // Shutting down: write nothing; the lease expires and another instance (or the next start) polls again.
     if (this.stopped) return;
-    const poll = { dueAt: claim.due.toISOString(), endpoint: spec.endpoint, method: spec.method, status: outcome.status };
+    const poll = { dueAt: claim.due.toISOString(), endpoint: redactCredentials(spec.endpoint), method: spec.method, status: outcome.status };
     if (!outcome.ok) {
       await runs.recordFailed(
         { rule, payload: null, executedBy: TIMED.METRIC.executedBy, references: { [TIMED.METRIC.key]: poll } },

@@ -5,6 +5,7 @@ import { writeThenPublish, type BusMessage, type EventBus } from '../bus/eventBu
 import type { ExecutionStore } from '../store/executionStore.js';
 import { storeErrorFields } from '../store/storeError.js';
 import { storableJson, storableText } from '../../shared/storable.js';
+import { Redactor } from '../secrets/redactor.js';
 
 export const MAX_LOG_LINES = 1000;
 export const MAX_LOG_MESSAGE = 8 * 1024;
@@ -68,11 +69,15 @@ export class LogSink {
     private readonly timer: FlushTimer,
     private readonly write: (lines: ActionLog[]) => Promise<void>,
     private readonly onError: (error: unknown) => void,
+    /** The run's redactor: lines never hold the secrets (or literal credentials) the run used. */
+    private readonly redactor: Redactor,
   ) {}
 
-  add(level: LogLevelValue, message: string, data?: unknown, apiExecutionId: string | null = null) {
+  add(level: LogLevelValue, rawMessage: string, rawData?: unknown, apiExecutionId: string | null = null) {
     if (this.closed) return;
     if (this.seq >= MAX_LOG_LINES) return;
+    const message = this.redactor.text(rawMessage);
+    const data = this.redactor.apply(rawData);
     this.pending.push({
       ...this.owner,
       seq: ++this.seq,
@@ -105,13 +110,13 @@ export class LogSink {
   }
 }
 
-export type LogSinkFactory = (owner: LogOwner) => LogSink;
+export type LogSinkFactory = (owner: LogOwner, redactor?: Redactor) => LogSink;
 
 /** Sinks whose lines are stored through the execution store and published on the bus. */
 export function createLogSinkFactory(deps: { store: ExecutionStore; bus: EventBus; clock: Clock; logger: Logger }): LogSinkFactory {
   const { store, bus, clock, logger } = deps;
   const timer = new FlushTimer();
-  return (owner) =>
+  return (owner, redactor = new Redactor()) =>
     new LogSink(
       owner,
       clock,
@@ -121,5 +126,6 @@ export function createLogSinkFactory(deps: { store: ExecutionStore; bus: EventBu
         await writeThenPublish(bus, messages, (notify) => store.appendLogs(lines, notify));
       },
       (error) => logger.error({ executionId: owner.executionId, ...storeErrorFields(error) }, 'could not write log lines'),
+      redactor,
     );
 }

@@ -3,7 +3,9 @@ import type { Action, ActionContext, ActionOutcome, ChildOutcome } from '../acti
 import { publishAll, type BusMessage } from '../bus/eventBus.js';
 import { CascadeRun } from './cascade.js';
 import type { LogSink } from './logSink.js';
-import { actionScope, renderTemplates } from '../actions/templates.js';
+import { actionScope, renderTemplates, secretNamesIn } from '../actions/templates.js';
+import { Redactor } from '../secrets/redactor.js';
+import { literalCredentials, redactCredentials } from '../../shared/credentials.js';
 import type { TriggerEvaluation } from '../rules/evaluate.js';
 import type { ConcurrencySpec } from '../rules/spec/index.js';
 import { newId } from '../../shared/ids.js';
@@ -411,7 +413,9 @@ export class RunSystem {
   ): Promise<Execution> {
     const { clock, logger } = this.resources;
     const isRoot = parent === null;
-    const sink = this.resources.logSinks({ executionId: running.id, cascadeId: running.cascadeId, ruleId: running.ruleId });
+    // Everything this run writes (lines, result, references, error, events) hides the secrets it read.
+    const redactor = new Redactor();
+    const sink = this.resources.logSinks({ executionId: running.id, cascadeId: running.cascadeId, ruleId: running.ruleId }, redactor);
     const carried: Step[] = [];
     let outcome: ActionOutcome | null = null;
     if (unrunnable) {
@@ -421,7 +425,8 @@ export class RunSystem {
           : 'the rule was switched off while this run waited in its queue';
       sink.add('ERROR', message);
       outcome = { status: 'FAILED', result: null, references: { action_type: null }, error: { code: unrunnable, message } };
-    } else if (running.conditionMet && request) outcome = await this.runAction(running, request, { execution: running, cascade, chain, carried }, sink);
+    } else if (running.conditionMet && request)
+      outcome = await this.runAction(running, request, { execution: running, cascade, chain, carried }, sink, redactor);
     const logs = await sink.close();
 
     const finishedAt = clock.now();
@@ -506,7 +511,7 @@ export class RunSystem {
     return !written;
   }
 
-  private async runAction(running: Execution, request: RunRequest, self: Parent, sink: LogSink): Promise<ActionOutcome> {
+  private async runAction(running: Execution, request: RunRequest, self: Parent, sink: LogSink, redactor: Redactor): Promise<ActionOutcome> {
     const { rule } = request;
     const spec = rule.actionSpec;
     const action = this.actions.get(String(spec.type));
@@ -525,12 +530,22 @@ export class RunSystem {
         error: { code: 'INTERNAL', message: `no action of type ${String(spec.type)}` },
       };
     }
+    redactor.addAll(literalCredentials(spec));
     try {
-      const resolved = renderTemplates(spec, actionScope(rule, request.payload, running));
-      // What an action hands back holds text from outside (answers, outputs, error messages).
-      return storableJson(await action.run(resolved, ctx));
+      // Secrets are read now, at send time, so a new value takes effect on the next send.
+      const secrets = await this.resources.secrets.lookup(secretNamesIn(spec), redactor);
+      if (!secrets.ok) {
+        ctx.log('ERROR', `${action.type} not sent: ${secrets.message}`, { secret: secrets.name });
+        const references = { action_type: action.type, ...('endpoint' in spec ? { endpoint: redactCredentials(spec.endpoint) } : {}) };
+        return { status: 'FAILED', result: null, references, error: { code: 'SECRET_NOT_FOUND', message: secrets.message } };
+      }
+      const resolved = renderTemplates(spec, { ...actionScope(rule, request.payload, running), secrets: secrets.values });
+      // What an action hands back holds text from outside (answers, outputs, error messages),
+      // which may echo a secret it was sent.
+      return storableJson(redactor.apply(await action.run(resolved, ctx)));
     } catch (error) {
-      this.resources.logger.error({ err: error, executionId: running.id }, 'action threw');
+      const reason = redactor.text(error instanceof Error ? error.message : String(error));
+      this.resources.logger.error({ executionId: running.id, reason }, 'action threw');
       ctx.log('ERROR', 'the action failed unexpectedly');
       return {
         status: 'FAILED',

@@ -15,6 +15,9 @@ import type { ScriptHttpRequest, ScriptHttpResponse, ScriptResult, ScriptRunner 
 import { newId } from '../../shared/ids.js';
 import { storableJson, storableText } from '../../shared/storable.js';
 import { STORE_FAILED, storeErrorFields, writeUntilTaken } from '../store/storeError.js';
+import { Redactor } from '../secrets/redactor.js';
+import type { SecretReader } from '../secrets/vault.js';
+import { literalCredentials } from '../../shared/credentials.js';
 
 export interface LogLine {
   level: LogLevelValue;
@@ -45,6 +48,7 @@ export interface ApiRunnerOptions {
   clock: Clock;
   logger: Logger;
   logSinks: LogSinkFactory;
+  secrets: SecretReader;
 }
 
 type Failure = { code: string; message: string };
@@ -87,11 +91,14 @@ export class ApiRunner {
     await store.insert(running);
 
     const lines: LogLine[] = [];
-    const sink = fromRule ? null : this.options.logSinks({ executionId: running.id, cascadeId: null, ruleId: null });
+    // Lines, output and failure hide the secrets the run read and its spec's literal credentials.
+    const redactor = new Redactor();
+    if (api.httpSpec) redactor.addAll(literalCredentials(api.httpSpec));
+    const sink = fromRule ? null : this.options.logSinks({ executionId: running.id, cascadeId: null, ruleId: null }, redactor);
     // Lines, output and failures of a run are text from outside (script logs, answers).
     const log = (level: LogLevelValue, rawMessage: string, rawData: unknown) => {
-      const message = storableText(rawMessage);
-      const data = storableJson(rawData);
+      const message = storableText(redactor.text(rawMessage));
+      const data = storableJson(redactor.apply(rawData));
       lines.push({ level, message, data: data ?? null });
       if (fromRule) fromRule.log(level, message, data, running.id);
       else sink!.add(level, message, data, running.id);
@@ -100,11 +107,12 @@ export class ApiRunner {
     let output: unknown = null;
     let failure: Failure | null = null;
     try {
-      const result = await this.execute(request, log);
-      output = storableJson(result.output);
-      failure = result.failure && { code: result.failure.code, message: storableText(result.failure.message) };
+      const result = await this.execute(request, log, redactor);
+      output = storableJson(redactor.apply(result.output));
+      failure = result.failure && { code: result.failure.code, message: storableText(redactor.text(result.failure.message)) };
     } catch (error) {
-      logger.error({ err: error, apiExecutionId: running.id }, 'API run failed unexpectedly');
+      const reason = redactor.text(error instanceof Error ? error.message : String(error));
+      logger.error({ apiExecutionId: running.id, reason }, 'API run failed unexpectedly');
       failure = { code: 'SCRIPT_ERROR', message: 'the run failed unexpectedly' };
     }
     if (failure) log('ERROR', `${api.name} failed: ${failure.code}: ${failure.message}`, { code: failure.code });
@@ -158,6 +166,7 @@ export class ApiRunner {
   private async execute(
     request: ApiRunRequest,
     log: (level: LogLevelValue, message: string, data: unknown) => void,
+    redactor: Redactor,
   ): Promise<{ output: unknown; failure: Failure | null }> {
     const { api } = request;
     if (!api.active) return { output: null, failure: { code: 'API_INACTIVE', message: `API ${api.name} (${api.id}) is inactive` } };
@@ -168,7 +177,10 @@ export class ApiRunner {
     if (api.kind === 'HTTP') {
       const spec = api.httpSpec;
       if (!spec) throw new Error(`API ${api.name} (${api.id}) is an HTTP definition without an httpSpec`);
-      const result = await runHttpApi(this.options.http, spec, request.params ?? {}, request.input ?? null, api.timeoutMs);
+      const result = await runHttpApi(this.options.http, spec, request.params ?? {}, request.input ?? null, api.timeoutMs, {
+        reader: this.options.secrets,
+        redactor,
+      });
       if (result.ok) log('INFO', `${spec.method ?? 'GET'} answered ${(result.output as { status: number }).status}`, null);
       return result.ok ? { output: result.output, failure: null } : { output: result.output, failure: { code: result.code, message: result.message } };
     }

@@ -1,4 +1,4 @@
-import { ACTION_TEMPLATE_ROOTS, checkTemplates } from '../../actions/templates.js';
+import { ACTION_TEMPLATE_ROOTS, WEBHOOK_TEMPLATE_ROOTS, checkSecretDestination, checkTemplates } from '../../actions/templates.js';
 import { checkSpecInput } from './limits.js';
 import type { ActionSpec, ActionType, ApiScriptActionSpec, TriggerRuleActionSpec, WebhookActionSpec, WebhookMethod } from './types.js';
 import {
@@ -98,8 +98,11 @@ export function validateActionSpec(spec: unknown): { spec: ActionSpec; actionTyp
       normalised = validateTriggerRule(obj);
       break;
   }
+  // `{{secrets.NAME}}` only in webhooks, and only toward an endpoint the caller cannot choose.
+  const roots = normalised.type === 'webhook' ? WEBHOOK_TEMPLATE_ROOTS : ACTION_TEMPLATE_ROOTS;
   for (const [key, value] of Object.entries(normalised)) {
-    if (key !== 'type') checkTemplates(value, keyPath(ROOT, key), ACTION_TEMPLATE_ROOTS);
+    if (key !== 'type') checkTemplates(value, keyPath(ROOT, key), roots);
   }
+  if (normalised.type === 'webhook') checkSecretDestination(normalised, normalised.endpoint, keyPath(ROOT, 'endpoint'), ['payload']);
   return { spec: normalised, actionType: ACTION_TYPES[type] };
 }

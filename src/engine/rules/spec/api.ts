@@ -1,7 +1,7 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { SpecError } from './errors.js';
 import { checkText } from './text.js';
-import { HTTP_TEMPLATE_ROOTS, checkTemplates } from '../../actions/templates.js';
+import { HTTP_SPEC_TEMPLATE_ROOTS, HTTP_TEMPLATE_ROOTS, checkSecretDestination, checkTemplates } from '../../actions/templates.js';
 import { formatAllowedHost, parseAllowedHost } from '../../outbound/guard.js';
 import type { HttpMethod, HttpSpec, RuntimePolicy, SpecLimits } from './types.js';
 import {
@@ -70,7 +70,7 @@ export function validateRuntimePolicy(input: unknown, limits: SpecLimits): Runti
 
 /**
  * httpSpec of an HTTP API definition (`input.httpSpec`): `{method, url, headers, params, body}`,
- * with templates over params and input only.
+ * with templates over params, input and secrets.
  */
 export function validateHttpSpec(spec: unknown): HttpSpec {
   const path = 'input.httpSpec';
@@ -84,8 +84,9 @@ export function validateHttpSpec(spec: unknown): HttpSpec {
   const body = optional(obj, 'body');
   const normalised: HttpSpec = { method, url, headers, params, ...(body === undefined ? {} : { body }) };
   for (const [key, value] of Object.entries(normalised)) {
-    if (key !== 'method') checkTemplates(value, keyPath(path, key), HTTP_TEMPLATE_ROOTS);
+    if (key !== 'method') checkTemplates(value, keyPath(path, key), HTTP_SPEC_TEMPLATE_ROOTS);
   }
+  checkSecretDestination(normalised, url, keyPath(path, 'url'), HTTP_TEMPLATE_ROOTS);
   return normalised;
 }
 

@@ -1,4 +1,5 @@
 import { Cron } from 'croner';
+import { SECRETS_ROOT, checkTemplates } from '../../actions/templates.js';
 import { expectComparisonOperator, validateCondition } from './condition.js';
 import { ConditionBudget, checkSpecInput } from './limits.js';
 import { ABSENCE_KEYS, SEQUENCE_KEYS, WINDOW_KEYS, validateAbsenceSpec, validateSequenceSpec, validateWindowSpec } from './stream.js';
@@ -20,7 +21,7 @@ import {
   checkKeys,
   expectEnum,
   expectFiniteNumber,
-  expectHttpUrl,
+  expectTemplatedHttpUrl,
   expectInteger,
   expectNonEmptyString,
   expectObject,
@@ -167,10 +168,14 @@ function validateScheduleSpec(value: unknown): ScheduleTriggerSpec {
 function validateMetricSpec(value: unknown): MetricTriggerSpec {
   const obj = expectObject(value, ROOT, 'an object {endpoint, valuePath, op, threshold, ...}');
   checkKeys(obj, ROOT, ['endpoint', 'method', 'headers', 'params', 'valuePath', 'op', 'threshold', 'pollIntervalSeconds', 'concurrency']);
-  const endpoint = expectHttpUrl(required(obj, 'endpoint', ROOT, 'an absolute http or https URL'), keyPath(ROOT, 'endpoint'));
+  const endpoint = expectTemplatedHttpUrl(required(obj, 'endpoint', ROOT, 'an absolute http or https URL'), keyPath(ROOT, 'endpoint'));
   const method = has(obj, 'method') ? expectEnum(obj.method, keyPath(ROOT, 'method'), ['GET', 'POST'] as const) : 'GET';
   const headers = has(obj, 'headers') ? expectHeaders(obj.headers, keyPath(ROOT, 'headers')) : {};
   const params = has(obj, 'params') ? expectObject(obj.params, keyPath(ROOT, 'params')) : {};
+  // A poll has no payload: its only placeholders are {{secrets.NAME}}, read at each poll.
+  checkTemplates(endpoint, keyPath(ROOT, 'endpoint'), [SECRETS_ROOT]);
+  checkTemplates(headers, keyPath(ROOT, 'headers'), [SECRETS_ROOT]);
+  checkTemplates(params, keyPath(ROOT, 'params'), [SECRETS_ROOT]);
   const valuePathValue = required(obj, 'valuePath', ROOT, 'a dotted path into the answer, such as "data.cpu"');
   const valuePath = expectNonEmptyString(valuePathValue, keyPath(ROOT, 'valuePath'), 'a dotted path into the answer, such as "data.cpu"');
   const op = expectComparisonOperator(required(obj, 'op', ROOT, 'a comparison operator (> < >= <= == !=)'), keyPath(ROOT, 'op'));
