@@ -44,6 +44,8 @@ export async function freshDatabase(adminUrl: string): Promise<{ url: string; dr
   };
 }
 
+const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789abcdef-0123456789';
+
 const mutation = (query: string, variables: Record<string, unknown>) => JSON.stringify({ query, variables });
 
 export async function runEngineBench(adminUrl: string, options: { samples: number; seconds: number; rules: number }): Promise<EngineBenchResult> {
@@ -51,12 +53,27 @@ export async function runEngineBench(adminUrl: string, options: { samples: numbe
   const database = await freshDatabase(adminUrl);
   const floor = await startFloorServer(database.url, sink.url);
   // The sink is on 127.0.0.1, which the outbound guard refuses unless it is allowed.
-  const app = createApp(loadConfig({ DATABASE_URL: database.url, PORT: '0', LOG_LEVEL: 'warn', DATABASE_POOL_MAX: '10', OUTBOUND_ALLOWLIST: '127.0.0.1' }));
+  // KEYS mode, every request with a stored key (SPEC.md, 'Access'): the check is part of what is timed.
+  const app = createApp(
+    loadConfig({
+      DATABASE_URL: database.url,
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+      DATABASE_POOL_MAX: '10',
+      OUTBOUND_ALLOWLIST: '127.0.0.1',
+      ADMIN_KEY: BENCH_ADMIN_KEY,
+    }),
+  );
   const { url } = await app.start();
   try {
     const floorClient = graphqlClient(floor.url, 32);
     const floorBody = mutation('mutation($p: JSON){ run(payload: $p) }', { p: { cpu: 90 } });
-    const client = graphqlClient(url, 32);
+    const admin = graphqlClient(url, 1, { authorization: `Bearer ${BENCH_ADMIN_KEY}` });
+    const created = (await admin.post(
+      mutation('mutation($i: CreateApiKeyInput!){ createApiKey(input: $i) { secret } }', { i: { name: 'bench', role: 'EDITOR' } }),
+    )) as { createApiKey: { secret: string } };
+    await admin.close();
+    const client = graphqlClient(url, 32, { authorization: `Bearer ${created.createApiKey.secret}` });
     const create = async (name: string, triggerSpec: unknown, actionSpec: unknown) =>
       (
         (await client.post(mutation('mutation($i: CreateRuleInput!){ createRule(input: $i) { id } }', { i: { name, triggerSpec, actionSpec } }))) as {

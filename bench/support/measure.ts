@@ -20,12 +20,13 @@ export interface GraphQLClient {
 }
 
 /** A keep-alive client posting GraphQL bodies; throws on errors so a broken run never looks fast. */
-export function graphqlClient(url: string, connections: number): GraphQLClient {
+export function graphqlClient(url: string, connections: number, headers: Record<string, string> = {}): GraphQLClient {
   const target = new URL(url);
   const pool = new Pool(target.origin, { connections, pipelining: 1 });
+  const requestHeaders = { 'content-type': 'application/json', ...headers };
   return {
     async post(body) {
-      const response = await pool.request({ path: target.pathname, method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const response = await pool.request({ path: target.pathname, method: 'POST', headers: requestHeaders, body });
       const json = (await response.body.json()) as { errors?: unknown; data?: unknown };
       if (response.statusCode !== 200 || json.errors) throw new Error(`request failed: ${response.statusCode} ${JSON.stringify(json.errors)}`);
       return json.data;
