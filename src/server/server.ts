@@ -12,7 +12,7 @@ import type { GraphQLContext } from '../schema/index.js';
 import { createBrowserGuard } from './browserGuard.js';
 import { applyCors } from './cors.js';
 import { createErrorMasker } from './errors.js';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { createGraphiQL } from './graphiql/index.js';
 import { jsonBodiesOnly } from './jsonBodies.js';
 import { sharedSubscriptionResults } from './sharedSubscribe.js';
 
@@ -120,9 +120,8 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       error: yogaLog(logger, 'debug'),
     },
     maskedErrors: { maskError },
-    graphiql: config.graphiql ? { title: 'Cepheus', subscriptionsProtocol: 'WS' } : false,
-    renderGraphiQL,
-    // CORS is answered before yoga (cors.ts): yoga's would answer any origin.
+    // GraphiQL and CORS are served before yoga (graphiql/, cors.ts): yoga's CORS would answer any origin.
+    graphiql: false,
     cors: false,
     landingPage: false,
     healthCheckEndpoint: '/__yoga_health',
@@ -146,7 +145,9 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   });
 
   const browserGuard = createBrowserGuard(config);
+  const graphiql = config.graphiql ? createGraphiQL({ title: 'Cepheus', endpoint: GRAPHQL_PATH, authMode: config.authMode }) : null;
   const routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>> = {
+    ...graphiql?.routes,
     '/health': (_req, res) => sendJson(res, 200, { status: 'ok' }),
     '/ready': (_req, res) => (deps.ready() ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'starting' })),
     ...deps.routes,
@@ -164,7 +165,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       logger.debug({ path, reason: refusal.reason }, 'browser request refused');
       return sendJson(res, 403, { error: refusal.message, errors: [{ message: refusal.message, extensions: { code: 'FORBIDDEN' } }] });
     }
-    if (applyCors(req, res, config.corsOrigins)) return;
+    if (applyCors(req, res, config.corsOrigins) || graphiql?.servePage(req, res, path)) return;
     // Plain routes read their bodies themselves, each with its own cap.
     const route = routes[path];
     const length = Number(req.headers['content-length'] ?? 0);
