@@ -2,7 +2,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { getOperationAST, GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, type Plugin } from 'graphql-yoga';
@@ -13,7 +12,11 @@ import type { GraphQLContext } from '../schema/index.js';
 import type { KeyRing } from '../access/keys/keyRing.js';
 import { hasScope, type Principal, type Scope } from '../access/principal.js';
 import { authenticate, principalOf, sendUnauthenticated, useApiKeyAuth } from './auth.js';
+import { createBrowserGuard } from './browserGuard.js';
+import { applyCors } from './cors.js';
 import { createErrorMasker } from './errors.js';
+import { createGraphiQL } from './graphiql/index.js';
+import { jsonBodiesOnly } from './jsonBodies.js';
 import { sharedSubscriptionResults } from './sharedSubscribe.js';
 
 export const GRAPHQL_PATH = '/graphql';
@@ -68,8 +71,8 @@ const payloadTooLarge = (maxBytes: number) =>
   new GraphQLError(tooLargeMessage(maxBytes), { extensions: { code: 'PAYLOAD_TOO_LARGE', http: { status: 413, headers: { connection: 'close' } } } });
 
 /**
- * Caps a body that does not announce its length (chunked) while it is read, whichever parser
- * yoga picked for it (JSON, multipart, form, GraphQL text). Bodies that announce their length
+ * Caps a body that does not announce its length (chunked) while it is read (JSON: other types
+ * are refused before, by jsonBodiesOnly). Bodies that announce their length
  * are refused before they reach yoga, by the request listener below.
  */
 function bodyLimitPlugin(maxBytes: number): Plugin {
@@ -136,8 +139,9 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       error: yogaLog(logger, 'debug'),
     },
     maskedErrors: { maskError },
-    graphiql: config.graphiql ? { title: 'Cepheus', subscriptionsProtocol: 'WS' } : false,
-    renderGraphiQL,
+    // GraphiQL and CORS are served before yoga (graphiql/, cors.ts): yoga's CORS would answer any origin.
+    graphiql: false,
+    cors: false,
     landingPage: false,
     healthCheckEndpoint: '/__yoga_health',
     // The body cap is ours (the listener below and bodyLimitPlugin), and tighter: yoga's own
@@ -145,6 +149,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     // as much as a database statement's round of JavaScript.
     maxRequestBodySize: false,
     plugins: [
+      jsonBodiesOnly(),
       useApiKeyAuth(deps.keys, GRAPHQL_PATH),
       bodyLimitPlugin(config.maxRequestBytes),
       sharedSubscriptionResults(),
@@ -159,7 +164,10 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     ],
   });
 
-  const openRoutes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {
+  const browserGuard = createBrowserGuard(config);
+  const graphiql = config.graphiql ? createGraphiQL({ title: 'Cepheus', endpoint: GRAPHQL_PATH, authMode: config.authMode }) : null;
+  const openRoutes: Record<string, (req: IncomingMessage, res: ServerResponse) => void | Promise<void>> = {
+    ...graphiql?.routes,
     '/health': (_req, res) => sendJson(res, 200, { status: 'ok' }),
     '/ready': (_req, res) => (deps.ready() ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'starting' })),
   };
@@ -186,6 +194,12 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       res.setHeader('connection', 'close');
       return sendJson(res, 503, { status: 'stopping' });
     }
+    const refusal = browserGuard.refusal(req.headers, path);
+    if (refusal) {
+      logger.debug({ path, reason: refusal.reason }, 'browser request refused');
+      return sendJson(res, 403, { error: refusal.message, errors: [{ message: refusal.message, extensions: { code: 'FORBIDDEN' } }] });
+    }
+    if (applyCors(req, res, config.corsOrigins) || graphiql?.servePage(req, res, path)) return;
     const open = openRoutes[path];
     if (open) return open(req, res);
     // Plain routes read their bodies themselves, each with its own cap.
@@ -215,6 +229,11 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '/').split('?')[0];
     const full = wsConnections >= config.wsMaxConnections;
+    if (browserGuard.refusal(req.headers, path ?? '/')) {
+      socket.on('error', () => undefined);
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
     if (path !== GRAPHQL_PATH || !accepting || full) {
       const status = path !== GRAPHQL_PATH ? '400 Bad Request' : '503 Service Unavailable';
       if (full && accepting) logger.debug({ limit: config.wsMaxConnections }, 'graphql-ws connection refused: WS_MAX_CONNECTIONS reached');

@@ -1,13 +1,13 @@
 /**
- * GraphiQL is served by the service itself, with every script, style and worker inline,
- * so it works with no internet (SPEC.md "Operations"). Also /health and /ready.
+ * GraphiQL is served by the service itself, with every script, style and worker, so it works
+ * with no internet (SPEC.md "Operations"). Also /health and /ready.
  *
- * What @graphql-yoga/render-graphiql serves: one HTML page whose markup holds a data: icon,
- * one inline <style> and one inline <script> (GraphiQL, Monaco and the GraphQL language
- * worker bundled); Monaco's workers are made from inline strings with URL.createObjectURL
- * (blob: URLs). The bundles mention many http(s) URLs in strings and comments (licences,
- * docs links, XML namespaces): those load nothing, so the check looks at the places that
- * do load something.
+ * What the service serves: a page of markup, a JSON data block and same-origin scripts under
+ * /graphiql/ (the graphql-ws client, start.js, and @graphql-yoga/render-graphiql's GraphiQL
+ * bundle), its CSS, and Monaco's workers as files of their own. The bundles mention many
+ * http(s) URLs in strings and comments (licences, docs links, XML namespaces): those load
+ * nothing, so the check looks at the places that do load something.
+ * browser-graphiql.test.ts runs the page in Chromium.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFreshApp, type TestApp } from '../support/harness.js';
@@ -69,6 +69,9 @@ describe('GraphiQL', () => {
   let app: TestApp;
   let html = '';
   let contentType = '';
+  /** The page's inline scripts and the text of every script it loads. */
+  let scriptTexts: string[] = [];
+  let css = '';
 
   beforeAll(async () => {
     app = await startFreshApp('embedded');
@@ -76,6 +79,15 @@ describe('GraphiQL', () => {
     expect(response.status).toBe(200);
     contentType = response.headers.get('content-type') ?? '';
     html = await response.text();
+    const sources = [...html.matchAll(/<script\b[^>]*\ssrc="([^"]+)"/gi)].map((m) => m[1]!);
+    const workers = ['editor', 'json', 'graphql'].map((name) => `/graphiql/${name}.worker.js`);
+    scriptTexts = [...split(html).scripts];
+    for (const source of [...sources, ...workers]) {
+      const asset = await fetch(new URL(source, app.url));
+      expect(asset.status, source).toBe(200);
+      scriptTexts.push(await asset.text());
+    }
+    css = await (await fetch(new URL('/graphiql/graphiql.css', app.url))).text();
   });
 
   afterAll(async () => {
@@ -84,29 +96,28 @@ describe('GraphiQL', () => {
 
   it('is served on GET /graphql with Accept: text/html', () => {
     expect(contentType).toMatch(/^text\/html/);
-    expect(html).toContain('renderYogaGraphiQL');
+    expect(scriptTexts.join('\n')).toContain('renderYogaGraphiQL');
     expect(html).toContain('<title>Cepheus</title>');
     // Subscriptions over graphql-ws on the same path.
     expect(html).toMatch(/"subscriptionsProtocol":\s*"WS"/);
   });
 
   it('loads no script, style or link from another host', () => {
-    const { markup, scripts } = split(html);
-    expect(scripts.length).toBeGreaterThan(0);
-    expect(markup).not.toMatch(/<script\b[^>]*\ssrc\s*=/i);
+    const { markup } = split(html);
     const external = markupUrls(markup).filter((url) => isExternal(url, new URL(app.url).origin));
     expect(external).toEqual([]);
   });
 
   it('has styles that fetch nothing remote', () => {
     const { markup, styles } = split(html);
-    const css = [...styles, ...[...markup.matchAll(/\sstyle\s*=\s*"([^"]*)"/gi)].map((m) => m[1] ?? '')].join('\n');
-    expect(css.match(new RegExp(String.raw`url\(\s*["']?${REMOTE}[^)]*\)`, 'gi')) ?? []).toEqual([]);
-    expect(css.match(/@import\b[^;]*/gi) ?? []).toEqual([]);
+    const allCss = [css, ...styles, ...[...markup.matchAll(/\sstyle\s*=\s*"([^"]*)"/gi)].map((m) => m[1] ?? '')].join('\n');
+    expect(css.length).toBeGreaterThan(0);
+    expect(allCss.match(new RegExp(String.raw`url\(\s*["']?${REMOTE}[^)]*\)`, 'gi')) ?? []).toEqual([]);
+    expect(allCss.match(/@import\b[^;]*/gi) ?? []).toEqual([]);
   });
 
   it('has scripts that load nothing from another host', () => {
-    const js = split(html).scripts.join('\n');
+    const js = scriptTexts.join('\n');
     const str = String.raw`\s*["'\x60]${REMOTE}`;
     const loaders: [string, RegExp][] = [
       ['dynamic import', new RegExp(String.raw`\bimport\(${str}`, 'g')],
@@ -123,11 +134,10 @@ describe('GraphiQL', () => {
     expect(cdn).toEqual([]);
   });
 
-  it('builds its Monaco workers from inline code (blob: URLs)', () => {
-    const js = split(html).scripts.join('\n');
+  it('starts its Monaco workers from files of the service itself', () => {
+    const js = scriptTexts.join('\n');
     expect(js).toMatch(/MonacoEnvironment/);
-    expect(js).toMatch(/URL\.createObjectURL\(/);
-    expect(js).toMatch(/getWorkerUrl:\s*function\s*\(moduleId,\s*label\)\s*{\s*return workers\[label\];/);
+    expect(js).toContain("graphql: '/graphiql/graphql.worker.js'");
   });
 
   it('GET /health and GET /ready answer 200 once started', async () => {
