@@ -252,7 +252,9 @@ describe.each(backends())('GraphQL bodies (%s)', (backend) => {
     const answer = await postGraphQL(app, { 'content-type': type }, body);
     expect(answer.status).toBe(415);
     expect(answer.headers['content-type']).toMatch(/json/);
-    expect(JSON.parse(answer.body)).toEqual({ errors: [{ message: 'A GraphQL request body must be application/json', extensions: { code: 'BAD_USER_INPUT' } }] });
+    expect(JSON.parse(answer.body)).toEqual({
+      errors: [{ message: 'A GraphQL request body must be application/json', extensions: { code: 'BAD_USER_INPUT' } }],
+    });
   });
 
   it('a body without a content type is refused with 415', async () => {
