@@ -128,6 +128,14 @@ describe.each(backends())('API keys (%s)', (backend) => {
     );
   });
 
+  it('ends the graphql-ws connections of a key when it expires', async () => {
+    const key = await createKey('VIEWER', { expiresAt: new Date(Date.now() + 1_500).toISOString() });
+    const ws = rawWs(app.url, { authorization: `Bearer ${key.secret}` });
+    expect(await ws.acknowledged).toBe('ack');
+    const closed = await Promise.race([ws.closed, sleep(6_500).then(() => null)]);
+    expect(closed?.code).toBe(4401);
+  });
+
   it('authenticates graphql-ws in connection_init and closes with 4401 without a valid key', async () => {
     for (const payload of [undefined, { authorization: 'Bearer nope' }, { authorization: `Bearer cep_${'z'.repeat(43)}` }, { authorization: 42 }]) {
       const ws = rawWs(app.url, payload);
