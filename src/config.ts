@@ -157,9 +157,15 @@ const envSchema = z.object({
       }
       return mode;
     }),
-  ADMIN_KEY: z.string().min(32, 'expected at least 32 characters').optional(),
+  ADMIN_KEY: z
+    .string()
+    .regex(/^[\x21-\x7e]{32,512}$/, 'expected 32 to 512 visible ASCII characters, without spaces (openssl rand -hex 32)')
+    .optional(),
   CORS_ORIGINS: originList,
-  ALLOWED_HOSTS: list,
+  ALLOWED_HOSTS: list.superRefine((names, ctx) => {
+    const withPort = names.find((name) => /:\d*$/.test(name) && !/^\[.*\]$/.test(name));
+    if (withPort) ctx.addIssue({ code: 'custom', message: `"${withPort}" has a port; list host names without ports` });
+  }),
   SECRETS_KEY: secretsKey,
   SECRETS_KEY_PREVIOUS: secretsKey,
   RATE_LIMIT_RUNS: int(0, 0, 1_000_000),

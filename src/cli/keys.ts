@@ -5,8 +5,7 @@
  * database, run it while the service is stopped.
  */
 import { parseArgs } from 'node:util';
-import { loadConfigOrExit, printOperatorError } from '../configOrExit.js';
-import type { Database } from '../db/database.js';
+import { loadConfigOrExit } from '../configOrExit.js';
 import { AppError } from '../errors.js';
 
 const USAGE = `usage:
@@ -50,21 +49,12 @@ async function main(): Promise<number> {
   }
   const config = loadConfigOrExit();
   const { createLogger } = await import('../logger.js');
-  const { openDatabase } = await import('../db/database.js');
-  const { isOperatorError } = await import('../startErrors.js');
+  const { openCliDatabase } = await import('./cliDatabase.js');
   const { ApiKeyService } = await import('../services/apiKeys.js');
   const { AuditService } = await import('../services/audit.js');
   const logger = createLogger({ ...config, logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel });
-  let database: Database;
-  try {
-    database = await openDatabase(config, logger);
-  } catch (error) {
-    if (isOperatorError(error)) {
-      printOperatorError(error);
-      return 1;
-    }
-    throw error;
-  }
+  const database = await openCliDatabase(config, logger);
+  if (!database) return 1;
   try {
     await database.migrate();
     const keys = new ApiKeyService(database.fork);

@@ -2,24 +2,15 @@
  * `npm run migrate`: applies pending migrations to the configured database
  * (DATABASE_URL, or the embedded one under EMBEDDED_DATA_DIR) and says what it applied.
  */
-import { openDatabase, type Database } from '../db/database.js';
 import { createLogger } from '../logger.js';
-import { loadConfigOrExit, printOperatorError } from '../configOrExit.js';
-import { isOperatorError } from '../startErrors.js';
+import { loadConfigOrExit } from '../configOrExit.js';
+import { openCliDatabase } from './cliDatabase.js';
 
 async function main(): Promise<number> {
   const config = loadConfigOrExit();
   const logger = createLogger(config);
-  let database: Database;
-  try {
-    database = await openDatabase(config, logger);
-  } catch (error) {
-    if (isOperatorError(error)) {
-      printOperatorError(error);
-      return 1;
-    }
-    throw error;
-  }
+  const database = await openCliDatabase(config, logger);
+  if (!database) return 1;
   try {
     const applied = await database.migrate();
     if (applied.length === 0) process.stdout.write('No pending migrations; the database is up to date.\n');

@@ -99,7 +99,7 @@ builder.mutationFields((t) => ({
       audit(context, 'createApiDefinition', {
         result: await context.services.apis.create({ ...input, createdBy: createdByOf(context.viewer, input.createdBy) }),
         targetId: (api) => api.id,
-        detail: { input },
+        detail: { input: { ...input, createdBy: createdByOf(context.viewer, input.createdBy) } },
       }),
   }),
   updateApiDefinition: t.field({

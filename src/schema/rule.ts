@@ -92,7 +92,7 @@ builder.mutationFields((t) => ({
       audit(context, 'createRule', {
         result: await context.services.rules.create({ ...input, createdBy: createdByOf(context.viewer, input.createdBy) }),
         targetId: (rule) => rule.id,
-        detail: { input },
+        detail: { input: { ...input, createdBy: createdByOf(context.viewer, input.createdBy) } },
       }),
   }),
   updateRule: t.field({

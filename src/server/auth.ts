@@ -35,14 +35,12 @@ const principals = new WeakMap<Request, Principal>();
 /** The principal useApiKeyAuth found for a GraphQL request over HTTP. */
 export const principalOf = (request: Request | undefined): Principal | undefined => (request ? principals.get(request) : undefined);
 
-const isEventStream = (request: Request) => (request.headers.get('accept') ?? '').includes('text/event-stream');
-
 /**
  * Authentication of GraphQL over HTTP (GET, POST and SSE), in the style of @envelop/generic-auth
  * but before the request is parsed, so that a request without a valid key is a 401 whatever its
  * body: the key is read from `Authorization: Bearer KEY` and resolved by the key ring (a hash
  * and a cache lookup). yoga's GraphiQL page is answered by an earlier plugin and needs no key.
- * An SSE stream is ended when its key is revoked or expires.
+ * A response still open (an SSE or multipart stream) is ended when its key is revoked or expires.
  */
 export function useApiKeyAuth(keys: KeyRing, graphqlPath: string): Plugin<Record<string, unknown>, { res?: ServerResponse; req?: IncomingMessage }> {
   return {
@@ -55,8 +53,10 @@ export function useApiKeyAuth(keys: KeyRing, graphqlPath: string): Plugin<Record
         return;
       }
       principals.set(request, outcome.principal);
+      // A stream (SSE or multipart) of a key that is revoked or expires is ended; any other
+      // request of the key is too, which costs a map entry while it lasts.
       const res = serverContext.res;
-      if (res && outcome.principal.keyId !== null && isEventStream(request)) {
+      if (res && outcome.principal.keyId !== null) {
         const untrack = keys.track(outcome.principal, () => res.destroy());
         res.once('close', untrack);
       }

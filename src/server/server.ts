@@ -217,6 +217,8 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       });
       return;
     }
+    // GraphQL is served at its one path; yoga would also answer `/graphql/` and other spellings.
+    if (path !== GRAPHQL_PATH) return sendJson(res, 404, { error: `Nothing here: GraphQL is served at ${GRAPHQL_PATH}` });
     void yoga(req, res);
   });
   server.keepAliveTimeout = 5_000;

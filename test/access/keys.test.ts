@@ -62,6 +62,12 @@ describe.each(backends())('API keys (%s)', (backend) => {
     expect(revoked.errors).toEqual(unknown.errors);
   });
 
+  it('serves GraphQL at /graphql only', async () => {
+    expect(
+      (await fetch(`${app.url}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ viewer { name } }"}' })).status,
+    ).toBe(404);
+  });
+
   it('needs no key for /health, /ready and the GraphiQL page', async () => {
     expect((await fetch(`${app.base}/health`)).status).toBe(200);
     expect((await fetch(`${app.base}/ready`)).status).toBe(200);

@@ -256,6 +256,30 @@ describe.each(backends())('secrets (%s)', (backend) => {
     expect(refusal(api, 'BAD_USER_INPUT').extensions?.specPath).toBe('input.httpSpec.url');
   });
 
+  it("an api_script action's literal credentials reach the script, and its stored run shows them as [redacted]", async () => {
+    const api = ok(
+      await t.gql(`mutation($input: CreateApiDefinitionInput!) { createApiDefinition(input: $input) { id } }`, {
+        input: {
+          name: unique('script'),
+          kind: 'SCRIPT',
+          source: 'function main(params, input, ctx) { ctx.log.info("key " + params.api_key); return { got: params.api_key }; }',
+        },
+      }),
+    ).createApiDefinition.id as string;
+    const literal = 'literal-api-key-4242';
+    const rule = await createRule(t, { actionSpec: { type: 'api_script', api_id: api, params: { api_key: literal } } });
+    const e = await trigger(t, rule.id, {});
+    expect(e.status).toBe('SUCCESS');
+    const runs = ok(
+      await t.gql('query($id: ID!) { apiDefinition(id: $id) { executions { edges { node { status params output logs { message } } } } } }', { id: api }),
+    ).apiDefinition.executions.edges.map((edge: { node: unknown }) => edge.node);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ status: 'SUCCESS', params: { api_key: '[redacted]' }, output: { got: '[redacted]' } });
+    const stored = await t.app.database.sql.query<Record<string, unknown>>('SELECT * FROM api_executions WHERE api_id = ?', [api]);
+    const logs = await t.app.database.sql.query<Record<string, unknown>>('SELECT * FROM action_logs WHERE rule_id = ?', [rule.id]);
+    expect(JSON.stringify([runs, stored, logs, e])).not.toContain(literal);
+  });
+
   it('a base URL kept in a secret is sent to and hidden like any value', async () => {
     await set('BASE', `${sink.url}/echo`);
     values.delete(`${sink.url}/echo`); // The sink's address itself appears elsewhere (the test's own routes).

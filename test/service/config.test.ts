@@ -182,6 +182,15 @@ describe('access settings (SPEC.md, "Access")', () => {
     expect(short.message).not.toContain('hunter2');
   });
 
+  it('refuses an ADMIN_KEY no client could send, and ALLOWED_HOSTS with a port', () => {
+    expect(refusal({ ADMIN_KEY: `${'k'.repeat(20)} ${'k'.repeat(20)}` }).variable).toBe('ADMIN_KEY');
+    expect(refusal({ ADMIN_KEY: 'é'.repeat(40) }).variable).toBe('ADMIN_KEY');
+    const port = refusal({ ALLOWED_HOSTS: 'cepheus.internal:8080' });
+    expect(port.variable).toBe('ALLOWED_HOSTS');
+    expect(port.message).toContain('cepheus.internal:8080');
+    expect(loadConfig({ ALLOWED_HOSTS: '[fd00::1]' }).allowedHosts).toEqual(['[fd00::1]']);
+  });
+
   it('reads CORS_ORIGINS as origins and ALLOWED_HOSTS as lower-case names', () => {
     const config = loadConfig({ CORS_ORIGINS: 'https://Console.Example.com, http://localhost:5173', ALLOWED_HOSTS: 'Cepheus.Internal' });
     expect(config.corsOrigins).toEqual(['https://console.example.com', 'http://localhost:5173']);

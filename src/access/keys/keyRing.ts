@@ -26,6 +26,8 @@ const IDLE_MS = 10 * 60_000;
 /** Keys looked up and not found are not looked up again for this long, so guessing costs no query. */
 const UNKNOWN_MS = 1_000;
 const MAX_CACHED = 10_000;
+/** Longer than any lookup takes. */
+const JUST_REVOKED_MS = 60_000;
 
 /**
  * Who a key is (SPEC.md, 'Access'): a hash and a cache lookup per request. A key is read from
@@ -39,6 +41,8 @@ export class KeyRing {
   private readonly adminHash: string | null;
   private readonly used = new Set<string>();
   private readonly open = new Map<string, Set<() => void>>();
+  /** Keys revoked here lately (id -> when), so a lookup that was under way then does not cache them again. */
+  private readonly justRevoked = new Map<string, number>();
   private pollTimer: Timer | null = null;
   private touchTimer: Timer | null = null;
   private stopped = false;
@@ -53,8 +57,18 @@ export class KeyRing {
 
   start(): void {
     if (this.options.mode === 'OPEN') return;
-    this.schedulePoll();
-    this.scheduleTouch();
+    this.every(
+      this.options.pollMs ?? 1_000,
+      () => this.poll(),
+      'checking API keys for revocation failed',
+      (timer) => (this.pollTimer = timer),
+    );
+    this.every(
+      this.options.touchMs ?? 30_000,
+      () => this.flushTouches(),
+      'writing lastUsedAt of API keys failed',
+      (timer) => (this.touchTimer = timer),
+    );
   }
 
   async stop(): Promise<void> {
@@ -75,13 +89,13 @@ export class KeyRing {
       const unknownUntil = this.unknown.get(hash);
       if (unknownUntil !== undefined && unknownUntil > now) return null;
       const row = await this.options.store.findByHash(hash);
-      if (!row || row.revokedAt) {
+      if (!row || row.revokedAt || this.justRevoked.has(row.id)) {
         if (this.unknown.size >= MAX_CACHED) this.unknown.clear();
         this.unknown.set(hash, now + UNKNOWN_MS);
         return null;
       }
       this.unknown.delete(hash);
-      if (this.cache.size >= MAX_CACHED) this.evictIdle(now, true);
+      if (this.cache.size >= MAX_CACHED) this.makeRoom(now);
       cached = {
         principal: Object.freeze({ name: row.name, role: row.role, keyId: row.id, expiresAt: row.expiresAt, authMode: 'KEYS' as const }),
         lastUsed: now,
@@ -117,6 +131,7 @@ export class KeyRing {
 
   /** A key this instance revoked: refused from now on here; other instances follow within pollMs. */
   revoked(keyId: string): void {
+    this.justRevoked.set(keyId, this.options.clock.now().getTime());
     for (const [hash, cached] of this.cache) if (cached.principal.keyId === keyId) this.cache.delete(hash);
     this.endConnections(keyId);
   }
@@ -134,12 +149,20 @@ export class KeyRing {
     }
   }
 
-  private evictIdle(now: number, all = false): void {
+  private evictIdle(now: number): void {
     for (const [hash, cached] of this.cache) {
-      const keyId = cached.principal.keyId!;
-      if ((all || now - cached.lastUsed > IDLE_MS) && !this.open.has(keyId)) this.cache.delete(hash);
+      if (now - cached.lastUsed > IDLE_MS && !this.open.has(cached.principal.keyId!)) this.cache.delete(hash);
     }
     for (const [hash, until] of this.unknown) if (until <= now) this.unknown.delete(hash);
+    for (const [keyId, at] of this.justRevoked) if (now - at > JUST_REVOKED_MS) this.justRevoked.delete(keyId);
+  }
+
+  /** A full cache: idle keys go first, then the least recently read, down to nine tenths. */
+  private makeRoom(now: number): void {
+    this.evictIdle(now);
+    if (this.cache.size < MAX_CACHED) return;
+    const byUse = [...this.cache].filter(([, cached]) => !this.open.has(cached.principal.keyId!)).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+    for (const [hash] of byUse.slice(0, this.cache.size - Math.floor(MAX_CACHED * 0.9))) this.cache.delete(hash);
   }
 
   private async poll(): Promise<void> {
@@ -156,13 +179,19 @@ export class KeyRing {
     }
   }
 
-  private schedulePoll(): void {
-    if (this.stopped) return;
-    this.pollTimer = this.options.clock.setTimer(() => {
-      this.poll()
-        .catch((error: unknown) => this.options.logger.warn({ err: error }, 'checking API keys for revocation failed'))
-        .finally(() => this.schedulePoll());
-    }, this.options.pollMs ?? 1_000);
+  /** Runs `work` every `ms` (the next wait starts once it settles) until stop(); a failure is logged as `failure`. */
+  private every(ms: number, work: () => Promise<void>, failure: string, setTimer: (timer: Timer) => void): void {
+    const schedule = () => {
+      if (this.stopped) return;
+      setTimer(
+        this.options.clock.setTimer(() => {
+          work()
+            .catch((error: unknown) => this.options.logger.warn({ err: error }, failure))
+            .finally(schedule);
+        }, ms),
+      );
+    };
+    schedule();
   }
 
   private async flushTouches(): Promise<void> {
@@ -170,15 +199,6 @@ export class KeyRing {
     const ids = [...this.used];
     this.used.clear();
     await this.options.store.touch(ids, this.options.clock.now());
-  }
-
-  private scheduleTouch(): void {
-    if (this.stopped) return;
-    this.touchTimer = this.options.clock.setTimer(() => {
-      this.flushTouches()
-        .catch((error: unknown) => this.options.logger.warn({ err: error }, 'writing lastUsedAt of API keys failed'))
-        .finally(() => this.scheduleTouch());
-    }, this.options.touchMs ?? 30_000);
   }
 }
 

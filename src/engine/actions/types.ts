@@ -1,3 +1,4 @@
+import type { Redactor } from '../secrets/redactor.js';
 import type { Execution, LogLevelValue } from '../../entities/index.js';
 import type { ActionSpec } from '../rules/spec/index.js';
 
@@ -17,6 +18,8 @@ export interface ActionContext {
    * what it needs from the child.
    */
   runChild(ruleId: string, payload: unknown): Promise<ChildOutcome>;
+  /** Hides, in what the run stores, the secrets it read and its spec's literal credentials. */
+  redactor: Redactor;
 }
 
 export interface ActionOutcome {

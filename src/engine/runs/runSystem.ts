@@ -521,6 +521,7 @@ export class RunSystem {
       payload: request.payload,
       log: (level: LogLevelValue, message: string, data?: unknown, apiExecutionId?: string | null) => sink.add(level, message, data, apiExecutionId ?? null),
       runChild: (ruleId, payload) => this.runChild(ruleId, payload, self),
+      redactor,
     };
     if (!action) {
       return {

@@ -31,7 +31,7 @@ export interface ApiRunRequest {
   input: unknown;
   executedBy: string;
   /** Set when a rule's api_script action runs it; its lines then go to the rule execution's log. */
-  fromRule: Pick<ActionContext, 'rule' | 'execution' | 'payload' | 'log'> | null;
+  fromRule: Pick<ActionContext, 'rule' | 'execution' | 'payload' | 'log' | 'redactor'> | null;
 }
 
 export interface ApiRunOutcome {
@@ -71,12 +71,16 @@ export class ApiRunner {
     const { store, clock, logger } = this.options;
     const { api, fromRule } = request;
     const started = clock.now();
+    // Lines, output and failure hide the secrets the run read and its spec's literal credentials
+    // (from a rule, those of the rule's action too: its params and input are stored as shown).
+    const redactor = fromRule?.redactor ?? new Redactor();
+    if (api.httpSpec) redactor.addAll(literalCredentials(api.httpSpec));
     const running: ApiExecution = {
       id: newId(),
       apiId: api.id,
       status: 'RUNNING',
-      params: request.params ?? null,
-      input: request.input ?? null,
+      params: redactor.apply(request.params ?? null),
+      input: redactor.apply(request.input ?? null),
       output: null,
       errorCode: null,
       errorMessage: null,
@@ -91,9 +95,6 @@ export class ApiRunner {
     await store.insert(running);
 
     const lines: LogLine[] = [];
-    // Lines, output and failure hide the secrets the run read and its spec's literal credentials.
-    const redactor = new Redactor();
-    if (api.httpSpec) redactor.addAll(literalCredentials(api.httpSpec));
     const sink = fromRule ? null : this.options.logSinks({ executionId: running.id, cascadeId: null, ruleId: null }, redactor);
     // Lines, output and failures of a run are text from outside (script logs, answers).
     const log = (level: LogLevelValue, rawMessage: string, rawData: unknown) => {

@@ -111,9 +111,4 @@ export class SecretVault implements SecretReader {
     }
     return { resealed, unreadable };
   }
-
-  /** True when setSecret can store (a key is there). */
-  get writable(): boolean {
-    return this.keyring.current !== null;
-  }
 }
