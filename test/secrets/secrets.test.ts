@@ -280,6 +280,19 @@ describe.each(backends())('secrets (%s)', (backend) => {
     expect(JSON.stringify([runs, stored, logs, e])).not.toContain(literal);
   });
 
+  it("a trigger_rule payload's literal credentials reach the child, whose row shows them as [redacted]", async () => {
+    const literal = 'literal-child-token-777';
+    const child = await createRule(t, { actionSpec: { endpoint: `${sink.url}/json`, method: 'POST', body: { sent: '{{payload.token}}' } } });
+    const parent = await createRule(t, { actionSpec: { type: 'trigger_rule', rule_id: child.id, payload: { token: literal, plain: 'kept' } } });
+    const e = await trigger(t, parent.id, {});
+    expect(e.status).toBe('SUCCESS');
+    expect(sink.requestsTo('/json').at(-1)!.json).toMatchObject({ sent: literal });
+    const children = ok(await t.gql('query($id: ID!) { execution(id: $id) { children { payload status } } }', { id: e.id })).execution.children;
+    expect(children[0]).toMatchObject({ status: 'SUCCESS', payload: { token: '[redacted]', plain: 'kept' } });
+    const stored = await t.app.database.sql.query<Record<string, unknown>>('SELECT payload FROM executions WHERE cascade_id = ?', [e.id]);
+    expect(JSON.stringify(stored)).not.toContain(literal);
+  });
+
   it('a base URL kept in a secret is sent to and hidden like any value', async () => {
     await set('BASE', `${sink.url}/echo`);
     values.delete(`${sink.url}/echo`); // The sink's address itself appears elsewhere (the test's own routes).

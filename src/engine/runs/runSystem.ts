@@ -29,6 +29,11 @@ export interface RunRequest {
   queueable?: boolean;
   /** Already decided (a stream form's firing): used instead of evaluating the rule's condition. */
   evaluation?: TriggerEvaluation;
+  /**
+   * The payload as the row shows it, where it differs from the one the run uses: a trigger_rule
+   * child's, with the secrets and literal credentials of its parent's spec hidden.
+   */
+  shownPayload?: unknown;
 }
 
 export interface StartedRun {
@@ -69,7 +74,10 @@ export const concurrencyOf = (rule: Rule): ConcurrencySpec => (rule.triggerSpec 
 function storableRequest(request: RunRequest): RunRequest {
   const payload = storableJson(request.payload);
   const references = storableJson(request.references);
-  return payload === request.payload && references === request.references ? request : { ...request, payload, references };
+  const shownPayload = storableJson(request.shownPayload);
+  return payload === request.payload && references === request.references && shownPayload === request.shownPayload
+    ? request
+    : { ...request, payload, references, shownPayload };
 }
 
 /**
@@ -244,7 +252,7 @@ export class RunSystem {
       status: 'RUNNING',
       conditionMet: false,
       executedBy: request.executedBy,
-      payload: request.payload ?? null,
+      payload: (request.shownPayload === undefined ? request.payload : request.shownPayload) ?? null,
       actionType: rule.actionType,
       result: null,
       references: { trigger: null, ...request.references },
@@ -520,7 +528,7 @@ export class RunSystem {
       execution: { id: running.id, depth: running.depth, cascadeId: running.cascadeId },
       payload: request.payload,
       log: (level: LogLevelValue, message: string, data?: unknown, apiExecutionId?: string | null) => sink.add(level, message, data, apiExecutionId ?? null),
-      runChild: (ruleId, payload) => this.runChild(ruleId, payload, self),
+      runChild: (ruleId, payload) => this.runChild(ruleId, payload, self, redactor),
       redactor,
     };
     if (!action) {
@@ -557,11 +565,11 @@ export class RunSystem {
     }
   }
 
-  private async runChild(ruleId: string, payload: unknown, parent: Parent): Promise<ChildOutcome> {
+  private async runChild(ruleId: string, payload: unknown, parent: Parent, redactor: Redactor): Promise<ChildOutcome> {
     const rule = await this.resources.rules.getRule(ruleId);
     if (!rule) return { ok: false, code: 'RULE_NOT_FOUND', message: `no rule with id ${ruleId}` };
     if (!rule.active) return { ok: false, code: 'RULE_INACTIVE', message: `rule ${rule.name} (${rule.id}) is inactive` };
-    const run = await this.start({ rule, payload, executedBy: 'cascade' }, parent);
+    const run = await this.start({ rule, payload, shownPayload: redactor.apply(payload), executedBy: 'cascade' }, parent);
     return { ok: true, execution: await run.finished };
   }
 }
