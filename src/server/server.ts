@@ -10,7 +10,7 @@ import type { Config } from '../config.js';
 import { serializeError, type Logger } from '../logger.js';
 import type { GraphQLContext } from '../schema/index.js';
 import type { KeyRing } from '../access/keys/keyRing.js';
-import { hasScope, type Principal, type Scope } from '../access/principal.js';
+import { hasScope, OPEN_PRINCIPAL, type Principal, type Scope } from '../access/principal.js';
 import { authenticate, principalOf, sendUnauthenticated, useApiKeyAuth } from './auth.js';
 import { createBrowserGuard } from './browserGuard.js';
 import { applyCors } from './cors.js';
@@ -126,7 +126,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
     context: ({ req, request, viewer }) => {
-      const principal = viewer ?? principalOf(request);
+      const principal = viewer ?? (deps.keys.mode === 'OPEN' ? OPEN_PRINCIPAL : principalOf(request));
       // useApiKeyAuth (HTTP) or onConnect (graphql-ws) has always found one by now.
       if (!principal) throw new Error('a GraphQL operation without a principal');
       return deps.context({ clientAddress: req?.socket.remoteAddress ?? 'unknown', viewer: principal });
@@ -150,7 +150,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     maxRequestBodySize: false,
     plugins: [
       jsonBodiesOnly(),
-      useApiKeyAuth(deps.keys, GRAPHQL_PATH),
+      ...(deps.keys.mode === 'KEYS' ? [useApiKeyAuth(deps.keys)] : []),
       bodyLimitPlugin(config.maxRequestBytes),
       sharedSubscriptionResults(),
       EnvelopArmorPlugin({

@@ -78,30 +78,40 @@ export class KeyRing {
     await this.flushTouches();
   }
 
-  /** The principal a key acts as, or null for an unknown, expired or revoked key. */
-  async authenticate(key: string): Promise<Principal | null> {
+  /**
+   * The principal a key acts as, or null for an unknown, expired or revoked key: at once from
+   * memory, or once the database has been asked about a key not seen before.
+   */
+  authenticate(key: string): Principal | null | Promise<Principal | null> {
     if (this.options.mode === 'OPEN') return OPEN_PRINCIPAL;
     const hash = hashKey(key);
     if (this.adminHash !== null && sameHash(hash, this.adminHash)) return ADMIN_KEY_PRINCIPAL;
     const now = this.options.clock.now().getTime();
-    let cached = this.cache.get(hash);
-    if (!cached) {
-      const unknownUntil = this.unknown.get(hash);
-      if (unknownUntil !== undefined && unknownUntil > now) return null;
-      const row = await this.options.store.findByHash(hash);
-      if (!row || row.revokedAt || this.justRevoked.has(row.id)) {
-        if (this.unknown.size >= MAX_CACHED) this.unknown.clear();
-        this.unknown.set(hash, now + UNKNOWN_MS);
-        return null;
-      }
-      this.unknown.delete(hash);
-      if (this.cache.size >= MAX_CACHED) this.makeRoom(now);
-      cached = {
-        principal: Object.freeze({ name: row.name, role: row.role, keyId: row.id, expiresAt: row.expiresAt, authMode: 'KEYS' as const }),
-        lastUsed: now,
-      };
-      this.cache.set(hash, cached);
+    const cached = this.cache.get(hash);
+    if (cached) return this.use(cached, now);
+    const unknownUntil = this.unknown.get(hash);
+    if (unknownUntil !== undefined && unknownUntil > now) return null;
+    return this.lookUp(hash, now);
+  }
+
+  private async lookUp(hash: string, now: number): Promise<Principal | null> {
+    const row = await this.options.store.findByHash(hash);
+    if (!row || row.revokedAt || this.justRevoked.has(row.id)) {
+      if (this.unknown.size >= MAX_CACHED) this.unknown.clear();
+      this.unknown.set(hash, now + UNKNOWN_MS);
+      return null;
     }
+    this.unknown.delete(hash);
+    if (this.cache.size >= MAX_CACHED) this.makeRoom(now);
+    const cached: CachedKey = {
+      principal: Object.freeze({ name: row.name, role: row.role, keyId: row.id, expiresAt: row.expiresAt, authMode: 'KEYS' as const }),
+      lastUsed: now,
+    };
+    this.cache.set(hash, cached);
+    return this.use(cached, now);
+  }
+
+  private use(cached: CachedKey, now: number): Principal | null {
     const { principal } = cached;
     if (principal.expiresAt && principal.expiresAt.getTime() <= now) return null;
     cached.lastUsed = now;
