@@ -16,6 +16,7 @@ import { createBrowserGuard } from './browserGuard.js';
 import { applyCors } from './cors.js';
 import { createErrorMasker } from './errors.js';
 import { createGraphiQL } from './graphiql/index.js';
+import { wantsGraphiQL } from './graphiql/page.js';
 import { jsonBodiesOnly } from './jsonBodies.js';
 import { sharedSubscriptionResults } from './sharedSubscribe.js';
 
@@ -200,6 +201,8 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       return sendJson(res, 403, { error: refusal.message, errors: [{ message: refusal.message, extensions: { code: 'FORBIDDEN' } }] });
     }
     if (applyCors(req, res, config.corsOrigins) || graphiql?.servePage(req, res, path)) return;
+    // GRAPHIQL=false: the page is not there (SPEC.md, 'Metrics and console').
+    if (!graphiql && wantsGraphiQL(req, path, GRAPHQL_PATH)) return sendJson(res, 404, { error: 'GraphiQL is turned off (GRAPHIQL=false)' });
     const open = openRoutes[path];
     if (open) return open(req, res);
     // Plain routes read their bodies themselves, each with its own cap.

@@ -159,9 +159,10 @@ describe('GraphiQL switched off (GRAPHIQL=false)', () => {
     await app?.stop();
   });
 
-  it('serves no GraphiQL page', async () => {
+  it('serves no GraphiQL page: 404', async () => {
     const response = await fetch(app.url, { headers: { accept: 'text/html' } });
     const body = await response.text();
+    expect(response.status).toBe(404);
     expect(response.headers.get('content-type') ?? '').not.toMatch(/^text\/html/);
     expect(body).not.toContain('renderYogaGraphiQL');
   });
