@@ -1,5 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Plugin } from 'graphql-yoga';
+import type { ServerResponse } from 'node:http';
 import { readBearer } from '../access/keys/keyText.js';
 import type { KeyRing } from '../access/keys/keyRing.js';
 import { OPEN_PRINCIPAL, type Principal } from '../access/principal.js';
@@ -37,40 +36,9 @@ export function sendUnauthenticated(res: ServerResponse, message: string) {
   res.end(text);
 }
 
-const principals = new WeakMap<Request, Principal>();
-
-/** The principal useApiKeyAuth found for a GraphQL request over HTTP. */
-export const principalOf = (request: Request | undefined): Principal | undefined => (request ? principals.get(request) : undefined);
-
-/**
- * Authentication of GraphQL over HTTP (GET, POST and SSE) in KEYS mode (the server hands yoga
- * requests to the GraphQL path only), in the style of @envelop/generic-auth
- * but before the request is parsed, so that a request without a valid key is a 401 whatever its
- * body: the key is read from `Authorization: Bearer KEY` and resolved by the key ring (a hash
- * and a cache lookup). yoga's GraphiQL page is answered by an earlier plugin and needs no key.
- * A response still open (an SSE or multipart stream) is ended when its key is revoked or expires.
- */
-export function useApiKeyAuth(keys: KeyRing): Plugin<Record<string, unknown>, { res?: ServerResponse; req?: IncomingMessage }> {
-  return {
-    // Synchronous for a key the ring holds: no promise on the path of every request.
-    onRequest({ request, serverContext, endResponse, fetchAPI }) {
-      const settle = (outcome: AuthOutcome) => {
-        if (!outcome.ok) {
-          const body = JSON.stringify({ errors: [{ message: outcome.message, extensions: { code: 'UNAUTHENTICATED' } }] });
-          endResponse(new fetchAPI.Response(body, { status: 401, headers: { ...UNAUTHENTICATED_HEADERS, 'content-type': 'application/json; charset=utf-8' } }));
-          return;
-        }
-        principals.set(request, outcome.principal);
-        // A stream (SSE or multipart) of a key that is revoked or expires is ended; any other
-        // request of the key is too, which costs a map entry while it lasts.
-        const res = serverContext.res;
-        if (res && outcome.principal.keyId !== null) {
-          const untrack = keys.track(outcome.principal, () => res.destroy());
-          res.once('close', untrack);
-        }
-      };
-      const outcome = authenticate(keys, request.headers.get('authorization'));
-      return outcome instanceof Promise ? outcome.then(settle) : settle(outcome);
-    },
-  };
+/** The 401 of GraphQL over HTTP: the GraphQL error UNAUTHENTICATED. */
+export function sendGraphQLUnauthenticated(res: ServerResponse, message: string) {
+  const text = JSON.stringify({ errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] });
+  res.writeHead(401, { ...UNAUTHENTICATED_HEADERS, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }

@@ -72,9 +72,20 @@ export interface BrowserRefusal {
  */
 export function createBrowserGuard(settings: BrowserSettings) {
   const checkHost = isLoopbackHost(settings.host);
+  // A client sends the same Host on every request: its verdict is kept rather than parsed again.
+  const hostVerdicts = new Map<string | undefined, boolean>();
+  const allowedHost = (host: string | undefined) => {
+    let allowed = hostVerdicts.get(host);
+    if (allowed === undefined) {
+      allowed = hostAllowed(host, settings.allowedHosts);
+      if (hostVerdicts.size >= 256) hostVerdicts.clear();
+      hostVerdicts.set(host, allowed);
+    }
+    return allowed;
+  };
   return {
     refusal(headers: IncomingHttpHeaders, path: string): BrowserRefusal | null {
-      if (checkHost && !HOST_EXEMPT_PATHS.has(path) && !hostAllowed(headers.host, settings.allowedHosts)) {
+      if (checkHost && !HOST_EXEMPT_PATHS.has(path) && !allowedHost(headers.host)) {
         return {
           reason: 'host',
           message: 'The Host header names a host this service does not answer to while it listens on a loopback address; list the name in ALLOWED_HOSTS',

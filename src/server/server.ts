@@ -11,7 +11,7 @@ import { serializeError, type Logger } from '../logger.js';
 import type { GraphQLContext } from '../schema/index.js';
 import type { KeyRing } from '../access/keys/keyRing.js';
 import { hasScope, OPEN_PRINCIPAL, type Principal, type Scope } from '../access/principal.js';
-import { authenticate, principalOf, sendUnauthenticated, useApiKeyAuth } from './auth.js';
+import { authenticate, sendGraphQLUnauthenticated, sendUnauthenticated, type AuthOutcome } from './auth.js';
 import { createBrowserGuard } from './browserGuard.js';
 import { applyCors } from './cors.js';
 import { createErrorMasker } from './errors.js';
@@ -126,9 +126,9 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
-    context: ({ req, request, viewer }) => {
-      const principal = viewer ?? (deps.keys.mode === 'OPEN' ? OPEN_PRINCIPAL : principalOf(request));
-      // useApiKeyAuth (HTTP) or onConnect (graphql-ws) has always found one by now.
+    context: ({ req, viewer }) => {
+      const principal = viewer ?? (deps.keys.mode === 'OPEN' ? OPEN_PRINCIPAL : undefined);
+      // The request listener (HTTP) or onConnect (graphql-ws) has always found one by now.
       if (!principal) throw new Error('a GraphQL operation without a principal');
       return deps.context({ clientAddress: req?.socket.remoteAddress ?? 'unknown', viewer: principal });
     },
@@ -151,7 +151,6 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     maxRequestBodySize: false,
     plugins: [
       jsonBodiesOnly(),
-      ...(deps.keys.mode === 'KEYS' ? [useApiKeyAuth(deps.keys)] : []),
       bodyLimitPlugin(config.maxRequestBytes),
       sharedSubscriptionResults(),
       EnvelopArmorPlugin({
@@ -222,8 +221,22 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     }
     // GraphQL is served at its one path; yoga would also answer `/graphql/` and other spellings.
     if (path !== GRAPHQL_PATH) return sendJson(res, 404, { error: `Nothing here: GraphQL is served at ${GRAPHQL_PATH}` });
-    void yoga(req, res);
+    if (deps.keys.mode === 'OPEN') return void yoga(req, res);
+    const outcome = authenticate(deps.keys, req.headers.authorization);
+    if (outcome instanceof Promise) void outcome.then((settled) => serveGraphQL(req, res, settled));
+    else serveGraphQL(req, res, outcome);
   });
+
+  /** GraphQL over HTTP in KEYS mode: a 401 without a valid key, else yoga acting for the key's principal. */
+  const serveGraphQL = (req: IncomingMessage, res: ServerResponse, outcome: AuthOutcome) => {
+    if (!outcome.ok) return sendGraphQLUnauthenticated(res, outcome.message);
+    // A response still open (an SSE stream) ends when its key is revoked or expires.
+    if (outcome.principal.keyId !== null) {
+      const untrack = deps.keys.track(outcome.principal, () => res.destroy());
+      res.once('close', untrack);
+    }
+    void yoga(req, res, { viewer: outcome.principal });
+  };
   server.keepAliveTimeout = 5_000;
 
   // noServer: with `server`, ws re-emits every error of the HTTP server (EADDRINUSE at listen)

@@ -70,6 +70,23 @@ const DEFAULT_CONCURRENCY: ConcurrencySpec = { mode: 'skip', maxQueued: 100 };
 
 export const concurrencyOf = (rule: Rule): ConcurrencySpec => (rule.triggerSpec as { concurrency?: ConcurrencySpec }).concurrency ?? DEFAULT_CONCURRENCY;
 
+const specSecrets = new WeakMap<object, { secretNames: string[]; literals: string[] }>();
+
+/**
+ * The secrets an action spec names and its literal credentials: found once per spec object (a
+ * rule's spec is shared by its runs until the rule changes), not walked again by every run.
+ */
+function secretsOfSpec(spec: object): { secretNames: string[]; literals: string[] } {
+  let found = specSecrets.get(spec);
+  if (!found) {
+    found = { secretNames: secretNamesIn(spec), literals: literalCredentials(spec) };
+    specSecrets.set(spec, found);
+  }
+  return found;
+}
+
+const NO_SECRETS = { ok: true, values: {} } as const;
+
 /** A request with its payload and extra references, text from outside, made storable (see shared/storable.ts). */
 function storableRequest(request: RunRequest): RunRequest {
   const payload = storableJson(request.payload);
@@ -539,10 +556,11 @@ export class RunSystem {
         error: { code: 'INTERNAL', message: `no action of type ${String(spec.type)}` },
       };
     }
-    redactor.addAll(literalCredentials(spec));
+    const { secretNames, literals } = secretsOfSpec(spec);
+    redactor.addAll(literals);
     try {
       // Secrets are read now, at send time, so a new value takes effect on the next send.
-      const secrets = await this.resources.secrets.lookup(secretNamesIn(spec), redactor);
+      const secrets = secretNames.length === 0 ? NO_SECRETS : await this.resources.secrets.lookup(secretNames, redactor);
       if (!secrets.ok) {
         ctx.log('ERROR', `${action.type} not sent: ${secrets.message}`, { secret: secrets.name });
         const references = { action_type: action.type, ...('endpoint' in spec ? { endpoint: redactCredentials(spec.endpoint) } : {}) };

@@ -33,11 +33,14 @@ document.addEventListener('DOMContentLoaded', () => {
     return undefined;
   }
 
-  /** query, mutation or subscription: the operation the document and operationName select. */
-  function operationKind(params, documentAST) {
-    const operations = (documentAST?.definitions ?? []).filter((definition) => definition.kind === 'OperationDefinition');
-    const selected = params.operationName ? operations.find((operation) => operation.name?.value === params.operationName) : operations[0];
-    return selected?.operation ?? 'query';
+  /**
+   * query, mutation or subscription: the operation the text and operationName select. Read from
+   * the text sent, not GraphiQL's parsed document, which lags behind the editor while one types.
+   */
+  function operationKind(query, operationName) {
+    const text = query.replace(/#[^\n]*/g, '').replace(/"""[\s\S]*?"""|"(?:[^"\\\n]|\\.)*"/g, '""');
+    const pattern = operationName ? new RegExp(`\\b(query|mutation|subscription)\\s+${operationName}\\b`) : /(?:^|[}\s])(query|mutation|subscription)\b/;
+    return pattern.exec(text)?.[1] ?? 'query';
   }
 
   async function overHttp(params, typed) {
@@ -86,7 +89,7 @@ document.addEventListener('DOMContentLoaded', () => {
 
   function fetcher(params, options) {
     const typed = options?.headers;
-    return operationKind(params, options?.documentAST) === 'subscription' ? overWebSocket(params, typed) : overHttp(params, typed);
+    return operationKind(params.query ?? '', params.operationName) === 'subscription' ? overWebSocket(params, typed) : overHttp(params, typed);
   }
 
   // The stored values that hold headers: tabs, history and favourites (JSON with a "headers"
