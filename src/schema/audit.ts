@@ -1,9 +1,10 @@
-import { auditDetail } from '../access/auditDetail.js';
+import { redactCredentials } from '../shared/credentials.js';
 import type { GraphQLContext } from './context.js';
 
 /**
  * Writes the audit entry of a configuration change that is stored (SPEC.md, 'Access'): the
- * viewer's name, the mutation, its target and its arguments as auditDetail keeps them.
+ * viewer's name, the mutation, its target and its arguments without literal credentials (secret
+ * values and key secrets never reach it: setSecret and createApiKey hand over their other arguments).
  */
 export async function audit<T>(
   context: GraphQLContext,
@@ -14,7 +15,7 @@ export async function audit<T>(
     actor: context.viewer.name,
     action,
     targetId: change.targetId(change.result),
-    detail: auditDetail(change.detail),
+    detail: redactCredentials(change.detail),
   });
   return change.result;
 }

@@ -5,7 +5,7 @@ import { ApiDefinitionSchema, type ApiDefinition, type ApiKindValue } from '../e
 import { badInput } from '../errors.js';
 import { nextTimestamp, systemClock, type Clock } from '../shared/clock.js';
 import { checkDescription, checkName, checkWellFormed } from './names.js';
-import { afterCursorFilter, isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
+import { newestFirstPage, isUuid, parsePage, type Connection, type PageArgs } from './pagination.js';
 import { newId } from '../shared/ids.js';
 import { withOpaqueJson } from '../db/jsonValues.js';
 import { deleteOrRefuse, findOrRefuse, writeNamed } from './records.js';
@@ -54,18 +54,7 @@ export class ApiDefinitionService {
 
   async list(pageArgs: PageArgs): Promise<Connection<ApiDefinition>> {
     const page = parsePage(pageArgs);
-    const em = this.fork();
-    const [rows, total] = await Promise.all([
-      page.limit === 0
-        ? Promise.resolve([])
-        : em.find(ApiDefinitionSchema, afterCursorFilter(page.after, 'createdAt') as object, {
-            orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-            limit: page.limit + 1,
-            disableIdentityMap: true,
-          }),
-      em.count(ApiDefinitionSchema, {}),
-    ]);
-    return toConnection(rows, page, total, (r) => ({ at: r.createdAt, id: r.id }));
+    return newestFirstPage(this.fork(), ApiDefinitionSchema, {}, page, 'createdAt');
   }
 
   /** Validates the parts that depend on the kind; returns the normalised columns. */

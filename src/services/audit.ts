@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import { newId } from '../shared/ids.js';
 import { checkWellFormed } from './names.js';
-import { afterCursorFilter, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
+import { newestFirstPage, parsePage, type Connection, type PageArgs } from './pagination.js';
 
 export interface AuditRecord {
   actor: string;
@@ -47,17 +47,6 @@ export class AuditService {
     const where: Record<string, unknown> = {};
     if (filter.actor != null) where.actor = checkWellFormed(filter.actor, 'actor');
     if (filter.targetId != null) where.targetId = checkWellFormed(filter.targetId, 'targetId');
-    const em = this.fork();
-    const [rows, total] = await Promise.all([
-      page.limit === 0
-        ? Promise.resolve([])
-        : em.find(AuditEntrySchema, { ...where, ...afterCursorFilter(page.after, 'at') } as object, {
-            orderBy: [{ at: 'desc' }, { id: 'desc' }],
-            limit: page.limit + 1,
-            disableIdentityMap: true,
-          }),
-      em.count(AuditEntrySchema, where as object),
-    ]);
-    return toConnection(rows, page, total, (entry) => ({ at: entry.at, id: entry.id }));
+    return newestFirstPage(this.fork(), AuditEntrySchema, where, page, 'at');
   }
 }

@@ -1,3 +1,5 @@
+import type { EntityName } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { badInput } from '../errors.js';
 import { isUuid } from '../shared/ids.js';
 
@@ -79,6 +81,30 @@ export function toConnection<T>(rows: T[], page: Page, totalCount: number, keyOf
     },
     totalCount,
   };
+}
+
+/**
+ * One page of a newest-first list of `entity` rows matching `where`, ordered by (`dateField`
+ * desc, id desc), with the total of the filtered list: one read of the page and one count.
+ */
+export async function newestFirstPage<T extends { id: string }>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  where: Record<string, unknown>,
+  page: Page,
+  dateField: keyof T & string,
+): Promise<Connection<T>> {
+  const [rows, total] = await Promise.all([
+    page.limit === 0
+      ? Promise.resolve([])
+      : em.find(entity, { ...where, ...afterCursorFilter(page.after, dateField) } as object, {
+          orderBy: [{ [dateField]: 'desc' }, { id: 'desc' }] as never,
+          limit: page.limit + 1,
+          disableIdentityMap: true,
+        }),
+    em.count(entity, where as object),
+  ]);
+  return toConnection(rows as T[], page, total, (row) => ({ at: row[dateField] as Date, id: row.id }));
 }
 
 /** MikroORM filter for rows strictly after the cursor in (createdAt desc, id desc) order. */

@@ -5,7 +5,7 @@ import { RuleSchema, type Rule } from '../entities/index.js';
 import { badInput } from '../errors.js';
 import { nextTimestamp, systemClock, type Clock } from '../shared/clock.js';
 import { checkDescription, checkName, checkWellFormed } from './names.js';
-import { afterCursorFilter, isUuid, parsePage, toConnection, type Connection, type PageArgs } from './pagination.js';
+import { newestFirstPage, isUuid, parsePage, type Connection, type PageArgs } from './pagination.js';
 import { newId } from '../shared/ids.js';
 import { withOpaqueJson } from '../db/jsonValues.js';
 import { deleteOrRefuse, findOrRefuse, writeNamed } from './records.js';
@@ -76,18 +76,7 @@ export class RuleService {
     if (filter?.active != null) where.active = filter.active;
     if (filter?.triggerType != null) where.triggerType = checkTriggerType(filter.triggerType);
     if (filter?.search) where.name = { $ilike: `%${escapeLike(filter.search)}%` };
-    const em = this.fork();
-    const [rows, total] = await Promise.all([
-      page.limit === 0
-        ? Promise.resolve([])
-        : em.find(RuleSchema, { ...where, ...afterCursorFilter(page.after, 'createdAt') } as object, {
-            orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-            limit: page.limit + 1,
-            disableIdentityMap: true,
-          }),
-      em.count(RuleSchema, where as object),
-    ]);
-    return toConnection(rows, page, total, (r) => ({ at: r.createdAt, id: r.id }));
+    return newestFirstPage(this.fork(), RuleSchema, where, page, 'createdAt');
   }
 
   async create(input: CreateRuleInput): Promise<Rule> {
