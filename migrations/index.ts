@@ -8,6 +8,7 @@ import { Migration20261127010000_drop_execution_rows } from './Migration20261127
 import { Migration20261127020000_cascade_event_runs } from './Migration20261127020000_cascade_event_runs.js';
 import { Migration20261127030000_drop_execution_finished_check } from './Migration20261127030000_drop_execution_finished_check.js';
 import { Migration20261207000000_access } from './Migration20261207000000_access.js';
+import { Migration20261207100000_delivery } from './Migration20261207100000_delivery.js';
 
 /** Every migration, oldest first. A new migration is a new file here and a new line below. */
 export const migrationsList: MigrationObject[] = [
@@ -20,4 +21,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261127020000_cascade_event_runs', class: Migration20261127020000_cascade_event_runs },
   { name: 'Migration20261127030000_drop_execution_finished_check', class: Migration20261127030000_drop_execution_finished_check },
   { name: 'Migration20261207000000_access', class: Migration20261207000000_access },
+  { name: 'Migration20261207100000_delivery', class: Migration20261207100000_delivery },
 ];

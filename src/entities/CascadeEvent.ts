@@ -8,7 +8,8 @@ export type CascadeEventKindValue =
   | 'ACTION_FINISHED'
   | 'RULE_SKIPPED'
   | 'RULE_FINISHED'
-  | 'CASCADE_FINISHED';
+  | 'CASCADE_FINISHED'
+  | 'ACTION_RETRYING';
 
 /** One step of a cascade; (cascadeId, seq) is unique and seq has no gaps. */
 export interface CascadeEvent {

@@ -1,5 +1,6 @@
 import { ApiKeySchema } from './ApiKey.js';
 import { AuditEntrySchema } from './AuditEntry.js';
+import { IdempotencyKeySchema } from './IdempotencyKey.js';
 import { SecretSchema } from './Secret.js';
 import { ActionLogSchema } from './ActionLog.js';
 import { ApiDefinitionSchema } from './ApiDefinition.js';
@@ -14,6 +15,7 @@ import { ScheduleLeaseSchema } from './ScheduleLease.js';
 export * from './ActionLog.js';
 export * from './ApiKey.js';
 export * from './AuditEntry.js';
+export * from './IdempotencyKey.js';
 export * from './Secret.js';
 export * from './ApiDefinition.js';
 export * from './ApiExecution.js';
@@ -38,4 +40,5 @@ export const entities = [
   ApiKeySchema,
   SecretSchema,
   AuditEntrySchema,
+  IdempotencyKeySchema,
 ];

@@ -18,6 +18,7 @@ export const ExecutionStatusEnum = builder.enumType('ExecutionStatus', {
     FAILED: { description: 'The run ended in an error (see error): the action failed, a METRIC poll failed, or the process running it stopped.' },
     SKIPPED: { description: 'Not run: the rule was already running, its queue was full, or the cascade depth was exceeded (see skipReason).' },
     NOT_MATCHED: { description: 'The condition was evaluated and not met; the action did not run.' },
+    RETRYING: { description: "A webhook attempt failed and another is due at nextAttemptAt (SPEC.md, 'Delivery')." },
   } as const,
 });
 
@@ -31,5 +32,14 @@ export const ApiKindEnum = builder.enumType('ApiKind', {
 export const LogLevelEnum = builder.enumType('LogLevel', { values: ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const });
 
 export const CascadeEventKindEnum = builder.enumType('CascadeEventKind', {
-  values: ['RULE_STARTED', 'CONDITION_EVALUATED', 'ACTION_STARTED', 'ACTION_FINISHED', 'RULE_SKIPPED', 'RULE_FINISHED', 'CASCADE_FINISHED'] as const,
+  values: {
+    RULE_STARTED: {},
+    CONDITION_EVALUATED: {},
+    ACTION_STARTED: {},
+    ACTION_FINISHED: {},
+    RULE_SKIPPED: {},
+    RULE_FINISHED: {},
+    CASCADE_FINISHED: {},
+    ACTION_RETRYING: { description: 'A webhook attempt failed and another is scheduled; message names the attempt and when.' },
+  } as const,
 });

@@ -1,5 +1,5 @@
 import { executedByOf } from './attribution.js';
-import type { ActionLog, CascadeEvent, Execution } from '../entities/index.js';
+import type { ActionLog, CascadeEvent, DeliveryAttempt, Execution } from '../entities/index.js';
 import type { BatchResult, PublishResult, RuleStats } from '../engine/index.js';
 import type { Cascade, Simulation } from '../services/executions.js';
 import { builder } from './builder.js';
@@ -36,6 +36,21 @@ export const ActionLogRef = builder.objectRef<ActionLog>('ActionLog').implement(
   }),
 });
 
+export const DeliveryAttemptRef = builder.objectRef<DeliveryAttempt>('DeliveryAttempt').implement({
+  authScopes: { read: true },
+  fields: (t) => ({
+    number: t.exposeInt('number', { description: 'From 1.' }),
+    at: t.field({ type: 'DateTime', resolve: (a) => new Date(a.at) }),
+    durationMs: t.exposeInt('durationMs'),
+    httpStatus: t.exposeInt('httpStatus', { nullable: true, description: "The answer's HTTP status; null when no answer came." }),
+    errorCode: t.exposeString('errorCode', {
+      nullable: true,
+      description: 'Null when the attempt succeeded (an answer below 400); else WEBHOOK_FAILED or SECRET_NOT_FOUND.',
+    }),
+    message: t.exposeString('message', { nullable: true, description: "What happened, with at most 1 KiB of the answer's body; secrets redacted." }),
+  }),
+});
+
 export const ExecutionRef = builder.objectRef<Execution>('Execution');
 
 ExecutionRef.implement({
@@ -53,7 +68,10 @@ ExecutionRef.implement({
     }),
     status: t.field({ type: ExecutionStatusEnum, skipTypeScopes: true, authScopes: { anyone: true }, resolve: (e) => e.status }),
     conditionMet: t.exposeBoolean('conditionMet'),
-    executedBy: t.exposeString('executedBy', { description: "Who started it: the executedBy argument, 'event', 'scheduler', 'metric-poll' or 'cascade'." }),
+    executedBy: t.exposeString('executedBy', {
+      description:
+        "Who started it: the executedBy argument (default 'manual', or the key's name in KEYS mode), 'event', 'scheduler', 'metric-poll', 'cascade' or 'redeliver'.",
+    }),
     payload: t.field({ type: 'JSON', nullable: true, resolve: (e) => e.payload }),
     actionType: t.field({ type: ActionTypeEnum, nullable: true, resolve: (e) => e.actionType }),
     result: t.field({ type: 'JSON', nullable: true, description: 'What the action returned (SPEC.md, per action type).', resolve: (e) => e.result }),
@@ -71,6 +89,13 @@ ExecutionRef.implement({
     depth: t.exposeInt('depth', { description: "0 for a root, parent's depth + 1 for a rule triggered by a trigger_rule action." }),
     children: t.field({ type: [ExecutionRef], description: 'Oldest first.', resolve: (e, _args, { loaders }) => loaders.children.load(e.id) }),
     logs: t.field({ type: [ActionLogRef], description: 'In seq order.', resolve: (e, _args, { loaders }) => loaders.logs.load(e.id) }),
+    attempts: t.field({
+      type: [DeliveryAttemptRef],
+      description: "Webhook attempts, first first; empty for other actions (SPEC.md, 'Delivery').",
+      resolve: (e) => e.attempts ?? [],
+    }),
+    nextAttemptAt: t.field({ type: 'DateTime', nullable: true, description: 'Set while RETRYING.', resolve: (e) => e.nextAttemptAt }),
+    redeliveryOf: t.exposeID('redeliveryOf', { nullable: true, description: 'The execution that this one redelivers, when it is a redelivery.' }),
   }),
 });
 

@@ -136,7 +136,7 @@ export class ExecutionService {
     const root = executions.find((e) => e.id === id);
     if (!root) return null;
     const events = await this.engine.cascadeEvents(id);
-    const unfinished = executions.some((e) => e.status === 'RUNNING' || e.status === 'QUEUED');
+    const unfinished = executions.some((e) => e.status === 'RUNNING' || e.status === 'QUEUED' || e.status === 'RETRYING');
     const finishedEvent = events.find((e) => e.kind === 'CASCADE_FINISHED');
     const status: ExecutionStatusValue = unfinished ? 'RUNNING' : executions.some((e) => e.status === 'FAILED') ? 'FAILED' : root.status;
     return { id, status, root, executions, events, startedAt: root.startedAt, finishedAt: unfinished ? null : (finishedEvent?.at ?? root.finishedAt) };

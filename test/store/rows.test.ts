@@ -27,6 +27,12 @@ const execution = (over: Partial<Execution>): Execution => ({
   depth: 0,
   lockKey: null,
   instanceId: null,
+  attempts: null,
+  nextAttemptAt: null,
+  redeliveryOf: null,
+  webhookId: null,
+  delivery: null,
+  attemptOwner: null,
   ...over,
 });
 

@@ -34,6 +34,10 @@ export interface RunRequest {
    * child's, with the secrets and literal credentials of its parent's spec hidden.
    */
   shownPayload?: unknown;
+  /** A redelivery: the execution it sends again. */
+  redeliveryOf?: string;
+  /** The `webhook-id` to send, when not the new execution's own id (a redelivery's original's). */
+  webhookId?: string;
 }
 
 export interface StartedRun {
@@ -284,6 +288,12 @@ export class RunSystem {
       depth: parent ? parent.execution.depth + 1 : 0,
       lockKey: null,
       instanceId: this.resources.instanceId,
+      attempts: null,
+      nextAttemptAt: null,
+      redeliveryOf: request.redeliveryOf ?? null,
+      webhookId: request.webhookId ?? null,
+      delivery: null,
+      attemptOwner: null,
     };
   }
 

@@ -13,8 +13,8 @@ export interface DeletedCascades {
 const DELETE_CASCADES = `
 WITH roots AS (
   SELECT r.id FROM executions r
-  WHERE r.parent_id IS NULL AND r.started_at < ?::timestamptz AND r.status NOT IN ('RUNNING', 'QUEUED')
-    AND NOT EXISTS (SELECT 1 FROM executions c WHERE c.cascade_id = r.id AND c.status IN ('RUNNING', 'QUEUED'))
+  WHERE r.parent_id IS NULL AND r.started_at < ?::timestamptz AND r.status NOT IN ('RUNNING', 'QUEUED', 'RETRYING')
+    AND NOT EXISTS (SELECT 1 FROM executions c WHERE c.cascade_id = r.id AND c.status IN ('RUNNING', 'QUEUED', 'RETRYING'))
   ORDER BY r.started_at
   LIMIT ?
   FOR UPDATE SKIP LOCKED

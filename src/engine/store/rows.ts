@@ -24,15 +24,17 @@ export const EXECUTION_COLUMNS: ColumnTypes = EXECUTIONS.columns;
 export const toExecution = (row: Row): Execution => EXECUTIONS.toEntity(row);
 
 /**
- * An execution has a finishedAt exactly when it is not RUNNING or QUEUED: the final write finds
+ * An execution has a finishedAt exactly when it is not RUNNING, QUEUED or RETRYING: the final write finds
  * unfinished rows by `finished_at IS NULL`, and readers by status. Every row the store writes
  * passes here (a CHECK constraint in the table cost every statement more; see
  * docs/decisions.md, "Writing executions").
  */
 function checkFinished(e: Execution): void {
-  const unfinished = e.status === 'RUNNING' || e.status === 'QUEUED';
+  const unfinished = e.status === 'RUNNING' || e.status === 'QUEUED' || e.status === 'RETRYING';
   if (unfinished === (e.finishedAt == null)) return;
-  throw new Error(`execution ${e.id} is ${e.status} with ${e.finishedAt ? 'a' : 'no'} finishedAt; it has one exactly when it is not RUNNING or QUEUED`);
+  throw new Error(
+    `execution ${e.id} is ${e.status} with ${e.finishedAt ? 'a' : 'no'} finishedAt; it has one exactly when it is not RUNNING, QUEUED or RETRYING`,
+  );
 }
 
 export function fromExecution(e: Execution): Row {
