@@ -104,6 +104,16 @@ export class Engine {
     return this.runs.trigger(request);
   }
 
+  /** Sends a FAILED webhook execution again as a new run of its rule (see RunSystem.redeliver). */
+  redeliver(original: Execution, rule: Rule): Promise<StartedRun> {
+    return this.runs.redeliver(original, rule);
+  }
+
+  /** FAILED webhook executions of the rule started at or after `since` and not redelivered yet, oldest first. */
+  undeliveredSince(ruleId: string, since: Date, limit: number): Promise<Execution[]> {
+    return this.systems.resources.deliveries.failedNotRedelivered(ruleId, since, limit);
+  }
+
   /** The resolved action shows `[secret NAME]` for each secret and `[redacted]` for each literal credential. */
   simulate(rule: Rule, input: unknown): RuleSimulation {
     const evaluation = this.systems.resources.evaluator.evaluate(rule, input);

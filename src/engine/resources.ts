@@ -8,6 +8,7 @@ import type { RuleStatsCounter } from './rules/stats.js';
 import type { LogSinkFactory } from './runs/logSink.js';
 import type { SecretReader } from './secrets/vault.js';
 import type { ApiExecutionStore } from './store/apiExecutionStore.js';
+import type { DeliveryStore } from './store/deliveryStore.js';
 import type { ExecutionStore } from './store/executionStore.js';
 
 /** Reads a rule as the engine sees it (cached; no ORM in the way). */
@@ -26,6 +27,8 @@ export interface EngineResources {
   instanceId: string;
   bus: EventBus;
   store: ExecutionStore;
+  /** Webhook attempts after the first, claimed from the database. */
+  deliveries: DeliveryStore;
   apiStore: ApiExecutionStore;
   rules: RuleReader;
   evaluator: TriggerEvaluator;

@@ -32,6 +32,8 @@ import { TableMaintenance } from './jobs/maintenance.js';
 import { RetentionJob } from './jobs/retention.js';
 import { Scheduler } from './jobs/scheduledRules.js';
 import { ExecutionStore, NOTIFY_CHANNEL } from './store/executionStore.js';
+import { DeliveryStore } from './store/deliveryStore.js';
+import { DeliveryWorker } from './delivery/deliveryWorker.js';
 import type { EngineResources } from './resources.js';
 import type { Sql } from './store/sqlClient.js';
 import { TriggerEvaluator } from './rules/evaluate.js';
@@ -131,9 +133,10 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
   const apiRunner = new ApiRunner({ store: apiStore, scripts, http, bus, clock, logger, logSinks, secrets: vault });
   const ruleStore = new RuleStore(sql);
   const rules = new RuleCache(ruleStore, bus, clock);
-  const resources: EngineResources = { clock, logger, instanceId, bus, store, apiStore, rules, evaluator, stats, http, logSinks, secrets: vault };
+  const deliveries = new DeliveryStore(sql);
+  const resources: EngineResources = { clock, logger, instanceId, bus, store, deliveries, apiStore, rules, evaluator, stats, http, logSinks, secrets: vault };
   const runs = new RunSystem(resources, {
-    actions: [new WebhookAction(http), new TriggerRuleAction(), new ApiScriptAction(apiStore, apiRunner)],
+    actions: [new WebhookAction(http, clock), new TriggerRuleAction(), new ApiScriptAction(apiStore, apiRunner)],
     maxCascadeDepth: config.maxCascadeDepth,
   });
   const ruleSet: ActiveRuleSet = new ActiveRuleSet({
@@ -143,6 +146,7 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
     onTimerFirings: (fired) => void publisher.publishTimerFirings(fired),
   });
   const publisher: EventPublisher = new EventPublisher(runs, ruleSet, new Throttle(clock), stats, logger);
+  const delivery = new DeliveryWorker({ ...resources, store: deliveries, runs });
   const instances = new InstanceRegistry({
     ...resources,
     store: new InstanceStore(sql),
@@ -150,8 +154,10 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
     staleAfterMs: config.heartbeatStaleMs,
     soleInstance: options.postgresUrl === null,
     onTick: () => runs.promoteWaiting(),
+    attempts: delivery,
   });
   await instances.start();
+  delivery.start();
   const scheduler = new Scheduler({
     ...resources,
     store: new ScheduleStore(sql),
@@ -188,6 +194,7 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
       await scheduler.stop(graceMs);
       await retention.stop();
       await maintenance?.stop();
+      delivery.stop();
       await runs.drain(graceMs);
       await stats.stop();
       await instances.stop().catch((error: unknown) => logger.warn({ err: error }, 'could not leave the instance registry cleanly'));

@@ -23,7 +23,7 @@ export interface DeliveryAttempt {
  * that secrets are read afresh, and the payload it renders with where the row shows another.
  */
 export interface DeliveryPlan {
-  spec: Record<string, unknown>;
+  spec: object;
   payload?: unknown;
 }
 

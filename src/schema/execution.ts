@@ -236,7 +236,8 @@ builder.mutationFields((t) => ({
     type: ExecutionRef,
     description: `Runs the rule now with this payload: evaluates its condition and, when met,
 its action, and every rule that the action chains to. With wait: true
-(default) it answers when the whole cascade has finished; with wait: false
+(default) it answers when every execution of the cascade is final or
+RETRYING; with wait: false
 it answers as soon as the root execution is written (RUNNING, or SKIPPED
 when the rule is busy), and cascadeProgress(cascadeId) replays and streams
 the rest.`,
@@ -254,6 +255,20 @@ the rest.`,
         args.wait ?? true,
         ctx.services.rateLimits.admit('runs', ctx),
       ),
+  }),
+  redeliver: t.field({
+    authScopes: { editor: true },
+    type: ExecutionRef,
+    description: "Sends a FAILED webhook execution's request again, as a new execution (SPEC.md, 'Delivery').",
+    args: { executionId: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.executions.redeliver(String(args.executionId), ctx.services.rateLimits.admit('runs', ctx)),
+  }),
+  redeliverFailed: t.field({
+    authScopes: { editor: true },
+    type: 'Int',
+    description: 'Redelivers every FAILED webhook execution of the rule started at or after since and not yet redelivered; returns how many.',
+    args: { ruleId: t.arg.id({ required: true }), since: t.arg({ type: 'DateTime', required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.executions.redeliverFailed(String(args.ruleId), args.since as Date, ctx.services.rateLimits.admit('runs', ctx)),
   }),
   simulateRule: t.field({
     authScopes: { editor: true },

@@ -30,6 +30,9 @@ export interface ExecutionListFilter {
   status?: ExecutionStatusValue | null;
 }
 
+/** The most executions one redeliverFailed call sends again (SPEC.md, 'Delivery'). */
+export const MAX_REDELIVERIES = 10_000;
+
 /** Runs, simulations, events and the history they leave; what the GraphQL layer calls. */
 export class ExecutionService {
   private readonly logs: KeyedFanout<'log', 'executionId' | 'cascadeId' | 'ruleId'>;
@@ -72,6 +75,51 @@ export class ExecutionService {
     if (admit) await admit(1);
     const run = await this.engine.trigger({ rule, payload: input, executedBy: by });
     return wait ? run.finished : run.started;
+  }
+
+  /**
+   * Sends a FAILED webhook execution again as a new execution of its rule (SPEC.md, 'Delivery');
+   * answers as triggerRule(wait: true) does.
+   */
+  async redeliver(executionId: string, admit?: Admit): Promise<Execution> {
+    const original = await this.get(executionId);
+    if (!original) throw notFound(`No execution with id ${JSON.stringify(executionId)}`);
+    if (original.actionType !== 'WEBHOOK')
+      throw badInput(`executionId: execution ${original.id} did not run a webhook; only webhooks are redelivered`, { field: 'executionId' });
+    if (original.status !== 'FAILED')
+      throw badInput(`executionId: execution ${original.id} is ${original.status}; only FAILED executions are redelivered`, { field: 'executionId' });
+    const rule = await this.redeliverableRule(original.ruleId);
+    if (admit) await admit(1);
+    return (await this.engine.redeliver(original, rule)).finished;
+  }
+
+  /**
+   * Redelivers, oldest first and one after another (so that a rule that runs one at a time does
+   * not skip its own redeliveries), every FAILED webhook execution of the rule started at or
+   * after `since` that has no redelivery yet, at most MAX_REDELIVERIES per call. Answers how many
+   * it started.
+   */
+  async redeliverFailed(ruleId: string, since: Date, admit?: Admit): Promise<number> {
+    await this.redeliverableRule(ruleId);
+    if (admit) await admit(1);
+    const originals = await this.engine.undeliveredSince(ruleId, since, MAX_REDELIVERIES);
+    let started = 0;
+    for (const original of originals) {
+      // Read again for each: the rule may change or be switched off while the others run.
+      const rule = await this.engine.getRule(ruleId);
+      if (!rule?.active || rule.actionType !== 'WEBHOOK') break;
+      await (await this.engine.redeliver(original, rule)).finished;
+      started++;
+    }
+    return started;
+  }
+
+  private async redeliverableRule(ruleId: string): Promise<Rule> {
+    const rule = await this.engine.getRule(ruleId);
+    if (!rule) throw notFound(`No rule with id ${JSON.stringify(ruleId)} (it was deleted)`);
+    if (rule.actionType !== 'WEBHOOK') throw badInput(`Rule ${rule.name} (${rule.id}) no longer has a webhook action; only webhooks are redelivered`);
+    if (!rule.active) throw new AppError('RULE_INACTIVE', `Rule ${rule.name} (${rule.id}) is inactive`);
+    return rule;
   }
 
   async simulate(ruleId: string, payload: unknown): Promise<Simulation> {

@@ -1,5 +1,5 @@
 import type { Redactor } from '../secrets/redactor.js';
-import type { Execution, LogLevelValue } from '../../entities/index.js';
+import type { DeliveryAttempt, Execution, LogLevelValue } from '../../entities/index.js';
 import type { ActionSpec } from '../rules/spec/index.js';
 
 /** What a trigger_rule action gets back from the engine when it starts a child. */
@@ -20,6 +20,8 @@ export interface ActionContext {
   runChild(ruleId: string, payload: unknown): Promise<ChildOutcome>;
   /** Hides, in what the run stores, the secrets it read and its spec's literal credentials. */
   redactor: Redactor;
+  /** Which attempt of the execution's action this is, from 1 (webhooks retry; SPEC.md, 'Delivery'). */
+  attempt: number;
 }
 
 export interface ActionOutcome {
@@ -28,6 +30,8 @@ export interface ActionOutcome {
   /** `references.action`. */
   references: Record<string, unknown>;
   error?: { code: string; message: string };
+  /** Webhooks: the attempt this run made, and when the next one is due if another follows. */
+  delivery?: { attempt: DeliveryAttempt; retryAt: Date | null };
 }
 
 /** One action type. `spec` is the rule's action spec with its templates already filled in. */

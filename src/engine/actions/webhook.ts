@@ -1,22 +1,53 @@
+import type { DeliveryAttempt } from '../../entities/index.js';
+import type { Clock } from '../../shared/clock.js';
+import { retryAfterMs, retryDelayMs } from '../delivery/backoff.js';
 import type { WebhookActionSpec } from '../rules/spec/index.js';
 import { OutboundError, type OutboundHttpClient } from '../outbound/client.js';
 import { buildJsonRequest, type JsonRequest } from '../outbound/requestBuilder.js';
 import type { Action, ActionContext, ActionOutcome } from './types.js';
 
+/** An attempt's message holds at most this much of the answer's body. */
+const ATTEMPT_BODY_BYTES = 1024;
+
+/** At most `bytes` of a text's UTF-8, cut on a character boundary. */
+function head(text: string, bytes: number): string {
+  if (Buffer.byteLength(text) <= bytes) return text;
+  let out = Buffer.from(text).subarray(0, bytes).toString('utf8');
+  if (out.endsWith('\uFFFD')) out = out.slice(0, -1);
+  return `${out}…`;
+}
+
+const bodyText = (body: unknown) => (typeof body === 'string' ? body : JSON.stringify(body));
+
+/** How an attempt failed, and whether the failure is worth another attempt. */
+interface Failure {
+  httpStatus: number | null;
+  /** What happened, for the log line, the attempt and the error. */
+  reason: string;
+  /** The answer's body, when one came. */
+  body?: string;
+  retryable: boolean;
+  /** A `Retry-After` the answer asked for, in milliseconds. */
+  retryAfterMs: number | null;
+}
+
 export class WebhookAction implements Action<WebhookActionSpec> {
   readonly type = 'webhook';
 
-  constructor(private readonly http: OutboundHttpClient) {}
+  constructor(
+    private readonly http: OutboundHttpClient,
+    private readonly clock: Clock,
+  ) {}
 
   async run(spec: WebhookActionSpec, ctx: ActionContext): Promise<ActionOutcome> {
+    const at = this.clock.now();
     const references: Record<string, unknown> = { action_type: 'webhook', endpoint: spec.endpoint, method: spec.method, status_code: null, truncated: false };
     let request: JsonRequest;
     try {
       request = buildJsonRequest({ url: spec.endpoint, method: spec.method, params: spec.params, body: spec.body, headers: spec.headers });
     } catch {
-      const message = `the endpoint is not a valid URL after templating: ${JSON.stringify(spec.endpoint)}`;
-      ctx.log('ERROR', `${spec.method} ${spec.endpoint} failed: ${message}`, { method: spec.method, url: spec.endpoint });
-      return { status: 'FAILED', result: null, references, error: { code: 'WEBHOOK_FAILED', message } };
+      const reason = `failed: the endpoint is not a valid URL after templating: ${JSON.stringify(spec.endpoint)}`;
+      return this.failed(spec, ctx, at, 0, spec.endpoint, references, null, { httpStatus: null, reason, retryable: false, retryAfterMs: null });
     }
     references.endpoint = request.url;
     const started = performance.now();
@@ -27,9 +58,14 @@ export class WebhookAction implements Action<WebhookActionSpec> {
       references.truncated = response.truncated;
       const result = { status: response.status, body: response.body };
       if (response.status >= 400) {
-        const message = `${spec.method} ${request.url} answered ${response.status}`;
-        ctx.log('ERROR', message, { method: spec.method, url: request.url, status: response.status, durationMs });
-        return { status: 'FAILED', result, references, error: { code: 'WEBHOOK_FAILED', message } };
+        const retryable = (spec.retry?.retryOn ?? []).includes(response.status);
+        return this.failed(spec, ctx, at, durationMs, request.url, references, result, {
+          httpStatus: response.status,
+          reason: `answered ${response.status}`,
+          body: bodyText(response.body),
+          retryable,
+          retryAfterMs: retryable ? retryAfterMs(response.headers['retry-after'], this.clock.now().getTime()) : null,
+        });
       }
       ctx.log('INFO', `${spec.method} ${request.url} -> ${response.status}`, {
         method: spec.method,
@@ -37,13 +73,68 @@ export class WebhookAction implements Action<WebhookActionSpec> {
         status: response.status,
         durationMs,
         truncated: response.truncated,
+        ...(ctx.attempt > 1 ? { attempt: ctx.attempt } : {}),
       });
-      return { status: 'SUCCESS', result, references };
+      const attempt: DeliveryAttempt = {
+        number: ctx.attempt,
+        at: at.toISOString(),
+        durationMs,
+        httpStatus: response.status,
+        errorCode: null,
+        message: `answered ${response.status}`,
+      };
+      return { status: 'SUCCESS', result, references, delivery: { attempt, retryAt: null } };
     } catch (error) {
-      const reason = error instanceof OutboundError ? error.message : String(error);
-      const message = `${spec.method} ${request.url} failed: ${reason}`;
-      ctx.log('ERROR', message, { method: spec.method, url: request.url, reason });
-      return { status: 'FAILED', result: null, references, error: { code: 'WEBHOOK_FAILED', message } };
+      const durationMs = Math.round(performance.now() - started);
+      const kind = error instanceof OutboundError ? error.kind : 'network';
+      const reason = `failed: ${error instanceof OutboundError ? error.message : String(error)}`;
+      // A refusal by the outbound guard (or an unsendable request) fails the same way every time.
+      const retryable = kind === 'timeout' || kind === 'network';
+      return this.failed(spec, ctx, at, durationMs, request.url, references, null, { httpStatus: null, reason, retryable, retryAfterMs: null });
     }
+  }
+
+  /**
+   * A failed attempt: RETRYING with the time of the next when the failure is worth another and
+   * the policy has attempts left (a WARN line), else the execution's failure (an ERROR line).
+   */
+  private failed(
+    spec: WebhookActionSpec,
+    ctx: ActionContext,
+    at: Date,
+    durationMs: number,
+    url: string,
+    references: Record<string, unknown>,
+    result: unknown,
+    failure: Failure,
+  ): ActionOutcome {
+    const policy = spec.retry;
+    const retryAt =
+      failure.retryable && policy && ctx.attempt < policy.maxAttempts
+        ? new Date(this.clock.now().getTime() + Math.min(policy.maxDelayMs, failure.retryAfterMs ?? retryDelayMs(policy, ctx.attempt)))
+        : null;
+    const message = `${spec.method} ${url} ${failure.reason}`;
+    const data = {
+      method: spec.method,
+      url,
+      ...(failure.httpStatus === null ? { reason: failure.reason.replace(/^failed: /, '') } : { status: failure.httpStatus, durationMs }),
+    };
+    if (retryAt) {
+      const of = policy ? ` of ${policy.maxAttempts}` : '';
+      ctx.log('WARN', `${message} (attempt ${ctx.attempt}${of}); next attempt at ${retryAt.toISOString()}`, {
+        ...data,
+        attempt: ctx.attempt,
+        nextAttemptAt: retryAt.toISOString(),
+      });
+    } else ctx.log('ERROR', message, ctx.attempt > 1 ? { ...data, attempt: ctx.attempt } : data);
+    const attempt: DeliveryAttempt = {
+      number: ctx.attempt,
+      at: at.toISOString(),
+      durationMs,
+      httpStatus: failure.httpStatus,
+      errorCode: 'WEBHOOK_FAILED',
+      message: failure.body === undefined ? failure.reason : `${failure.reason}: ${head(failure.body, ATTEMPT_BODY_BYTES)}`,
+    };
+    return { status: 'FAILED', result, references, error: { code: 'WEBHOOK_FAILED', message }, delivery: { attempt, retryAt } };
   }
 }

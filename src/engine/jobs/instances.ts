@@ -3,6 +3,7 @@ import type { Logger } from '../../logger.js';
 import type { EventBus } from '../bus/eventBus.js';
 import type { RuleStatsCounter } from '../rules/stats.js';
 import type { InstanceStore, InterruptMessages } from '../store/instanceStore.js';
+import type { InFlightScope } from '../store/deliveryStore.js';
 
 export const INTERRUPTED_MESSAGE = 'the process running it stopped';
 
@@ -24,6 +25,8 @@ export interface InstanceOptions {
   stats: RuleStatsCounter;
   /** Periodic work of this instance, run after each heartbeat (queue promotion). */
   onTick?: () => Promise<void>;
+  /** Counts the webhook attempts a stopped process cut off as failed (the delivery worker). */
+  attempts?: { interrupt(scope: InFlightScope): Promise<void> };
 }
 
 /**
@@ -42,7 +45,10 @@ export class InstanceRegistry {
     await store.register(instanceId);
     await this.countPeers();
     await this.options.bus.announce?.();
-    if (this.options.soleInstance) await this.interrupt(await store.runningOfOthers(instanceId));
+    if (this.options.soleInstance) {
+      await this.interrupt(await store.runningOfOthers(instanceId));
+      await this.options.attempts?.interrupt({ otherThan: instanceId });
+    }
     await this.sweep();
     this.timer = setInterval(() => void this.tick(), this.options.heartbeatIntervalMs);
     this.timer.unref();
@@ -73,6 +79,7 @@ export class InstanceRegistry {
       try {
         const { store, staleAfterMs } = this.options;
         await this.interrupt(await store.runningOfStaleInstances(staleAfterMs));
+        await this.options.attempts?.interrupt({ staleAfterMs });
         await store.forgetSilent(this.options.instanceId, staleAfterMs * 10);
       } finally {
         this.sweeping = undefined;
@@ -86,6 +93,7 @@ export class InstanceRegistry {
     clearInterval(this.timer);
     const { store, instanceId } = this.options;
     await this.interrupt(await store.runningOf(instanceId));
+    await this.options.attempts?.interrupt({ of: instanceId });
     await store.remove(instanceId);
   }
 

@@ -8,8 +8,20 @@ import type { CascadeEvent, CascadeEventKindValue, Execution, ExecutionStatusVal
 export class CascadeRun {
   private seq = 0;
   failed = false;
+  /**
+   * An execution of it went RETRYING: the cascade stays RUNNING, and CASCADE_FINISHED is written
+   * by whichever instance finishes its last execution (SPEC.md, 'Delivery').
+   */
+  retrying = false;
 
   constructor(readonly id: string) {}
+
+  /** A cascade whose events up to `lastSeq` are already written (an attempt sent after its first). */
+  static resume(id: string, lastSeq: number): CascadeRun {
+    const cascade = new CascadeRun(id);
+    cascade.seq = lastSeq;
+    return cascade;
+  }
 
   /** Reserves the next seq numbers; `rollback` frees them when the write that held them did not happen. */
   mark() {

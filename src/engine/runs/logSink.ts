@@ -58,7 +58,6 @@ class FlushTimer {
  * instead, so a short action costs no extra statement.
  */
 export class LogSink {
-  private seq = 0;
   private pending: ActionLog[] = [];
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
@@ -71,6 +70,8 @@ export class LogSink {
     private readonly onError: (error: unknown) => void,
     /** The run's redactor: lines never hold the secrets (or literal credentials) the run used. */
     private readonly redactor: Redactor,
+    /** Lines the execution already has (an attempt after its first continues their seq). */
+    private seq = 0,
   ) {}
 
   add(level: LogLevelValue, rawMessage: string, rawData?: unknown, apiExecutionId: string | null = null) {
@@ -110,13 +111,13 @@ export class LogSink {
   }
 }
 
-export type LogSinkFactory = (owner: LogOwner, redactor?: Redactor) => LogSink;
+export type LogSinkFactory = (owner: LogOwner, redactor?: Redactor, lastSeq?: number) => LogSink;
 
 /** Sinks whose lines are stored through the execution store and published on the bus. */
 export function createLogSinkFactory(deps: { store: ExecutionStore; bus: EventBus; clock: Clock; logger: Logger }): LogSinkFactory {
   const { store, bus, clock, logger } = deps;
   const timer = new FlushTimer();
-  return (owner, redactor = new Redactor()) =>
+  return (owner, redactor = new Redactor(), lastSeq = 0) =>
     new LogSink(
       owner,
       clock,
@@ -127,5 +128,6 @@ export function createLogSinkFactory(deps: { store: ExecutionStore; bus: EventBu
       },
       (error) => logger.error({ executionId: owner.executionId, ...storeErrorFields(error) }, 'could not write log lines'),
       redactor,
+      lastSeq,
     );
 }

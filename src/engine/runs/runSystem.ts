@@ -1,4 +1,4 @@
-import type { ActionLog, CascadeEvent, Execution, LogLevelValue, Rule } from '../../entities/index.js';
+import type { ActionLog, CascadeEvent, DeliveryAttempt, DeliveryPlan, Execution, LogLevelValue, Rule } from '../../entities/index.js';
 import type { Action, ActionContext, ActionOutcome, ChildOutcome } from '../actions/types.js';
 import { publishAll, type BusMessage } from '../bus/eventBus.js';
 import { CascadeRun } from './cascade.js';
@@ -7,7 +7,9 @@ import { actionScope, renderTemplates, secretNamesIn } from '../actions/template
 import { Redactor } from '../secrets/redactor.js';
 import { literalCredentials, redactCredentials } from '../../shared/credentials.js';
 import type { TriggerEvaluation } from '../rules/evaluate.js';
-import type { ConcurrencySpec } from '../rules/spec/index.js';
+import type { ConcurrencySpec, WebhookActionSpec } from '../rules/spec/index.js';
+import { retryDelayMs } from '../delivery/backoff.js';
+import type { HeldAttempt } from '../store/deliveryStore.js';
 import { newId } from '../../shared/ids.js';
 import { storableJson } from '../../shared/storable.js';
 import { boundedReferences } from './references.js';
@@ -74,6 +76,20 @@ const DEFAULT_CONCURRENCY: ConcurrencySpec = { mode: 'skip', maxQueued: 100 };
 
 export const concurrencyOf = (rule: Rule): ConcurrencySpec => (rule.triggerSpec as { concurrency?: ConcurrencySpec }).concurrency ?? DEFAULT_CONCURRENCY;
 
+/**
+ * What a webhook run with retries keeps on its row from its start, so that any instance can
+ * send its next attempt (or count one cut off): the spec it runs and, where the row shows
+ * another, the payload it renders with. Null for every other run, which pays nothing for it.
+ */
+function deliveryPlanOf(rule: Rule, request: RunRequest): DeliveryPlan | null {
+  const spec = rule.actionSpec as unknown as WebhookActionSpec;
+  if (spec.type !== 'webhook' || (spec.retry?.maxAttempts ?? 1) <= 1) return null;
+  return { spec: rule.actionSpec as object, ...(request.shownPayload === undefined ? {} : { payload: request.payload }) };
+}
+
+/** The rule-like view of what an action runs: a live rule, or the spec a RETRYING row kept. */
+type ActionSource = { id: string; name: string; actionSpec: Rule['actionSpec'] };
+
 const specSecrets = new WeakMap<object, { secretNames: string[]; literals: string[] }>();
 
 /**
@@ -126,6 +142,26 @@ function storeFailedStep(step: Step): Step {
         : STORE_FAILED.message;
   const events = step.events.map((e) => ({ ...e, status: e.status && ('FAILED' as const), message: messageOf(e.kind) }));
   return { execution, events, logs: [], freesQueue: step.freesQueue };
+}
+
+/** A RETRYING row without its delivery plan (written by no version of this service): it cannot be sent again. */
+function lostPlan(row: Execution, at: Date): ActionOutcome {
+  const message = 'the webhook cannot be sent again: its execution lost what it was sending';
+  const attempt: DeliveryAttempt = {
+    number: (row.attempts?.length ?? 0) + 1,
+    at: at.toISOString(),
+    durationMs: 0,
+    httpStatus: null,
+    errorCode: 'WEBHOOK_FAILED',
+    message,
+  };
+  return {
+    status: 'FAILED',
+    result: row.result,
+    references: { action_type: 'webhook' },
+    error: { code: 'WEBHOOK_FAILED', message },
+    delivery: { attempt, retryAt: null },
+  };
 }
 
 const skipMessages: Record<string, string> = {
@@ -337,11 +373,15 @@ export class RunSystem {
     // The condition is pure, so it is evaluated before the write that takes the lock; it counts
     // only when the lock was free (SPEC: a busy rule is SKIPPED without evaluating its condition).
     const evaluation = request.evaluation ?? evaluator.evaluate(rule, request.payload);
+    const delivery = evaluation.met ? deliveryPlanOf(rule, request) : null;
     const running: Execution = {
       ...execution,
       conditionMet: evaluation.met,
       references: boundedReferences({ ...execution.references, trigger: evaluation.trigger }),
       lockKey: concurrency.mode === 'parallel' ? null : rule.id,
+      delivery,
+      // The instance sending the first attempt: if it stops, another counts the attempt as failed.
+      attemptOwner: delivery ? this.resources.instanceId : null,
     };
     const mark = cascade.mark();
     const events = this.startEvents(cascade, running, now);
@@ -376,7 +416,7 @@ export class RunSystem {
     // keep their order (promotion sets the real start time).
     const at = Math.max(running.startedAt.getTime(), (this.lastQueuedAt.get(running.ruleId) ?? 0) + 1);
     this.lastQueuedAt.set(running.ruleId, at);
-    const queued: Execution = { ...running, status: 'QUEUED', lockKey: null, startedAt: new Date(at) };
+    const queued: Execution = { ...running, status: 'QUEUED', lockKey: null, attemptOwner: null, startedAt: new Date(at) };
     const { bus, store } = this.resources;
     if (!(await store.insertQueued(queued, concurrency.maxQueued))) {
       const row = await this.writeSkipped(running, 'QUEUE_FULL', cascade, true);
@@ -460,27 +500,17 @@ export class RunSystem {
           : 'the rule was switched off while this run waited in its queue';
       sink.add('ERROR', message);
       outcome = { status: 'FAILED', result: null, references: { action_type: null }, error: { code: unrunnable, message } };
-    } else if (running.conditionMet && request)
-      outcome = await this.runAction(running, request, { execution: running, cascade, chain, carried }, sink, redactor);
+    } else if (running.conditionMet && request) {
+      const self: Parent = { execution: running, cascade, chain, carried };
+      outcome = await this.runAction(running, request.rule, request.payload, sink, redactor, 1, (ruleId, payload) =>
+        this.runChild(ruleId, payload, self, redactor),
+      );
+    }
     const logs = await sink.close();
 
     const finishedAt = clock.now();
-    const final: Execution = {
-      ...running,
-      status: outcome ? outcome.status : 'NOT_MATCHED',
-      result: outcome ? (outcome.result ?? null) : null,
-      references: outcome ? boundedReferences({ ...running.references, action: outcome.references }) : running.references,
-      errorCode: outcome?.error?.code ?? null,
-      errorMessage: outcome?.error?.message ?? null,
-      durationMs: Math.max(0, finishedAt.getTime() - running.startedAt.getTime()),
-      finishedAt,
-      lockKey: null,
-    };
-    if (final.status === 'FAILED') cascade.failed = true;
-    const events: CascadeEvent[] = [];
-    if (outcome) events.push(cascade.event('ACTION_FINISHED', final, finishedAt, final.status, outcome.error ? outcome.error.message : 'action finished'));
-    events.push(cascade.event('RULE_FINISHED', final, finishedAt, final.status, `rule ${final.ruleName} finished: ${final.status}`));
-    if (isRoot) events.push(cascade.event('CASCADE_FINISHED', final, finishedAt, cascade.status(final), 'cascade finished'));
+    const { execution: final, events } = this.afterAction(running, outcome, cascade, finishedAt);
+    if (isRoot && !cascade.retrying) events.push(cascade.event('CASCADE_FINISHED', final, finishedAt, cascade.status(final), 'cascade finished'));
     // Only a queue-mode rule's runs wait in a queue, so a run promoted after its rule was deleted frees one.
     const queueMode = request ? concurrencyOf(request.rule).mode === 'queue' : true;
     const freesQueue = running.lockKey !== null && queueMode;
@@ -492,6 +522,7 @@ export class RunSystem {
     const { rows, swept } = await this.finish(steps);
     steps.forEach((step, i) => {
       if (swept[i]) logger.warn({ executionId: step.execution.id }, 'execution was already finished elsewhere (swept as interrupted); its result is dropped');
+      else if (rows[i]!.nextAttemptAt) this.onRetrying(rows[i]!.nextAttemptAt!);
       if (step.freesQueue) void this.promoteNext(step.execution.ruleId);
     });
     return rows[rows.length - 1]!;
@@ -546,17 +577,25 @@ export class RunSystem {
     return !written;
   }
 
-  private async runAction(running: Execution, request: RunRequest, self: Parent, sink: LogSink, redactor: Redactor): Promise<ActionOutcome> {
-    const { rule } = request;
+  private async runAction(
+    running: Execution,
+    rule: ActionSource,
+    payload: unknown,
+    sink: LogSink,
+    redactor: Redactor,
+    attempt: number,
+    runChild: ActionContext['runChild'],
+  ): Promise<ActionOutcome> {
     const spec = rule.actionSpec;
     const action = this.actions.get(String(spec.type));
     const ctx: ActionContext = {
       rule: { id: rule.id, name: rule.name },
       execution: { id: running.id, depth: running.depth, cascadeId: running.cascadeId },
-      payload: request.payload,
+      payload,
       log: (level: LogLevelValue, message: string, data?: unknown, apiExecutionId?: string | null) => sink.add(level, message, data, apiExecutionId ?? null),
-      runChild: (ruleId, payload) => this.runChild(ruleId, payload, self, redactor),
+      runChild,
       redactor,
+      attempt,
     };
     if (!action) {
       return {
@@ -570,13 +609,24 @@ export class RunSystem {
     redactor.addAll(literals);
     try {
       // Secrets are read now, at send time, so a new value takes effect on the next send.
+      const at = this.resources.clock.now();
       const secrets = secretNames.length === 0 ? NO_SECRETS : await this.resources.secrets.lookup(secretNames, redactor);
       if (!secrets.ok) {
         ctx.log('ERROR', `${action.type} not sent: ${secrets.message}`, { secret: secrets.name });
         const references = { action_type: action.type, ...('endpoint' in spec ? { endpoint: redactCredentials(spec.endpoint) } : {}) };
-        return { status: 'FAILED', result: null, references, error: { code: 'SECRET_NOT_FOUND', message: secrets.message } };
+        const error = { code: 'SECRET_NOT_FOUND', message: secrets.message };
+        // A webhook's attempt that could not be sent; a missing secret is never retried.
+        const unsent: DeliveryAttempt = {
+          number: attempt,
+          at: at.toISOString(),
+          durationMs: 0,
+          httpStatus: null,
+          errorCode: error.code,
+          message: error.message,
+        };
+        return { status: 'FAILED', result: null, references, error, ...(action.type === 'webhook' ? { delivery: { attempt: unsent, retryAt: null } } : {}) };
       }
-      const resolved = renderTemplates(spec, { ...actionScope(rule, request.payload, running), secrets: secrets.values });
+      const resolved = renderTemplates(spec, { ...actionScope(rule, payload, running), secrets: secrets.values });
       // What an action hands back holds text from outside (answers, outputs, error messages),
       // which may echo a secret it was sent.
       return storableJson(redactor.apply(await action.run(resolved, ctx)));
@@ -591,6 +641,196 @@ export class RunSystem {
         error: { code: 'INTERNAL', message: 'the action failed unexpectedly' },
       };
     }
+  }
+
+  /**
+   * The row and events after an action ran (or did not): RETRYING with ACTION_RETRYING when a
+   * webhook attempt failed and another is due, else final with ACTION_FINISHED (when the action
+   * ran) and RULE_FINISHED. A RETRYING row frees its rule (SPEC.md, 'Delivery').
+   */
+  private afterAction(running: Execution, outcome: ActionOutcome | null, cascade: CascadeRun, at: Date): { execution: Execution; events: CascadeEvent[] } {
+    const attempts = outcome?.delivery ? [...(running.attempts ?? []), outcome.delivery.attempt] : running.attempts;
+    const references = outcome ? boundedReferences({ ...running.references, action: outcome.references }) : running.references;
+    const retryAt = outcome?.delivery?.retryAt ?? null;
+    if (retryAt) {
+      cascade.retrying = true;
+      const retrying: Execution = {
+        ...running,
+        status: 'RETRYING',
+        result: outcome!.result ?? null,
+        references,
+        lockKey: null,
+        attempts,
+        nextAttemptAt: retryAt,
+        attemptOwner: null,
+      };
+      const { number, httpStatus } = outcome!.delivery!.attempt;
+      const message = `attempt ${number} failed${httpStatus === null ? '' : ` (HTTP ${httpStatus})`}; next attempt at ${retryAt.toISOString()}`;
+      return { execution: retrying, events: [cascade.event('ACTION_RETRYING', retrying, at, 'RETRYING', message)] };
+    }
+    const final: Execution = {
+      ...running,
+      status: outcome ? outcome.status : 'NOT_MATCHED',
+      result: outcome ? (outcome.result ?? null) : null,
+      references,
+      errorCode: outcome?.error?.code ?? null,
+      errorMessage: outcome?.error?.message ?? null,
+      durationMs: Math.max(0, at.getTime() - running.startedAt.getTime()),
+      finishedAt: at,
+      lockKey: null,
+      attempts,
+      nextAttemptAt: null,
+      delivery: null,
+      attemptOwner: null,
+    };
+    if (final.status === 'FAILED') cascade.failed = true;
+    const events: CascadeEvent[] = [];
+    if (outcome) events.push(cascade.event('ACTION_FINISHED', final, at, final.status, outcome.error ? outcome.error.message : 'action finished'));
+    events.push(cascade.event('RULE_FINISHED', final, at, final.status, `rule ${final.ruleName} finished: ${final.status}`));
+    return { execution: final, events };
+  }
+
+  /** Called with the due time of every attempt scheduled here (the delivery worker wakes for it). */
+  onRetrying: (at: Date) => void = () => undefined;
+
+  /** Sends the next attempt of a RETRYING execution this instance claimed, and writes what it led to. */
+  sendAttempt(held: HeldAttempt): Promise<void> {
+    const run = (async () => {
+      const row = held.execution;
+      const plan = row.delivery;
+      const redactor = new Redactor();
+      const sink = this.resources.logSinks({ executionId: row.id, cascadeId: row.cascadeId, ruleId: row.ruleId }, redactor, held.lastLogSeq);
+      const outcome = plan
+        ? await this.runAction(
+            row,
+            { id: row.ruleId, name: row.ruleName ?? row.ruleId, actionSpec: plan.spec as unknown as Rule['actionSpec'] },
+            'payload' in plan ? plan.payload : row.payload,
+            sink,
+            redactor,
+            (row.attempts?.length ?? 0) + 1,
+            async () => ({ ok: false, code: 'RULE_NOT_FOUND', message: 'a webhook attempt starts no child' }),
+          )
+        : null;
+      await this.settleAttempt(held, outcome ?? lostPlan(row, this.resources.clock.now()), await sink.close());
+    })();
+    const done = run.catch((error: unknown) =>
+      this.resources.logger.error({ executionId: held.execution.id, ...storeErrorFields(error) }, 'a webhook attempt could not be written'),
+    );
+    this.inFlight.add(done);
+    void done.finally(() => this.inFlight.delete(done));
+    return done;
+  }
+
+  /**
+   * An attempt cut off by a stopped process (the first one too) counts as a failed attempt:
+   * another follows while the policy has attempts left (SPEC.md, 'Delivery').
+   */
+  async interruptAttempt(held: HeldAttempt): Promise<void> {
+    const row = held.execution;
+    const now = this.resources.clock.now();
+    const policy = (row.delivery?.spec as WebhookActionSpec | undefined)?.retry;
+    const number = (row.attempts?.length ?? 0) + 1;
+    const retryAt = policy && number < policy.maxAttempts ? new Date(now.getTime() + retryDelayMs(policy, number)) : null;
+    const reason = 'the process sending it stopped';
+    const sink = this.resources.logSinks({ executionId: row.id, cascadeId: row.cascadeId, ruleId: row.ruleId }, new Redactor(), held.lastLogSeq);
+    if (retryAt) sink.add('WARN', `webhook attempt ${number} was cut off: ${reason}; next attempt at ${retryAt.toISOString()}`, { attempt: number });
+    else sink.add('ERROR', `webhook attempt ${number} was cut off: ${reason}`, { attempt: number });
+    const attempt: DeliveryAttempt = {
+      number,
+      at: now.toISOString(),
+      durationMs: 0,
+      httpStatus: null,
+      errorCode: 'WEBHOOK_FAILED',
+      message: `interrupted: ${reason}`,
+    };
+    const outcome: ActionOutcome = {
+      status: 'FAILED',
+      result: row.result,
+      references: (row.references.action as Record<string, unknown> | undefined) ?? { action_type: 'webhook' },
+      error: { code: 'WEBHOOK_FAILED', message: `webhook attempt ${number} was cut off: ${reason}` },
+      delivery: { attempt, retryAt },
+    };
+    await this.settleAttempt(held, outcome, await sink.close());
+  }
+
+  /**
+   * Writes an attempt's outcome under the claim it was made with: RETRYING again, or final with
+   * the cascade's CASCADE_FINISHED when no other execution of it is still going.
+   */
+  private async settleAttempt(held: HeldAttempt, outcome: ActionOutcome, logs: ActionLog[]): Promise<void> {
+    const { clock, logger, bus, stats } = this.resources;
+    const row = held.execution;
+    const at = clock.now();
+    const cascade = CascadeRun.resume(row.cascadeId, held.lastSeq);
+    const { execution, events } = this.afterAction(row, outcome, cascade, at);
+    if (execution.status !== 'RETRYING' && !held.othersPending) {
+      const isRoot = row.id === row.cascadeId;
+      const failed = held.othersFailed || execution.status === 'FAILED';
+      const root = isRoot ? execution : { ...execution, id: row.cascadeId, ruleId: held.root.ruleId, ruleName: held.root.ruleName, depth: 0 };
+      events.push(cascade.event('CASCADE_FINISHED', root, at, failed ? 'FAILED' : isRoot ? execution.status : held.root.status, 'cascade finished'));
+    }
+    let step = { execution, events, logs };
+    const claim = { status: row.status, owner: row.attemptOwner! };
+    let written: boolean;
+    try {
+      written = await this.resources.deliveries.writeAttempt(step, claim);
+    } catch (error) {
+      logger.error(
+        { executionId: row.id, ...storeErrorFields(error) },
+        'the database refused a webhook attempt of an execution; it is written FAILED with STORE_FAILED',
+      );
+      step = storeFailedStep({
+        ...step,
+        execution: {
+          ...step.execution,
+          status: 'FAILED',
+          finishedAt: at,
+          durationMs: Math.max(0, at.getTime() - row.startedAt.getTime()),
+          delivery: null,
+          nextAttemptAt: null,
+          attemptOwner: null,
+        },
+      });
+      written = await writeUntilTaken(
+        () => this.resources.deliveries.writeAttempt(step, claim),
+        (again, attempt) =>
+          logger.warn({ executionId: row.id, attempt, ...storeErrorFields(again) }, 'could not write an execution FAILED with STORE_FAILED yet; trying again'),
+      );
+    }
+    if (!written) {
+      logger.warn({ executionId: row.id }, 'a webhook attempt was already counted elsewhere (its instance was taken for stopped); its result is dropped');
+      return;
+    }
+    const final = step.execution;
+    publishAll(bus, [
+      ...step.logs.map((message) => ({ topic: 'log' as const, message })),
+      // executionUpdates sends a row at each change of status.
+      ...(final.status === row.status ? [] : [{ topic: 'execution' as const, message: final }]),
+      ...step.events.map((message) => ({ topic: 'cascade' as const, message })),
+    ]);
+    if (final.nextAttemptAt) this.onRetrying(final.nextAttemptAt);
+    else {
+      stats.add(final.ruleId, 'ran');
+      if (final.status === 'FAILED') stats.add(final.ruleId, 'failed');
+    }
+    // A first attempt cut off held its rule's lock until now.
+    if (row.lockKey) void this.promoteNext(row.ruleId);
+  }
+
+  /**
+   * Sends a FAILED webhook execution's request again as a new root run of its rule (SPEC.md,
+   * 'Delivery'): the original payload through the rule's current spec, the original's
+   * `webhook-id`, the condition not evaluated again.
+   */
+  redeliver(original: Execution, rule: Rule): Promise<StartedRun> {
+    return this.trigger({
+      rule,
+      payload: original.payload,
+      executedBy: 'redeliver',
+      evaluation: { met: true, trigger: { redelivery_of: original.id } },
+      redeliveryOf: original.id,
+      webhookId: original.webhookId ?? original.id,
+    });
   }
 
   private async runChild(ruleId: string, payload: unknown, parent: Parent, redactor: Redactor): Promise<ChildOutcome> {

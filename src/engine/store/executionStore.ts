@@ -115,7 +115,8 @@ const RETURNED = 'id, cascade_id, rule_id, rule_name, depth';
 // is sent as one parameter per column (see columns.ts); several, as a JSON document.
 // Rows being finished are named by id (`e.id = ?`, or `= ANY(?)` besides the join for a batch),
 // so that the cached plan probes the primary key, not a scan kept from when the table was small
-// (see docs/decisions.md, "Writing executions"). "Not finished" is `finished_at IS NULL`, the
+// (see docs/decisions.md, "Writing executions"). A RETRYING row's later attempts are written by
+// the delivery store, under its claim. "Not finished" is `finished_at IS NULL`, the
 // same as RUNNING or QUEUED (every row written passes fromExecution, which says so), which no
 // index covers, so the planner is not drawn to the partial index of unfinished rows either.
 const WRITES = {
@@ -131,13 +132,13 @@ const WRITES = {
 )`,
   finishOne: `upd AS (
   UPDATE executions e SET ${setValues(FINISHED_COLUMNS)}
-  WHERE e.id = ?::uuid AND e.finished_at IS NULL
+  WHERE e.id = ?::uuid AND e.finished_at IS NULL AND e.status <> 'RETRYING'
   RETURNING ${RETURNED}
 )`,
   finishMany: `upd AS (
   UPDATE executions e SET ${setColumnsFrom(EXECUTION_FINISH_COLUMNS, 'r')}
   FROM jsonb_populate_recordset(null::executions, ?::jsonb) r
-  WHERE e.id = r.id AND e.id = ANY(?::uuid[]) AND e.finished_at IS NULL
+  WHERE e.id = r.id AND e.id = ANY(?::uuid[]) AND e.finished_at IS NULL AND e.status <> 'RETRYING'
   RETURNING e.id, e.cascade_id, e.rule_id, e.rule_name, e.depth
 )`,
 };
@@ -283,11 +284,12 @@ export class ExecutionStore {
   async promoteQueued(ruleId: string, instanceId: string, now: Date): Promise<Execution | null> {
     try {
       const [row] = await this.sql.query(
-        `UPDATE executions SET status = 'RUNNING', lock_key = rule_id, instance_id = ?, started_at = ?::timestamptz
+        `UPDATE executions SET status = 'RUNNING', lock_key = rule_id, instance_id = ?, started_at = ?::timestamptz,
+           attempt_owner = CASE WHEN delivery IS NULL THEN NULL ELSE ?::uuid END
          WHERE id = (SELECT id FROM executions WHERE rule_id = ? AND status = 'QUEUED' ORDER BY started_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
            AND NOT EXISTS (SELECT 1 FROM executions WHERE lock_key = ?)
          RETURNING *`,
-        [instanceId, now.toISOString(), ruleId, ruleId],
+        [instanceId, now.toISOString(), instanceId, ruleId, ruleId],
       );
       return row ? toExecution(row) : null;
     } catch (error) {

@@ -75,14 +75,18 @@ export class InstanceStore {
 
   /** RUNNING executions that meet `condition`, by cascade, deepest first in each. */
   private async runningWhere(condition: string, params: unknown[]): Promise<Execution[]> {
-    const rows = await this.sql.query(`SELECT * FROM executions WHERE status = 'RUNNING' AND ${condition} ORDER BY cascade_id, depth DESC`, params);
+    // Rows with a webhook attempt in flight are the delivery worker's to count (DeliveryWorker.interrupt).
+    const rows = await this.sql.query(
+      `SELECT * FROM executions WHERE status = 'RUNNING' AND attempt_owner IS NULL AND ${condition} ORDER BY cascade_id, depth DESC`,
+      params,
+    );
     return rows.map(toExecution);
   }
 
   /**
    * In one transaction: each execution still RUNNING is finished FAILED with INTERRUPTED (lock
    * freed) with its RULE_FINISHED event, then the cascade gets its CASCADE_FINISHED event unless
-   * it has one.
+   * it has one or an execution of it is still going (a webhook RETRYING writes it when it ends).
    */
   interruptCascade(cascadeId: string, executions: readonly Execution[], messages: InterruptMessages): Promise<Interrupted> {
     return this.sql.transaction(async (tx) => {
@@ -114,8 +118,9 @@ export class InstanceStore {
           `${INSERT_EVENT_RUN} SELECT ?, s.n, s.n, r.id, r.rule_id, r.rule_name, 0, ?::jsonb
            FROM executions r, ${NEXT_SEQ}
            WHERE r.id = ? AND NOT EXISTS (SELECT 1 FROM cascade_events WHERE cascade_id = ? AND kind = 'CASCADE_FINISHED')
+             AND NOT EXISTS (SELECT 1 FROM executions u WHERE u.cascade_id = ? AND u.finished_at IS NULL)
            RETURNING *`,
-          [cascadeId, failedEventRun('CASCADE_FINISHED', finished.at(-1)!.finishedAt!, messages.cascadeFinished), cascadeId, cascadeId, cascadeId],
+          [cascadeId, failedEventRun('CASCADE_FINISHED', finished.at(-1)!.finishedAt!, messages.cascadeFinished), cascadeId, cascadeId, cascadeId, cascadeId],
         );
         if (run) events.push(...eventsOfRun(run));
       }

@@ -43,11 +43,24 @@ export function fromExecution(e: Execution): Row {
 }
 
 /**
- * The columns an execution's final write sets: what the end of a run changes. Its condition
- * result, action type and skip reason are written by its start and stay as they are (a run is
- * SKIPPED before it starts, in a row written final at once).
+ * The columns an execution's final write sets: what the end of a run (or of one webhook attempt)
+ * changes. Its condition result, action type and skip reason are written by its start and stay
+ * as they are (a run is SKIPPED before it starts, in a row written final at once).
  */
-export const EXECUTION_FINISH_COLUMNS = ['status', 'result', 'references', 'error_code', 'error_message', 'duration_ms', 'finished_at', 'lock_key'] as const;
+export const EXECUTION_FINISH_COLUMNS = [
+  'status',
+  'result',
+  'references',
+  'error_code',
+  'error_message',
+  'duration_ms',
+  'finished_at',
+  'lock_key',
+  'attempts',
+  'next_attempt_at',
+  'delivery',
+  'attempt_owner',
+] as const;
 
 const ACTION_LOGS = entityTable(ActionLogSchema);
 

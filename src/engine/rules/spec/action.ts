@@ -1,5 +1,6 @@
 import { ACTION_TEMPLATE_ROOTS, WEBHOOK_TEMPLATE_ROOTS, checkSecretDestination, checkTemplates } from '../../actions/templates.js';
 import { checkSpecInput } from './limits.js';
+import { validateRetryPolicy } from './retry.js';
 import type { ActionSpec, ActionType, ApiScriptActionSpec, TriggerRuleActionSpec, WebhookActionSpec, WebhookMethod } from './types.js';
 import {
   checkKeys,
@@ -30,13 +31,14 @@ const ACTION_TYPES = {
 } as const satisfies Record<string, ActionType>;
 
 function validateWebhook(obj: JsonObject): WebhookActionSpec {
-  checkKeys(obj, ROOT, ['type', 'endpoint', 'method', 'params', 'body', 'headers', 'timeoutMs']);
+  checkKeys(obj, ROOT, ['type', 'endpoint', 'method', 'params', 'body', 'headers', 'timeoutMs', 'retry']);
   const endpoint = expectTemplatedHttpUrl(required(obj, 'endpoint', ROOT, 'an absolute http or https URL'), keyPath(ROOT, 'endpoint'));
   const method = has(obj, 'method') ? expectEnum(obj.method, keyPath(ROOT, 'method'), WEBHOOK_METHODS) : 'GET';
   const params = has(obj, 'params') ? expectObject(obj.params, keyPath(ROOT, 'params')) : {};
   const body = optional(obj, 'body');
   const headers = has(obj, 'headers') ? expectHeaders(obj.headers, keyPath(ROOT, 'headers')) : {};
   const timeoutMs = has(obj, 'timeoutMs') ? expectInteger(obj.timeoutMs, keyPath(ROOT, 'timeoutMs'), 1, MAX_WEBHOOK_TIMEOUT_MS) : DEFAULT_WEBHOOK_TIMEOUT_MS;
+  const retry = has(obj, 'retry') ? validateRetryPolicy(obj.retry, keyPath(ROOT, 'retry')) : undefined;
   return {
     type: 'webhook',
     endpoint,
@@ -45,6 +47,7 @@ function validateWebhook(obj: JsonObject): WebhookActionSpec {
     ...(body === undefined ? {} : { body }),
     headers,
     timeoutMs,
+    ...(retry === undefined ? {} : { retry }),
   };
 }
 

@@ -164,6 +164,17 @@ export interface WebhookActionSpec {
   body?: unknown;
   headers: Record<string, string>;
   timeoutMs: number;
+  /** Absent: one attempt. */
+  retry?: RetryPolicy;
+}
+
+/** A webhook's retry policy (SPEC.md, 'Delivery'), defaults filled in. */
+export interface RetryPolicy {
+  maxAttempts: number;
+  backoff: 'exponential' | 'fixed';
+  delayMs: number;
+  maxDelayMs: number;
+  retryOn: number[];
 }
 
 export interface ApiScriptActionSpec {

@@ -1,0 +1,146 @@
+import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
+import { pickTypes, rowValues, setValues } from './columns.js';
+import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, eventRuns, fromExecution, fromLog, toExecution } from './rows.js';
+import type { Sql } from './sqlClient.js';
+import { storableJsonText } from '../../shared/storable.js';
+
+/**
+ * A webhook execution whose next attempt this instance now holds (claimed when due, or found
+ * cut off by a stopped instance), with what its next write needs to know of its cascade.
+ */
+export interface HeldAttempt {
+  execution: Execution;
+  /** The last seq of its cascade's events and of its own log lines. */
+  lastSeq: number;
+  lastLogSeq: number;
+  /** Another execution of its cascade is not final yet (then that one writes CASCADE_FINISHED). */
+  othersPending: boolean;
+  /** Another execution of its cascade ended FAILED. */
+  othersFailed: boolean;
+  /** Its cascade's root, which CASCADE_FINISHED names. */
+  root: { ruleId: string; ruleName: string | null; status: ExecutionStatusValue };
+}
+
+/** Which attempts in flight were cut off by a stopped process. */
+export type InFlightScope = { staleAfterMs: number } | { otherThan: string } | { of: string };
+
+/** What a held row (`h`) needs besides itself. */
+const HELD_CONTEXT = `
+  (SELECT coalesce(max(last_seq), 0) FROM cascade_event_runs WHERE cascade_id = h.cascade_id)::int AS held_last_seq,
+  (SELECT coalesce(max(seq), 0) FROM action_logs WHERE execution_id = h.id)::int AS held_last_log_seq,
+  EXISTS (SELECT 1 FROM executions o WHERE o.cascade_id = h.cascade_id AND o.id <> h.id AND o.finished_at IS NULL) AS held_others_pending,
+  EXISTS (SELECT 1 FROM executions o WHERE o.cascade_id = h.cascade_id AND o.id <> h.id AND o.status = 'FAILED') AS held_others_failed,
+  r.rule_id AS held_root_rule_id, r.rule_name AS held_root_rule_name, r.status AS held_root_status`;
+
+const held = (row: Record<string, unknown>): HeldAttempt => ({
+  execution: toExecution(row),
+  lastSeq: Number(row.held_last_seq),
+  lastLogSeq: Number(row.held_last_log_seq),
+  othersPending: row.held_others_pending === true,
+  othersFailed: row.held_others_failed === true,
+  root: {
+    ruleId: String(row.held_root_rule_id),
+    ruleName: (row.held_root_rule_name as string | null) ?? null,
+    status: row.held_root_status as ExecutionStatusValue,
+  },
+});
+
+const ATTEMPT_COLUMNS = pickTypes(EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS);
+
+/** The owners of attempts cut off, per scope (one parameter). */
+const IN_FLIGHT_OWNER: Record<'staleAfterMs' | 'otherThan' | 'of', string> = {
+  staleAfterMs: `NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = e.attempt_owner AND i.heartbeat_at >= now() - (? * interval '1 millisecond'))`,
+  otherThan: 'e.attempt_owner <> ?::uuid',
+  of: 'e.attempt_owner = ?::uuid',
+};
+
+/**
+ * Due webhook attempts, kept on their execution rows (SPEC.md, 'Delivery'): claimed by one
+ * instance at a time (`attempt_owner`), written back under that claim with their events and log
+ * lines in one transaction.
+ */
+export class DeliveryStore {
+  constructor(private readonly sql: Sql) {}
+
+  /**
+   * Claims up to `limit` RETRYING executions whose next attempt is due at `now`, oldest due
+   * first. Rows another instance is claiming are skipped, not waited for.
+   */
+  async claimDue(now: Date, owner: string, limit: number): Promise<HeldAttempt[]> {
+    const rows = await this.sql.query(
+      `WITH due AS (
+         SELECT id FROM executions
+         WHERE status = 'RETRYING' AND next_attempt_at <= ?::timestamptz AND attempt_owner IS NULL
+         ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED
+       ), h AS (
+         UPDATE executions e SET attempt_owner = ?::uuid FROM due WHERE e.id = due.id AND e.attempt_owner IS NULL RETURNING e.*
+       )
+       SELECT h.*, ${HELD_CONTEXT} FROM h LEFT JOIN executions r ON r.id = h.cascade_id`,
+      [now.toISOString(), limit, owner],
+    );
+    return rows.map(held);
+  }
+
+  /** When the next unclaimed attempt is due, or null when none waits. */
+  async nextDue(): Promise<Date | null> {
+    const [row] = await this.sql.query<{ at: string | Date | null }>(
+      `SELECT min(next_attempt_at) AS at FROM executions WHERE status = 'RETRYING' AND attempt_owner IS NULL`,
+    );
+    return row?.at ? new Date(row.at) : null;
+  }
+
+  /** Attempts in flight (a first attempt RUNNING, or a later one claimed) whose owner is in `scope`. */
+  async inFlight(scope: InFlightScope): Promise<HeldAttempt[]> {
+    const [key, value] = Object.entries(scope)[0] as ['staleAfterMs' | 'otherThan' | 'of', unknown];
+    const rows = await this.sql.query(
+      `SELECT h.*, ${HELD_CONTEXT}
+       FROM (SELECT e.* FROM executions e
+             WHERE e.status IN ('RUNNING', 'RETRYING') AND e.attempt_owner IS NOT NULL AND ${IN_FLIGHT_OWNER[key]}) h
+       LEFT JOIN executions r ON r.id = h.cascade_id`,
+      [value],
+    );
+    return rows.map(held);
+  }
+
+  /** FAILED webhook executions of a rule started at or after `since` that no execution redelivers yet, oldest first. */
+  async failedNotRedelivered(ruleId: string, since: Date, limit: number): Promise<Execution[]> {
+    const rows = await this.sql.query(
+      `SELECT * FROM executions e
+       WHERE e.rule_id = ? AND e.status = 'FAILED' AND e.action_type = 'WEBHOOK' AND e.started_at >= ?::timestamptz
+         AND NOT EXISTS (SELECT 1 FROM executions d WHERE d.redelivery_of = e.id)
+       ORDER BY e.started_at, e.id LIMIT ?`,
+      [ruleId, since.toISOString(), limit],
+    );
+    return rows.map(toExecution);
+  }
+
+  /**
+   * Writes what an attempt led to (the row RETRYING again or final, its events and log lines)
+   * when the row is still as it was held: the same status and the same owner. Answers whether
+   * it was written.
+   */
+  writeAttempt(
+    step: { execution: Execution; events: CascadeEvent[]; logs: ActionLog[] },
+    held: { status: ExecutionStatusValue; owner: string },
+  ): Promise<boolean> {
+    const values = rowValues(fromExecution(step.execution), ATTEMPT_COLUMNS);
+    return this.sql.transaction(async (tx) => {
+      const updated = await tx.query(
+        `UPDATE executions SET ${setValues(ATTEMPT_COLUMNS)} WHERE id = ?::uuid AND status = ? AND attempt_owner = ?::uuid RETURNING id`,
+        [...values, step.execution.id, held.status, held.owner],
+      );
+      if (updated.length === 0) return false;
+      if (step.events.length > 0) {
+        await tx.query('INSERT INTO cascade_event_runs SELECT * FROM jsonb_populate_recordset(null::cascade_event_runs, ?::jsonb)', [
+          storableJsonText(eventRuns(step.events)),
+        ]);
+      }
+      if (step.logs.length > 0) {
+        await tx.query('INSERT INTO action_logs SELECT * FROM jsonb_populate_recordset(null::action_logs, ?::jsonb)', [
+          storableJsonText(step.logs.map(fromLog)),
+        ]);
+      }
+      return true;
+    });
+  }
+}
