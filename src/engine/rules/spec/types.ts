@@ -164,6 +164,11 @@ export interface WebhookActionSpec {
   body?: unknown;
   headers: Record<string, string>;
   timeoutMs: number;
+  /**
+   * `{{secrets.NAME}}` of a Standard Webhooks secret that signs this webhook instead of
+   * WEBHOOK_SIGNING_SECRET; the value itself once templates are filled in at send time.
+   */
+  signingSecret?: string;
 }
 
 export interface ApiScriptActionSpec {
