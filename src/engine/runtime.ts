@@ -133,7 +133,7 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
   const rules = new RuleCache(ruleStore, bus, clock);
   const resources: EngineResources = { clock, logger, instanceId, bus, store, apiStore, rules, evaluator, stats, http, logSinks, secrets: vault };
   const runs = new RunSystem(resources, {
-    actions: [new WebhookAction(http), new TriggerRuleAction(), new ApiScriptAction(apiStore, apiRunner)],
+    actions: [new WebhookAction(http, config.webhookSigningSecret ?? null), new TriggerRuleAction(), new ApiScriptAction(apiStore, apiRunner)],
     maxCascadeDepth: config.maxCascadeDepth,
   });
   const ruleSet: ActiveRuleSet = new ActiveRuleSet({
