@@ -142,6 +142,9 @@ describe.each(backends())('webhook signing (%s)', (backend) => {
         expect(error.extensions?.specPath).toBe(`actionSpec.headers.${name}`);
         expect(error.message).toContain(name);
       }
+      // A signing secret is a secret: the endpoint's host may not come from the payload.
+      const error = refusal(await createRaw(t, { endpoint: '{{payload.url}}', signingSecret: '{{secrets.A}}' }), 'BAD_USER_INPUT');
+      expect(error.extensions?.specPath).toBe('actionSpec.endpoint');
       // Other webhook- headers are the caller's.
       ok(await createRaw(t, { endpoint: `${sink.url}/x`, headers: { 'webhook-topic': 'orders' } }));
     });
@@ -201,6 +204,16 @@ describe.each(backends())('webhook signing (%s)', (backend) => {
       expect(verifies(newSecret(), req!)).toBe(false);
       // A body changed on the way no longer verifies.
       expect(verifies(serviceSecret, { ...req!, body: req!.body.replace('Zoë', 'Zoe') })).toBe(false);
+    });
+
+    it('a receiver that answers with the signing secret leaves no trace of it', async () => {
+      sink.route('/leak', { status: 500, body: { secret: serviceSecret } });
+      const rule = await createRule(t, { actionSpec: { endpoint: `${sink.url}/leak`, method: 'POST' } });
+      const e = await trigger(t, rule.id, {});
+      expect(e.status).toBe('FAILED');
+      const full = ok(await t.gql(FULL_EXECUTION, { id: e.id })).execution as ExecutionData;
+      expect(full.result.body.secret).toBe('[redacted]');
+      expect(JSON.stringify(full)).not.toContain(serviceSecret.slice('whsec_'.length));
     });
 
     it('signs a GET over the empty body', async () => {
