@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseAllowlistEntry } from './engine/outbound/guard.js';
+import { SIGNING_SECRET_FORMAT, parseSigningSecret } from './engine/delivery/signing.js';
 
 /** Thrown when the environment holds a setting the service cannot start with. */
 export class ConfigError extends Error {
@@ -112,6 +113,20 @@ const secretsKey = z
     return key;
   });
 
+/** WEBHOOK_SIGNING_SECRET: a Standard Webhooks secret; the message never holds the value. */
+const signingSecret = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const secret = parseSigningSecret(v);
+    if (secret === null) {
+      ctx.addIssue({ code: 'custom', message: `expected ${SIGNING_SECRET_FORMAT}` });
+      return z.NEVER;
+    }
+    return secret;
+  });
+
 /** Every setting of the service: environment variable name -> parsed value. */
 const envSchema = z.object({
   PORT: int(4000, 0, 65535),
@@ -168,6 +183,7 @@ const envSchema = z.object({
   }),
   SECRETS_KEY: secretsKey,
   SECRETS_KEY_PREVIOUS: secretsKey,
+  WEBHOOK_SIGNING_SECRET: signingSecret,
   RATE_LIMIT_RUNS: int(0, 0, 1_000_000),
   RATE_LIMIT_EVENTS: int(0, 0, 100_000_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -222,6 +238,8 @@ export interface Config {
   /** AES-256 keys of stored secrets: the current one, and the one values may still be under. */
   secretsKey: Buffer | undefined;
   secretsKeyPrevious: Buffer | undefined;
+  /** Signs every webhook whose spec has no signingSecret of its own (Standard Webhooks `whsec_...`). */
+  webhookSigningSecret: string | undefined;
   /** Per key (per client address in OPEN mode), per second; 0 is no limit. */
   rateLimitRuns: number;
   rateLimitEvents: number;
@@ -308,6 +326,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     allowedHosts: env.ALLOWED_HOSTS.map((host) => host.toLowerCase()),
     secretsKey: env.SECRETS_KEY,
     secretsKeyPrevious: env.SECRETS_KEY_PREVIOUS,
+    webhookSigningSecret: env.WEBHOOK_SIGNING_SECRET,
     rateLimitRuns: env.RATE_LIMIT_RUNS,
     rateLimitEvents: env.RATE_LIMIT_EVENTS,
     logLevel: env.LOG_LEVEL,

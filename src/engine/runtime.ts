@@ -136,7 +136,7 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
   const deliveries = new DeliveryStore(sql);
   const resources: EngineResources = { clock, logger, instanceId, bus, store, deliveries, apiStore, rules, evaluator, stats, http, logSinks, secrets: vault };
   const runs = new RunSystem(resources, {
-    actions: [new WebhookAction(http, clock), new TriggerRuleAction(), new ApiScriptAction(apiStore, apiRunner)],
+    actions: [new WebhookAction(http, clock, config.webhookSigningSecret ?? null), new TriggerRuleAction(), new ApiScriptAction(apiStore, apiRunner)],
     maxCascadeDepth: config.maxCascadeDepth,
   });
   const ruleSet: ActiveRuleSet = new ActiveRuleSet({

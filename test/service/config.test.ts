@@ -207,3 +207,30 @@ describe('access settings (SPEC.md, "Access")', () => {
     expect(error.message).not.toContain('c2VjcmV0');
   });
 });
+
+describe('WEBHOOK_SIGNING_SECRET (SPEC.md, "Delivery")', () => {
+  const whsec = (bytes: number) => `whsec_${Buffer.alloc(bytes, 9).toString('base64')}`;
+
+  it('is unset by default, and reads a whsec_ secret of 24 to 64 bytes', () => {
+    expect(loadConfig({}).webhookSigningSecret).toBeUndefined();
+    for (const bytes of [24, 32, 64]) expect(loadConfig({ WEBHOOK_SIGNING_SECRET: whsec(bytes) }).webhookSigningSecret).toBe(whsec(bytes));
+    expect(loadConfig({ WEBHOOK_SIGNING_SECRET: ` ${whsec(32)}\n` }).webhookSigningSecret).toBe(whsec(32));
+  });
+
+  it.each([
+    ['without the whsec_ prefix', Buffer.alloc(32, 9).toString('base64')],
+    ['too short', whsec(23)],
+    ['too long', whsec(65)],
+    ['not base64', 'whsec_not*base64*at*all*but*long*enough*to*count'],
+    ['base64url', `whsec_${Buffer.alloc(33, 251).toString('base64url')}`],
+    ['badly padded', `whsec_${Buffer.alloc(32, 9).toString('base64').replace(/=+$/, '')}`],
+    ['only the prefix', 'whsec_'],
+  ])('refuses a secret %s, naming the variable and never the value', (_what, value) => {
+    const error = refusal({ WEBHOOK_SIGNING_SECRET: value });
+    expect(error.variable).toBe('WEBHOOK_SIGNING_SECRET');
+    expect(error.message).toContain('whsec_');
+    expect(error.message).not.toContain('\n');
+    const encoded = value.replace(/^whsec_/, '');
+    if (encoded !== '') expect(error.message).not.toContain(encoded);
+  });
+});

@@ -100,6 +100,7 @@ describe.concurrent('a bad setting stops the start with one clear line', () => {
     ['ADMIN_KEY with AUTH_MODE=open', { ADMIN_KEY: 'k'.repeat(40), AUTH_MODE: 'open' }, ['ADMIN_KEY', 'AUTH_MODE=open']],
     ['AUTH_MODE=maybe', { AUTH_MODE: 'maybe' }, ['AUTH_MODE', 'maybe']],
     ['SECRETS_KEY not 32 bytes', { SECRETS_KEY: 'abcd' }, ['SECRETS_KEY', '32 bytes']],
+    ['WEBHOOK_SIGNING_SECRET not whsec_', { WEBHOOK_SIGNING_SECRET: 'not-a-signing-secret' }, ['WEBHOOK_SIGNING_SECRET', 'whsec_']],
     ['CORS_ORIGINS not an origin', { CORS_ORIGINS: 'https://a.example/path' }, ['CORS_ORIGINS', 'https://a.example/path']],
   ];
 

@@ -8,6 +8,8 @@ export type ChildOutcome = { ok: true; execution: Execution } | { ok: false; cod
 export interface ActionContext {
   rule: { id: string; name: string };
   execution: { id: string; depth: number; cascadeId: string };
+  /** `webhook-id` of a webhook request: the id of the execution that first sent it (the same on redeliveries). */
+  webhookId: string;
   /** The trigger payload. */
   payload: unknown;
   /** A log line of this execution (stored and streamed on actionLogs); API scripts name their run. */

@@ -4,6 +4,7 @@ import { retryAfterMs, retryDelayMs } from '../delivery/backoff.js';
 import type { WebhookActionSpec } from '../rules/spec/index.js';
 import { OutboundError, type OutboundHttpClient } from '../outbound/client.js';
 import { buildJsonRequest, type JsonRequest } from '../outbound/requestBuilder.js';
+import { parseSigningSecret, SIGNING_SECRET_FORMAT, withWebhookHeaders } from '../delivery/signing.js';
 import type { Action, ActionContext, ActionOutcome } from './types.js';
 
 /** An attempt's message holds at most this much of the answer's body. */
@@ -34,9 +35,11 @@ interface Failure {
 export class WebhookAction implements Action<WebhookActionSpec> {
   readonly type = 'webhook';
 
+  /** `signingSecret`: WEBHOOK_SIGNING_SECRET (already checked), used when a spec has no signingSecret of its own. */
   constructor(
     private readonly http: OutboundHttpClient,
     private readonly clock: Clock,
+    private readonly signingSecret: string | null = null,
   ) {}
 
   async run(spec: WebhookActionSpec, ctx: ActionContext): Promise<ActionOutcome> {
@@ -50,6 +53,15 @@ export class WebhookAction implements Action<WebhookActionSpec> {
       return this.failed(spec, ctx, at, 0, spec.endpoint, references, null, { httpStatus: null, reason, retryable: false, retryAfterMs: null });
     }
     references.endpoint = request.url;
+    // The spec's own secret (already read from its {{secrets.NAME}}) wins over the service's.
+    const secret = spec.signingSecret === undefined ? this.signingSecret : parseSigningSecret(String(spec.signingSecret));
+    if (secret === null && spec.signingSecret !== undefined) {
+      const reason = `not sent: signingSecret is not a Standard Webhooks secret: expected ${SIGNING_SECRET_FORMAT}`;
+      return this.failed(spec, ctx, at, 0, request.url, references, null, { httpStatus: null, reason, retryable: false, retryAfterMs: null });
+    }
+    if (secret !== null) ctx.redactor.add(secret);
+    // Each attempt is signed afresh: its own webhook-timestamp, the same webhook-id.
+    request = { ...request, headers: withWebhookHeaders(request.headers, { webhookId: ctx.webhookId, body: request.body, secret, sentAt: this.clock.now() }) };
     const started = performance.now();
     try {
       const response = await this.http.request({ ...request, timeoutMs: spec.timeoutMs });

@@ -591,6 +591,7 @@ export class RunSystem {
     const ctx: ActionContext = {
       rule: { id: rule.id, name: rule.name },
       execution: { id: running.id, depth: running.depth, cascadeId: running.cascadeId },
+      webhookId: running.webhookId ?? running.id,
       payload,
       log: (level: LogLevelValue, message: string, data?: unknown, apiExecutionId?: string | null) => sink.add(level, message, data, apiExecutionId ?? null),
       runChild,

@@ -1,4 +1,5 @@
-import { ACTION_TEMPLATE_ROOTS, WEBHOOK_TEMPLATE_ROOTS, checkSecretDestination, checkTemplates } from '../../actions/templates.js';
+import { ACTION_TEMPLATE_ROOTS, SECRET_NAME, WEBHOOK_TEMPLATE_ROOTS, checkSecretDestination, checkTemplates } from '../../actions/templates.js';
+import { isWebhookHeader } from '../../delivery/signing.js';
 import { checkSpecInput } from './limits.js';
 import { validateRetryPolicy } from './retry.js';
 import type { ActionSpec, ActionType, ApiScriptActionSpec, TriggerRuleActionSpec, WebhookActionSpec, WebhookMethod } from './types.js';
@@ -30,15 +31,40 @@ const ACTION_TYPES = {
   trigger_rule: 'TRIGGER_RULE',
 } as const satisfies Record<string, ActionType>;
 
+/** Exactly one `{{secrets.NAME}}` placeholder (whitespace inside the braces allowed). */
+const SECRET_PLACEHOLDER = /^\{\{\s*secrets\.([^\s{}.]+)\s*\}\}$/;
+
+/**
+ * A webhook's signingSecret may only name a secret: a literal value would be stored (and read
+ * back by whoever may read the rule) in plain text.
+ */
+function expectSigningSecret(value: unknown, path: string): string {
+  const name = typeof value === 'string' ? SECRET_PLACEHOLDER.exec(value)?.[1] : undefined;
+  if (name === undefined || !SECRET_NAME.test(name)) {
+    fail(path, `expected a secret placeholder such as "{{secrets.WEBHOOK_SECRET}}" (set the value with setSecret); a literal signing secret is not accepted`);
+  }
+  return value as string;
+}
+
+/** The service sets webhook-id, webhook-timestamp and webhook-signature itself (SPEC.md, 'Delivery'). */
+function refuseWebhookHeaders(headers: Record<string, string>, path: string): void {
+  for (const name of Object.keys(headers)) {
+    if (isWebhookHeader(name))
+      fail(keyPath(path, name), `the header "${name}" may not be set: the service sets webhook-id, webhook-timestamp and webhook-signature itself`);
+  }
+}
+
 function validateWebhook(obj: JsonObject): WebhookActionSpec {
-  checkKeys(obj, ROOT, ['type', 'endpoint', 'method', 'params', 'body', 'headers', 'timeoutMs', 'retry']);
+  checkKeys(obj, ROOT, ['type', 'endpoint', 'method', 'params', 'body', 'headers', 'timeoutMs', 'retry', 'signingSecret']);
   const endpoint = expectTemplatedHttpUrl(required(obj, 'endpoint', ROOT, 'an absolute http or https URL'), keyPath(ROOT, 'endpoint'));
   const method = has(obj, 'method') ? expectEnum(obj.method, keyPath(ROOT, 'method'), WEBHOOK_METHODS) : 'GET';
   const params = has(obj, 'params') ? expectObject(obj.params, keyPath(ROOT, 'params')) : {};
   const body = optional(obj, 'body');
   const headers = has(obj, 'headers') ? expectHeaders(obj.headers, keyPath(ROOT, 'headers')) : {};
+  refuseWebhookHeaders(headers, keyPath(ROOT, 'headers'));
   const timeoutMs = has(obj, 'timeoutMs') ? expectInteger(obj.timeoutMs, keyPath(ROOT, 'timeoutMs'), 1, MAX_WEBHOOK_TIMEOUT_MS) : DEFAULT_WEBHOOK_TIMEOUT_MS;
   const retry = has(obj, 'retry') ? validateRetryPolicy(obj.retry, keyPath(ROOT, 'retry')) : undefined;
+  const signingSecret = has(obj, 'signingSecret') ? expectSigningSecret(obj.signingSecret, keyPath(ROOT, 'signingSecret')) : undefined;
   return {
     type: 'webhook',
     endpoint,
@@ -48,6 +74,7 @@ function validateWebhook(obj: JsonObject): WebhookActionSpec {
     headers,
     timeoutMs,
     ...(retry === undefined ? {} : { retry }),
+    ...(signingSecret === undefined ? {} : { signingSecret }),
   };
 }
 

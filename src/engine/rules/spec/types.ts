@@ -166,6 +166,11 @@ export interface WebhookActionSpec {
   timeoutMs: number;
   /** Absent: one attempt. */
   retry?: RetryPolicy;
+  /**
+   * `{{secrets.NAME}}` of a Standard Webhooks secret that signs this webhook instead of
+   * WEBHOOK_SIGNING_SECRET; the value itself once templates are filled in at send time.
+   */
+  signingSecret?: string;
 }
 
 /** A webhook's retry policy (SPEC.md, 'Delivery'), defaults filled in. */
