@@ -35,7 +35,15 @@ export interface AppProcess {
   request(pathname: string, init: { method?: string; headers?: Record<string, string>; body?: string }, what?: string): Promise<RawResponse>;
   /** The service's stderr so far (its log at LOG_LEVEL warn and up). */
   stderr(): string;
+  /** Ends the process (SIGTERM, then SIGKILL) and drops its database unless the caller gave it. */
   stop(): Promise<void>;
+  /** kill -9: ends the process at once, as a crash would; the database stays (stop() still drops it). */
+  kill(): Promise<void>;
+}
+
+export interface AppProcessOptions {
+  /** Run on this database (e.g. one a stopped or killed process used) instead of a fresh one; stop() leaves it to the caller. */
+  database?: TestDatabase;
 }
 
 async function waitReady(child: ChildProcess, base: string, stderr: () => string, timeoutMs: number): Promise<void> {
@@ -56,8 +64,9 @@ async function waitReady(child: ChildProcess, base: string, stderr: () => string
   }
 }
 
-export async function startAppProcess(backend: Backend, env: Record<string, string> = {}): Promise<AppProcess> {
-  const database = await createTestDatabase(backend);
+export async function startAppProcess(backend: Backend, env: Record<string, string> = {}, options: AppProcessOptions = {}): Promise<AppProcess> {
+  const database = options.database ?? (await createTestDatabase(backend));
+  const dropDatabase = options.database ? async () => undefined : () => database.drop();
   const port = await closedPort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'src/main.ts'], {
@@ -83,14 +92,20 @@ export async function startAppProcess(backend: Backend, env: Record<string, stri
       await exited;
       clearTimeout(timer);
     }
-    await database.drop();
+    await dropDatabase();
+  };
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
   };
   try {
     await waitReady(child, base, () => log, 180_000);
   } catch (error) {
     child.kill('SIGKILL');
     await exited;
-    await database.drop();
+    await dropDatabase();
     throw error;
   }
 
@@ -149,5 +164,6 @@ export async function startAppProcess(backend: Backend, env: Record<string, stri
     },
     stderr: () => log,
     stop,
+    kill,
   };
 }
