@@ -47,7 +47,7 @@ describe.each(backends())('redelivery (%s)', (backend) => {
   it('a receiver that never recovers: FAILED after maxAttempts; fixed, redeliver sends it again as a new SUCCESS execution', async () => {
     const path = newPath({ status: 503, body: { error: 'down' } });
     const rule = await createRule(t, {
-      actionSpec: retrying(`${sink.url}${path}`, { maxAttempts: 3, delayMs: 100, backoff: 'fixed' }, { method: 'POST', body: { order: '{{payload.order}}' } }),
+      actionSpec: retrying(`${sink.url}${path}`, { maxAttempts: 3, delayMs: 300, backoff: 'fixed' }, { method: 'POST', body: { order: '{{payload.order}}' } }),
     });
     const payload = { order: 42, note: 'kept as sent' };
     const first = await triggerDelivery(t, rule.id, payload);
@@ -132,7 +132,7 @@ describe.each(backends())('redelivery (%s)', (backend) => {
     const rule = await createRule(t, { actionSpec: { endpoint: `${sink.url}${path}` } });
     const failed = await triggerDelivery(t, rule.id, {});
     expect(failed.status).toBe('FAILED');
-    await updateRule(t, rule.id, { actionSpec: retrying(`${sink.url}${path}`, { maxAttempts: 3, delayMs: 100, backoff: 'fixed' }) });
+    await updateRule(t, rule.id, { actionSpec: retrying(`${sink.url}${path}`, { maxAttempts: 3, delayMs: 300, backoff: 'fixed' }) });
     const again = await redeliver(t, failed.id);
     expect(again.status).toBe('RETRYING');
     expect(again.nextAttemptAt).not.toBeNull();

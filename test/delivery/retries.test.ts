@@ -145,6 +145,43 @@ describe.each(backends())('webhook retries (%s)', (backend) => {
     }
   });
 
+  it('exponential backoff: retry n waits between half and all of delayMs * 2^(n-1), at most maxDelayMs', async () => {
+    const rule = await createRule(t, {
+      actionSpec: retrying(endpoint(failingFirst(3, { status: 500 }, { status: 200 }, byPath)), {
+        maxAttempts: 4,
+        delayMs: 200,
+        maxDelayMs: 600,
+        backoff: 'exponential',
+      }),
+    });
+    const first = await triggerDelivery(t, rule.id);
+    expect(first.status).toBe('RETRYING');
+    const shown = [first.nextAttemptAt!];
+    const { value: last } = await pollSettled(
+      async () => {
+        const e = (await getDelivery(t, first.id))!;
+        if (e.status === 'RETRYING' && e.nextAttemptAt && e.nextAttemptAt !== shown.at(-1)) shown.push(e.nextAttemptAt);
+        return e;
+      },
+      (e) => FINAL_STATUSES.includes(e.status),
+      15_000,
+      5,
+    );
+    expect(last.status).toBe('SUCCESS');
+    expect(last.attempts.map((a) => a.httpStatus)).toEqual([500, 500, 500, 200]);
+    expect(shown).toHaveLength(3);
+    // Ceilings: 200, 400, then 800 capped at 600. The delay runs from the failed answer (at + durationMs).
+    const slack = 25;
+    for (const [i, ceiling] of [200, 400, 600].entries()) {
+      const attempt = last.attempts[i]!;
+      const failedAt = ms(attempt.at) + attempt.durationMs;
+      const delay = ms(shown[i]) - failedAt;
+      expect(delay, `delay of retry ${i + 1}`).toBeGreaterThanOrEqual(ceiling / 2 - slack);
+      expect(delay, `delay of retry ${i + 1}`).toBeLessThanOrEqual(ceiling + slack);
+      expect(ms(last.attempts[i + 1]!.at)).toBeGreaterThanOrEqual(ms(shown[i]));
+    }
+  });
+
   it('a 429 with Retry-After: 1 waits that second instead of delayMs; a Retry-After over maxDelayMs is capped', async () => {
     const throttled = await createRule(t, {
       actionSpec: retrying(endpoint(failingFirst(1, { status: 429, headers: { 'Retry-After': '1' } }, { status: 200 }, byPath)), {
@@ -203,7 +240,7 @@ describe.each(backends())('webhook retries (%s)', (backend) => {
     const rule = await createRule(t, {
       actionSpec: retrying(
         endpoint(() => (++calls === 1 ? { never: true } : { status: 200, body: { late: false } })),
-        { maxAttempts: 3, delayMs: 100 },
+        { maxAttempts: 3, delayMs: 300 },
         { timeoutMs: 300 },
       ),
     });
@@ -223,7 +260,7 @@ describe.each(backends())('webhook retries (%s)', (backend) => {
 
   it('a refused connection is worth another attempt: FAILED with WEBHOOK_FAILED after maxAttempts, ERROR last', async () => {
     const port = await closedPort();
-    const rule = await createRule(t, { actionSpec: retrying(`http://127.0.0.1:${port}/nobody`, { maxAttempts: 2, delayMs: 100 }) });
+    const rule = await createRule(t, { actionSpec: retrying(`http://127.0.0.1:${port}/nobody`, { maxAttempts: 2, delayMs: 300 }) });
     const first = await triggerDelivery(t, rule.id);
     expect(first.status).toBe('RETRYING');
     const done = await waitFinal(t, first.id);
@@ -253,7 +290,7 @@ describe.each(backends())('webhook retries (%s)', (backend) => {
 
   it('a status outside a custom retryOn is not retried, one inside it is', async () => {
     const rule = await createRule(t, {
-      actionSpec: retrying(endpoint(failingFirst(1, { status: 418 }, { status: 200 }, byPath)), { maxAttempts: 3, delayMs: 100, retryOn: [418] }),
+      actionSpec: retrying(endpoint(failingFirst(1, { status: 418 }, { status: 200 }, byPath)), { maxAttempts: 3, delayMs: 300, retryOn: [418] }),
     });
     const e = await triggerDelivery(t, rule.id);
     expect(e.status).toBe('RETRYING');
@@ -291,12 +328,12 @@ describe.each(backends())('webhook retries (%s)', (backend) => {
   });
 
   it('a RETRYING execution does not hold its rule: a second triggerRule runs meanwhile (skip mode)', async () => {
-    // The first run (n=1) fails twice with a second between attempts; the second (n=2) succeeds at once.
+    // The first run (n=1) fails twice, 300 ms apart; the second (n=2) succeeds at once.
     let failuresOfFirst = 0;
     const rule = await createRule(t, {
       actionSpec: retrying(
         endpoint((request) => (request.query.get('n') === '1' && ++failuresOfFirst <= 2 ? { status: 503 } : { status: 200 })),
-        { maxAttempts: 3, delayMs: 1000, backoff: 'fixed' },
+        { maxAttempts: 3, delayMs: 300, backoff: 'fixed' },
         { params: { n: '{{payload.n}}' } },
       ),
     });
@@ -311,10 +348,10 @@ describe.each(backends())('webhook retries (%s)', (backend) => {
     expect(done.attempts).toHaveLength(3);
   });
 
-  it('a cascade A -> B whose webhook retries: A answers with B RETRYING, the cascade runs until B ends, B after A', async () => {
+  it('a cascade A -> B whose webhook retries: A answers with B RETRYING, the cascade runs until B ends, B later events after A', async () => {
     const b = await createRule(t, {
       name: unique('B'),
-      actionSpec: retrying(endpoint(failingFirst(1, { status: 503 }, { status: 200 }, byPath)), { maxAttempts: 3, delayMs: 300, backoff: 'fixed' }),
+      actionSpec: retrying(endpoint(failingFirst(2, { status: 503 }, { status: 200 }, byPath)), { maxAttempts: 3, delayMs: 300, backoff: 'fixed' }),
     });
     const a = await createRule(t, { name: unique('A'), actionSpec: { type: 'trigger_rule', rule_id: b.id } });
 
@@ -332,7 +369,7 @@ describe.each(backends())('webhook retries (%s)', (backend) => {
     const progress = subscribeWs<CascadeEventData>(t.url, PROGRESS, { id: root.id }, 20_000);
     const child = await waitFinal(t, childId);
     expect(child.status).toBe('SUCCESS');
-    expect(child.attempts).toHaveLength(2);
+    expect(child.attempts).toHaveLength(3);
     const outcome = await progress.done;
 
     const cascade = (await getCascade(t, root.id))!;
@@ -349,6 +386,7 @@ describe.each(backends())('webhook retries (%s)', (backend) => {
       ['ACTION_RETRYING', childId],
       ['ACTION_FINISHED', root.id],
       ['RULE_FINISHED', root.id],
+      ['ACTION_RETRYING', childId],
       ['ACTION_FINISHED', childId],
       ['RULE_FINISHED', childId],
       ['CASCADE_FINISHED', root.id],

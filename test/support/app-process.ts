@@ -7,8 +7,9 @@ import { jsonText } from './arbitraries.js';
 import { closedPort } from './sink.js';
 
 /**
- * The service as its own process (`npm start`'s entry, src/main.ts) on a fresh test database,
- * with a client whose every request has a deadline. Hostile-input suites use it instead of an
+ * The service as its own process (`npm start`'s entry, src/main.ts) on a fresh test database (or
+ * on one given, e.g. the one a killed process used), with a client whose every request has a
+ * deadline. Hostile-input suites use it instead of an
  * in-process app: input that makes the service spin (a catastrophic regular expression) then
  * blocks that process, not the test's, so the deadline fires and shows as a failure, and
  * stop() still ends it (SIGKILL when SIGTERM is not enough).
