@@ -101,6 +101,8 @@ describe.each(backends())('webhook retries (%s)', (backend) => {
       expect(last.attempts.map((a) => a.httpStatus)).toEqual([503, 503, 200]);
       expect(last.attempts.map((a) => a.errorCode)).toEqual(['WEBHOOK_FAILED', 'WEBHOOK_FAILED', null]);
       expect(last.result).toEqual({ status: 200, body: { ok: true } });
+      // A failed attempt says what happened, with the answer's body.
+      expect(last.attempts[0]!.message).toContain('busy');
 
       // Each retry is sent no earlier than the nextAttemptAt shown before it, and within 1 s after it.
       const received = sink.requestsTo(path);
@@ -127,7 +129,12 @@ describe.each(backends())('webhook retries (%s)', (backend) => {
         'RULE_FINISHED',
         'CASCADE_FINISHED',
       ]);
-      expect(cascade.events.filter((e) => e.kind === 'ACTION_RETRYING').map((e) => e.status)).toEqual(['RETRYING', 'RETRYING']);
+      const retryingEvents = cascade.events.filter((e) => e.kind === 'ACTION_RETRYING');
+      expect(retryingEvents.map((e) => [e.status, e.executionId])).toEqual([
+        ['RETRYING', first.id],
+        ['RETRYING', first.id],
+      ]);
+      for (const e of retryingEvents) expect(e.message).toBeTruthy();
       expect(cascade.events.at(-1)).toMatchObject({ kind: 'CASCADE_FINISHED', status: 'SUCCESS', executionId: first.id });
 
       const levels = last.logs!.map((l) => l.level);
@@ -275,7 +282,7 @@ describe.each(backends())('webhook retries (%s)', (backend) => {
 
   it('a 400 (not in retryOn) is not retried: FAILED after one attempt', async () => {
     const rule = await createRule(t, {
-      actionSpec: retrying(endpoint({ status: 400, body: { error: 'bad' } }), { maxAttempts: 3, delayMs: 100 }),
+      actionSpec: retrying(endpoint({ status: 400, body: `bad ${'e'.repeat(3000)}` }), { maxAttempts: 3, delayMs: 100 }),
     });
     const e = await triggerDelivery(t, rule.id);
     expect(e.status).toBe('FAILED');
@@ -283,6 +290,9 @@ describe.each(backends())('webhook retries (%s)', (backend) => {
     expect(e.nextAttemptAt).toBeNull();
     expect(e.finishedAt).not.toBeNull();
     expect(e.attempts.map((a) => [a.number, a.httpStatus, a.errorCode])).toEqual([[1, 400, 'WEBHOOK_FAILED']]);
+    // At most 1 KiB of the answer's body in the attempt's message.
+    expect(e.attempts[0]!.message).toContain('bad eee');
+    expect(e.attempts[0]!.message!.length).toBeLessThan(1024 + 512);
     await sleep(400);
     expect(sink.requestsTo(path)).toHaveLength(1);
     expect((await getDelivery(t, e.id))!.attempts).toHaveLength(1);
