@@ -7,8 +7,9 @@ import { jsonText } from './arbitraries.js';
 import { closedPort } from './sink.js';
 
 /**
- * The service as its own process (`npm start`'s entry, src/main.ts) on a fresh test database,
- * with a client whose every request has a deadline. Hostile-input suites use it instead of an
+ * The service as its own process (`npm start`'s entry, src/main.ts) on a fresh test database (or
+ * on one given, e.g. the one a killed process used), with a client whose every request has a
+ * deadline. Hostile-input suites use it instead of an
  * in-process app: input that makes the service spin (a catastrophic regular expression) then
  * blocks that process, not the test's, so the deadline fires and shows as a failure, and
  * stop() still ends it (SIGKILL when SIGTERM is not enough).
@@ -35,7 +36,15 @@ export interface AppProcess {
   request(pathname: string, init: { method?: string; headers?: Record<string, string>; body?: string }, what?: string): Promise<RawResponse>;
   /** The service's stderr so far (its log at LOG_LEVEL warn and up). */
   stderr(): string;
+  /** Ends the process (SIGTERM, then SIGKILL) and drops its database unless the caller gave it. */
   stop(): Promise<void>;
+  /** kill -9: ends the process at once, as a crash would; the database stays (stop() still drops it). */
+  kill(): Promise<void>;
+}
+
+export interface AppProcessOptions {
+  /** Run on this database (e.g. one a stopped or killed process used) instead of a fresh one; stop() leaves it to the caller. */
+  database?: TestDatabase;
 }
 
 async function waitReady(child: ChildProcess, base: string, stderr: () => string, timeoutMs: number): Promise<void> {
@@ -56,8 +65,9 @@ async function waitReady(child: ChildProcess, base: string, stderr: () => string
   }
 }
 
-export async function startAppProcess(backend: Backend, env: Record<string, string> = {}): Promise<AppProcess> {
-  const database = await createTestDatabase(backend);
+export async function startAppProcess(backend: Backend, env: Record<string, string> = {}, options: AppProcessOptions = {}): Promise<AppProcess> {
+  const database = options.database ?? (await createTestDatabase(backend));
+  const dropDatabase = options.database ? async () => undefined : () => database.drop();
   const port = await closedPort();
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'src/main.ts'], {
@@ -83,14 +93,20 @@ export async function startAppProcess(backend: Backend, env: Record<string, stri
       await exited;
       clearTimeout(timer);
     }
-    await database.drop();
+    await dropDatabase();
+  };
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
   };
   try {
     await waitReady(child, base, () => log, 180_000);
   } catch (error) {
     child.kill('SIGKILL');
     await exited;
-    await database.drop();
+    await dropDatabase();
     throw error;
   }
 
@@ -149,5 +165,6 @@ export async function startAppProcess(backend: Backend, env: Record<string, stri
     },
     stderr: () => log,
     stop,
+    kill,
   };
 }

@@ -65,7 +65,7 @@ export interface RuleInput {
 /** An EVENT condition that every object payload meets. */
 export const ALWAYS = { conditions: [] };
 
-export async function createRule(app: TestApp, input: RuleInput): Promise<{ id: string; name: string }> {
+export async function createRule(app: Pick<TestApp, 'gql'>, input: RuleInput): Promise<{ id: string; name: string }> {
   const res = await app.gql(`mutation($input: CreateRuleInput!) { createRule(input: $input) { id name } }`, {
     input: { name: unique('rule'), triggerSpec: ALWAYS, ...input },
   });
