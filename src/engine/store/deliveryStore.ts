@@ -102,12 +102,12 @@ export class DeliveryStore {
     return rows.map(held);
   }
 
-  /** FAILED webhook executions of a rule started at or after `since` that no execution redelivers yet, oldest first. */
+  /** FAILED webhook executions of a rule started at or after `since` that no execution redelivers yet (a SKIPPED redelivery sent nothing), oldest first. */
   async failedNotRedelivered(ruleId: string, since: Date, limit: number): Promise<Execution[]> {
     const rows = await this.sql.query(
       `SELECT * FROM executions e
        WHERE e.rule_id = ? AND e.status = 'FAILED' AND e.action_type = 'WEBHOOK' AND e.started_at >= ?::timestamptz
-         AND NOT EXISTS (SELECT 1 FROM executions d WHERE d.redelivery_of = e.id)
+         AND NOT EXISTS (SELECT 1 FROM executions d WHERE d.redelivery_of = e.id AND d.status <> 'SKIPPED')
        ORDER BY e.started_at, e.id LIMIT ?`,
       [ruleId, since.toISOString(), limit],
     );
