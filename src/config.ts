@@ -170,6 +170,7 @@ const envSchema = z.object({
   SECRETS_KEY_PREVIOUS: secretsKey,
   RATE_LIMIT_RUNS: int(0, 0, 1_000_000),
   RATE_LIMIT_EVENTS: int(0, 0, 100_000_000),
+  IDEMPOTENCY_TTL_SECONDS: int(86_400, 1, 31_536_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
 });
@@ -225,6 +226,8 @@ export interface Config {
   /** Per key (per client address in OPEN mode), per second; 0 is no limit. */
   rateLimitRuns: number;
   rateLimitEvents: number;
+  /** How long a call made with an idempotency key is remembered. */
+  idempotencyTtlSeconds: number;
   logLevel: Env['LOG_LEVEL'];
   logPretty: boolean;
 }
@@ -310,6 +313,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     secretsKeyPrevious: env.SECRETS_KEY_PREVIOUS,
     rateLimitRuns: env.RATE_LIMIT_RUNS,
     rateLimitEvents: env.RATE_LIMIT_EVENTS,
+    idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : env.LOG_PRETTY === 'true',
   };
