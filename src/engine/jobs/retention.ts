@@ -7,7 +7,7 @@ export interface RetentionOptions {
   store: RetentionStore;
   clock: Clock;
   logger: Logger;
-  /** EXECUTION_RETENTION_DAYS; 0 disables retention. */
+  /** EXECUTION_RETENTION_DAYS; 0 keeps history (expired idempotency keys still go). */
   days: number;
   /** How often the job runs (it also runs at start). */
   intervalMs: number;
