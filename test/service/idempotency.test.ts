@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../support/clock.js';
 import { backends, ok, refusal, startFreshApp, unique, type GraphQLResponse, type TestApp } from '../support/harness.js';
 import { gqlWith, TEST_ADMIN_KEY } from '../support/keys.js';
 import { countExecutions, createRule, updateRule, type FreshApp } from '../support/rules.js';
@@ -233,6 +234,37 @@ describe.each(backends())('idempotency keys per API key (%s)', (backend) => {
     expect(ok(await gqlWith(app.url, two, TRIGGER, variables)).triggerRule.id).toBe(b.id);
     expect(ok(await admin(TRIGGER, variables)).triggerRule.id).toBe(c.id);
     expect(ok(await admin('query($id: ID) { executions(ruleId: $id, first: 0) { totalCount } }', { id: rule.id })).executions.totalCount).toBe(3);
+  });
+});
+
+describe.each(backends())('idempotency keys and rate limits (%s)', (backend) => {
+  let app: FreshApp;
+  let sink: Sink;
+  const clock = new ManualClock();
+
+  beforeAll(async () => {
+    sink = await startSink();
+    // One run a second in bursts of two, on a clock that moves only when the test says so.
+    app = await startFreshApp(backend, { RATE_LIMIT_RUNS: '1' }, { clock });
+  });
+  afterAll(async () => {
+    await app?.stop();
+    await sink?.close();
+  });
+
+  it('a RATE_LIMITED call may be retried with its key; repeats spend nothing', async () => {
+    const rule = await taggedRule(app, sink);
+    const key = randomUUID();
+    const variables = { ruleId: rule.id, payload: { tag: rule.tag }, key, wait: false };
+    ok(await app.gql(TRIGGER, { ruleId: rule.id, payload: { tag: rule.tag }, wait: false }));
+    ok(await app.gql(TRIGGER, { ruleId: rule.id, payload: { tag: rule.tag }, wait: false }));
+    refusal(await app.gql(TRIGGER, variables), 'RATE_LIMITED');
+    clock.advance(1000);
+    const ran = ok(await app.gql(TRIGGER, variables)).triggerRule;
+    // The bucket is empty again: a new call is refused, a repeat is answered.
+    refusal(await app.gql(TRIGGER, { ruleId: rule.id, payload: { tag: rule.tag }, wait: false }), 'RATE_LIMITED');
+    expect(ok(await app.gql(TRIGGER, variables)).triggerRule.id).toBe(ran.id);
+    expect(await countExecutions(app, { ruleId: rule.id })).toBe(3);
   });
 });
 
