@@ -81,7 +81,10 @@ function rateLimited(res: ServerResponse, refusal: RateRefusal) {
  * POST /events: NDJSON (application/x-ndjson) or a JSON array of events (application/json),
  * answered with the JSON of PublishEventsResult. 400 only when nothing parses; 413 over the size
  * cap or past 10,000 events; 415 for any other content type; 429 when the events (lines that do
- * not parse included) are over the caller's rate limit, and then none is published.
+ * not parse included) are over the caller's rate limit, and then none is published. With an
+ * Idempotency-Key header a repeat answers the first call's counts; a key out of 1..200
+ * characters, or used before with other events, is 400; 503 when the first call with the key
+ * has not answered within the wait (SPEC.md, 'Idempotency').
  */
 export function eventsRoute(options: {
   maxBytes: number;

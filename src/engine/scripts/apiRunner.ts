@@ -32,7 +32,7 @@ export interface ApiRunRequest {
   executedBy: string;
   /** Set when a rule's api_script action runs it; its lines then go to the rule execution's log. */
   fromRule: Pick<ActionContext, 'rule' | 'execution' | 'payload' | 'log' | 'redactor'> | null;
-  /** Hears of the RUNNING row once it is written. */
+  /** Hears of the RUNNING row once it is written; must not throw (the run would stay RUNNING). */
   started?: (execution: ApiExecution) => Promise<void>;
 }
 
