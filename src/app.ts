@@ -3,7 +3,7 @@ import { ormKeyStore } from './access/keys/keyStore.js';
 import { createRateLimits, type RateLimits } from './access/rateLimit/index.js';
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
-import { startEngine, type Engine } from './engine/index.js';
+import { startEngine, type BatchResult, type Engine } from './engine/index.js';
 import { eventsRoute } from './server/events.js';
 import { createHttpServer, type HttpServer } from './server/server.js';
 import { createLogger, type Logger } from './logger.js';
@@ -14,6 +14,8 @@ import { AuditService } from './services/audit.js';
 import { systemClock, type Clock } from './shared/clock.js';
 import { ExecutionService } from './services/executions.js';
 import { ApiRunService } from './services/apiRuns.js';
+import { IdempotencyService } from './services/idempotency.js';
+import { IdempotencyStore } from './services/idempotencyStore.js';
 import { RuleService } from './services/rules.js';
 import { SecretService } from './services/secrets.js';
 
@@ -100,6 +102,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           audit: new AuditService(database.fork, logger, clock),
           rateLimits: limits,
           secrets: new SecretService(running),
+          idempotency: new IdempotencyService(new IdempotencyStore(database.sql), { ttlSeconds: config.idempotencyTtlSeconds, clock, logger }),
         };
         services = current;
         const db = database;
@@ -118,6 +121,11 @@ export function createApp(config: Config, options: AppOptions = {}): App {
                 logger,
                 publish: (items, source, refused) => current.executions.publishParsed(items, source, refused),
                 rateLimit: (count, req, viewer) => limits.check('events', { viewer, clientAddress: req.socket.remoteAddress ?? 'unknown' }, count),
+                idempotency: (viewer, key, args, run) =>
+                  current.idempotency.once(
+                    { operation: 'POST /events', viewer, key, args },
+                    { run, stored: (result) => result, replay: async (value) => value as BatchResult },
+                  ),
               }),
             },
           },

@@ -186,6 +186,7 @@ const envSchema = z.object({
   WEBHOOK_SIGNING_SECRET: signingSecret,
   RATE_LIMIT_RUNS: int(0, 0, 1_000_000),
   RATE_LIMIT_EVENTS: int(0, 0, 100_000_000),
+  IDEMPOTENCY_TTL_SECONDS: int(86_400, 1, 31_536_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
 });
@@ -243,6 +244,8 @@ export interface Config {
   /** Per key (per client address in OPEN mode), per second; 0 is no limit. */
   rateLimitRuns: number;
   rateLimitEvents: number;
+  /** How long a call made with an idempotency key is remembered. */
+  idempotencyTtlSeconds: number;
   logLevel: Env['LOG_LEVEL'];
   logPretty: boolean;
 }
@@ -329,6 +332,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     webhookSigningSecret: env.WEBHOOK_SIGNING_SECRET,
     rateLimitRuns: env.RATE_LIMIT_RUNS,
     rateLimitEvents: env.RATE_LIMIT_EVENTS,
+    idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : env.LOG_PRETTY === 'true',
   };

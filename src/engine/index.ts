@@ -152,6 +152,10 @@ export class Engine {
     return this.apiRunner.run(request);
   }
 
+  apiExecution(id: string): Promise<ApiExecution | null> {
+    return this.apiStore.get(id);
+  }
+
   execution(id: string): Promise<Execution | null> {
     return this.store.get(id);
   }

@@ -3,6 +3,7 @@ import type { ApiExecution } from '../entities/index.js';
 import { ApiDefinitionRef } from './apiDefinition.js';
 import { builder } from './builder.js';
 import { ExecutionStatusEnum } from './enums.js';
+import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently } from './idempotency.js';
 import { ActionLogRef, ExecutionErrorRef, executionError } from './execution.js';
 import { connectionType } from './pagination.js';
 
@@ -41,14 +42,37 @@ builder.mutationField('executeApi', (t) =>
     authScopes: { editor: true },
     type: ApiExecutionRef,
     description: 'Runs a SCRIPT or HTTP API definition directly.',
-    args: { apiId: t.arg.id({ required: true }), params: t.arg({ type: 'JSON' }), input: t.arg({ type: 'JSON' }), executedBy: t.arg.string() },
-    resolve: (_root, args, ctx) =>
-      ctx.services.apiRuns.execute(
-        String(args.apiId),
-        args.params,
-        args.input,
-        executedByOf(ctx.viewer, args.executedBy),
-        ctx.services.rateLimits.admit('runs', ctx),
-      ),
+    args: {
+      apiId: t.arg.id({ required: true }),
+      params: t.arg({ type: 'JSON' }),
+      input: t.arg({ type: 'JSON' }),
+      executedBy: t.arg.string(),
+      idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_DESCRIPTION }),
+    },
+    resolve: (_root, args, ctx) => {
+      const execute = (started?: (execution: ApiExecution) => Promise<void>) =>
+        ctx.services.apiRuns.execute(
+          String(args.apiId),
+          args.params,
+          args.input,
+          executedByOf(ctx.viewer, args.executedBy),
+          ctx.services.rateLimits.admit('runs', ctx),
+          started,
+        );
+      // A repeat answers the ApiExecution as it is now, even while the first call still runs.
+      const stored = (execution: ApiExecution) => ({ apiExecutionId: execution.id });
+      return idempotently(
+        ctx,
+        'executeApi',
+        args.idempotencyKey,
+        { apiId: String(args.apiId), params: args.params ?? null, input: args.input ?? null, executedBy: args.executedBy ?? null },
+        () => execute(),
+        () => ({
+          run: (remember) => execute((execution) => remember(stored(execution))),
+          stored,
+          replay: (value) => ctx.services.apiRuns.existing((value as { apiExecutionId: string }).apiExecutionId),
+        }),
+      );
+    },
   }),
 );

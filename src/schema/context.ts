@@ -5,6 +5,7 @@ import type { ApiDefinitionService } from '../services/apis.js';
 import type { AuditService } from '../services/audit.js';
 import type { ApiRunService } from '../services/apiRuns.js';
 import type { ExecutionService } from '../services/executions.js';
+import type { IdempotencyService } from '../services/idempotency.js';
 import type { RuleService } from '../services/rules.js';
 import type { SecretService } from '../services/secrets.js';
 import type { Loaders } from './loaders.js';
@@ -20,6 +21,8 @@ export interface Services {
   /** RATE_LIMIT_RUNS and RATE_LIMIT_EVENTS: what run-starting and publishing fields spend. */
   rateLimits: RateLimits;
   secrets: SecretService;
+  /** Calls made with an idempotency key run at most once (SPEC.md, 'Idempotency'). */
+  idempotency: IdempotencyService;
 }
 
 export interface GraphQLContext {

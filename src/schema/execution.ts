@@ -3,6 +3,7 @@ import type { ActionLog, CascadeEvent, DeliveryAttempt, Execution } from '../ent
 import type { BatchResult, PublishResult, RuleStats } from '../engine/index.js';
 import type { Cascade, Simulation } from '../services/executions.js';
 import { builder } from './builder.js';
+import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently } from './idempotency.js';
 import { ITEMS_CHECKED_BY_RESOLVER } from './jsonArguments.js';
 import { ActionTypeEnum, CascadeEventKindEnum, ExecutionStatusEnum, LogLevelEnum } from './enums.js';
 import { connectionType } from './pagination.js';
@@ -246,15 +247,33 @@ the rest.`,
       payload: t.arg({ type: 'JSON' }),
       executedBy: t.arg.string(),
       wait: t.arg.boolean({ defaultValue: true }),
+      idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_DESCRIPTION }),
     },
-    resolve: (_root, args, ctx) =>
-      ctx.services.executions.trigger(
-        String(args.ruleId),
-        args.payload,
-        executedByOf(ctx.viewer, args.executedBy),
-        args.wait ?? true,
-        ctx.services.rateLimits.admit('runs', ctx),
-      ),
+    resolve: (_root, args, ctx) => {
+      const trigger = (started?: (execution: Execution) => Promise<void>) =>
+        ctx.services.executions.trigger(
+          String(args.ruleId),
+          args.payload,
+          executedByOf(ctx.viewer, args.executedBy),
+          args.wait ?? true,
+          ctx.services.rateLimits.admit('runs', ctx),
+          started,
+        );
+      // A repeat answers the execution as it is now, even while the first call still waits.
+      const stored = (execution: Execution) => ({ executionId: execution.id });
+      return idempotently(
+        ctx,
+        'triggerRule',
+        args.idempotencyKey,
+        { ruleId: String(args.ruleId), payload: args.payload ?? null, executedBy: args.executedBy ?? null },
+        () => trigger(),
+        () => ({
+          run: (remember) => trigger((execution) => remember(stored(execution))),
+          stored,
+          replay: (value) => ctx.services.executions.existing((value as { executionId: string }).executionId),
+        }),
+      );
+    },
   }),
   redeliver: t.field({
     authScopes: { editor: true },
@@ -281,8 +300,19 @@ the rest.`,
     authScopes: { publish: true },
     type: PublishEventsResultRef,
     description: 'Up to 10,000 events in one call; each is handled as publishEvent would.',
-    args: { events: t.arg({ type: ['JSON'], required: true, extensions: ITEMS_CHECKED_BY_RESOLVER }), source: t.arg.string() },
-    resolve: (_root, args, ctx) => ctx.services.executions.publishEvents(args.events, args.source, ctx.services.rateLimits.admit('events', ctx)),
+    args: {
+      events: t.arg({ type: ['JSON'], required: true, extensions: ITEMS_CHECKED_BY_RESOLVER }),
+      source: t.arg.string(),
+      idempotencyKey: t.arg.string({ description: IDEMPOTENCY_KEY_DESCRIPTION }),
+    },
+    resolve: (_root, args, ctx) => {
+      const publish = () => ctx.services.executions.publishEvents(args.events, args.source, ctx.services.rateLimits.admit('events', ctx));
+      return idempotently(ctx, 'publishEvents', args.idempotencyKey, { events: args.events, source: args.source ?? null }, publish, () => ({
+        run: publish,
+        stored: (result) => result,
+        replay: async (value) => value as BatchResult,
+      }));
+    },
   }),
   publishEvent: t.field({
     authScopes: { publish: true },

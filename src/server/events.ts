@@ -2,7 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MAX_EVENTS_PER_CALL, type BatchResult } from '../engine/index.js';
 import type { Principal } from '../access/principal.js';
 import type { RateRefusal } from '../access/rateLimit/index.js';
+import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from '../services/idempotency.js';
 import { sendJson } from './server.js';
 
 type Refused = BatchResult['refused'];
@@ -53,6 +55,19 @@ function bodyFormat(contentType: string | undefined): 'json' | 'ndjson' | null {
 /** Spends `count` events of the budget of the request's caller: null when they fit, else the refusal. */
 export type EventsRateLimit = (count: number, req: IncomingMessage, viewer: Principal) => Promise<RateRefusal | null>;
 
+/**
+ * Runs a POST /events call at most once per Idempotency-Key (SPEC.md, 'Idempotency'): `args` are
+ * what a repeat must match; `run` throws when it runs nothing.
+ */
+export type EventsIdempotency = (viewer: Principal, key: string, args: unknown, run: () => Promise<BatchResult>) => Promise<BatchResult>;
+
+/** Thrown inside an idempotent call over the rate limit: nothing ran, the key stays free. */
+class RateRefused extends Error {
+  constructor(readonly refusal: RateRefusal) {
+    super(refusal.message);
+  }
+}
+
 /** Over the budget: 429 with Retry-After in whole seconds, and the GraphQL error RATE_LIMITED as a GraphQL request's. */
 function rateLimited(res: ServerResponse, refusal: RateRefusal) {
   res.setHeader('retry-after', String(Math.ceil(refusal.retryAfterMs / 1000)));
@@ -66,13 +81,26 @@ function rateLimited(res: ServerResponse, refusal: RateRefusal) {
  * POST /events: NDJSON (application/x-ndjson) or a JSON array of events (application/json),
  * answered with the JSON of PublishEventsResult. 400 only when nothing parses; 413 over the size
  * cap or past 10,000 events; 415 for any other content type; 429 when the events (lines that do
- * not parse included) are over the caller's rate limit, and then none is published.
+ * not parse included) are over the caller's rate limit, and then none is published. With an
+ * Idempotency-Key header a repeat answers the first call's counts; a key out of 1..200
+ * characters, or used before with other events, is 400; 503 when the first call with the key
+ * has not answered within the wait (SPEC.md, 'Idempotency').
  */
-export function eventsRoute(options: { maxBytes: number; publish: PublishBatch; logger: Logger; rateLimit?: EventsRateLimit }) {
+export function eventsRoute(options: {
+  maxBytes: number;
+  publish: PublishBatch;
+  logger: Logger;
+  rateLimit?: EventsRateLimit;
+  idempotency?: EventsIdempotency;
+}) {
   return async (req: IncomingMessage, res: ServerResponse, viewer: Principal) => {
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST');
       return problem(res, 405, 'POST events to this path');
+    }
+    const key = req.headers['idempotency-key'];
+    if (key !== undefined && (typeof key !== 'string' || key.length < 1 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+      return problem(res, 400, `Idempotency-Key: expected one header of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
     }
     const format = bodyFormat(req.headers['content-type']);
     if (!format) {
@@ -108,10 +136,31 @@ export function eventsRoute(options: { maxBytes: number; publish: PublishBatch; 
     }
     if (parsed.length + refused.length > MAX_EVENTS_PER_CALL) return problem(res, 413, `at most ${MAX_EVENTS_PER_CALL} events per request`);
     if (parsed.length === 0 && refused.length > 0) return sendJson(res, 400, { accepted: 0, matched: 0, refused });
-    const refusal = options.rateLimit ? await options.rateLimit(parsed.length + refused.length, req, viewer) : null;
-    if (refusal) return rateLimited(res, refusal);
     const url = new URL(req.url ?? '/', 'http://local');
     const source = url.searchParams.get('source') ?? (req.headers['x-event-source'] as string | undefined) ?? null;
-    return sendJson(res, 200, await options.publish(parsed, source, refused));
+    const publish = async () => {
+      const refusal = options.rateLimit ? await options.rateLimit(parsed.length + refused.length, req, viewer) : null;
+      if (refusal) throw new RateRefused(refusal);
+      return options.publish(parsed, source, refused);
+    };
+    try {
+      const result =
+        key !== undefined && options.idempotency
+          ? await options.idempotency(viewer, key, { events: parsed.map((item) => item.event), refused, source }, publish)
+          : await publish();
+      return sendJson(res, 200, result);
+    } catch (error) {
+      if (error instanceof RateRefused) return rateLimited(res, error.refusal);
+      if (error instanceof AppError && error.code === 'BAD_USER_INPUT') {
+        const message = error.message.replace(/^idempotencyKey:/, 'Idempotency-Key:');
+        return sendJson(res, 400, { error: message, errors: [{ message, extensions: { code: error.code, field: 'Idempotency-Key' } }] });
+      }
+      if (error instanceof AppError) {
+        // The first call with this key has not stored its answer yet: nothing ran for this one.
+        res.setHeader('retry-after', '1');
+        return sendJson(res, 503, { error: error.message, errors: [{ message: error.message, extensions: { code: error.code } }] });
+      }
+      throw error;
+    }
   };
 }

@@ -66,14 +66,25 @@ export class ExecutionService {
     return payload ?? null;
   }
 
-  /** `admit` (a rate limit) is spent once the request is known good, just before the run starts. */
-  async trigger(ruleId: string, payload: unknown, executedBy: string | null | undefined, wait: boolean, admit?: Admit): Promise<Execution> {
+  /**
+   * `admit` (a rate limit) is spent once the request is known good, just before the run starts;
+   * `started` hears of the root row as soon as it is written (before a waiting call answers).
+   */
+  async trigger(
+    ruleId: string,
+    payload: unknown,
+    executedBy: string | null | undefined,
+    wait: boolean,
+    admit?: Admit,
+    started?: (execution: Execution) => Promise<void>,
+  ): Promise<Execution> {
     const rule = await this.findRule(ruleId);
     if (!rule.active) throw new AppError('RULE_INACTIVE', `Rule ${rule.name} (${rule.id}) is inactive`);
     const by = checkExecutedBy(executedBy, 'manual');
     const input = this.payloadFor(rule, payload);
     if (admit) await admit(1);
     const run = await this.engine.trigger({ rule, payload: input, executedBy: by });
+    if (started) await started(run.started);
     return wait ? run.finished : run.started;
   }
 
@@ -120,6 +131,13 @@ export class ExecutionService {
     if (rule.actionType !== 'WEBHOOK') throw badInput(`Rule ${rule.name} (${rule.id}) no longer has a webhook action; only webhooks are redelivered`);
     if (!rule.active) throw new AppError('RULE_INACTIVE', `Rule ${rule.name} (${rule.id}) is inactive`);
     return rule;
+  }
+
+  /** An execution that must exist (the answer remembered for an idempotency key). */
+  async existing(id: string): Promise<Execution> {
+    const execution = await this.get(id);
+    if (!execution) throw notFound(`The execution ${id} that this idempotency key answered no longer exists`);
+    return execution;
   }
 
   async simulate(ruleId: string, payload: unknown): Promise<Simulation> {

@@ -146,14 +146,14 @@ describe.each(backends())('retention of execution history (%s)', (backend) => {
     expect(await count(sql, 'cascade_events', 'cascade_id', [fresh.id])).toBeGreaterThan(0);
 
     // A second run finds nothing more to delete.
-    expect(await app.app.engine.retention.run()).toEqual({ cascades: 0, executions: 0, apiExecutions: 0, auditEntries: 0 });
+    expect(await app.app.engine.retention.run()).toEqual({ cascades: 0, executions: 0, apiExecutions: 0, auditEntries: 0, idempotencyKeys: 0 });
   });
 
   it('EXECUTION_RETENTION_DAYS=0 keeps everything', async () => {
     const old = await seedCascade(sql, ruleId, 90);
     const disabled = new RetentionJob({ store: new RetentionStore(sql), clock: systemClock, logger: app.app.logger, days: 0, intervalMs: 60_000, batch: 500 });
     expect(disabled.enabled).toBe(false);
-    expect(await disabled.run()).toEqual({ cascades: 0, executions: 0, apiExecutions: 0, auditEntries: 0 });
+    expect(await disabled.run()).toEqual({ cascades: 0, executions: 0, apiExecutions: 0, auditEntries: 0, idempotencyKeys: 0 });
     expect(await remaining(sql, old)).toEqual(ALL);
   });
 });

@@ -7,7 +7,7 @@ export interface RetentionOptions {
   store: RetentionStore;
   clock: Clock;
   logger: Logger;
-  /** EXECUTION_RETENTION_DAYS; 0 disables retention. */
+  /** EXECUTION_RETENTION_DAYS; 0 keeps history (expired idempotency keys still go). */
   days: number;
   /** How often the job runs (it also runs at start). */
   intervalMs: number;
@@ -16,13 +16,13 @@ export interface RetentionOptions {
 }
 
 /** What one pass deleted, over all its batches. */
-export type RetentionResult = DeletedCascades & { auditEntries: number };
+export type RetentionResult = DeletedCascades & { auditEntries: number; idempotencyKeys: number };
 
 const DAY_MS = 86_400_000;
 
 /**
- * Deletes execution history (and audit entries) older than EXECUTION_RETENTION_DAYS: at start, then every
- * EXECUTION_RETENTION_INTERVAL_MS. Work is cut into short statements of at most `batch`
+ * Deletes execution history (and audit entries) older than EXECUTION_RETENTION_DAYS, and expired
+ * idempotency keys: at start, then every EXECUTION_RETENTION_INTERVAL_MS. Work is cut into short statements of at most `batch`
  * cascades, each committed alone (no long transaction), with a pause between them so that
  * triggers (on PGlite, which has a single connection) interleave; nothing a running trigger
  * needs is ever locked (only finished cascades are taken, and only their own rows).
@@ -32,12 +32,9 @@ export class RetentionJob extends PeriodicJob<RetentionResult> {
     super('retention run', options.intervalMs, options.logger);
   }
 
+  /** Whether execution history is deleted (expired idempotency keys always are). */
   get enabled() {
     return this.options.days > 0;
-  }
-
-  override start(): void {
-    if (this.enabled) super.start();
   }
 
   /**
@@ -46,7 +43,15 @@ export class RetentionJob extends PeriodicJob<RetentionResult> {
    */
   protected async pass(): Promise<RetentionResult> {
     const { store, clock, logger, days, batch } = this.options;
-    const total: RetentionResult = { cascades: 0, executions: 0, apiExecutions: 0, auditEntries: 0 };
+    const total: RetentionResult = { cascades: 0, executions: 0, apiExecutions: 0, auditEntries: 0, idempotencyKeys: 0 };
+    const now = clock.now().toISOString();
+    for (;;) {
+      const deleted = await store.deleteExpiredIdempotencyKeys(now, batch);
+      total.idempotencyKeys += deleted;
+      if (deleted < batch || this.stopped) break;
+      await pause();
+    }
+    if (total.idempotencyKeys) logger.debug({ idempotencyKeys: total.idempotencyKeys }, 'expired idempotency keys deleted');
     if (days <= 0) return total;
     const cutoff = new Date(clock.now().getTime() - days * DAY_MS).toISOString();
     for (;;) {

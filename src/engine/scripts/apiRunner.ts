@@ -32,6 +32,8 @@ export interface ApiRunRequest {
   executedBy: string;
   /** Set when a rule's api_script action runs it; its lines then go to the rule execution's log. */
   fromRule: Pick<ActionContext, 'rule' | 'execution' | 'payload' | 'log' | 'redactor'> | null;
+  /** Hears of the RUNNING row once it is written; must not throw (the run would stay RUNNING). */
+  started?: (execution: ApiExecution) => Promise<void>;
 }
 
 export interface ApiRunOutcome {
@@ -93,6 +95,7 @@ export class ApiRunner {
       cascadeId: fromRule?.execution.cascadeId ?? null,
     };
     await store.insert(running);
+    if (request.started) await request.started(running);
 
     const lines: LogLine[] = [];
     const sink = fromRule ? null : this.options.logSinks({ executionId: running.id, cascadeId: null, ruleId: null }, redactor);

@@ -21,6 +21,11 @@ export class ApiExecutionStore {
     return row ? API_DEFINITIONS.toEntity(row) : null;
   }
 
+  async get(id: string): Promise<ApiExecution | null> {
+    const [row] = await this.sql.query('SELECT * FROM api_executions WHERE id = ?', [id]);
+    return row ? API_EXECUTIONS.toEntity(row) : null;
+  }
+
   async insert(execution: ApiExecution): Promise<void> {
     await this.sql.query(
       `INSERT INTO api_executions (${columnList(API_EXECUTIONS.columns)}) VALUES ${valuesRow(API_EXECUTIONS.columns)}`,

@@ -57,6 +57,17 @@ WITH old AS (
 )
 SELECT (SELECT count(*) FROM d)::int AS n`;
 
+// Idempotency keys past their time to live (SPEC.md, 'Idempotency'): a repeated call no longer
+// finds them, so they are only space.
+const DELETE_EXPIRED_IDEMPOTENCY_KEYS = `
+WITH old AS (
+  SELECT operation, principal, key FROM idempotency_keys WHERE expires_at < ?::timestamptz LIMIT ? FOR UPDATE SKIP LOCKED
+), d AS (
+  DELETE FROM idempotency_keys k USING old
+  WHERE k.operation = old.operation AND k.principal = old.principal AND k.key = old.key AND k.expires_at < ?::timestamptz RETURNING 1
+)
+SELECT (SELECT count(*) FROM d)::int AS n`;
+
 /**
  * The deletes of old execution history (see RetentionJob): each is one short statement of at
  * most `batch` cascades (or direct API runs), committed alone.
@@ -79,6 +90,12 @@ export class RetentionStore {
   /** Audit entries written before `cutoff` (ISO), oldest first; answers how many. */
   async deleteOldAuditEntries(cutoff: string, batch: number): Promise<number> {
     const [row] = await this.sql.query<{ n: number }>(DELETE_AUDIT_ENTRIES, [cutoff, batch]);
+    return row?.n ?? 0;
+  }
+
+  /** Idempotency keys that expired before `now` (ISO); answers how many. */
+  async deleteExpiredIdempotencyKeys(now: string, batch: number): Promise<number> {
+    const [row] = await this.sql.query<{ n: number }>(DELETE_EXPIRED_IDEMPOTENCY_KEYS, [now, batch, now]);
     return row?.n ?? 0;
   }
 }
