@@ -16,6 +16,8 @@ export class Migration20261207100000_delivery extends Migration {
         add column attempt_owner uuid null;`);
     // Due attempts, read oldest first by every instance's delivery worker.
     this.addSql(`create index executions_retrying_index on executions (next_attempt_at) where status = 'RETRYING';`);
+    // Attempts in flight, which the heartbeat sweep looks for among the instances that stopped.
+    this.addSql(`create index executions_attempt_owner_index on executions (attempt_owner) where attempt_owner is not null;`);
     this.addSql(`create index executions_redelivery_of_index on executions (redelivery_of) where redelivery_of is not null;`);
     this.addSql(`
       create table idempotency_keys (
@@ -34,6 +36,7 @@ export class Migration20261207100000_delivery extends Migration {
   override async down(): Promise<void> {
     this.addSql(`drop table if exists idempotency_keys;`);
     this.addSql(`drop index if exists executions_redelivery_of_index;`);
+    this.addSql(`drop index if exists executions_attempt_owner_index;`);
     this.addSql(`drop index if exists executions_retrying_index;`);
     this.addSql(`
       alter table executions

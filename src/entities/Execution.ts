@@ -113,6 +113,10 @@ export const ExecutionSchema = new EntitySchema<Execution>({
     // Due webhook attempts, oldest first.
     { name: 'executions_retrying_index', expression: `create index executions_retrying_index on executions (next_attempt_at) where status = 'RETRYING'` },
     {
+      name: 'executions_attempt_owner_index',
+      expression: 'create index executions_attempt_owner_index on executions (attempt_owner) where attempt_owner is not null',
+    },
+    {
       name: 'executions_redelivery_of_index',
       expression: 'create index executions_redelivery_of_index on executions (redelivery_of) where redelivery_of is not null',
     },
