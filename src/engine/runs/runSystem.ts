@@ -123,8 +123,9 @@ function storableRequest(request: RunRequest): RunRequest {
  * saying so. The references the start wrote (the trigger, the event, a schedule's due time) were
  * taken by the database then, and stay.
  */
-function storeFailedStep(step: Step): Step {
+function storeFailedStep(step: Step, cascadeRoot?: { id: string; ruleId: string; ruleName: string | null }): Step {
   const { action: _action, ...started } = (step.execution.references ?? {}) as Record<string, unknown>;
+  const finishedAt = step.execution.finishedAt ?? new Date();
   const execution: Execution = {
     ...step.execution,
     status: 'FAILED',
@@ -133,6 +134,12 @@ function storeFailedStep(step: Step): Step {
     errorCode: STORE_FAILED.code,
     errorMessage: STORE_FAILED.message,
     lockKey: null,
+    // A step that would have left the row RETRYING ends it instead: no attempt follows.
+    finishedAt,
+    durationMs: step.execution.durationMs ?? Math.max(0, finishedAt.getTime() - step.execution.startedAt.getTime()),
+    nextAttemptAt: null,
+    delivery: null,
+    attemptOwner: null,
   };
   const messageOf = (kind: CascadeEvent['kind']) =>
     kind === 'RULE_FINISHED'
@@ -140,7 +147,19 @@ function storeFailedStep(step: Step): Step {
       : kind === 'CASCADE_FINISHED'
         ? 'cascade finished'
         : STORE_FAILED.message;
-  const events = step.events.map((e) => ({ ...e, status: e.status && ('FAILED' as const), message: messageOf(e.kind) }));
+  const events: CascadeEvent[] = step.events.map((e) => {
+    // The same seq: the execution's ACTION_RETRYING becomes the RULE_FINISHED it then needs.
+    const kind = e.kind === 'ACTION_RETRYING' ? 'RULE_FINISHED' : e.kind;
+    return { ...e, kind, status: e.status && ('FAILED' as const), message: messageOf(kind) };
+  });
+  const last = events.at(-1);
+  // A step that would have gone RETRYING wrote no CASCADE_FINISHED: when nothing else of the
+  // cascade is going (a root, or `cascadeRoot` given), the cascade ends here.
+  const root = cascadeRoot ?? (execution.id === execution.cascadeId ? execution : null);
+  if (step.execution.status === 'RETRYING' && root && last && last.kind !== 'CASCADE_FINISHED') {
+    const ids = { executionId: root.id, ruleId: root.ruleId, ruleName: root.ruleName, depth: 0 };
+    events.push({ ...last, ...ids, seq: last.seq + 1, kind: 'CASCADE_FINISHED', status: 'FAILED', message: messageOf('CASCADE_FINISHED') });
+  }
   return { execution, events, logs: [], freesQueue: step.freesQueue };
 }
 
@@ -780,18 +799,8 @@ export class RunSystem {
         { executionId: row.id, ...storeErrorFields(error) },
         'the database refused a webhook attempt of an execution; it is written FAILED with STORE_FAILED',
       );
-      step = storeFailedStep({
-        ...step,
-        execution: {
-          ...step.execution,
-          status: 'FAILED',
-          finishedAt: at,
-          durationMs: Math.max(0, at.getTime() - row.startedAt.getTime()),
-          delivery: null,
-          nextAttemptAt: null,
-          attemptOwner: null,
-        },
-      });
+      const root = held.othersPending ? undefined : { id: row.cascadeId, ruleId: held.root.ruleId, ruleName: held.root.ruleName };
+      step = storeFailedStep(step, root);
       written = await writeUntilTaken(
         () => this.resources.deliveries.writeAttempt(step, claim),
         (again, attempt) =>
