@@ -181,6 +181,30 @@ describe.each(backends())('store safety (%s)', (backend) => {
       }
     });
 
+    it('a webhook attempt that would go RETRYING ends FAILED with STORE_FAILED, its cascade finished', async () => {
+      const restore = await refuseMarked(sql, 'executions', 'result');
+      try {
+        sink.route('/marked-503', { status: 503, body: { marker: MARKER } });
+        const rule = await createRule(t, { actionSpec: { endpoint: `${sink.url}/marked-503`, retry: { maxAttempts: 3, delayMs: 100 } } });
+        const e = await trigger(t, rule.id);
+        expect(e.status, JSON.stringify(e)).toBe('FAILED');
+        expect(e.error).toMatchObject({ code: 'STORE_FAILED' });
+        const stored = await getExecution(t, e.id, 'nextAttemptAt');
+        expect(stored).toMatchObject({ status: 'FAILED', error: { code: 'STORE_FAILED' }, nextAttemptAt: null });
+        expect(stored!.finishedAt).not.toBeNull();
+
+        const cascade = ok(await t.gql(CASCADE, { id: e.cascadeId })).cascade;
+        expect(cascade.status).toBe('FAILED');
+        const kinds = cascade.events.map((ev: { kind: string }) => ev.kind);
+        expect(kinds).toEqual(['RULE_STARTED', 'CONDITION_EVALUATED', 'ACTION_STARTED', 'RULE_FINISHED', 'CASCADE_FINISHED']);
+        expect(cascade.events.map((ev: { seq: number }) => ev.seq)).toEqual([1, 2, 3, 4, 5]);
+        expect(sink.requestsTo('/marked-503')).toHaveLength(1);
+        await expectFree(t, rule.id);
+      } finally {
+        await restore();
+      }
+    });
+
     it('in a cascade, only the refused row is written FAILED with STORE_FAILED; every rule is free again', async () => {
       const restore = await refuseMarked(sql, 'executions', 'result');
       try {
