@@ -194,7 +194,7 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
       await scheduler.stop(graceMs);
       await retention.stop();
       await maintenance?.stop();
-      delivery.stop();
+      await delivery.stop();
       await runs.drain(graceMs);
       await stats.stop();
       await instances.stop().catch((error: unknown) => logger.warn({ err: error }, 'could not leave the instance registry cleanly'));

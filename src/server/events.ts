@@ -98,8 +98,10 @@ export function eventsRoute(options: {
       res.setHeader('allow', 'POST');
       return problem(res, 405, 'POST events to this path');
     }
-    const key = req.headers['idempotency-key'];
-    if (key !== undefined && (typeof key !== 'string' || key.length < 1 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
+    // Node joins repeated headers into one value; a key sent twice is refused, not joined.
+    const keys = req.headersDistinct['idempotency-key'];
+    const key = keys?.[0];
+    if (keys !== undefined && (keys.length !== 1 || key === undefined || key.length < 1 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH)) {
       return problem(res, 400, `Idempotency-Key: expected one header of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
     }
     const format = bodyFormat(req.headers['content-type']);

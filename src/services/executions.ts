@@ -119,8 +119,10 @@ export class ExecutionService {
       // Read again for each: the rule may change or be switched off while the others run.
       const rule = await this.engine.getRule(ruleId);
       if (!rule?.active || rule.actionType !== 'WEBHOOK') break;
-      await (await this.engine.redeliver(original, rule)).finished;
-      started++;
+      const run = await this.engine.redeliver(original, rule);
+      // A SKIPPED one (the rule was busy) did not start: the original stays to be redelivered.
+      if (run.started.status !== 'SKIPPED') started++;
+      await run.finished;
     }
     return started;
   }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Principal } from '../access/principal.js';
 import { AppError, badInput } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { storeErrorFields } from '../engine/store/storeError.js';
 import { systemClock, type Clock } from '../shared/clock.js';
 import type { IdempotencySlot, IdempotencyStore } from './idempotencyStore.js';
 
@@ -69,6 +70,8 @@ export interface IdempotencyOptions {
 }
 
 const FIRST_POLL_MS = 5;
+/** Tries at storing a call's answer before a repeated call is left to time out. */
+const REMEMBER_ATTEMPTS = 3;
 const MAX_POLL_MS = 200;
 
 /**
@@ -119,11 +122,19 @@ export class IdempotencyService {
     const remember = async (stored: unknown) => {
       if (remembered) return;
       remembered = true;
-      try {
-        await this.store.remember(slot, claimedAt, stored);
-      } catch (error) {
-        // The call ran: its answer stands; a repeated call waits, then is told to retry.
-        this.options.logger.warn({ err: error, operation: slot.operation }, 'could not store the answer of a call with an idempotency key');
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.store.remember(slot, claimedAt, stored);
+          return;
+        } catch (error) {
+          if (attempt < REMEMBER_ATTEMPTS) {
+            await sleep(50 * attempt);
+            continue;
+          }
+          // The call ran: its answer stands; a repeated call waits, then is told to retry.
+          this.options.logger.warn({ operation: slot.operation, ...storeErrorFields(error) }, 'could not store the answer of a call with an idempotency key');
+          return;
+        }
       }
     };
     let result: T;
@@ -138,7 +149,7 @@ export class IdempotencyService {
   }
 
   private releaseFailed(slot: IdempotencySlot, error: unknown) {
-    this.options.logger.warn({ err: error, operation: slot.operation }, 'could not free an idempotency key after a refused call');
+    this.options.logger.warn({ operation: slot.operation, ...storeErrorFields(error) }, 'could not free an idempotency key after a refused call');
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { backends, ok, refusal, unique } from '../support/harness.js';
-import { appWithSink, createRule, type FreshApp } from '../support/rules.js';
+import { appWithSink, createRule, updateRule, type FreshApp } from '../support/rules.js';
 import { closedPort, type Sink } from '../support/sink.js';
 import { pollSettled, sleep } from '../support/wait.js';
 import { subscribeWs, wsClient } from '../support/ws.js';
@@ -356,6 +356,32 @@ describe.each(backends())('webhook retries (%s)', (backend) => {
     const done = await waitFinal(t, first.id);
     expect(done.status).toBe('SUCCESS');
     expect(done.attempts).toHaveLength(3);
+  });
+
+  it('a run queued before its rule gained a retry policy is promoted with it, and its second attempt sends the same request', async () => {
+    const tag = unique('queued');
+    let calls = 0;
+    const url = endpoint(() => {
+      calls++;
+      // The first run holds the rule a while; the queued run's first attempt fails, its second succeeds.
+      return calls === 1 ? { status: 200, delayMs: 700 } : calls === 2 ? { status: 503 } : { status: 200 };
+    });
+    const triggerSpec = { conditions: [{ field: 'tag', op: '==', value: tag }], concurrency: { mode: 'queue', maxQueued: 10 } };
+    const rule = await createRule(t, { triggerSpec, actionSpec: { endpoint: url, method: 'POST' } });
+    // Earlier tests' rules match every event too: this rule's own run is picked out.
+    const publish = async () =>
+      ok(
+        await t.gql(`mutation($event: JSON!) { publishEvent(event: $event) { executions { id ruleId status } } }`, { event: { tag } }),
+      ).publishEvent.executions.find((e: { ruleId: string }) => e.ruleId === rule.id);
+    const first = await publish();
+    const queued = await publish();
+    expect([first.status, queued.status]).toEqual(['RUNNING', 'QUEUED']);
+    await updateRule(t, rule.id, { actionSpec: { endpoint: url, method: 'POST', retry: { maxAttempts: 3, delayMs: 100, backoff: 'fixed' } } });
+
+    const done = await waitFinal(t, queued.id);
+    expect(done.status, JSON.stringify(done.attempts)).toBe('SUCCESS');
+    expect(done.attempts.map((a) => a.httpStatus)).toEqual([503, 200]);
+    expect(sink.requestsTo(path)).toHaveLength(3);
   });
 
   it('a cascade A -> B whose webhook retries: A answers with B RETRYING, the cascade runs until B ends, B later events after A', async () => {

@@ -205,6 +205,28 @@ describe.each(backends())('store safety (%s)', (backend) => {
       }
     });
 
+    it('a child webhook that would go RETRYING ends FAILED with STORE_FAILED, and its cascade still finishes', async () => {
+      const restore = await refuseMarked(sql, 'executions', 'result');
+      try {
+        sink.route('/marked-child-503', { status: 503, body: { marker: MARKER } });
+        const child = await createRule(t, { actionSpec: { endpoint: `${sink.url}/marked-child-503`, retry: { maxAttempts: 3, delayMs: 100 } } });
+        const root = await createRule(t, { actionSpec: { type: 'trigger_rule', rule_id: child.id } });
+        const e = await trigger(t, root.id);
+        const cascade = ok(await t.gql(CASCADE, { id: e.cascadeId })).cascade;
+        expect(cascade.status).toBe('FAILED');
+        const last = cascade.events.at(-1);
+        expect(last).toMatchObject({ kind: 'CASCADE_FINISHED', status: 'FAILED', executionId: e.id });
+        expect(cascade.events.map((ev: { seq: number }) => ev.seq)).toEqual(cascade.events.map((_: unknown, i: number) => i + 1));
+        const rows = ok(
+          await t.gql(`query($c: ID!) { executions(cascadeId: $c) { edges { node { ruleId status error { code } } } } }`, { c: e.cascadeId }),
+        ).executions.edges.map((edge: { node: any }) => edge.node);
+        expect(rows.find((r: any) => r.ruleId === child.id)).toMatchObject({ status: 'FAILED', error: { code: 'STORE_FAILED' } });
+        await expectFree(t, child.id);
+      } finally {
+        await restore();
+      }
+    });
+
     it('in a cascade, only the refused row is written FAILED with STORE_FAILED; every rule is free again', async () => {
       const restore = await refuseMarked(sql, 'executions', 'result');
       try {

@@ -33,6 +33,8 @@ export class DeliveryWorker {
   private timerAt = Number.POSITIVE_INFINITY;
   private inFlight = 0;
   private polling: Promise<void> | null = null;
+  /** The timer fired while a poll was going on: poll again once it ends. */
+  private repoll = false;
   /** The last claim filled its batch: more may be due as soon as there is room. */
   private backlog = false;
   private stopped = false;
@@ -64,8 +66,16 @@ export class DeliveryWorker {
   private poll(): Promise<void> {
     this.timer = null;
     this.timerAt = Number.POSITIVE_INFINITY;
-    this.polling ??= this.claimAndSend().finally(() => {
+    if (this.polling) {
+      this.repoll = true;
+      return this.polling;
+    }
+    this.polling = this.claimAndSend().finally(() => {
       this.polling = null;
+      if (this.repoll) {
+        this.repoll = false;
+        this.schedule(this.options.clock.now().getTime());
+      }
     });
     return this.polling;
   }
@@ -80,6 +90,14 @@ export class DeliveryWorker {
       if (room <= 0) this.backlog = true;
       else if (!this.stopped) {
         const held = await store.claimDue(clock.now(), instanceId, room);
+        if (this.stopped) {
+          // Stopping: what was claimed just now is given back unsent, for the next instance.
+          await store.release(
+            held.map((h) => h.execution.id),
+            instanceId,
+          );
+          return;
+        }
         this.backlog = held.length === room;
         for (const attempt of held) {
           this.inFlight++;
@@ -110,10 +128,11 @@ export class DeliveryWorker {
     if (held.length > 0) logger.warn({ executions: held.map((h) => h.execution.id) }, 'webhook attempts cut off by a stopped instance were counted as failed');
   }
 
-  /** Claims nothing more; attempts in flight finish with the runs (RunSystem.drain). */
-  stop(): void {
+  /** Claims nothing more (a claim under way is given back); attempts in flight finish with the runs (RunSystem.drain). */
+  async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    await this.polling;
   }
 }

@@ -9,7 +9,7 @@ import { literalCredentials, redactCredentials } from '../../shared/credentials.
 import type { TriggerEvaluation } from '../rules/evaluate.js';
 import type { ConcurrencySpec, WebhookActionSpec } from '../rules/spec/index.js';
 import { retryDelayMs } from '../delivery/backoff.js';
-import type { HeldAttempt } from '../store/deliveryStore.js';
+import type { CascadeContext, HeldAttempt } from '../store/deliveryStore.js';
 import { newId } from '../../shared/ids.js';
 import { storableJson } from '../../shared/storable.js';
 import { boundedReferences } from './references.js';
@@ -435,7 +435,8 @@ export class RunSystem {
     // keep their order (promotion sets the real start time).
     const at = Math.max(running.startedAt.getTime(), (this.lastQueuedAt.get(running.ruleId) ?? 0) + 1);
     this.lastQueuedAt.set(running.ruleId, at);
-    const queued: Execution = { ...running, status: 'QUEUED', lockKey: null, attemptOwner: null, startedAt: new Date(at) };
+    // Its delivery plan is written when it is promoted, from the rule as it is then.
+    const queued: Execution = { ...running, status: 'QUEUED', lockKey: null, delivery: null, attemptOwner: null, startedAt: new Date(at) };
     const { bus, store } = this.resources;
     if (!(await store.insertQueued(queued, concurrency.maxQueued))) {
       const row = await this.writeSkipped(running, 'QUEUE_FULL', cascade, true);
@@ -466,22 +467,34 @@ export class RunSystem {
   async promoteNext(ruleId: string): Promise<boolean> {
     const { store, rules, clock, logger } = this.resources;
     let row: Execution | null;
+    let rule: Rule | null;
     try {
-      row = await store.promoteQueued(ruleId, this.resources.instanceId, clock.now());
+      // The run goes with the rule as it is now: its first attempt and any later one (the plan
+      // written with the promotion) send the same spec.
+      rule = await rules.getRule(ruleId);
+      const plan = rule?.active ? deliveryPlanOf(rule, { rule, payload: null, executedBy: '' }) : null;
+      row = await store.promoteQueued(ruleId, this.resources.instanceId, clock.now(), plan);
     } catch (error) {
       logger.warn({ ruleId, ...storeErrorFields(error) }, 'could not promote a queued run');
       return false;
     }
     if (!row) return false;
     const promoted = row;
+    const current = rule;
     const run = (async () => {
-      const rule = await rules.getRule(promoted.ruleId);
       const cascade = new CascadeRun(promoted.id);
       const events = this.startEvents(cascade, promoted, promoted.startedAt);
       await this.resources.store.appendEvents(events);
       publishAll(this.resources.bus, [{ topic: 'execution', message: promoted }, ...events.map((message) => ({ topic: 'cascade' as const, message }))]);
-      const request: RunRequest | null = rule ? { rule, payload: promoted.payload, executedBy: promoted.executedBy } : null;
-      return this.complete(promoted, request, cascade, null, new Set([promoted.ruleId]), rule ? (rule.active ? null : 'RULE_INACTIVE') : 'RULE_NOT_FOUND');
+      const request: RunRequest | null = current ? { rule: current, payload: promoted.payload, executedBy: promoted.executedBy } : null;
+      return this.complete(
+        promoted,
+        request,
+        cascade,
+        null,
+        new Set([promoted.ruleId]),
+        current ? (current.active ? null : 'RULE_INACTIVE') : 'RULE_NOT_FOUND',
+      );
     })();
     this.track({ started: promoted, finished: run });
     return true;
@@ -560,6 +573,8 @@ export class RunSystem {
     } catch (error) {
       const rows: Execution[] = [];
       const swept: boolean[] = [];
+      /** Events of the steps written FAILED with STORE_FAILED (the others are their steps' own). */
+      const written: CascadeEvent[] = [];
       for (const step of steps) {
         let refusal: unknown = error;
         if (steps.length > 1) {
@@ -575,9 +590,33 @@ export class RunSystem {
         const failed = storeFailedStep(step);
         rows.push(failed.execution);
         swept.push(await this.writeStoreFailed(failed, refusal));
+        written.push(...failed.events);
       }
+      await this.endCascadeOfRefusedRetry(steps, rows, written);
       return { rows, swept };
     }
+  }
+
+  /**
+   * A child that would have gone RETRYING but was written FAILED with STORE_FAILED leaves its
+   * cascade with nothing going, yet its root's write left CASCADE_FINISHED out: it is added
+   * after the rest.
+   */
+  private async endCascadeOfRefusedRetry(steps: Step[], rows: Execution[], written: CascadeEvent[]): Promise<void> {
+    const root = rows.at(-1)!;
+    const ended = steps.some((step, i) => step.execution.status === 'RETRYING' && rows[i]!.status !== 'RETRYING');
+    if (!ended || rows.some((row) => row.status === 'RETRYING') || root.id !== root.cascadeId) return;
+    const all = [...written, ...steps.flatMap((step, i) => (rows[i] === step.execution ? step.events : []))];
+    if (all.some((e) => e.kind === 'CASCADE_FINISHED')) return;
+    const lastSeq = Math.max(...all.map((e) => e.seq));
+    const cascade = CascadeRun.resume(root.cascadeId, lastSeq);
+    const event = cascade.event('CASCADE_FINISHED', root, root.finishedAt ?? this.resources.clock.now(), 'FAILED', 'cascade finished');
+    await writeUntilTaken(
+      () => this.resources.store.appendEvents([event]),
+      (error, attempt) =>
+        this.resources.logger.warn({ cascadeId: root.cascadeId, attempt, ...storeErrorFields(error) }, 'could not end a cascade yet; trying again'),
+    );
+    this.resources.bus.publish('cascade', event);
   }
 
   /**
@@ -733,9 +772,11 @@ export class RunSystem {
         : null;
       await this.settleAttempt(held, outcome ?? lostPlan(row, this.resources.clock.now()), await sink.close());
     })();
-    const done = run.catch((error: unknown) =>
-      this.resources.logger.error({ executionId: held.execution.id, ...storeErrorFields(error) }, 'a webhook attempt could not be written'),
-    );
+    const done = run.catch(async (error: unknown) => {
+      this.resources.logger.error({ executionId: held.execution.id, ...storeErrorFields(error) }, 'a webhook attempt could not be written');
+      // Not left claimed while this instance lives: due again for any instance.
+      await this.resources.deliveries.release([held.execution.id], this.resources.instanceId).catch(() => undefined);
+    });
     this.inFlight.add(done);
     void done.finally(() => this.inFlight.delete(done));
     return done;
@@ -778,36 +819,36 @@ export class RunSystem {
    * the cascade's CASCADE_FINISHED when no other execution of it is still going.
    */
   private async settleAttempt(held: HeldAttempt, outcome: ActionOutcome, logs: ActionLog[]): Promise<void> {
-    const { clock, logger, bus, stats } = this.resources;
+    const { clock, logger, bus, stats, deliveries } = this.resources;
     const row = held.execution;
     const at = clock.now();
-    const cascade = CascadeRun.resume(row.cascadeId, held.lastSeq);
-    const { execution, events } = this.afterAction(row, outcome, cascade, at);
-    if (execution.status !== 'RETRYING' && !held.othersPending) {
-      const isRoot = row.id === row.cascadeId;
-      const failed = held.othersFailed || execution.status === 'FAILED';
-      const root = isRoot ? execution : { ...execution, id: row.cascadeId, ruleId: held.root.ruleId, ruleName: held.root.ruleName, depth: 0 };
-      events.push(cascade.event('CASCADE_FINISHED', root, at, failed ? 'FAILED' : isRoot ? execution.status : held.root.status, 'cascade finished'));
-    }
-    let step = { execution, events, logs };
-    const claim = { status: row.status, owner: row.attemptOwner! };
-    let written: boolean;
+    const build = (context: CascadeContext): Step => {
+      const cascade = CascadeRun.resume(row.cascadeId, context.lastSeq);
+      const { execution, events } = this.afterAction(row, outcome, cascade, at);
+      if (execution.status !== 'RETRYING' && !context.othersPending) {
+        const { root } = context;
+        const failed = context.othersFailed || execution.status === 'FAILED';
+        const status = failed ? 'FAILED' : root.id === row.id ? execution.status : root.status;
+        const named = { ...execution, id: root.id, ruleId: root.ruleId, ruleName: root.ruleName, depth: 0 };
+        events.push(cascade.event('CASCADE_FINISHED', named, at, status, 'cascade finished'));
+      }
+      return { execution, events, logs };
+    };
+    let step: Step | null;
     try {
-      written = await this.resources.deliveries.writeAttempt(step, claim);
+      step = await deliveries.writeAttempt(row, build);
     } catch (error) {
       logger.error(
         { executionId: row.id, ...storeErrorFields(error) },
         'the database refused a webhook attempt of an execution; it is written FAILED with STORE_FAILED',
       );
-      const root = held.othersPending ? undefined : { id: row.cascadeId, ruleId: held.root.ruleId, ruleName: held.root.ruleName };
-      step = storeFailedStep(step, root);
-      written = await writeUntilTaken(
-        () => this.resources.deliveries.writeAttempt(step, claim),
+      step = await writeUntilTaken(
+        () => deliveries.writeAttempt(row, (context) => storeFailedStep(build(context), context.othersPending ? undefined : context.root)),
         (again, attempt) =>
           logger.warn({ executionId: row.id, attempt, ...storeErrorFields(again) }, 'could not write an execution FAILED with STORE_FAILED yet; trying again'),
       );
     }
-    if (!written) {
+    if (!step) {
       logger.warn({ executionId: row.id }, 'a webhook attempt was already counted elsewhere (its instance was taken for stopped); its result is dropped');
       return;
     }

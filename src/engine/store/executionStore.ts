@@ -1,4 +1,4 @@
-import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
+import type { ActionLog, CascadeEvent, DeliveryPlan, Execution, ExecutionStatusValue } from '../../entities/index.js';
 import { columnList, pickColumns, pickTypes, rowValues, setColumnsFrom, setValues, uuidArray, valuesRow, type ColumnTypes } from './columns.js';
 import {
   ACTION_LOG_COLUMNS,
@@ -281,15 +281,17 @@ export class ExecutionStore {
    * Turns the rule's oldest QUEUED row into its RUNNING holder, or answers null when there is
    * none or the lock is held (the unique index refuses a second holder).
    */
-  async promoteQueued(ruleId: string, instanceId: string, now: Date): Promise<Execution | null> {
+  async promoteQueued(ruleId: string, instanceId: string, now: Date, delivery: DeliveryPlan | null = null): Promise<Execution | null> {
+    const plan = delivery === null ? null : json(delivery);
     try {
       const [row] = await this.sql.query(
         `UPDATE executions SET status = 'RUNNING', lock_key = rule_id, instance_id = ?, started_at = ?::timestamptz,
-           attempt_owner = CASE WHEN delivery IS NULL THEN NULL ELSE ?::uuid END
+           delivery = CASE WHEN condition_met THEN ?::jsonb END,
+           attempt_owner = CASE WHEN condition_met AND ?::jsonb IS NOT NULL THEN ?::uuid END
          WHERE id = (SELECT id FROM executions WHERE rule_id = ? AND status = 'QUEUED' ORDER BY started_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
            AND NOT EXISTS (SELECT 1 FROM executions WHERE lock_key = ?)
          RETURNING *`,
-        [instanceId, now.toISOString(), instanceId, ruleId, ruleId],
+        [instanceId, now.toISOString(), plan, plan, instanceId, ruleId, ruleId],
       );
       return row ? toExecution(row) : null;
     } catch (error) {

@@ -90,6 +90,9 @@ export class InstanceStore {
    */
   interruptCascade(cascadeId: string, executions: readonly Execution[], messages: InterruptMessages): Promise<Interrupted> {
     return this.sql.transaction(async (tx) => {
+      // The cascade's lock (its root row), which a webhook attempt's write takes too: one of the
+      // two sees the other's execution final, and writes CASCADE_FINISHED.
+      await tx.query('SELECT 1 FROM executions WHERE id = ? FOR UPDATE', [cascadeId]);
       const finished: Execution[] = [];
       const events: CascadeEvent[] = [];
       for (const execution of executions) {
