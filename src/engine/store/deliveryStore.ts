@@ -1,6 +1,7 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
-import { pickTypes, rowValues, setValues, uuidArray } from './columns.js';
-import { EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS, eventRuns, fromExecution, fromLog, toExecution } from './rows.js';
+import { pickColumns, setColumnsFrom, uuidArray } from './columns.js';
+import { WriteBatcher } from './batcher.js';
+import { EXECUTION_FINISH_COLUMNS, eventRuns, fromExecution, fromLog, toExecution } from './rows.js';
 import type { Sql } from './sqlClient.js';
 import { storableJsonText } from '../../shared/storable.js';
 
@@ -41,17 +42,45 @@ const HELD = `SELECT h.*, (SELECT coalesce(max(seq), 0) FROM action_logs WHERE e
 
 const held = (row: Record<string, unknown>): HeldAttempt => ({ execution: toExecution(row), lastLogSeq: Number(row.held_last_log_seq) });
 
-/** The cascade of execution `?` as its attempt's write sees it. */
-const CASCADE_CONTEXT = `
-SELECT
+/** The cascades of the executions `?` (an id array) as their attempts' writes see them. */
+const CASCADE_CONTEXTS = `
+SELECT h.id,
   (SELECT coalesce(max(last_seq), 0) FROM cascade_event_runs WHERE cascade_id = h.cascade_id)::int AS last_seq,
   EXISTS (SELECT 1 FROM executions o WHERE o.cascade_id = h.cascade_id AND o.id <> h.id AND o.finished_at IS NULL) AS others_pending,
   EXISTS (SELECT 1 FROM executions o WHERE o.cascade_id = h.cascade_id AND o.id <> h.id AND o.status = 'FAILED') AS others_failed,
   r.id AS root_id, r.rule_id AS root_rule_id, r.rule_name AS root_rule_name, r.status AS root_status
 FROM executions h JOIN executions r ON r.id = h.cascade_id
-WHERE h.id = ?`;
+WHERE h.id = ANY(?::uuid[])`;
 
-const ATTEMPT_COLUMNS = pickTypes(EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS);
+interface ContextRow {
+  id: string;
+  last_seq: number;
+  others_pending: boolean;
+  others_failed: boolean;
+  root_id: string;
+  root_rule_id: string;
+  root_rule_name: string | null;
+  root_status: ExecutionStatusValue;
+}
+
+const contextOf = (row: ContextRow): CascadeContext => ({
+  lastSeq: Number(row.last_seq),
+  othersPending: row.others_pending === true,
+  othersFailed: row.others_failed === true,
+  root: { id: row.root_id, ruleId: row.root_rule_id, ruleName: row.root_rule_name ?? null, status: row.root_status },
+});
+
+/** One attempt's write: the row as it was held, and how to build its step from its cascade. */
+interface AttemptWrite {
+  held: Execution;
+  build(cascade: CascadeContext): AttemptStep;
+}
+
+/** What a batch's rows send besides their new columns: how each was held, which the write checks. */
+const HELD_AS = 'g(id uuid, status text, owner uuid, attempts int)';
+
+/** What an attempt's write sends of each row (as JSON): its id and the columns it sets. */
+const ATTEMPT_ROW = ['id', ...EXECUTION_FINISH_COLUMNS];
 
 /** The owners of attempts cut off, per scope (one parameter). */
 const IN_FLIGHT_OWNER: Record<'staleAfterMs' | 'otherThan' | 'of', string> = {
@@ -132,45 +161,68 @@ export class DeliveryStore {
    * Writes what an attempt led to (the row RETRYING again or final, its events and log lines),
    * built by `build` from its cascade as it is under the cascade's lock (the root row's, which
    * the sweep of interrupted runs takes too), when the row is still as it was held: the same
-   * status, owner and number of attempts. Answers the step written, or null.
+   * status, owner and number of attempts. Answers the step written, or null. Attempts that end
+   * while others are being written share one transaction.
    */
   writeAttempt(held: Execution, build: (cascade: CascadeContext) => AttemptStep): Promise<AttemptStep | null> {
+    return this.attempts.submit({ held, build });
+  }
+
+  private readonly attempts = new WriteBatcher<AttemptWrite, AttemptStep | null>((writes) => this.writeBatch(writes), 2, 200);
+
+  private async writeBatch(writes: AttemptWrite[]): Promise<(AttemptStep | null)[]> {
+    // Two attempts of one cascade (never made by the engine, whose cascades have one webhook
+    // going at a time) would each count the other as going: they go in transactions one after
+    // the other.
+    const seen = new Set<string>();
+    const firsts = writes.filter((w) => !seen.has(w.held.cascadeId) && seen.add(w.held.cascadeId));
+    if (firsts.length < writes.length) {
+      const rest = writes.filter((w) => !firsts.includes(w));
+      const results = new Map<AttemptWrite, AttemptStep | null>();
+      for (const part of [firsts, rest]) {
+        const steps = await this.writeBatch(part);
+        part.forEach((w, i) => {
+          results.set(w, steps[i] ?? null);
+        });
+      }
+      return writes.map((w) => results.get(w) ?? null);
+    }
     return this.sql.transaction(async (tx) => {
-      await tx.query('SELECT 1 FROM executions WHERE id = ? FOR UPDATE', [held.cascadeId]);
-      const [context] = await tx.query<{
-        last_seq: number;
-        others_pending: boolean;
-        others_failed: boolean;
-        root_id: string;
-        root_rule_id: string;
-        root_rule_name: string | null;
-        root_status: ExecutionStatusValue;
-      }>(CASCADE_CONTEXT, [held.id]);
-      if (!context) return null;
-      const step = build({
-        lastSeq: Number(context.last_seq),
-        othersPending: context.others_pending === true,
-        othersFailed: context.others_failed === true,
-        root: { id: context.root_id, ruleId: context.root_rule_id, ruleName: context.root_rule_name ?? null, status: context.root_status },
+      const ids = uuidArray(writes.map((w) => w.held.id));
+      // Roots locked in one order, so that batches sharing cascades cannot deadlock.
+      await tx.query('SELECT 1 FROM executions WHERE id = ANY(?::uuid[]) ORDER BY id FOR UPDATE', [uuidArray([...seen].sort())]);
+      const contexts = new Map((await tx.query<ContextRow>(CASCADE_CONTEXTS, [ids])).map((row) => [row.id, contextOf(row)]));
+      const steps = writes.map((w) => {
+        const context = contexts.get(w.held.id);
+        return context ? w.build(context) : null;
       });
-      const updated = await tx.query(
-        `UPDATE executions SET ${setValues(ATTEMPT_COLUMNS)}
-         WHERE id = ?::uuid AND status = ? AND attempt_owner = ?::uuid AND coalesce(jsonb_array_length(attempts), 0) = ?
-         RETURNING id`,
-        [...rowValues(fromExecution(step.execution), ATTEMPT_COLUMNS), held.id, held.status, held.attemptOwner, held.attempts?.length ?? 0],
+      const built = steps.flatMap((step, i) => (step ? [{ step, held: writes[i]!.held }] : []));
+      if (built.length === 0) return steps;
+      const updated = await tx.query<{ id: string }>(
+        `UPDATE executions e SET ${setColumnsFrom(EXECUTION_FINISH_COLUMNS, 'r')}
+         FROM jsonb_populate_recordset(null::executions, ?::jsonb) r, jsonb_to_recordset(?::jsonb) AS ${HELD_AS}
+         WHERE e.id = r.id AND g.id = r.id AND e.id = ANY(?::uuid[])
+           AND e.status = g.status AND e.attempt_owner = g.owner AND coalesce(jsonb_array_length(e.attempts), 0) = g.attempts
+         RETURNING e.id`,
+        [
+          storableJsonText(built.map(({ step }) => pickColumns(fromExecution(step.execution), ATTEMPT_ROW))),
+          JSON.stringify(built.map(({ held }) => ({ id: held.id, status: held.status, owner: held.attemptOwner, attempts: held.attempts?.length ?? 0 }))),
+          ids,
+        ],
       );
-      if (updated.length === 0) return null;
-      if (step.events.length > 0) {
+      const written = new Set(updated.map((row) => row.id));
+      const kept = steps.map((step) => (step && written.has(step.execution.id) ? step : null));
+      const events = kept.flatMap((step) => step?.events ?? []);
+      const logs = kept.flatMap((step) => step?.logs ?? []);
+      if (events.length > 0) {
         await tx.query('INSERT INTO cascade_event_runs SELECT * FROM jsonb_populate_recordset(null::cascade_event_runs, ?::jsonb)', [
-          storableJsonText(eventRuns(step.events)),
+          storableJsonText(eventRuns(events)),
         ]);
       }
-      if (step.logs.length > 0) {
-        await tx.query('INSERT INTO action_logs SELECT * FROM jsonb_populate_recordset(null::action_logs, ?::jsonb)', [
-          storableJsonText(step.logs.map(fromLog)),
-        ]);
+      if (logs.length > 0) {
+        await tx.query('INSERT INTO action_logs SELECT * FROM jsonb_populate_recordset(null::action_logs, ?::jsonb)', [storableJsonText(logs.map(fromLog))]);
       }
-      return step;
+      return kept;
     });
   }
 }
