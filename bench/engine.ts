@@ -16,8 +16,9 @@ export interface EngineBenchResult {
   publish: { rules: number; p50One: LatencyStats; rps16: number; matchedPerEvent: number };
 }
 
-export async function startSink(): Promise<{ url: string; stop(): void }> {
-  const child = fork(path.join(import.meta.dirname, 'support/sink.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** Starts a webhook receiver in a process of its own: `script` (under bench/) with `args`. */
+export async function startSink(script = 'support/sink.ts', args: string[] = []): Promise<{ url: string; stop(): void }> {
+  const child = fork(path.join(import.meta.dirname, script), args, { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));
     child.once('error', reject);
