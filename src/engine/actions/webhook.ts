@@ -1,6 +1,6 @@
 import type { DeliveryAttempt } from '../../entities/index.js';
 import type { Clock } from '../../shared/clock.js';
-import { retryAfterMs, retryDelayMs } from '../delivery/backoff.js';
+import { nextAttemptAt, retryAfterMs } from '../delivery/backoff.js';
 import type { WebhookActionSpec } from '../rules/spec/index.js';
 import { OutboundError, type OutboundHttpClient } from '../outbound/client.js';
 import { buildJsonRequest, type JsonRequest } from '../outbound/requestBuilder.js';
@@ -121,10 +121,7 @@ export class WebhookAction implements Action<WebhookActionSpec> {
     failure: Failure,
   ): ActionOutcome {
     const policy = spec.retry;
-    const retryAt =
-      failure.retryable && policy && ctx.attempt < policy.maxAttempts
-        ? new Date(this.clock.now().getTime() + Math.min(policy.maxDelayMs, failure.retryAfterMs ?? retryDelayMs(policy, ctx.attempt)))
-        : null;
+    const retryAt = failure.retryable ? nextAttemptAt(policy, ctx.attempt, this.clock.now(), failure.retryAfterMs) : null;
     const message = `${spec.method} ${url} ${failure.reason}`;
     const data = {
       method: spec.method,

@@ -1,3 +1,4 @@
+import type { DeliveryAttempt } from '../../entities/index.js';
 import type { RetryPolicy } from '../rules/spec/index.js';
 
 /**
@@ -10,6 +11,20 @@ export function retryDelayMs(policy: RetryPolicy, n: number, random: () => numbe
   if (policy.backoff === 'fixed') return policy.delayMs;
   const step = Math.min(policy.maxDelayMs, policy.delayMs * 2 ** Math.min(n - 1, 40));
   return Math.round(step / 2 + random() * (step / 2));
+}
+
+/**
+ * When the attempt after failed attempt `number` is due: null when the policy has no attempt
+ * left; a `Retry-After` the answer asked for replaces the delay, capped at `maxDelayMs`.
+ */
+export function nextAttemptAt(policy: RetryPolicy | undefined, number: number, now: Date, retryAfter: number | null = null): Date | null {
+  if (!policy || number >= policy.maxAttempts) return null;
+  return new Date(now.getTime() + Math.min(policy.maxDelayMs, retryAfter ?? retryDelayMs(policy, number)));
+}
+
+/** An attempt that failed before any answer came (not sent, or cut off): WEBHOOK_FAILED unless said. */
+export function unansweredAttempt(number: number, at: Date, message: string, errorCode = 'WEBHOOK_FAILED'): DeliveryAttempt {
+  return { number, at: at.toISOString(), durationMs: 0, httpStatus: null, errorCode, message };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { ActionLog, CascadeEvent, DeliveryAttempt, DeliveryPlan, Execution, LogLevelValue, Rule } from '../../entities/index.js';
+import type { ActionLog, CascadeEvent, DeliveryPlan, Execution, LogLevelValue, Rule } from '../../entities/index.js';
 import type { Action, ActionContext, ActionOutcome, ChildOutcome } from '../actions/types.js';
 import { publishAll, type BusMessage } from '../bus/eventBus.js';
 import { CascadeRun } from './cascade.js';
@@ -8,7 +8,7 @@ import { Redactor } from '../secrets/redactor.js';
 import { literalCredentials, redactCredentials } from '../../shared/credentials.js';
 import type { TriggerEvaluation } from '../rules/evaluate.js';
 import type { ConcurrencySpec, WebhookActionSpec } from '../rules/spec/index.js';
-import { retryDelayMs } from '../delivery/backoff.js';
+import { nextAttemptAt, unansweredAttempt } from '../delivery/backoff.js';
 import type { CascadeContext, HeldAttempt } from '../store/deliveryStore.js';
 import { newId } from '../../shared/ids.js';
 import { storableJson } from '../../shared/storable.js';
@@ -166,14 +166,7 @@ function storeFailedStep(step: Step, cascadeRoot?: { id: string; ruleId: string;
 /** A RETRYING row without its delivery plan (written by no version of this service): it cannot be sent again. */
 function lostPlan(row: Execution, at: Date): ActionOutcome {
   const message = 'the webhook cannot be sent again: its execution lost what it was sending';
-  const attempt: DeliveryAttempt = {
-    number: (row.attempts?.length ?? 0) + 1,
-    at: at.toISOString(),
-    durationMs: 0,
-    httpStatus: null,
-    errorCode: 'WEBHOOK_FAILED',
-    message,
-  };
+  const attempt = unansweredAttempt((row.attempts?.length ?? 0) + 1, at, message);
   return {
     status: 'FAILED',
     result: row.result,
@@ -280,10 +273,15 @@ export class RunSystem {
   }
 
   private track(run: StartedRun): StartedRun {
-    const done = run.finished.catch(() => undefined);
+    this.keep(run.finished.catch(() => undefined));
+    return run;
+  }
+
+  /** Work that drain() waits for. */
+  private keep<T>(done: Promise<T>): Promise<T> {
     this.inFlight.add(done);
     void done.finally(() => this.inFlight.delete(done));
-    return run;
+    return done;
   }
 
   /**
@@ -675,14 +673,7 @@ export class RunSystem {
         const references = { action_type: action.type, ...('endpoint' in spec ? { endpoint: redactCredentials(spec.endpoint) } : {}) };
         const error = { code: 'SECRET_NOT_FOUND', message: secrets.message };
         // A webhook's attempt that could not be sent; a missing secret is never retried.
-        const unsent: DeliveryAttempt = {
-          number: attempt,
-          at: at.toISOString(),
-          durationMs: 0,
-          httpStatus: null,
-          errorCode: error.code,
-          message: error.message,
-        };
+        const unsent = unansweredAttempt(attempt, at, error.message, error.code);
         return { status: 'FAILED', result: null, references, error, ...(action.type === 'webhook' ? { delivery: { attempt: unsent, retryAt: null } } : {}) };
       }
       const resolved = renderTemplates(spec, { ...actionScope(rule, payload, running), secrets: secrets.values });
@@ -772,14 +763,13 @@ export class RunSystem {
         : null;
       await this.settleAttempt(held, outcome ?? lostPlan(row, this.resources.clock.now()), await sink.close());
     })();
-    const done = run.catch(async (error: unknown) => {
-      this.resources.logger.error({ executionId: held.execution.id, ...storeErrorFields(error) }, 'a webhook attempt could not be written');
-      // Not left claimed while this instance lives: due again for any instance.
-      await this.resources.deliveries.release([held.execution.id], this.resources.instanceId).catch(() => undefined);
-    });
-    this.inFlight.add(done);
-    void done.finally(() => this.inFlight.delete(done));
-    return done;
+    return this.keep(
+      run.catch(async (error: unknown) => {
+        this.resources.logger.error({ executionId: held.execution.id, ...storeErrorFields(error) }, 'a webhook attempt could not be written');
+        // Not left claimed while this instance lives: due again for any instance.
+        await this.resources.deliveries.release([held.execution.id], this.resources.instanceId).catch(() => undefined);
+      }),
+    );
   }
 
   /**
@@ -791,19 +781,12 @@ export class RunSystem {
     const now = this.resources.clock.now();
     const policy = (row.delivery?.spec as WebhookActionSpec | undefined)?.retry;
     const number = (row.attempts?.length ?? 0) + 1;
-    const retryAt = policy && number < policy.maxAttempts ? new Date(now.getTime() + retryDelayMs(policy, number)) : null;
+    const retryAt = nextAttemptAt(policy, number, now);
     const reason = 'the process sending it stopped';
     const sink = this.resources.logSinks({ executionId: row.id, cascadeId: row.cascadeId, ruleId: row.ruleId }, new Redactor(), held.lastLogSeq);
     if (retryAt) sink.add('WARN', `webhook attempt ${number} was cut off: ${reason}; next attempt at ${retryAt.toISOString()}`, { attempt: number });
     else sink.add('ERROR', `webhook attempt ${number} was cut off: ${reason}`, { attempt: number });
-    const attempt: DeliveryAttempt = {
-      number,
-      at: now.toISOString(),
-      durationMs: 0,
-      httpStatus: null,
-      errorCode: 'WEBHOOK_FAILED',
-      message: `interrupted: ${reason}`,
-    };
+    const attempt = unansweredAttempt(number, now, `interrupted: ${reason}`);
     const outcome: ActionOutcome = {
       status: 'FAILED',
       result: row.result,

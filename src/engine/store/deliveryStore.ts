@@ -1,7 +1,7 @@
 import type { ActionLog, CascadeEvent, Execution, ExecutionStatusValue } from '../../entities/index.js';
 import { pickColumns, setColumnsFrom, uuidArray } from './columns.js';
 import { WriteBatcher } from './batcher.js';
-import { EXECUTION_FINISH_COLUMNS, eventRuns, fromExecution, fromLog, toExecution } from './rows.js';
+import { EXECUTION_FINISH_COLUMNS, EXECUTION_FINISH_ROW, eventRuns, fromExecution, fromLog, toExecution } from './rows.js';
 import type { Sql } from './sqlClient.js';
 import { storableJsonText } from '../../shared/storable.js';
 
@@ -78,9 +78,6 @@ interface AttemptWrite {
 
 /** What a batch's rows send besides their new columns: how each was held, which the write checks. */
 const HELD_AS = 'g(id uuid, status text, owner uuid, attempts int)';
-
-/** What an attempt's write sends of each row (as JSON): its id and the columns it sets. */
-const ATTEMPT_ROW = ['id', ...EXECUTION_FINISH_COLUMNS];
 
 /** The owners of attempts cut off, per scope (one parameter). */
 const IN_FLIGHT_OWNER: Record<'staleAfterMs' | 'otherThan' | 'of', string> = {
@@ -205,7 +202,7 @@ export class DeliveryStore {
            AND e.status = g.status AND e.attempt_owner = g.owner AND coalesce(jsonb_array_length(e.attempts), 0) = g.attempts
          RETURNING e.id`,
         [
-          storableJsonText(built.map(({ step }) => pickColumns(fromExecution(step.execution), ATTEMPT_ROW))),
+          storableJsonText(built.map(({ step }) => pickColumns(fromExecution(step.execution), EXECUTION_FINISH_ROW))),
           JSON.stringify(built.map(({ held }) => ({ id: held.id, status: held.status, owner: held.attemptOwner, attempts: held.attempts?.length ?? 0 }))),
           ids,
         ],

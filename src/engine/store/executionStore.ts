@@ -5,6 +5,7 @@ import {
   EVENT_RUN_COLUMNS,
   EXECUTION_COLUMNS,
   EXECUTION_FINISH_COLUMNS,
+  EXECUTION_FINISH_ROW,
   INSERT_EVENT_RUN,
   eventRuns,
   fromExecution,
@@ -106,8 +107,6 @@ const attach = (guard: string, shape: Shape) =>
     .join('');
 
 const FINISHED_COLUMNS = pickTypes(EXECUTION_COLUMNS, EXECUTION_FINISH_COLUMNS);
-/** What a batch's final write sends of each row (as JSON): its id and the columns it sets. */
-const FINISHED_ROW = ['id', ...EXECUTION_FINISH_COLUMNS];
 const RETURNED = 'id, cascade_id, rule_id, rule_name, depth';
 
 // The rows a step statement writes, named `ins` or `upd`. A batch's rows commit with their
@@ -192,7 +191,7 @@ function writeParams(kind: StepKind, steps: Step[]): unknown[] {
     case 'finishOne':
       return [...rowValues(rows[0]!, FINISHED_COLUMNS), steps[0]!.execution.id];
     case 'finishMany':
-      return [json(rows.map((row) => pickColumns(row, FINISHED_ROW))), uuidArray(steps.map((s) => s.execution.id))];
+      return [json(rows.map((row) => pickColumns(row, EXECUTION_FINISH_ROW))), uuidArray(steps.map((s) => s.execution.id))];
   }
 }
 

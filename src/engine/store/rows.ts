@@ -62,6 +62,9 @@ export const EXECUTION_FINISH_COLUMNS = [
   'attempt_owner',
 ] as const;
 
+/** What a batch's final write sends of each row (as JSON): its id and the columns it sets. */
+export const EXECUTION_FINISH_ROW = ['id', ...EXECUTION_FINISH_COLUMNS];
+
 const ACTION_LOGS = entityTable(ActionLogSchema);
 
 /** The columns of `action_logs` with their types, in table order. */
