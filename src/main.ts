@@ -3,6 +3,9 @@ import type { App } from './app.js';
 import type { Database } from './db/database.js';
 
 async function main() {
+  // The compiled build is the production build: graphql-js skips its development checks only
+  // when NODE_ENV says so when it loads, which is below (the app is imported after this line).
+  if (import.meta.url.endsWith('.js')) process.env.NODE_ENV ??= 'production';
   const config = loadConfigOrExit();
   // Each step loads only what it needs, once the step before is known to be good: a bad setting
   // or an unreachable database is told before the GraphQL schema, the engine and the sandbox load.

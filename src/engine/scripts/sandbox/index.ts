@@ -243,9 +243,10 @@ export class Sandbox {
   // ---- the child ------------------------------------------------------------------------------
   private spawn(): void {
     if (this.closed || this.unavailable) return;
-    // The service runs from its TypeScript sources (through tsx), and so does the worker.
-    const workerPath = fileURLToPath(new URL('./worker.ts', import.meta.url));
-    const execArgv = ['--no-node-snapshot', '--import', resolveTsx()];
+    // The worker runs as the service does: compiled (dist/), or from its sources through tsx.
+    const compiled = import.meta.url.endsWith('.js');
+    const workerPath = fileURLToPath(new URL(compiled ? './worker.js' : './worker.ts', import.meta.url));
+    const execArgv = compiled ? ['--no-node-snapshot'] : ['--no-node-snapshot', '--import', resolveTsx()];
     const config: WorkerConfig = {
       maxIsolates: this.poolSize,
       outputMaxBytes: this.outputMaxBytes,
