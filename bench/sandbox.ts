@@ -54,13 +54,13 @@ const TRIVIAL = 'function main(params, input) { return params.a + input.b; }';
 export async function runSandboxBench(options: { samples: number; seconds: number; databaseUrl: string | null }): Promise<SandboxBenchResult> {
   const logger = createLogger({ logLevel: 'warn', logPretty: false });
   const coldStart = performance.now();
-  const cold = Sandbox.create({ outputMaxBytes: 1 << 20, logger });
+  const cold = Sandbox.create({ outputMaxBytes: 1 << 20, logger, startNow: true });
   const first = await cold.run(run(TRIVIAL));
   const coldFirstRunMs = performance.now() - coldStart;
   if (!first.ok) throw new Error(`sandbox run failed: ${first.message}`);
   await cold.close();
 
-  const sandbox = Sandbox.create({ outputMaxBytes: 1 << 20, logger });
+  const sandbox = Sandbox.create({ outputMaxBytes: 1 << 20, logger, startNow: true });
   for (let i = 0; i < 200; i++) await sandbox.run(run(TRIVIAL));
   const durations = await timeRuns(sandbox, options.samples, IDLE_GAP_MS);
   const backToBack = await timeRuns(sandbox, options.samples, 0);

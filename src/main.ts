@@ -7,11 +7,14 @@ async function main() {
   // when NODE_ENV says so when it loads, which is below (the app is imported after this line).
   if (import.meta.url.endsWith('.js')) process.env.NODE_ENV ??= 'production';
   const config = loadConfigOrExit();
-  // Each step loads only what it needs, once the step before is known to be good: a bad setting
-  // or an unreachable database is told before the GraphQL schema, the engine and the sandbox load.
+  // A bad setting is told before anything else loads. The GraphQL schema, the engine and the
+  // sandbox's parent load while the database opens (the embedded one takes seconds), and are
+  // used only once it is known to be good.
   const { createLogger } = await import('./logger.js');
   const { openDatabase } = await import('./db/database.js');
   const { isOperatorError } = await import('./startErrors.js');
+  const appModule = import('./app.js');
+  appModule.catch(() => undefined);
   const logger = createLogger(config);
   let database: Database | undefined;
   let app: App | undefined;
@@ -37,7 +40,7 @@ async function main() {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   try {
     database = await openDatabase(config, logger);
-    const { createApp } = await import('./app.js');
+    const { createApp } = await appModule;
     app = createApp(config, { logger, database });
     await app.start();
   } catch (error) {

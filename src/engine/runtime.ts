@@ -122,13 +122,20 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
   const evaluator = new TriggerEvaluator();
   const loaded = loadIsolatedVm();
   if (!loaded.available) logger.warn({ reason: loaded.reason }, 'script sandbox unavailable: script runs will fail with SANDBOX_UNAVAILABLE');
+  const apiStore = new ApiExecutionStore(sql);
+  // A service with no script API does not hold a sandbox process until its first script run.
   const scripts: ScriptRunner & { close?(): Promise<void> } = loaded.available
-    ? Sandbox.create({ outputMaxBytes: config.scriptOutputMaxBytes, maxQueued: config.scriptMaxQueued, poolSize: options.sandboxPoolSize, logger })
+    ? Sandbox.create({
+        outputMaxBytes: config.scriptOutputMaxBytes,
+        maxQueued: config.scriptMaxQueued,
+        poolSize: options.sandboxPoolSize,
+        logger,
+        startNow: await apiStore.anyScriptDefined(),
+      })
     : unavailableScriptRunner(loaded.reason);
   const stats = new RuleStatsCounter(new RuleStatsStore(sql), logger, clock);
   stats.start(STATS_FLUSH_MS);
   const http = new OutboundHttpClient({ allowlist: config.outboundAllowlist });
-  const apiStore = new ApiExecutionStore(sql);
   const logSinks = createLogSinkFactory({ store, bus, clock, logger });
   const apiRunner = new ApiRunner({ store: apiStore, scripts, http, bus, clock, logger, logSinks, secrets: vault });
   const ruleStore = new RuleStore(sql);

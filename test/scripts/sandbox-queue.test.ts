@@ -51,7 +51,7 @@ async function fillPool(sandbox: Sandbox, count: number, timeoutMs: number) {
 describe('Sandbox queue', () => {
   const sandboxes: Sandbox[] = [];
   const start = async (options: { poolSize: number; maxQueued?: number }) => {
-    const sandbox = Sandbox.create({ ...options, outputMaxBytes: 1024 * 1024, logger: pino({ level: 'silent' }) });
+    const sandbox = Sandbox.create({ ...options, outputMaxBytes: 1024 * 1024, logger: pino({ level: 'silent' }), startNow: true });
     sandboxes.push(sandbox);
     await sandbox.whenReady();
     return sandbox;

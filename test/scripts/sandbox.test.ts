@@ -11,7 +11,7 @@ let keySeq = 0;
 type Overrides = Partial<Omit<ScriptRun, 'policy'>> & { policy?: Partial<ScriptRun['policy']> };
 
 beforeAll(async () => {
-  sandbox = Sandbox.create({ poolSize: 4, outputMaxBytes: 1024 * 1024, logger: pino({ level: 'silent' }) });
+  sandbox = Sandbox.create({ poolSize: 4, outputMaxBytes: 1024 * 1024, logger: pino({ level: 'silent' }), startNow: true });
   await sandbox.whenReady();
 });
 
@@ -167,7 +167,7 @@ describe('Sandbox results', () => {
   });
 
   it('the output cap is configurable', async () => {
-    const small = Sandbox.create({ poolSize: 1, outputMaxBytes: 100, logger: pino({ level: 'silent' }) });
+    const small = Sandbox.create({ poolSize: 1, outputMaxBytes: 100, logger: pino({ level: 'silent' }), startNow: true });
     try {
       expect(await small.run(script('function main() { return "x".repeat(200); }'))).toMatchObject({ ok: false, code: 'OUTPUT_TOO_LARGE' });
       expect(await small.run(script('function main() { return "x".repeat(50); }'))).toMatchObject({ ok: true });

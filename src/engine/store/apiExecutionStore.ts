@@ -16,6 +16,12 @@ const API_FINISH_COLUMNS = pickTypes(API_EXECUTIONS.columns, ['status', 'output'
 export class ApiExecutionStore {
   constructor(private readonly sql: Sql) {}
 
+  /** Whether any SCRIPT API is defined: the sandbox is then started with the service. */
+  async anyScriptDefined(): Promise<boolean> {
+    const rows = await this.sql.query("SELECT 1 FROM api_definitions WHERE kind = 'SCRIPT' LIMIT 1", []);
+    return rows.length > 0;
+  }
+
   async getDefinition(id: string): Promise<ApiDefinition | null> {
     const [row] = await this.sql.query('SELECT * FROM api_definitions WHERE id = ?', [id]);
     return row ? API_DEFINITIONS.toEntity(row) : null;

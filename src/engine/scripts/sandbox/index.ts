@@ -145,6 +145,10 @@ export class Sandbox {
   private stderrTail = '';
   private fatalMessage: string | undefined;
   private exited: Promise<void> = Promise.resolve();
+  /** Whether a child was ever forked; the first is forked by create() or by the first run. */
+  private started = false;
+  /** Whether a child was ever ready: until then, the start is not counted against a run's timeout. */
+  private everReady = false;
 
   private constructor(options: SandboxOptions) {
     this.poolSize = Math.max(1, Math.floor(options.poolSize ?? Math.min(8, Math.max(2, availableParallelism()))));
@@ -153,11 +157,19 @@ export class Sandbox {
     this.logger = options.logger;
   }
 
-  /** Forks the sandbox child at once, so that the first run finds it warm. */
-  static create(options: SandboxOptions): Sandbox {
+  /**
+   * With `startNow`, forks the child at once so that the first run finds it warm; without, the
+   * first run (or whenReady) forks it, and the process holds no sandbox memory until scripts run.
+   */
+  static create(options: SandboxOptions & { startNow: boolean }): Sandbox {
     const sandbox = new Sandbox(options);
-    sandbox.spawn();
+    if (options.startNow) sandbox.start();
     return sandbox;
+  }
+
+  /** Forks the first child unless one was forked already. */
+  start(): void {
+    if (!this.started) this.spawn();
   }
 
   /** Runs waiting for a free isolate. */
@@ -172,6 +184,7 @@ export class Sandbox {
 
   /** Resolves when the child is ready (or the sandbox turned out unavailable); for warm-up waits. */
   async whenReady(): Promise<void> {
+    this.start();
     while (!this.ready && !this.unavailable && !this.closed) await new Promise((resolve) => setTimeout(resolve, 10));
   }
 
@@ -214,8 +227,9 @@ export class Sandbox {
         settled: false,
       };
       this.queue.push(pending);
+      this.start();
       this.pump();
-      if (pending.startedAt === 0 && !pending.settled) pending.timer = setTimeout(() => this.onQueueDeadline(pending), timeoutMs);
+      if (pending.startedAt === 0 && !pending.settled && this.everReady) pending.timer = setTimeout(() => this.onQueueDeadline(pending), timeoutMs);
     });
   }
 
@@ -243,6 +257,7 @@ export class Sandbox {
   // ---- the child ------------------------------------------------------------------------------
   private spawn(): void {
     if (this.closed || this.unavailable) return;
+    this.started = true;
     // The worker runs as the service does: compiled (dist/), or from its sources through tsx.
     const compiled = import.meta.url.endsWith('.js');
     const workerPath = fileURLToPath(new URL(compiled ? './worker.js' : './worker.ts', import.meta.url));
@@ -303,6 +318,7 @@ export class Sandbox {
         this.startFailures = 0;
         clearTimeout(this.startTimer);
         this.logger.debug({ package: message.package, pid: child.pid }, 'script sandbox ready');
+        if (!this.everReady) this.startQueuedClocks();
         this.pump();
         return;
       case 'unavailable':
@@ -455,6 +471,18 @@ export class Sandbox {
   }
 
   /** A run still waiting for an isolate at its deadline: it fails without running. */
+  /** Runs queued while the first child started: their timeouts count from now, as if queued now. */
+  private startQueuedClocks(): void {
+    this.everReady = true;
+    const now = performance.now();
+    for (const pending of this.queue) {
+      pending.queuedAt = now;
+      pending.deadline = now + pending.timeoutMs;
+      clearTimeout(pending.timer);
+      pending.timer = setTimeout(() => this.onQueueDeadline(pending), pending.timeoutMs);
+    }
+  }
+
   private onQueueDeadline(pending: Pending): void {
     const index = this.queue.indexOf(pending);
     if (index < 0 || pending.settled) return;
