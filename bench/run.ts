@@ -7,6 +7,7 @@ import { runEventsBench } from './events.js';
 import { runFanoutBench } from './fanout.js';
 import { runMatcherBench } from './matcher.js';
 import { IDLE_GAP_MS, runSandboxBench } from './sandbox.js';
+import { runStartupBench } from './startup.js';
 import { runStreamBench } from './stream.js';
 
 const adminUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -264,7 +265,35 @@ async function delivery() {
   process.stdout.write(`${table}\n`);
 }
 
+async function startup() {
+  process.stdout.write('start-up benchmark (compiled build; PostgreSQL and embedded PGlite) ...\n');
+  const r = await runStartupBench(adminUrl, { starts: quick ? 3 : 5 });
+  const line = (what: string, floorName: string, m: { floor: { readyMs: number; rssMb: number }; cepheus: { readyMs: number; rssMb: number } }, targets: string) =>
+    `| ${what} | ${floorName} | ${fmt(m.floor.readyMs / 1000)} s, ${fmt(m.floor.rssMb, 0)} MB | ${fmt(m.cepheus.readyMs / 1000)} s, ${fmt(m.cepheus.rssMb, 0)} MB | ${fmt(m.cepheus.readyMs / m.floor.readyMs)}x | ${fmt(m.cepheus.rssMb / m.floor.rssMb)}x | ${targets} |`;
+  const table = [
+    '| database | floor | floor: ready, resident | Cepheus: ready, resident | ready / floor | resident / floor | targets |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    line('PostgreSQL', 'graphql-yoga + pg', r.postgres, 'ready <= 3x, resident <= 2.5x'),
+    line('embedded, new data directory', 'PGlite + pglite-socket', r.embeddedNew, 'ready <= 1.5x, resident <= 1.5x'),
+    line('embedded, existing data directory', 'PGlite + pglite-socket', r.embeddedExisting, 'ready <= 1.5x, resident <= 1.5x'),
+  ].join('\n');
+  await writeSection(
+    'startup',
+    [
+      `## Start-up: time to /ready and idle memory (${new Date().toISOString().slice(0, 16)}Z)`,
+      '',
+      `${machine()} PostgreSQL at ${new URL(adminUrl).host}.`,
+      '',
+      table,
+      '',
+      `Each cell is the median of ${r.starts} starts, the floors and the service alternating. Every process is started by plain node (the service: \`node --no-node-snapshot dist/src/main.js\`, as \`npm start\` runs it) and timed from spawn to its first 200 from \`/ready\`, polled every 10 ms. Resident memory is VmRSS of the process and its children (the service's script sandbox) 3 s after the last request; for the service that is after one createRule and one triggerRule whose webhook answers, for the yoga floor after one query, for the PGlite floor after its one query through the socket. On PostgreSQL each start gets a new database (so the service applies its migrations each time); on the embedded database "new" is an empty data directory and "existing" the one the service made in the start before it, which the bare PGlite opens too.`,
+    ].join('\n'),
+  );
+  process.stdout.write(`${table}\n`);
+}
+
 async function main() {
+  if (wanted('startup')) await startup();
   if (wanted('engine')) await engine();
   if (wanted('delivery')) await delivery();
   if (wanted('sandbox')) await sandbox();
