@@ -6,6 +6,7 @@
  */
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DEFAULT_QUERY } from '../../src/server/graphiql/defaultQuery.js';
 import { findChromium, withoutChromium } from '../support/chromium.js';
 import { startFreshApp, type TestApp } from '../support/harness.js';
 import { startSink, type Sink } from '../support/sink.js';
@@ -84,12 +85,21 @@ describeUnless(withoutChromium(), 'GraphiQL in Chromium (KEYS mode)', () => {
   });
 
   it('loads every script, style and worker from the service itself', async () => {
-    // The editors' workers are running once GraphiQL has validated the (empty) document.
+    // The editors' workers are running once GraphiQL has validated the opening document.
     await expect.poll(() => requested.filter((url) => url.endsWith('.worker.js')).length, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
     const origin = new URL(app.url).origin;
     const elsewhere = requested.filter((url) => !url.startsWith('data:') && new URL(url).origin !== origin);
     expect(elsewhere).toEqual([]);
     expect(requested).toContain(`${origin}/graphiql/graphiql.js`);
+  });
+
+  it('opens on the Cepheus example query, which runs once a key is typed', async () => {
+    const queryText = async () => (await page.locator('.graphiql-query-editor .view-lines').first().textContent()) ?? '';
+    await expect.poll(queryText, { timeout: 20_000 }).toMatch(/query\s+Overview/);
+    await setEditor(page, '.graphiql-editor-tool', JSON.stringify({ Authorization: `Bearer ${TYPED_KEY}` }));
+    await page.locator('.graphiql-execute-button').click();
+    await expect.poll(() => responseText(page), { timeout: 20_000 }).toMatch(/"authMode":\s*"KEYS"/);
+    expect(await responseText(page)).not.toContain('"errors"');
   });
 
   it('sends the typed key with queries, over HTTP', async () => {
@@ -161,6 +171,12 @@ describe('GraphiQL page (no browser)', () => {
       if (/\ssrc="\/graphiql\/[a-z.-]+\.js"/.test(script.attrs)) expect(script.body).toBe('');
       else expect(script.attrs).toMatch(/type="application\/json"/);
     }
+  });
+
+  it('hands GraphiQL the Cepheus example as its opening document', async () => {
+    const html = await (await fetch(app.url, { headers: { accept: 'text/html' } })).text();
+    const data = /<script type="application\/json" id="graphiql-data">([\s\S]*?)<\/script>/.exec(html)?.[1];
+    expect(JSON.parse(data!).graphiql.defaultQuery).toBe(DEFAULT_QUERY);
   });
 
   it('serves its assets with the same policy, and answers a revalidation with 304', async () => {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraphiQLOptions } from 'graphql-yoga';
 import { ASSET_PREFIX } from './assets.js';
 import { CONTENT_SECURITY_POLICY } from './csp.js';
+import { DEFAULT_QUERY } from './defaultQuery.js';
 
 export interface GraphiQLPageSettings {
   title: string;
@@ -18,6 +19,7 @@ export function pageData(settings: GraphiQLPageSettings): { endpoint: string; gr
     graphiql: {
       title: settings.title,
       subscriptionsProtocol: 'WS',
+      defaultQuery: DEFAULT_QUERY,
       // Headers (a key) are kept in the tab's memory only; start.js also strips them from
       // history and favourites before anything is written to localStorage.
       shouldPersistHeaders: false,
