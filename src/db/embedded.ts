@@ -1,7 +1,6 @@
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
 
 /** The embedded database could not be opened; the message names the directory. */
@@ -64,9 +63,9 @@ function describe(error: unknown): string {
 }
 
 /**
- * Starts PGlite on a data directory and serves it on a loopback port with the PostgreSQL wire
- * protocol, so the service reaches it through the same driver as a real server. PGlite runs every
- * connection on one session: callers must use a pool of one connection.
+ * Starts PGlite on a data directory, on a thread of its own, and serves it on a loopback port with
+ * the PostgreSQL wire protocol, so the service reaches it through the same driver as a real
+ * server. PGlite runs every connection on one session: callers must use a pool of one connection.
  */
 export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Promise<EmbeddedPostgres> {
   const absolute = path.resolve(dataDir);
@@ -82,23 +81,16 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
     throw error instanceof EmbeddedDatabaseError ? error : new EmbeddedDatabaseError(absolute, describe(error));
   }
 
-  let db: PGlite;
+  let thread: EmbeddedThread;
   try {
-    db = await PGlite.create(absolute);
+    thread = await startThread(absolute);
   } catch (error) {
     await releaseLock();
     throw new EmbeddedDatabaseError(absolute, describe(error));
   }
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 16 });
-  try {
-    await server.start();
-  } catch (error) {
-    await db.close().catch(() => undefined);
-    await releaseLock();
-    throw new EmbeddedDatabaseError(absolute, `cannot serve it on a local port: ${describe(error)}`);
-  }
-  const url = `postgresql://postgres@${server.getServerConn()}/postgres`;
+  const url = `postgresql://postgres@${thread.conn}/postgres`;
   logger.info({ dataDir: absolute }, 'embedded PostgreSQL (PGlite) ready');
+  thread.worker.on('error', (error) => logger.error({ err: error }, 'the embedded database thread failed'));
 
   let stopped: Promise<void> | undefined;
   return {
@@ -106,16 +98,55 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
     dataDir: absolute,
     stop() {
       stopped ??= (async () => {
-        await server.stop().catch((error: unknown) => logger.warn({ err: error }, 'embedded database socket did not stop cleanly'));
-        try {
-          await db.exec('CHECKPOINT');
-        } catch (error) {
-          logger.warn({ err: error }, 'embedded database CHECKPOINT failed');
-        }
-        await db.close().catch((error: unknown) => logger.warn({ err: error }, 'embedded database did not close cleanly'));
+        for (const warning of await thread.stop()) logger.warn({ dataDir: absolute }, `embedded database: ${warning}`);
         await releaseLock();
       })();
       return stopped;
     },
   };
+}
+
+/** How long a stopping database may take to checkpoint and close before its thread is ended. */
+const STOP_TIMEOUT_MS = 30_000;
+
+interface EmbeddedThread {
+  worker: Worker;
+  /** host:port of the socket server. */
+  conn: string;
+  /** Stops the socket, checkpoints and closes the database; answers what did not go cleanly. */
+  stop(): Promise<string[]>;
+}
+
+type ThreadMessage = { t: 'ready'; conn: string } | { t: 'failed'; message: string } | { t: 'stopped'; warnings: string[] };
+
+/**
+ * PGlite runs on a thread of its own (embeddedWorker.js): opening a data directory takes seconds
+ * of CPU, which then overlap the loading of the rest of the service, and queries never hold the
+ * event loop of the thread serving requests.
+ */
+function startThread(dataDir: string): Promise<EmbeddedThread> {
+  const worker = new Worker(new URL('./embeddedWorker.js', import.meta.url), { workerData: { dataDir, maxConnections: 16 } });
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  const stop = async (): Promise<string[]> => {
+    const answer = new Promise<string[]>((resolve) => {
+      worker.on('message', (message: ThreadMessage) => {
+        if (message.t === 'stopped') resolve(message.warnings);
+      });
+      void exited.then(() => resolve([]));
+    });
+    worker.postMessage({ t: 'stop' });
+    const timer = setTimeout(() => void worker.terminate(), STOP_TIMEOUT_MS);
+    const warnings = await answer;
+    await exited;
+    clearTimeout(timer);
+    return warnings;
+  };
+  return new Promise((resolve, reject) => {
+    worker.once('message', (message: ThreadMessage) => {
+      if (message.t === 'ready') resolve({ worker, conn: message.conn, stop });
+      else reject(new Error(message.t === 'failed' ? message.message : 'the database thread answered out of turn'));
+    });
+    worker.once('error', reject);
+    void exited.then(() => reject(new Error('the database thread ended before it was ready')));
+  });
 }

@@ -27,6 +27,8 @@ export interface RawResponse {
 }
 
 export interface AppProcess {
+  /** The service's process id. */
+  pid: number;
   base: string;
   url: string;
   database: TestDatabase;
@@ -144,6 +146,7 @@ export async function startAppProcess(backend: Backend, env: Record<string, stri
     return { status: response.status, text, json };
   };
   return {
+    pid: child.pid!,
     base,
     url: `${base}/graphql`,
     database,
