@@ -7,6 +7,8 @@ import { startEngine, type BatchResult, type Engine } from './engine/index.js';
 import { eventsRoute } from './server/events.js';
 import { createHttpServer, type HttpServer } from './server/server.js';
 import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './observability/metrics.js';
+import { metricsRoute } from './server/metricsRoute.js';
 import { buildSchema, createLoaders, type Services } from './schema/index.js';
 import { ApiKeyService } from './services/apiKeys.js';
 import { ApiDefinitionService } from './services/apis.js';
@@ -74,6 +76,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     },
     async start() {
       database = options.database ?? (await openDatabase(config, logger));
+      const metrics = config.metrics ? createMetrics(logger) : null;
       try {
         const applied = await database.migrate();
         if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
@@ -84,8 +87,10 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           sql: database.sql,
           postgresUrl: database.embedded ? null : (config.databaseUrl ?? null),
           sandboxPoolSize: options.sandboxPoolSize,
+          observer: metrics?.observer,
         });
         engine = running;
+        metrics?.watch(running);
         const keyRing = new KeyRing({ mode: config.authMode, adminKey: config.adminKey, store: ormKeyStore(database.fork), clock, logger });
         keys = keyRing;
         keyRing.start();
@@ -113,7 +118,9 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           context: ({ clientAddress, viewer }) => ({ services: current, loaders: createLoaders(current), viewer, clientAddress }),
           ready: () => db.ready(),
           keys: keyRing,
+          plugins: metrics?.plugins,
           routes: {
+            ...(metrics ? { '/metrics': { scope: 'anyone' as const, handle: metricsRoute(() => metrics.render(), logger) } } : {}),
             '/events': {
               scope: 'publish',
               handle: eventsRoute({

@@ -141,6 +141,7 @@ const envSchema = z.object({
   SCRIPT_MAX_MEMORY_MB: int(256, 8, 8192),
   SCRIPT_OUTPUT_MAX_BYTES: int(1_048_576, 1024, 64 * 1_048_576),
   GRAPHIQL: bool(true),
+  METRICS: bool(true),
   MAX_REQUEST_BYTES: int(1_048_576, 1024, 256 * 1_048_576),
   MAX_QUERY_DEPTH: int(12, 1, 100),
   MAX_QUERY_COST: int(20000, 100, 10_000_000),
@@ -206,6 +207,8 @@ export interface Config {
   scriptMaxMemoryMb: number;
   scriptOutputMaxBytes: number;
   graphiql: boolean;
+  /** Serve Prometheus metrics at GET /metrics. */
+  metrics: boolean;
   maxRequestBytes: number;
   limits: { depth: number; cost: number; aliases: number; tokens: number };
   heartbeatIntervalMs: number;
@@ -307,6 +310,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     scriptMaxMemoryMb: env.SCRIPT_MAX_MEMORY_MB,
     scriptOutputMaxBytes: env.SCRIPT_OUTPUT_MAX_BYTES,
     graphiql: env.GRAPHIQL,
+    metrics: env.METRICS,
     maxRequestBytes: env.MAX_REQUEST_BYTES,
     limits: { depth: env.MAX_QUERY_DEPTH, cost: env.MAX_QUERY_COST, aliases: env.MAX_ALIASES, tokens: env.MAX_TOKENS },
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,

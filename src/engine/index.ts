@@ -24,6 +24,7 @@ export type { RuleStats } from './rules/stats.js';
 export type { RunRequest, StartedRun } from './runs/runSystem.js';
 export type { ApiRunOutcome, ApiRunRequest } from './scripts/apiRunner.js';
 export type { ExecutionFilter, ExecutionPageQuery } from './store/executionStore.js';
+export type { EngineObserver, EventOutcome, WebhookAttemptOutcome } from './observer.js';
 export {
   SpecError,
   badTextReason,
@@ -205,6 +206,16 @@ export class Engine {
   /** Sends a message to every subscriber on every instance, as the engine does for what it writes. */
   broadcast<K extends BusTopic>(topic: K, message: BusMessages[K]): void {
     this.bus.publish(topic, message);
+  }
+
+  /** Executions waiting across every instance sharing the database: RETRYING and QUEUED. */
+  waitingExecutions(): Promise<{ retrying: number; queued: number }> {
+    return this.store.countWaiting();
+  }
+
+  /** Script runs waiting for a free isolate on this instance. */
+  get sandboxQueueDepth(): number {
+    return this.systems.sandboxQueueDepth();
   }
 
   /** Deletes execution history past its retention now (it also runs on its own timer). */

@@ -10,6 +10,7 @@ import type { SecretReader } from './secrets/vault.js';
 import type { ApiExecutionStore } from './store/apiExecutionStore.js';
 import type { DeliveryStore } from './store/deliveryStore.js';
 import type { ExecutionStore } from './store/executionStore.js';
+import type { EngineObserver } from './observer.js';
 
 /** Reads a rule as the engine sees it (cached; no ORM in the way). */
 export interface RuleReader {
@@ -37,4 +38,6 @@ export interface EngineResources {
   logSinks: LogSinkFactory;
   /** Secrets in clear for the requests that name them, read at send time. */
   secrets: SecretReader;
+  /** Told of what ends (runs, attempts, events): the service's metrics. */
+  observer: EngineObserver;
 }

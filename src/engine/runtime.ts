@@ -40,6 +40,7 @@ import { TriggerEvaluator } from './rules/evaluate.js';
 import { loadKeyring } from './secrets/keyring.js';
 import { SecretVault } from './secrets/vault.js';
 import { SecretStore } from './store/secretStore.js';
+import { UNOBSERVED, type EngineObserver } from './observer.js';
 
 /** Rule.stats are added to the stored counters this often (SPEC: at least every few seconds). */
 const STATS_FLUSH_MS = 2000;
@@ -70,6 +71,8 @@ export interface EngineSystems {
   maintenance: TableMaintenance | null;
   /** Secrets sealed at rest; read at send time through resources.secrets. */
   vault: SecretVault;
+  /** Script runs waiting for a free isolate on this instance. */
+  sandboxQueueDepth(): number;
   /** Lets runs in flight finish (up to graceMs), then leaves: leftovers are marked INTERRUPTED. */
   stop(graceMs: number): Promise<void>;
 }
@@ -83,6 +86,8 @@ export interface RuntimeOptions {
   postgresUrl: string | null;
   /** Script runs at once (one isolate each); default CPUs, 2..8. Tests fix it to fill the pool. */
   sandboxPoolSize?: number;
+  /** Told of runs, attempts, events and script runs as they end (the service's metrics). */
+  observer?: EngineObserver;
 }
 
 async function createBus(options: RuntimeOptions, store: ExecutionStore, instanceId: string): Promise<EventBus> {
@@ -106,6 +111,17 @@ async function createBus(options: RuntimeOptions, store: ExecutionStore, instanc
   return new LocalEventBus();
 }
 
+/** The runner with each run's outcome told to the observer. */
+function observedScripts(runner: ScriptRunner, observer: EngineObserver): ScriptRunner {
+  return {
+    run: async (run) => {
+      const result = await runner.run(run);
+      observer.sandboxRun(result.ok ? 'SUCCESS' : result.code);
+      return result;
+    },
+  };
+}
+
 export async function startEngineSystems(options: RuntimeOptions): Promise<EngineSystems> {
   const { config, logger, clock, sql } = options;
   const instanceId = randomUUID();
@@ -121,18 +137,25 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
   const bus = await createBus(options, store, instanceId);
   const evaluator = new TriggerEvaluator();
   const loaded = loadIsolatedVm();
-  if (!loaded.available) logger.warn({ reason: loaded.reason }, 'script sandbox unavailable: script runs will fail with SANDBOX_UNAVAILABLE');
+  const observer = options.observer ?? UNOBSERVED;
   const apiStore = new ApiExecutionStore(sql);
-  // A service with no script API does not hold a sandbox process until its first script run.
-  const scripts: ScriptRunner & { close?(): Promise<void> } = loaded.available
-    ? Sandbox.create({
-        outputMaxBytes: config.scriptOutputMaxBytes,
-        maxQueued: config.scriptMaxQueued,
-        poolSize: options.sandboxPoolSize,
-        logger,
-        startNow: await apiStore.anyScriptDefined(),
-      })
-    : unavailableScriptRunner(loaded.reason);
+  let sandbox: Sandbox | null = null;
+  let runner: ScriptRunner;
+  if (loaded.available) {
+    // A service with no script API does not hold a sandbox process until its first script run.
+    sandbox = Sandbox.create({
+      outputMaxBytes: config.scriptOutputMaxBytes,
+      maxQueued: config.scriptMaxQueued,
+      poolSize: options.sandboxPoolSize,
+      logger,
+      startNow: await apiStore.anyScriptDefined(),
+    });
+    runner = sandbox;
+  } else {
+    logger.warn({ reason: loaded.reason }, 'script sandbox unavailable: script runs will fail with SANDBOX_UNAVAILABLE');
+    runner = unavailableScriptRunner(loaded.reason);
+  }
+  const scripts = observedScripts(runner, observer);
   const stats = new RuleStatsCounter(new RuleStatsStore(sql), logger, clock);
   stats.start(STATS_FLUSH_MS);
   const http = new OutboundHttpClient({ allowlist: config.outboundAllowlist });
@@ -141,7 +164,22 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
   const ruleStore = new RuleStore(sql);
   const rules = new RuleCache(ruleStore, bus, clock);
   const deliveries = new DeliveryStore(sql);
-  const resources: EngineResources = { clock, logger, instanceId, bus, store, deliveries, apiStore, rules, evaluator, stats, http, logSinks, secrets: vault };
+  const resources: EngineResources = {
+    clock,
+    logger,
+    instanceId,
+    bus,
+    store,
+    deliveries,
+    apiStore,
+    rules,
+    evaluator,
+    stats,
+    http,
+    logSinks,
+    secrets: vault,
+    observer,
+  };
   const runs = new RunSystem(resources, {
     actions: [new WebhookAction(http, clock, config.webhookSigningSecret ?? null), new TriggerRuleAction(), new ApiScriptAction(apiStore, apiRunner)],
     maxCascadeDepth: config.maxCascadeDepth,
@@ -152,7 +190,7 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
     maxStreamGroups: config.streamMaxGroups,
     onTimerFirings: (fired) => void publisher.publishTimerFirings(fired),
   });
-  const publisher: EventPublisher = new EventPublisher(runs, ruleSet, new Throttle(clock), stats, logger);
+  const publisher: EventPublisher = new EventPublisher(runs, ruleSet, new Throttle(clock), stats, logger, observer);
   const delivery = new DeliveryWorker({ ...resources, store: deliveries, runs });
   const instances = new InstanceRegistry({
     ...resources,
@@ -197,6 +235,7 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
     retention,
     maintenance,
     vault,
+    sandboxQueueDepth: () => sandbox?.queueDepth ?? 0,
     async stop(graceMs) {
       await scheduler.stop(graceMs);
       await retention.stop();
@@ -209,7 +248,7 @@ export async function startEngineSystems(options: RuntimeOptions): Promise<Engin
       rules.close();
       await bus.close();
       await http.close();
-      await scripts.close?.();
+      await sandbox?.close();
     },
   };
 }

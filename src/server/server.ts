@@ -34,6 +34,8 @@ export interface HttpServerDeps {
   keys: KeyRing;
   /** Extra plain-HTTP routes (path -> handler), tried before GraphQL; each needs a key of a role with its scope. */
   routes?: Record<string, KeyedRoute>;
+  /** Extra yoga plugins (the metrics' GraphQL operation counts and open subscriptions). */
+  plugins?: Plugin[];
 }
 
 /** A plain route that acts for a principal whose role has `scope`. */
@@ -161,6 +163,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
         maxDirectives: { n: 50 },
         blockFieldSuggestion: { enabled: true },
       }),
+      ...(deps.plugins ?? []),
     ],
   });
 

@@ -3,6 +3,7 @@ import type { Clock } from '../../shared/clock.js';
 import type { RunSystem } from '../runs/runSystem.js';
 import type { DeliveryStore, InFlightScope } from '../store/deliveryStore.js';
 import { storeErrorFields } from '../store/storeError.js';
+import { runsFields } from '../runs/runFields.js';
 
 export interface DeliveryWorkerOptions {
   store: DeliveryStore;
@@ -125,7 +126,7 @@ export class DeliveryWorker {
     const { store, runs, logger } = this.options;
     const held = await store.inFlight(scope);
     for (const attempt of held) await runs.interruptAttempt(attempt);
-    if (held.length > 0) logger.warn({ executions: held.map((h) => h.execution.id) }, 'webhook attempts cut off by a stopped instance were counted as failed');
+    if (held.length > 0) logger.warn(runsFields(held.map((h) => h.execution)), 'webhook attempts cut off by a stopped instance were counted as failed');
   }
 
   /** Claims nothing more (a claim under way is given back); attempts in flight finish with the runs (RunSystem.drain). */

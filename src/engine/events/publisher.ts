@@ -6,6 +6,7 @@ import type { RunSystem, StartedRun } from '../runs/runSystem.js';
 import type { ActiveRuleSet, RuleSetSnapshot, StreamFiring } from './activeRules.js';
 import type { RuleStatsCounter } from '../rules/stats.js';
 import type { Throttle } from './throttle.js';
+import type { EngineObserver } from '../observer.js';
 
 export interface PublishResult {
   eventId: string;
@@ -61,6 +62,7 @@ export class EventPublisher {
     private readonly throttle: Throttle,
     private readonly stats: RuleStatsCounter,
     private readonly logger: Logger,
+    private readonly observer: EngineObserver,
   ) {}
 
   async publish(event: Record<string, unknown>, source: string | null): Promise<PublishResult> {
@@ -71,10 +73,18 @@ export class EventPublisher {
     } catch (error) {
       // Runs begun before the throw are settled first, so none ends unobserved.
       await Promise.allSettled(starts.map((s) => s.run));
+      this.observer.eventsPublished('REFUSED', 1);
       throw error;
     }
     const { eventId, matched } = dispatched;
-    const runs = await Promise.all(starts.map((s) => s.run));
+    let runs: StartedRun[];
+    try {
+      runs = await Promise.all(starts.map((s) => s.run));
+    } catch (error) {
+      this.observer.eventsPublished('REFUSED', 1);
+      throw error;
+    }
+    this.observer.eventsPublished(matched > 0 ? 'MATCHED' : 'UNMATCHED', 1);
     return { eventId, matched, executions: runs.map((r) => r.started) };
   }
 
@@ -104,6 +114,7 @@ export class EventPublisher {
     const outcomes = await Promise.all(accepted.map((e) => Promise.allSettled(e.starts.map((s) => s.run))));
     let matched = 0;
     let count = 0;
+    let unmatched = 0;
     let failed = 0;
     let firstError: unknown = null;
     accepted.forEach((event, i) => {
@@ -111,6 +122,7 @@ export class EventPublisher {
       if (event.failure === null && notStarted.length === 0) {
         count++;
         matched += event.matched;
+        if (event.matched === 0) unmatched++;
         return;
       }
       failed++;
@@ -119,6 +131,9 @@ export class EventPublisher {
       refused.push({ index: event.index, reason: failureReason(event.failure !== null, notStarted, started) });
     });
     if (failed > 0) this.logger.error({ err: firstError, events: failed }, 'events of a batch could not be handled; they are refused in the answer');
+    if (count > unmatched) this.observer.eventsPublished('MATCHED', count - unmatched);
+    if (unmatched > 0) this.observer.eventsPublished('UNMATCHED', unmatched);
+    if (refused.length > 0) this.observer.eventsPublished('REFUSED', refused.length);
     return { accepted: count, matched, refused: refused.sort((a, b) => a.index - b.index) };
   }
 
@@ -134,6 +149,7 @@ export class EventPublisher {
     let matched = 0;
     for (const { rule, throttle } of snapshot.matching(event)) {
       this.stats.add(rule.id, 'matched');
+      this.observer.ruleMatched();
       const token = throttle ? this.throttle.acquire(rule.id, throttle, event) : null;
       if (throttle && !token) {
         this.stats.add(rule.id, 'held');
@@ -162,6 +178,7 @@ export class EventPublisher {
   private startFirings(fired: StreamFiring, references: Record<string, unknown>, started: (run: Promise<StartedRun>, cause: 'event' | 'time') => void): void {
     for (const firing of fired.firings) {
       this.stats.add(fired.rule.id, 'matched');
+      this.observer.ruleMatched();
       const token = fired.throttle ? this.throttle.acquire(fired.rule.id, fired.throttle, firing.throttleKeySource) : null;
       if (fired.throttle && !token) {
         this.stats.add(fired.rule.id, 'held');

@@ -4,6 +4,8 @@ import type { EventBus } from '../bus/eventBus.js';
 import type { RuleStatsCounter } from '../rules/stats.js';
 import type { InstanceStore, InterruptMessages } from '../store/instanceStore.js';
 import type { InFlightScope } from '../store/deliveryStore.js';
+import type { EngineObserver } from '../observer.js';
+import { runsFields } from '../runs/runFields.js';
 
 export const INTERRUPTED_MESSAGE = 'the process running it stopped';
 
@@ -23,6 +25,7 @@ export interface InstanceOptions {
   /** One process owns the database (embedded): every RUNNING row at start is a leftover. */
   soleInstance: boolean;
   stats: RuleStatsCounter;
+  observer: EngineObserver;
   /** Periodic work of this instance, run after each heartbeat (queue promotion). */
   onTick?: () => Promise<void>;
   /** Counts the webhook attempts a stopped process cut off as failed (the delivery worker). */
@@ -110,11 +113,16 @@ export class InstanceRegistry {
       const { finished, events } = await store.interruptCascade(cascadeId, executions, INTERRUPTED);
       for (const execution of finished) {
         bus.publish('execution', execution);
+        this.options.observer.executionFinished(execution);
         this.options.stats.add(execution.ruleId, 'ran');
         this.options.stats.add(execution.ruleId, 'failed');
       }
       for (const event of events) bus.publish('cascade', event);
-      if (finished.length) logger.warn({ cascadeId, executions: finished.map((e) => e.id) }, 'interrupted runs of a stopped instance were finished as FAILED');
+      if (finished.length)
+        logger.warn(
+          { ...runsFields(finished), ruleIds: [...new Set(finished.map((e) => e.ruleId))] },
+          'interrupted runs of a stopped instance were finished as FAILED',
+        );
     }
   }
 }

@@ -111,6 +111,9 @@ export class LogSink {
   }
 }
 
+/** A run's ids for the service log; a direct API run (no cascade, no rule) is named by its apiExecutionId. */
+const ownerFields = (owner: LogOwner) => (owner.cascadeId === null && owner.ruleId === null ? { apiExecutionId: owner.executionId } : { ...owner });
+
 export type LogSinkFactory = (owner: LogOwner, redactor?: Redactor, lastSeq?: number) => LogSink;
 
 /** Sinks whose lines are stored through the execution store and published on the bus. */
@@ -126,7 +129,7 @@ export function createLogSinkFactory(deps: { store: ExecutionStore; bus: EventBu
         const messages: BusMessage[] = lines.map((message) => ({ topic: 'log' as const, message }));
         await writeThenPublish(bus, messages, (notify) => store.appendLogs(lines, notify));
       },
-      (error) => logger.error({ executionId: owner.executionId, ...storeErrorFields(error) }, 'could not write log lines'),
+      (error) => logger.error({ ...ownerFields(owner), ...storeErrorFields(error) }, 'could not write log lines'),
       redactor,
       lastSeq,
     );

@@ -15,6 +15,8 @@ import { storableJson } from '../../shared/storable.js';
 import { boundedReferences } from './references.js';
 import { STORE_FAILED, storeErrorFields, writeUntilTaken } from '../store/storeError.js';
 import type { EngineResources } from '../resources.js';
+import type { WebhookAttemptOutcome } from '../observer.js';
+import { runFields } from './runFields.js';
 
 export interface RunSystemOptions {
   actions: Action[];
@@ -305,7 +307,9 @@ export class RunSystem {
     steps.forEach(({ execution }, i) => {
       if (!written[i]) return;
       if (!writes[i]!.attached.notify) publishAll(bus, messages[i]!);
-      if (execution.finishedAt && execution.status !== 'SKIPPED') {
+      if (!execution.finishedAt) return;
+      this.resources.observer.executionFinished(execution);
+      if (execution.status !== 'SKIPPED') {
         this.resources.stats.add(execution.ruleId, 'ran');
         if (execution.status === 'FAILED') this.resources.stats.add(execution.ruleId, 'failed');
       }
@@ -540,6 +544,7 @@ export class RunSystem {
 
     const finishedAt = clock.now();
     const { execution: final, events } = this.afterAction(running, outcome, cascade, finishedAt);
+    this.observeAttempt(running, outcome);
     if (isRoot && !cascade.retrying) events.push(cascade.event('CASCADE_FINISHED', final, finishedAt, cascade.status(final), 'cascade finished'));
     // Only a queue-mode rule's runs wait in a queue, so a run promoted after its rule was deleted frees one.
     const queueMode = request ? concurrencyOf(request.rule).mode === 'queue' : true;
@@ -551,7 +556,7 @@ export class RunSystem {
     }
     const { rows, swept } = await this.finish(steps);
     steps.forEach((step, i) => {
-      if (swept[i]) logger.warn({ executionId: step.execution.id }, 'execution was already finished elsewhere (swept as interrupted); its result is dropped');
+      if (swept[i]) logger.warn(runFields(step.execution), 'execution was already finished elsewhere (swept as interrupted); its result is dropped');
       else if (rows[i]!.nextAttemptAt) this.onRetrying(rows[i]!.nextAttemptAt!);
       if (step.freesQueue) void this.promoteNext(step.execution.ruleId);
     });
@@ -611,8 +616,7 @@ export class RunSystem {
     const event = cascade.event('CASCADE_FINISHED', root, root.finishedAt ?? this.resources.clock.now(), 'FAILED', 'cascade finished');
     await writeUntilTaken(
       () => this.resources.store.appendEvents([event]),
-      (error, attempt) =>
-        this.resources.logger.warn({ cascadeId: root.cascadeId, attempt, ...storeErrorFields(error) }, 'could not end a cascade yet; trying again'),
+      (error, attempt) => this.resources.logger.warn({ ...runFields(root), attempt, ...storeErrorFields(error) }, 'could not end a cascade yet; trying again'),
     );
     this.resources.bus.publish('cascade', event);
   }
@@ -623,12 +627,12 @@ export class RunSystem {
    */
   private async writeStoreFailed(failed: Step, refusal: unknown): Promise<boolean> {
     const { logger } = this.resources;
-    const executionId = failed.execution.id;
-    logger.error({ executionId, ...storeErrorFields(refusal) }, 'the database refused the final write of an execution; it is written FAILED with STORE_FAILED');
+    const ids = runFields(failed.execution);
+    logger.error({ ...ids, ...storeErrorFields(refusal) }, 'the database refused the final write of an execution; it is written FAILED with STORE_FAILED');
     const [written] = await writeUntilTaken(
       () => this.write('finish', [failed]),
       (error, attempt) =>
-        logger.warn({ executionId, attempt, ...storeErrorFields(error) }, 'could not write an execution FAILED with STORE_FAILED yet; trying again'),
+        logger.warn({ ...ids, attempt, ...storeErrorFields(error) }, 'could not write an execution FAILED with STORE_FAILED yet; trying again'),
     );
     return !written;
   }
@@ -682,7 +686,7 @@ export class RunSystem {
       return storableJson(redactor.apply(await action.run(resolved, ctx)));
     } catch (error) {
       const reason = redactor.text(error instanceof Error ? error.message : String(error));
-      this.resources.logger.error({ executionId: running.id, reason }, 'action threw');
+      this.resources.logger.error({ ...runFields(running), reason }, 'action threw');
       ctx.log('ERROR', 'the action failed unexpectedly');
       return {
         status: 'FAILED',
@@ -740,6 +744,23 @@ export class RunSystem {
     return { execution: final, events };
   }
 
+  /**
+   * Counts a webhook attempt by what it led to; a failed one is logged at WARN with its run's
+   * ids (the action log has the details). Nothing for an action that is not a webhook.
+   */
+  private observeAttempt(row: Execution, outcome: ActionOutcome | null): void {
+    const delivery = outcome?.delivery;
+    if (!delivery) return;
+    const result: WebhookAttemptOutcome = delivery.retryAt ? 'RETRYING' : outcome.status === 'SUCCESS' ? 'SUCCESS' : 'FAILED';
+    this.resources.observer.webhookAttempt(result);
+    if (result === 'SUCCESS') return;
+    const { number, httpStatus, errorCode } = delivery.attempt;
+    this.resources.logger.warn(
+      { ...runFields(row), attempt: number, httpStatus, errorCode, nextAttemptAt: delivery.retryAt?.toISOString() ?? null },
+      result === 'RETRYING' ? 'webhook attempt failed; another attempt follows' : 'webhook attempt failed; no attempt follows',
+    );
+  }
+
   /** Called with the due time of every attempt scheduled here (the delivery worker wakes for it). */
   onRetrying: (at: Date) => void = () => undefined;
 
@@ -765,7 +786,7 @@ export class RunSystem {
     })();
     return this.keep(
       run.catch(async (error: unknown) => {
-        this.resources.logger.error({ executionId: held.execution.id, ...storeErrorFields(error) }, 'a webhook attempt could not be written');
+        this.resources.logger.error({ ...runFields(held.execution), ...storeErrorFields(error) }, 'a webhook attempt could not be written');
         // Not left claimed while this instance lives: due again for any instance.
         await this.resources.deliveries.release([held.execution.id], this.resources.instanceId).catch(() => undefined);
       }),
@@ -805,6 +826,7 @@ export class RunSystem {
     const { clock, logger, bus, stats, deliveries } = this.resources;
     const row = held.execution;
     const at = clock.now();
+    this.observeAttempt(row, outcome);
     const build = (context: CascadeContext): Step => {
       const cascade = CascadeRun.resume(row.cascadeId, context.lastSeq);
       const { execution, events } = this.afterAction(row, outcome, cascade, at);
@@ -822,17 +844,17 @@ export class RunSystem {
       step = await deliveries.writeAttempt(row, build);
     } catch (error) {
       logger.error(
-        { executionId: row.id, ...storeErrorFields(error) },
+        { ...runFields(row), ...storeErrorFields(error) },
         'the database refused a webhook attempt of an execution; it is written FAILED with STORE_FAILED',
       );
       step = await writeUntilTaken(
         () => deliveries.writeAttempt(row, (context) => storeFailedStep(build(context), context.othersPending ? undefined : context.root)),
         (again, attempt) =>
-          logger.warn({ executionId: row.id, attempt, ...storeErrorFields(again) }, 'could not write an execution FAILED with STORE_FAILED yet; trying again'),
+          logger.warn({ ...runFields(row), attempt, ...storeErrorFields(again) }, 'could not write an execution FAILED with STORE_FAILED yet; trying again'),
       );
     }
     if (!step) {
-      logger.warn({ executionId: row.id }, 'a webhook attempt was already counted elsewhere (its instance was taken for stopped); its result is dropped');
+      logger.warn(runFields(row), 'a webhook attempt was already counted elsewhere (its instance was taken for stopped); its result is dropped');
       return;
     }
     const final = step.execution;
@@ -844,6 +866,7 @@ export class RunSystem {
     ]);
     if (final.nextAttemptAt) this.onRetrying(final.nextAttemptAt);
     else {
+      this.resources.observer.executionFinished(final);
       stats.add(final.ruleId, 'ran');
       if (final.status === 'FAILED') stats.add(final.ruleId, 'failed');
     }

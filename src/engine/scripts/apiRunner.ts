@@ -55,6 +55,12 @@ export interface ApiRunnerOptions {
 
 type Failure = { code: string; message: string };
 
+/** An API run's ids for the service log: its own, and those of the rule's run that called it (if one did). */
+const apiRunFields = (run: ApiExecution) =>
+  run.executionId === null
+    ? { apiExecutionId: run.id }
+    : { apiExecutionId: run.id, executionId: run.executionId, cascadeId: run.cascadeId, ruleId: run.ruleId };
+
 /** ajv's errors as `params/path: message` lines. */
 function describeParamErrors(validate: ValidateFunction): string {
   return (validate.errors ?? []).map((e) => `params${e.instancePath || ''}: ${e.message ?? 'is invalid'}`).join('; ');
@@ -116,7 +122,7 @@ export class ApiRunner {
       failure = result.failure && { code: result.failure.code, message: storableText(redactor.text(result.failure.message)) };
     } catch (error) {
       const reason = redactor.text(error instanceof Error ? error.message : String(error));
-      logger.error({ apiExecutionId: running.id, reason }, 'API run failed unexpectedly');
+      logger.error({ ...apiRunFields(running), reason }, 'API run failed unexpectedly');
       failure = { code: 'SCRIPT_ERROR', message: 'the run failed unexpectedly' };
     }
     if (failure) log('ERROR', `${api.name} failed: ${failure.code}: ${failure.message}`, { code: failure.code });
@@ -149,16 +155,13 @@ export class ApiRunner {
     const { store, logger } = this.options;
     const failed: ApiExecution = { ...refused, status: 'FAILED', output: null, errorCode: STORE_FAILED.code, errorMessage: STORE_FAILED.message };
     logger.error(
-      { apiExecutionId: failed.id, ...storeErrorFields(refusal) },
+      { ...apiRunFields(failed), ...storeErrorFields(refusal) },
       'the database refused the final write of an API run; it is written FAILED with STORE_FAILED',
     );
     await writeUntilTaken(
       () => store.finish(failed, []),
       (error, attempt) =>
-        logger.warn(
-          { apiExecutionId: failed.id, attempt, ...storeErrorFields(error) },
-          'could not write an API run FAILED with STORE_FAILED yet; trying again',
-        ),
+        logger.warn({ ...apiRunFields(failed), attempt, ...storeErrorFields(error) }, 'could not write an API run FAILED with STORE_FAILED yet; trying again'),
     );
     return failed;
   }

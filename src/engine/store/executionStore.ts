@@ -299,6 +299,14 @@ export class ExecutionStore {
     }
   }
 
+  /** Executions waiting, across every instance: RETRYING (for their next attempt) and QUEUED. Each count reads its own partial index. */
+  async countWaiting(): Promise<{ retrying: number; queued: number }> {
+    const [row] = await this.sql.query<{ retrying: string | number; queued: string | number }>(
+      `SELECT (SELECT count(*) FROM executions WHERE status = 'RETRYING') AS retrying, (SELECT count(*) FROM executions WHERE status = 'QUEUED') AS queued`,
+    );
+    return { retrying: Number(row?.retrying ?? 0), queued: Number(row?.queued ?? 0) };
+  }
+
   /** Rules that have runs waiting in their queue. */
   async rulesWithQueue(): Promise<string[]> {
     const rows = await this.sql.query<{ rule_id: string }>(`SELECT DISTINCT rule_id FROM executions WHERE status = 'QUEUED'`);
