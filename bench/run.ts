@@ -268,7 +268,12 @@ async function delivery() {
 async function startup() {
   process.stdout.write('start-up benchmark (compiled build; PostgreSQL and embedded PGlite) ...\n');
   const r = await runStartupBench(adminUrl, { starts: quick ? 3 : 5 });
-  const line = (what: string, floorName: string, m: { floor: { readyMs: number; rssMb: number }; cepheus: { readyMs: number; rssMb: number } }, targets: string) =>
+  const line = (
+    what: string,
+    floorName: string,
+    m: { floor: { readyMs: number; rssMb: number }; cepheus: { readyMs: number; rssMb: number } },
+    targets: string,
+  ) =>
     `| ${what} | ${floorName} | ${fmt(m.floor.readyMs / 1000)} s, ${fmt(m.floor.rssMb, 0)} MB | ${fmt(m.cepheus.readyMs / 1000)} s, ${fmt(m.cepheus.rssMb, 0)} MB | ${fmt(m.cepheus.readyMs / m.floor.readyMs)}x | ${fmt(m.cepheus.rssMb / m.floor.rssMb)}x | ${targets} |`;
   const table = [
     '| database | floor | floor: ready, resident | Cepheus: ready, resident | ready / floor | resident / floor | targets |',

@@ -124,7 +124,10 @@ async function measure(args: string[], env: Record<string, string>, exercise: (b
 }
 
 async function startSink(): Promise<{ url: string; stop(): void }> {
-  const child = fork(path.join(import.meta.dirname, 'support', 'sink.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(path.join(import.meta.dirname, 'support', 'sink.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
   return { url: `http://127.0.0.1:${port}/hook`, stop: () => child.kill() };
 }
@@ -132,17 +135,13 @@ async function startSink(): Promise<{ url: string; stop(): void }> {
 /** One rule calling the sink, created and triggered once: the service has then loaded what a run needs. */
 function triggerOnce(sinkUrl: string) {
   return async (base: string) => {
-    const rule = await gql(
-      base,
-      'mutation($input: CreateRuleInput!) { createRule(input: $input) { id } }',
-      {
-        input: {
-          name: `startup-${Date.now()}`,
-          triggerSpec: { logic: 'AND', conditions: [{ field: 'n', op: '>', value: 0 }] },
-          actionSpec: { type: 'webhook', endpoint: sinkUrl },
-        },
+    const rule = await gql(base, 'mutation($input: CreateRuleInput!) { createRule(input: $input) { id } }', {
+      input: {
+        name: `startup-${Date.now()}`,
+        triggerSpec: { logic: 'AND', conditions: [{ field: 'n', op: '>', value: 0 }] },
+        actionSpec: { type: 'webhook', endpoint: sinkUrl },
       },
-    );
+    });
     const run = await gql(base, 'mutation($id: ID!) { triggerRule(ruleId: $id, payload: {n: 1}) { status } }', { id: rule.createRule.id });
     if (run.triggerRule.status !== 'SUCCESS') throw new Error(`the start-up bench's run ended ${run.triggerRule.status}`);
   };
