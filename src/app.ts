@@ -7,6 +7,7 @@ import { startEngine, type BatchResult, type Engine } from './engine/index.js';
 import { eventsRoute } from './server/events.js';
 import { createHttpServer, type HttpServer } from './server/server.js';
 import { createLogger, type Logger } from './logger.js';
+import { startTracing, type Tracing } from './observability/tracing.js';
 import { buildSchema, createLoaders, type Services } from './schema/index.js';
 import { ApiKeyService } from './services/apiKeys.js';
 import { ApiDefinitionService } from './services/apis.js';
@@ -53,6 +54,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   let http: HttpServer | undefined;
   let keys: KeyRing | undefined;
   let rateLimits: RateLimits | undefined;
+  let tracing: Tracing | undefined;
   let stopping: Promise<void> | undefined;
 
   const started = <T>(value: T | undefined): T => {
@@ -75,6 +77,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
     async start() {
       database = options.database ?? (await openDatabase(config, logger));
       try {
+        // Before the engine, so its first runs are traced; without an endpoint nothing is loaded.
+        if (config.tracing) tracing = await startTracing(config.tracing, logger);
         const applied = await database.migrate();
         if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
         const running = await startEngine({
@@ -113,6 +117,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           context: ({ clientAddress, viewer }) => ({ services: current, loaders: createLoaders(current), viewer, clientAddress }),
           ready: () => db.ready(),
           keys: keyRing,
+          plugins: tracing ? [tracing.graphqlPlugin] : [],
           routes: {
             '/events': {
               scope: 'publish',
@@ -143,6 +148,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         await engine?.stop(0).catch(() => undefined);
         await rateLimits?.close().catch(() => undefined);
         await database.close().catch(() => undefined);
+        await tracing?.shutdown();
         throw error;
       }
     },
@@ -153,6 +159,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         await engine?.stop(config.shutdownGraceMs);
         await rateLimits?.close();
         await database?.close();
+        // Last, so the spans of the runs that finished while stopping are sent too.
+        await tracing?.shutdown();
       })();
       return stopping;
     },

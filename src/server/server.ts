@@ -32,6 +32,8 @@ export interface HttpServerDeps {
   ready: () => boolean;
   /** Who a request's key is (SPEC.md, 'Access'). */
   keys: KeyRing;
+  /** Extra yoga plugins (GraphQL spans when tracing is on). */
+  plugins?: Plugin[];
   /** Extra plain-HTTP routes (path -> handler), tried before GraphQL; each needs a key of a role with its scope. */
   routes?: Record<string, KeyedRoute>;
 }
@@ -161,6 +163,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
         maxDirectives: { n: 50 },
         blockFieldSuggestion: { enabled: true },
       }),
+      ...(deps.plugins ?? []),
     ],
   });
 
