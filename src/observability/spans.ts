@@ -67,6 +67,15 @@ export function inSpan<T>(span: Span | null, fn: () => T): T {
   return api.context.with(api.trace.setSpan(api.context.active(), span), fn);
 }
 
+/**
+ * `fn` bound to the active span, for callbacks that come back on another path (a sandbox's
+ * messages) where AsyncLocalStorage holds some other context; `fn` itself when tracing is off.
+ */
+export function bindToActive<F extends (...args: never[]) => unknown>(fn: F): F {
+  if (!api || !tracer) return fn;
+  return api.context.bind(api.context.active(), fn);
+}
+
 /** Runs a synchronous step in a child span of `parent` (nothing more than `fn()` without one). */
 export function spanned<T>(name: string, parent: Span | null, fn: () => T, describe: (value: T) => Attributes): T {
   if (!parent) return fn();
