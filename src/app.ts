@@ -9,6 +9,7 @@ import { createHttpServer, type HttpServer } from './server/server.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './observability/metrics.js';
 import { metricsRoute } from './server/metricsRoute.js';
+import { startTracing, type Tracing } from './observability/tracing.js';
 import { buildSchema, createLoaders, type Services } from './schema/index.js';
 import { ApiKeyService } from './services/apiKeys.js';
 import { ApiDefinitionService } from './services/apis.js';
@@ -55,6 +56,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
   let http: HttpServer | undefined;
   let keys: KeyRing | undefined;
   let rateLimits: RateLimits | undefined;
+  let tracing: Tracing | undefined;
   let stopping: Promise<void> | undefined;
 
   const started = <T>(value: T | undefined): T => {
@@ -78,6 +80,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
       database = options.database ?? (await openDatabase(config, logger));
       const metrics = config.metrics ? createMetrics(logger) : null;
       try {
+        // Before the engine, so its first runs are traced; without an endpoint nothing is loaded.
+        if (config.tracing) tracing = await startTracing(config.tracing, logger);
         const applied = await database.migrate();
         if (applied.length) logger.info({ migrations: applied }, 'migrations applied');
         const running = await startEngine({
@@ -118,7 +122,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
           context: ({ clientAddress, viewer }) => ({ services: current, loaders: createLoaders(current), viewer, clientAddress }),
           ready: () => db.ready(),
           keys: keyRing,
-          plugins: metrics?.plugins,
+          plugins: [...(metrics?.plugins ?? []), ...(tracing ? [tracing.graphqlPlugin] : [])],
           routes: {
             ...(metrics ? { '/metrics': { scope: 'anyone' as const, handle: metricsRoute(() => metrics.render(), logger) } } : {}),
             '/events': {
@@ -150,6 +154,7 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         await engine?.stop(0).catch(() => undefined);
         await rateLimits?.close().catch(() => undefined);
         await database.close().catch(() => undefined);
+        await tracing?.shutdown();
         throw error;
       }
     },
@@ -160,6 +165,8 @@ export function createApp(config: Config, options: AppOptions = {}): App {
         await engine?.stop(config.shutdownGraceMs);
         await rateLimits?.close();
         await database?.close();
+        // Last, so the spans of the runs that finished while stopping are sent too.
+        await tracing?.shutdown();
       })();
       return stopping;
     },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseAllowlistEntry } from './engine/outbound/guard.js';
 import { SIGNING_SECRET_FORMAT, parseSigningSecret } from './engine/delivery/signing.js';
+import type { TracingSettings } from './observability/tracing.js';
 
 /** Thrown when the environment holds a setting the service cannot start with. */
 export class ConfigError extends Error {
@@ -190,6 +191,9 @@ const envSchema = z.object({
   IDEMPOTENCY_TTL_SECONDS: int(86_400, 1, 31_536_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['auto', 'true', 'false']).default('auto'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl(['http:', 'https:']),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl(['http:', 'https:']),
+  OTEL_SERVICE_NAME: z.string().min(1).default('cepheus'),
 });
 
 type Env = z.output<typeof envSchema>;
@@ -251,6 +255,8 @@ export interface Config {
   idempotencyTtlSeconds: number;
   logLevel: Env['LOG_LEVEL'];
   logPretty: boolean;
+  /** Where spans are sent (OTLP/HTTP); null: tracing is off and its SDK is never loaded. */
+  tracing: TracingSettings | null;
 }
 
 /** 127.0.0.0/8, ::1, ::ffff:127.0.0.0/104 or localhost (SPEC.md, 'Access'). */
@@ -339,5 +345,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     idempotencyTtlSeconds: env.IDEMPOTENCY_TTL_SECONDS,
     logLevel: env.LOG_LEVEL,
     logPretty: env.LOG_PRETTY === 'auto' ? Boolean(process.stdout.isTTY) : env.LOG_PRETTY === 'true',
+    tracing: tracingSettings(env),
   };
+}
+
+/**
+ * The traces URL as the OTLP exporters read the standard variables: the traces endpoint as
+ * given, else the base endpoint with `v1/traces` added.
+ */
+function tracingSettings(env: Env): TracingSettings | null {
+  const url =
+    env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    (env.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? undefined : `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`);
+  return url === undefined ? null : { url, serviceName: env.OTEL_SERVICE_NAME };
 }

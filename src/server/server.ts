@@ -34,7 +34,7 @@ export interface HttpServerDeps {
   keys: KeyRing;
   /** Extra plain-HTTP routes (path -> handler), tried before GraphQL; each needs a key of a role with its scope. */
   routes?: Record<string, KeyedRoute>;
-  /** Extra yoga plugins (the metrics' GraphQL operation counts and open subscriptions). */
+  /** Extra yoga plugins: the metrics' operation counts and open subscriptions, GraphQL spans when tracing is on. */
   plugins?: Plugin[];
 }
 

@@ -7,6 +7,7 @@ import type { ActiveRuleSet, RuleSetSnapshot, StreamFiring } from './activeRules
 import type { RuleStatsCounter } from '../rules/stats.js';
 import type { Throttle } from './throttle.js';
 import type { EngineObserver } from '../observer.js';
+import { endSpan, inSpan, startSpan } from '../../observability/spans.js';
 
 export interface PublishResult {
   eventId: string;
@@ -137,7 +138,11 @@ export class EventPublisher {
     return { accepted: count, matched, refused: refused.sort((a, b) => a.index - b.index) };
   }
 
-  /** Matches the event and starts its runs, each added to `starts` as soon as it is begun. */
+  /**
+   * Matches the event and starts its runs, each added to `starts` as soon as it is begun. With
+   * tracing on, each event starts a trace of its own (`cepheus.event`, linked to the request's
+   * span), and its runs' spans go under it.
+   */
   private dispatch(
     snapshot: RuleSetSnapshot,
     event: Record<string, unknown>,
@@ -145,7 +150,22 @@ export class EventPublisher {
     starts: EventStart[],
   ): { eventId: string; matched: number } {
     const eventId = randomUUID();
-    const references = { event: { eventId, source } };
+    const span = startSpan('cepheus.event', {
+      root: true,
+      link: true,
+      attributes: { 'cepheus.event.id': eventId, ...(source === null ? {} : { 'cepheus.event.source': source }) },
+    });
+    try {
+      const matched = inSpan(span, () => this.startMatches(snapshot, event, { event: { eventId, source } }, starts));
+      endSpan(span, { 'cepheus.event.matched': matched });
+      return { eventId, matched };
+    } catch (error) {
+      endSpan(span, undefined, 'error');
+      throw error;
+    }
+  }
+
+  private startMatches(snapshot: RuleSetSnapshot, event: Record<string, unknown>, references: Record<string, unknown>, starts: EventStart[]): number {
     let matched = 0;
     for (const { rule, throttle } of snapshot.matching(event)) {
       this.stats.add(rule.id, 'matched');
@@ -168,7 +188,7 @@ export class EventPublisher {
       });
       if (byEvent) matched++;
     }
-    return { eventId, matched };
+    return matched;
   }
 
   /**
@@ -192,11 +212,14 @@ export class EventPublisher {
   /** Firings no event caused (window closes by the clock, session gaps, absence deadlines). */
   async publishTimerFirings(fired: StreamFiring): Promise<void> {
     const runs: Promise<StartedRun>[] = [];
+    // A trace of its own, not the one of the event whose handling set the timer.
+    const span = startSpan('cepheus.stream_timer', { root: true, attributes: { 'cepheus.rule.id': fired.rule.id } });
     try {
-      this.startFirings(fired, {}, (run) => runs.push(run));
+      inSpan(span, () => this.startFirings(fired, {}, (run) => runs.push(run)));
     } catch (error) {
       this.logger.error({ err: error, ruleId: fired.rule.id }, 'firings of a stream rule could not all be started');
     }
+    endSpan(span, { 'cepheus.runs': runs.length });
     await Promise.allSettled(runs);
   }
 

@@ -9,6 +9,7 @@ import type { ScheduleTriggerSpec } from '../rules/spec/index.js';
 import type { ScheduleStore } from '../store/scheduleStore.js';
 import type { SecretReader } from '../secrets/vault.js';
 import { redactCredentials } from '../../shared/credentials.js';
+import { traced } from '../../observability/spans.js';
 
 export interface SchedulerOptions {
   store: ScheduleStore;
@@ -118,7 +119,9 @@ export class Scheduler {
       const claimed = await store.claim(rule.id, timing, instanceId, now, new Date(now.getTime() + leaseMs));
       if (!claimed) continue;
       const claim: Claim = { rule, timing, due: claimed.dueAt, takenOver: claimed.takenOver, armed: claimed.metricArmed };
-      const job = this.run(claim)
+      // Each fire (a METRIC poll, and the run it may start) is a trace of its own.
+      const attributes = { 'cepheus.rule.id': rule.id, 'cepheus.trigger.type': rule.triggerType, 'cepheus.schedule.due_at': claim.due.toISOString() };
+      const job = traced('cepheus.schedule', { root: true, attributes }, () => this.run(claim))
         .catch((error: unknown) =>
           this.options.logger.error({ err: error, ruleId: rule.id }, 'a scheduled run failed; its lease expires and the run is retried'),
         )

@@ -4,6 +4,8 @@ import { Agent, buildConnector, errors as undiciErrors, type Dispatcher } from '
 import { refusedHeadersReason, refusedMethodReason } from './requestRules.js';
 import { AddressGuard, allowedHostsPermit, guardRefusalMessage, parseAllowedHost, type AllowedHost, type ResolvedAddress } from './guard.js';
 import { keptAsTextWhenMisshapen } from '../../shared/jsonShape.js';
+import { tracingOn } from '../../observability/spans.js';
+import { tracedRequest } from './requestSpan.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 
@@ -137,7 +139,11 @@ export class OutboundHttpClient {
     return addresses.map((a) => a.address);
   }
 
-  async request(req: OutboundRequest): Promise<OutboundResponse> {
+  request(req: OutboundRequest): Promise<OutboundResponse> {
+    return tracingOn() ? tracedRequest(req, (traced) => this.send(traced)) : this.send(req);
+  }
+
+  private async send(req: OutboundRequest): Promise<OutboundResponse> {
     let url: URL;
     try {
       url = new URL(req.url);

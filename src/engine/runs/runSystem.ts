@@ -17,6 +17,8 @@ import { STORE_FAILED, storeErrorFields, writeUntilTaken } from '../store/storeE
 import type { EngineResources } from '../resources.js';
 import type { WebhookAttemptOutcome } from '../observer.js';
 import { runFields } from './runFields.js';
+import { inSpan, spanned, type Span } from '../../observability/spans.js';
+import { endActionSpan, endRunSpan, failRunSpan, startActionSpan, startAttemptSpan, startRunSpan } from './runSpans.js';
 
 export interface RunSystemOptions {
   actions: Action[];
@@ -63,6 +65,8 @@ interface Parent {
    * unwinding of a chain instead of one per rule.
    */
   carried: Step[];
+  /** The span of this execution's action (null when tracing is off): its children's runs go under it. */
+  actionSpan: Span | null;
 }
 
 /** One row written with its cascade events and log lines. */
@@ -376,7 +380,26 @@ export class RunSystem {
     return { started: row, finished: Promise.resolve(row) };
   }
 
+  /** A run in a span of its own, ended with the row it finishes with (or starts with, when it waits or is skipped). */
   private async start(request: RunRequest, parent: Parent | null): Promise<StartedRun> {
+    const span = startRunSpan(request.rule, request.executedBy, parent?.actionSpan);
+    if (!span) return this.begin(request, parent, null);
+    try {
+      const run = await this.begin(request, parent, span);
+      if (run.started.status === 'QUEUED') endRunSpan(span, run.started);
+      else
+        void run.finished.then(
+          (row) => endRunSpan(span, row),
+          () => failRunSpan(span),
+        );
+      return run;
+    } catch (error) {
+      failRunSpan(span);
+      throw error;
+    }
+  }
+
+  private async begin(request: RunRequest, parent: Parent | null, span: Span | null): Promise<StartedRun> {
     const { rule } = request;
     const { clock, evaluator } = this.resources;
     const { maxCascadeDepth } = this.options;
@@ -393,7 +416,14 @@ export class RunSystem {
 
     // The condition is pure, so it is evaluated before the write that takes the lock; it counts
     // only when the lock was free (SPEC: a busy rule is SKIPPED without evaluating its condition).
-    const evaluation = request.evaluation ?? evaluator.evaluate(rule, request.payload);
+    const evaluation =
+      request.evaluation ??
+      spanned(
+        'cepheus.condition',
+        span,
+        () => evaluator.evaluate(rule, request.payload),
+        (e) => ({ 'cepheus.condition.met': e.met }),
+      );
     const delivery = evaluation.met ? deliveryPlanOf(rule, request) : null;
     const running: Execution = {
       ...execution,
@@ -413,7 +443,7 @@ export class RunSystem {
       return this.skipped(execution, 'RULE_ALREADY_RUNNING', cascade, isRoot);
     }
     const chain = new Set(parent?.chain).add(rule.id);
-    const finished = this.complete(running, request, cascade, parent, chain);
+    const finished = this.complete(running, request, cascade, parent, chain, null, span);
     return { started: running, finished };
   }
 
@@ -483,6 +513,8 @@ export class RunSystem {
     if (!row) return false;
     const promoted = row;
     const current = rule;
+    // Its trigger's trace ended when it was queued: it runs in a trace of its own.
+    const span = startRunSpan({ id: promoted.ruleId, name: promoted.ruleName ?? promoted.ruleId }, promoted.executedBy, null, true);
     const run = (async () => {
       const cascade = new CascadeRun(promoted.id);
       const events = this.startEvents(cascade, promoted, promoted.startedAt);
@@ -496,8 +528,14 @@ export class RunSystem {
         null,
         new Set([promoted.ruleId]),
         current ? (current.active ? null : 'RULE_INACTIVE') : 'RULE_NOT_FOUND',
+        span,
       );
     })();
+    if (span)
+      void run.then(
+        (final) => endRunSpan(span, final),
+        () => failRunSpan(span),
+      );
     this.track({ started: promoted, finished: run });
     return true;
   }
@@ -519,6 +557,7 @@ export class RunSystem {
     parent: Parent | null,
     chain: ReadonlySet<string>,
     unrunnable: 'RULE_NOT_FOUND' | 'RULE_INACTIVE' | null = null,
+    span: Span | null = null,
   ): Promise<Execution> {
     const { clock, logger } = this.resources;
     const isRoot = parent === null;
@@ -535,10 +574,12 @@ export class RunSystem {
       sink.add('ERROR', message);
       outcome = { status: 'FAILED', result: null, references: { action_type: null }, error: { code: unrunnable, message } };
     } else if (running.conditionMet && request) {
-      const self: Parent = { execution: running, cascade, chain, carried };
-      outcome = await this.runAction(running, request.rule, request.payload, sink, redactor, 1, (ruleId, payload) =>
-        this.runChild(ruleId, payload, self, redactor),
+      const actionSpan = startActionSpan(span, request.rule.actionSpec.type);
+      const self: Parent = { execution: running, cascade, chain, carried, actionSpan };
+      outcome = await inSpan(actionSpan, () =>
+        this.runAction(running, request.rule, request.payload, sink, redactor, 1, (ruleId, payload) => this.runChild(ruleId, payload, self, redactor)),
       );
+      endActionSpan(actionSpan, outcome);
     }
     const logs = await sink.close();
 
@@ -771,17 +812,22 @@ export class RunSystem {
       const plan = row.delivery;
       const redactor = new Redactor();
       const sink = this.resources.logSinks({ executionId: row.id, cascadeId: row.cascadeId, ruleId: row.ruleId }, redactor, held.lastLogSeq);
+      const attempt = (row.attempts?.length ?? 0) + 1;
+      const span = plan ? startAttemptSpan(row, attempt) : null;
       const outcome = plan
-        ? await this.runAction(
-            row,
-            { id: row.ruleId, name: row.ruleName ?? row.ruleId, actionSpec: plan.spec as unknown as Rule['actionSpec'] },
-            'payload' in plan ? plan.payload : row.payload,
-            sink,
-            redactor,
-            (row.attempts?.length ?? 0) + 1,
-            async () => ({ ok: false, code: 'RULE_NOT_FOUND', message: 'a webhook attempt starts no child' }),
+        ? await inSpan(span, () =>
+            this.runAction(
+              row,
+              { id: row.ruleId, name: row.ruleName ?? row.ruleId, actionSpec: plan.spec as unknown as Rule['actionSpec'] },
+              'payload' in plan ? plan.payload : row.payload,
+              sink,
+              redactor,
+              attempt,
+              async () => ({ ok: false, code: 'RULE_NOT_FOUND', message: 'a webhook attempt starts no child' }),
+            ),
           )
         : null;
+      if (outcome) endActionSpan(span, outcome);
       await this.settleAttempt(held, outcome ?? lostPlan(row, this.resources.clock.now()), await sink.close());
     })();
     return this.keep(

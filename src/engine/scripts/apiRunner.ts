@@ -18,6 +18,7 @@ import { STORE_FAILED, storeErrorFields, writeUntilTaken } from '../store/storeE
 import { Redactor } from '../secrets/redactor.js';
 import type { SecretReader } from '../secrets/vault.js';
 import { literalCredentials } from '../../shared/credentials.js';
+import { bindToActive } from '../../observability/spans.js';
 
 export interface LogLine {
   level: LogLevelValue;
@@ -209,7 +210,8 @@ export class ApiRunner {
           : { payload: null, rule: null, execution: null },
         policy: { timeoutMs: api.timeoutMs, memoryLimitMb: api.memoryLimitMb, allowNetwork: api.allowNetwork, allowedHosts: api.allowedHosts },
         onLog: (line) => log(line.level, line.message, line.data),
-        onHttp: (req) => this.scriptHttp(api, req, scriptStarted, runEnded),
+        // Answered on the sandbox's messages: bound to the run's span, so the call's span goes under it.
+        onHttp: bindToActive((req: ScriptHttpRequest) => this.scriptHttp(api, req, scriptStarted, runEnded)),
       })
       .finally(() => ended());
     return result.ok ? { output: result.output, failure: null } : { output: null, failure: { code: result.code, message: result.message } };
