@@ -95,7 +95,7 @@ describeUnless(withoutChromium(), 'GraphiQL in Chromium (KEYS mode)', () => {
 
   it('opens on the Cepheus example query, which runs once a key is typed', async () => {
     const queryText = async () => (await page.locator('.graphiql-query-editor .view-lines').first().textContent()) ?? '';
-    await expect.poll(queryText, { timeout: 20_000 }).toMatch(/query\s+Overview/);
+    await expect.poll(queryText, { timeout: 20_000 }).toMatch(/rules\(first:\s10\)/);
     await setEditor(page, '.graphiql-editor-tool', JSON.stringify({ Authorization: `Bearer ${TYPED_KEY}` }));
     await page.locator('.graphiql-execute-button').click();
     await expect.poll(() => responseText(page), { timeout: 20_000 }).toMatch(/"authMode":\s*"KEYS"/);

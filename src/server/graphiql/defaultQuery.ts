@@ -9,7 +9,7 @@ export const DEFAULT_QUERY = `# Cepheus: rules that run an action when an event,
 # receiver, step by step: README.md, "A first example".
 # In KEYS mode, put {"Authorization": "Bearer YOUR_KEY"} in the Headers tab first.
 
-query Overview {
+{
   viewer {
     name
     role
