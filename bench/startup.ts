@@ -170,7 +170,7 @@ async function freshDatabase(adminUrl: string): Promise<{ url: string; drop(): P
   };
 }
 
-const CEPHEUS = ['--no-node-snapshot', 'dist/src/main.js'];
+const CEPHEUS = ['--no-node-snapshot', 'dist/main.js'];
 const YOGA_FLOOR = [path.join('bench', 'startup', 'yogaPgFloor.mjs')];
 const PGLITE_FLOOR = [path.join('bench', 'startup', 'pgliteFloor.mjs')];
 

@@ -1,41 +1,90 @@
-// Compiles the service (src/ and migrations/) to dist/ with `tsc -b`, which skips the work
-// when nothing changed, and copies the files that are read at run time rather than
-// imported (the sandbox's isolate bootstrap, GraphiQL's start script) beside their modules.
-// Run by `npm install` (prepare) and before `npm start`. Where TypeScript is not installed
-// (an install without dev dependencies) an existing build is used as it is.
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
+// Builds the service into dist/: one bundle per entry (the service, its CLIs, the sandbox's
+// child process and the embedded database's thread) made by esbuild from the TypeScript
+// sources, beside the files read at run time (the isolate bootstrap, GraphiQL's start script).
+// Packages that find their own files or check their own versions at run time stay outside
+// the bundles and load from node_modules. Run by `npm install` (prepare), before `npm start`
+// and the CLIs; nothing is done when no input is newer than the build. Where esbuild is not
+// installed (an install without dev dependencies) an existing build is used as it is.
+import { copyFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const entry = path.join(root, 'dist/src/main.js');
+const out = path.join(root, 'dist');
+const entry = path.join(out, 'main.js');
 
-let tsc;
+const ENTRIES = {
+  main: 'src/main.ts',
+  migrate: 'src/cli/migrate.ts',
+  keys: 'src/cli/keys.ts',
+  receiver: 'src/cli/receiver.ts',
+  worker: 'src/engine/scripts/sandbox/worker.ts',
+  embeddedWorker: 'src/db/embeddedWorker.js',
+};
+const RUN_TIME_FILES = ['src/engine/scripts/sandbox/isolateBootstrap.js', 'src/server/graphiql/start.js'];
+const EXTERNAL = [
+  // One copy each, shared with the external packages below that use them.
+  'graphql',
+  'pg',
+  // Check their versions or locate their own files (WebAssembly, workers, native addons) at run time.
+  '@mikro-orm/*',
+  '@electric-sql/*',
+  'isolated-vm-node20',
+  'isolated-vm-node22plus',
+  'pino',
+  'pino-pretty',
+  // Loaded only when tracing is on.
+  '@opentelemetry/*',
+  '@envelop/opentelemetry',
+  // Optional packages that are not installed.
+  'bufferutil',
+  'utf-8-validate',
+  'pg-native',
+];
+
+function newestInput(dir) {
+  let newest = 0;
+  for (const item of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, item.name);
+    newest = Math.max(newest, item.isDirectory() ? newestInput(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+const inputs = Math.max(
+  newestInput(path.join(root, 'src')),
+  newestInput(path.join(root, 'migrations')),
+  statSync(path.join(root, 'package-lock.json')).mtimeMs,
+  statSync(fileURLToPath(import.meta.url)).mtimeMs,
+);
+if (existsSync(entry) && statSync(entry).mtimeMs >= inputs) process.exit(0);
+
+let esbuild;
 try {
-  tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  esbuild = await import('esbuild');
 } catch {
   if (existsSync(entry)) process.exit(0);
-  console.error('cepheus: dist/ is missing and TypeScript is not installed to build it; run `npm install` with dev dependencies, then `npm run build`.');
+  console.error('cepheus: dist/ is missing and esbuild is not installed to build it; run `npm install` with dev dependencies, then `npm run build`.');
   process.exit(1);
 }
 
-const compiled = spawnSync(process.execPath, [tsc, '-b', path.join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
-if (compiled.status !== 0) {
-  console.error('cepheus: the TypeScript build failed (see above).');
-  process.exit(compiled.status ?? 1);
+try {
+  await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: ENTRIES,
+    outdir: out,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: true,
+    external: EXTERNAL,
+    // Bundled CommonJS packages call require(); an ES module has none of its own.
+    banner: { js: "import { createRequire as __cepheusRequire } from 'node:module'; const require = __cepheusRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+} catch {
+  console.error('cepheus: the build failed (see above).');
+  process.exit(1);
 }
-
-function copyRunTimeFiles(from, to) {
-  for (const item of readdirSync(from, { withFileTypes: true })) {
-    const source = path.join(from, item.name);
-    const target = path.join(to, item.name);
-    if (item.isDirectory()) copyRunTimeFiles(source, target);
-    else if (!item.name.endsWith('.ts')) {
-      mkdirSync(to, { recursive: true });
-      copyFileSync(source, target);
-    }
-  }
-}
-copyRunTimeFiles(path.join(root, 'src'), path.join(root, 'dist/src'));
+for (const file of RUN_TIME_FILES) copyFileSync(path.join(root, file), path.join(out, path.basename(file)));

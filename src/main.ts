@@ -7,15 +7,17 @@ async function main() {
   // when NODE_ENV says so when it loads, which is below (the app is imported after this line).
   if (import.meta.url.endsWith('.js')) process.env.NODE_ENV ??= 'production';
   const config = loadConfigOrExit();
-  // A bad setting is told before anything else loads. The GraphQL schema, the engine and the
-  // sandbox's parent load while the database opens (the embedded one takes seconds), and are
-  // used only once it is known to be good.
-  const { createLogger } = await import('./logger.js');
+  // A bad setting is told before anything else loads. The embedded database's thread starts
+  // next (opening a data directory takes seconds); the logger, the database layer and the app
+  // (the GraphQL schema, the engine) load meanwhile, and are used once the database is good.
+  const logging = import('./logger.js').then(({ createLogger }) => createLogger(config));
+  const embedded = config.databaseUrl ? undefined : import('./db/embedded.js').then((m) => m.startEmbeddedPostgres(config.embeddedDataDir, logging));
+  embedded?.catch(() => undefined);
   const { openDatabase } = await import('./db/database.js');
   const { isOperatorError } = await import('./startErrors.js');
   const appModule = import('./app.js');
   appModule.catch(() => undefined);
-  const logger = createLogger(config);
+  const logger = await logging;
   let database: Database | undefined;
   let app: App | undefined;
   let stopping = false;
@@ -39,7 +41,7 @@ async function main() {
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   try {
-    database = await openDatabase(config, logger);
+    database = await openDatabase(config, logger, embedded);
     const { createApp } = await appModule;
     app = createApp(config, { logger, database });
     await app.start();

@@ -79,11 +79,15 @@ async function withMigrationLock<T>(url: string, work: () => Promise<T>): Promis
   }
 }
 
-export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
+/**
+ * Connects to DATABASE_URL, or to the embedded database (`starting`, when the caller started it
+ * already, else started here).
+ */
+export async function openDatabase(config: Config, logger: Logger, starting?: Promise<EmbeddedPostgres>): Promise<Database> {
   let embedded: EmbeddedPostgres | undefined;
   let clientUrl = config.databaseUrl;
   if (!clientUrl) {
-    embedded = await startEmbeddedPostgres(config.embeddedDataDir, logger);
+    embedded = await (starting ?? startEmbeddedPostgres(config.embeddedDataDir, logger));
     clientUrl = embedded.url;
   }
   let orm: MikroORM;

@@ -67,7 +67,9 @@ function describe(error: unknown): string {
  * the PostgreSQL wire protocol, so the service reaches it through the same driver as a real
  * server. PGlite runs every connection on one session: callers must use a pool of one connection.
  */
-export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(dataDir: string, logger: Logger | Promise<Logger>): Promise<EmbeddedPostgres> {
+  // The logger may still be loading: the process entry starts the database first.
+  const log = (write: (logger: Logger) => void) => void Promise.resolve(logger).then(write);
   const absolute = path.resolve(dataDir);
   try {
     await mkdir(absolute, { recursive: true });
@@ -89,8 +91,8 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
     throw new EmbeddedDatabaseError(absolute, describe(error));
   }
   const url = `postgresql://postgres@${thread.conn}/postgres`;
-  logger.info({ dataDir: absolute }, 'embedded PostgreSQL (PGlite) ready');
-  thread.worker.on('error', (error) => logger.error({ err: error }, 'the embedded database thread failed'));
+  log((l) => l.info({ dataDir: absolute }, 'embedded PostgreSQL (PGlite) ready'));
+  thread.worker.on('error', (error) => log((l) => l.error({ err: error }, 'the embedded database thread failed')));
 
   let stopped: Promise<void> | undefined;
   return {
@@ -98,7 +100,7 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger): Pr
     dataDir: absolute,
     stop() {
       stopped ??= (async () => {
-        for (const warning of await thread.stop()) logger.warn({ dataDir: absolute }, `embedded database: ${warning}`);
+        for (const warning of await thread.stop()) log((l) => l.warn({ dataDir: absolute }, `embedded database: ${warning}`));
         await releaseLock();
       })();
       return stopped;

@@ -16,7 +16,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 function keysCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--no-node-snapshot', 'dist/src/cli/keys.js', ...args], {
+    const child = spawn(process.execPath, ['--no-node-snapshot', 'dist/keys.js', ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', LOG_PRETTY: 'false', AUTH_MODE: 'keys', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -26,7 +26,7 @@ interface Receiver {
 
 /** npm run receiver's script, on a free port; resolves once it says where it listens. */
 async function startReceiver(): Promise<Receiver> {
-  const child: ChildProcess = spawn(process.execPath, ['dist/src/cli/receiver.js', '--port', '0'], {
+  const child: ChildProcess = spawn(process.execPath, ['dist/receiver.js', '--port', '0'], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -155,7 +155,7 @@ describeUnless(
       it('is swept to FAILED/INTERRUPTED by another instance, which frees the rule and finishes the cascade', async () => {
         const port = await closedPort();
         const base = `http://127.0.0.1:${port}`;
-        const spawned = spawn(process.execPath, ['--no-node-snapshot', 'dist/src/main.js'], {
+        const spawned = spawn(process.execPath, ['--no-node-snapshot', 'dist/main.js'], {
           cwd: ROOT,
           env: {
             PATH: process.env.PATH ?? '/usr/bin:/bin',

@@ -25,7 +25,7 @@ interface Outcome {
 /** Runs the service as `npm start` does, with only the given settings; kills it if it does not stop. */
 function runService(env: Record<string, string>, timeoutMs = SPAWN_TIMEOUT_MS): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--no-node-snapshot', 'dist/src/main.js'], {
+    const child = spawn(process.execPath, ['--no-node-snapshot', 'dist/main.js'], {
       cwd: ROOT,
       env: {
         PATH: process.env.PATH ?? '/usr/bin:/bin',

@@ -7,7 +7,7 @@ import { jsonText } from './arbitraries.js';
 import { closedPort } from './sink.js';
 
 /**
- * The service as its own process (`npm start`'s entry, the compiled dist/src/main.js) on a fresh test database (or
+ * The service as its own process (`npm start`'s entry, the compiled dist/main.js) on a fresh test database (or
  * on one given, e.g. the one a killed process used), with a client whose every request has a
  * deadline. Hostile-input suites use it instead of an
  * in-process app: input that makes the service spin (a catastrophic regular expression) then
@@ -72,7 +72,7 @@ export async function startAppProcess(backend: Backend, env: Record<string, stri
   const dropDatabase = options.database ? async () => undefined : () => database.drop();
   const port = await closedPort();
   const base = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['--no-node-snapshot', 'dist/src/main.js'], {
+  const child = spawn(process.execPath, ['--no-node-snapshot', 'dist/main.js'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
