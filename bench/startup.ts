@@ -1,4 +1,4 @@
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -175,6 +175,7 @@ const YOGA_FLOOR = [path.join('bench', 'startup', 'yogaPgFloor.mjs')];
 const PGLITE_FLOOR = [path.join('bench', 'startup', 'pgliteFloor.mjs')];
 
 export async function runStartupBench(adminUrl: string, options: { starts: number }): Promise<StartupResult> {
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit' });
   const sink = await startSink();
   const allow = { OUTBOUND_ALLOWLIST: '127.0.0.1' };
   const scratch = await mkdtemp(path.join(tmpdir(), 'cepheus-startup-'));
