@@ -5,13 +5,15 @@
 // the bundles and load from node_modules. Run by `npm install` (prepare), before `npm start`
 // and the CLIs; nothing is done when no input is newer than the build. Where esbuild is not
 // installed (an install without dev dependencies) an existing build is used as it is.
-import { copyFileSync, existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = path.join(root, 'dist');
-const entry = path.join(out, 'main.js');
+// Written last: a build that stopped half-way has none, and is made again.
+const STAMP = '.built';
+const stamp = path.join(out, STAMP);
 
 const ENTRIES = {
   main: 'src/main.ts',
@@ -33,6 +35,7 @@ const EXTERNAL = [
   'isolated-vm-node22plus',
   'pino',
   'pino-pretty',
+  'ioredis',
   // Loaded only when needed: the tracing SDK with tracing on, GraphiQL's 9 MB of assets (as
   // strings) on its first request.
   '@opentelemetry/*',
@@ -59,24 +62,30 @@ const inputs = Math.max(
   statSync(path.join(root, 'package-lock.json')).mtimeMs,
   statSync(fileURLToPath(import.meta.url)).mtimeMs,
 );
-if (existsSync(entry) && statSync(entry).mtimeMs >= inputs) process.exit(0);
+const built = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
+if (built >= inputs) process.exit(0);
 
 let esbuild;
 try {
   esbuild = await import('esbuild');
 } catch {
-  if (existsSync(entry)) process.exit(0);
+  if (built) {
+    console.error('cepheus: the sources are newer than dist/, and esbuild is not installed to rebuild it: running the older build.');
+    process.exit(0);
+  }
   console.error('cepheus: dist/ is missing and esbuild is not installed to build it; run `npm install` with dev dependencies, then `npm run build`.');
   process.exit(1);
 }
 
-// Chunk names change with their contents: start from an empty directory.
-rmSync(out, { recursive: true, force: true });
+// Built beside dist/ and swapped in whole: a service running from dist/ keeps finding a complete
+// build (it forks the sandbox's child from it later), and two builds at once cannot mix.
+const next = `${out}.next-${process.pid}`;
+rmSync(next, { recursive: true, force: true });
 try {
   await esbuild.build({
     absWorkingDir: root,
     entryPoints: ENTRIES,
-    outdir: out,
+    outdir: next,
     bundle: true,
     // Dynamic imports become chunks of their own, loaded when imported: the entry starts the
     // embedded database's thread before the rest of the service (and its external packages) loads.
@@ -91,7 +100,13 @@ try {
     logLevel: 'warning',
   });
 } catch {
+  rmSync(next, { recursive: true, force: true });
   console.error('cepheus: the build failed (see above).');
   process.exit(1);
 }
-for (const file of RUN_TIME_FILES) copyFileSync(path.join(root, file), path.join(out, path.basename(file)));
+for (const file of RUN_TIME_FILES) copyFileSync(path.join(root, file), path.join(next, path.basename(file)));
+writeFileSync(path.join(next, STAMP), '');
+const previous = `${out}.previous-${process.pid}`;
+if (existsSync(out)) renameSync(out, previous);
+renameSync(next, out);
+rmSync(previous, { recursive: true, force: true });

@@ -30,7 +30,9 @@ async function main() {
       process.exit(1);
     }, config.shutdownGraceMs + 10_000);
     force.unref();
-    (app ? app.stop() : Promise.resolve(database?.close())).then(
+    // Before the database is open, the embedded one may still be creating its data directory.
+    const closing = app ? app.stop() : database ? database.close() : (embedded?.then((opened) => opened.stop(), () => undefined) ?? Promise.resolve());
+    closing.then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');

@@ -136,7 +136,7 @@ export async function openDatabase(config: Config, logger: Logger, starting?: Pr
     embedded: Boolean(embedded),
     fork: () => orm.em.fork(),
     sql: pool ? createPooledSql(pool) : createSql(orm),
-    ready: () => isReady,
+    ready: () => isReady && (embedded?.alive() ?? true),
     async migrate() {
       const applied = embedded ? await orm.getMigrator().up() : await withMigrationLock(clientUrl, () => orm.getMigrator().up());
       isReady = true;

@@ -18,6 +18,8 @@ export interface EmbeddedPostgres {
   /** A postgresql:// URL the ordinary driver can use. */
   url: string;
   dataDir: string;
+  /** False once the database's thread has ended (stopped, or crashed). */
+  alive(): boolean;
   stop(): Promise<void>;
 }
 
@@ -92,12 +94,17 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger | Pr
   }
   const url = `postgresql://postgres@${thread.conn}/postgres`;
   log((l) => l.info({ dataDir: absolute }, 'embedded PostgreSQL (PGlite) ready'));
-  thread.worker.on('error', (error) => log((l) => l.error({ err: error }, 'the embedded database thread failed')));
-
   let stopped: Promise<void> | undefined;
+  let alive = true;
+  thread.worker.on('error', (error) => log((l) => l.error({ err: error }, 'the embedded database thread failed')));
+  thread.worker.once('exit', (code) => {
+    alive = false;
+    if (!stopped) log((l) => l.fatal({ dataDir: absolute, code }, 'the embedded database thread ended: the service cannot reach its database (/ready answers 503)'));
+  });
   return {
     url,
     dataDir: absolute,
+    alive: () => alive,
     stop() {
       stopped ??= (async () => {
         for (const warning of await thread.stop()) log((l) => l.warn({ dataDir: absolute }, `embedded database: ${warning}`));

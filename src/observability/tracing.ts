@@ -3,6 +3,9 @@ import type { Logger } from '../logger.js';
 import { redactCredentials } from '../shared/credentials.js';
 import { useTracingApi } from './spans.js';
 
+/** How long a stopping service waits for its last spans to reach the collector. */
+const FLUSH_TIMEOUT_MS = 3000;
+
 /** Where spans go (config.ts reads it from the standard OTEL_* variables). */
 export interface TracingSettings {
   /** The OTLP/HTTP traces URL (`.../v1/traces`). */
@@ -55,11 +58,18 @@ export async function startTracing(settings: TracingSettings, logger: Logger): P
     graphqlPlugin,
     async shutdown() {
       useTracingApi(null);
+      // Bounded, so an unreachable collector does not hold the stop past its grace period.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), FLUSH_TIMEOUT_MS);
+      });
       try {
-        await provider.forceFlush();
-        await provider.shutdown();
+        const flushed = await Promise.race([provider.forceFlush().then(() => provider.shutdown()), deadline]);
+        if (flushed === 'late') logger.warn({ timeoutMs: FLUSH_TIMEOUT_MS }, 'the last spans were not sent in time');
       } catch (error) {
         logger.warn({ err: error }, 'the last spans could not be sent');
+      } finally {
+        clearTimeout(timer);
       }
       // Unregistered, so a later start in the same process (tests) can register again.
       api.trace.disable();

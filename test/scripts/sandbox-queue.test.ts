@@ -60,6 +60,13 @@ describe('Sandbox queue', () => {
     await Promise.all(sandboxes.splice(0).map((s) => s.close()));
   });
 
+  it('takes the first runs of a sandbox started by them, one per isolate, even with SCRIPT_MAX_QUEUED 0', async () => {
+    const sandbox = Sandbox.create({ poolSize: 2, maxQueued: 0, outputMaxBytes: 1024 * 1024, logger: pino({ level: 'silent' }), startNow: false });
+    sandboxes.push(sandbox);
+    const results = await Promise.all([sandbox.run(script(STARTED, 5000)), sandbox.run(script(STARTED, 5000)), sandbox.run(script(STARTED, 5000))]);
+    expect(results.map((r) => (r.ok ? 'SUCCESS' : r.code))).toEqual(['SUCCESS', 'SUCCESS', 'SANDBOX_BUSY']);
+  });
+
   it('fails a run whose timeout passes while it waits for an isolate with SCRIPT_TIMEOUT, without running it', async () => {
     const sandbox = await start({ poolSize: 2 });
     const loopers = await fillPool(sandbox, 2, 4000);

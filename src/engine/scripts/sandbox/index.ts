@@ -201,7 +201,10 @@ export class Sandbox {
     } catch (error) {
       return Promise.resolve({ ok: false, code: 'SCRIPT_ERROR', message: `the script's arguments are not JSON: ${(error as Error).message}`, durationMs: 0 });
     }
-    if (!this.hasFreeIsolate() && this.queue.length >= this.maxQueued) {
+    this.start();
+    // Until the first child is ready, runs that it will take at once (one per isolate) wait too.
+    const beyondIsolates = this.everReady ? this.queue.length : this.queue.length - this.poolSize;
+    if (!this.hasFreeIsolate() && beyondIsolates >= this.maxQueued) {
       return Promise.resolve({
         ok: false,
         code: 'SANDBOX_BUSY',
@@ -227,7 +230,6 @@ export class Sandbox {
         settled: false,
       };
       this.queue.push(pending);
-      this.start();
       this.pump();
       if (pending.startedAt === 0 && !pending.settled && this.everReady) pending.timer = setTimeout(() => this.onQueueDeadline(pending), timeoutMs);
     });
