@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import { freshDatabase } from './engine.js';
 
 /**
  * Start-up time and idle memory of the compiled service against floors started in the same
@@ -150,25 +150,6 @@ function triggerOnce(sinkUrl: string) {
 const floorQuery = async (base: string) => {
   await gql(base, '{ now }');
 };
-
-async function freshDatabase(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `cepheus_startup_${Math.random().toString(16).slice(2, 10)}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: adminUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
-}
 
 const CEPHEUS = ['--no-node-snapshot', 'dist/main.js'];
 const YOGA_FLOOR = [path.join('bench', 'startup', 'yogaPgFloor.mjs')];
