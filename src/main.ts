@@ -21,6 +21,17 @@ async function main() {
   let database: Database | undefined;
   let app: App | undefined;
   let stopping = false;
+  const closing = (): Promise<void> => {
+    if (app) return app.stop();
+    if (database) return database.close();
+    // Before the database is open, the embedded one may still be creating its data directory.
+    return embedded
+      ? embedded.then(
+          (opened) => opened.stop(),
+          () => undefined,
+        )
+      : Promise.resolve();
+  };
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -30,9 +41,7 @@ async function main() {
       process.exit(1);
     }, config.shutdownGraceMs + 10_000);
     force.unref();
-    // Before the database is open, the embedded one may still be creating its data directory.
-    const closing = app ? app.stop() : database ? database.close() : (embedded?.then((opened) => opened.stop(), () => undefined) ?? Promise.resolve());
-    closing.then(
+    closing().then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');

@@ -99,7 +99,8 @@ export async function startEmbeddedPostgres(dataDir: string, logger: Logger | Pr
   thread.worker.on('error', (error) => log((l) => l.error({ err: error }, 'the embedded database thread failed')));
   thread.worker.once('exit', (code) => {
     alive = false;
-    if (!stopped) log((l) => l.fatal({ dataDir: absolute, code }, 'the embedded database thread ended: the service cannot reach its database (/ready answers 503)'));
+    if (!stopped)
+      log((l) => l.fatal({ dataDir: absolute, code }, 'the embedded database thread ended: the service cannot reach its database (/ready answers 503)'));
   });
   return {
     url,

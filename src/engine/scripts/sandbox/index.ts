@@ -472,7 +472,6 @@ export class Sandbox {
     }
   }
 
-  /** A run still waiting for an isolate at its deadline: it fails without running. */
   /** Runs queued while the first child started: their timeouts count from now, as if queued now. */
   private startQueuedClocks(): void {
     this.everReady = true;
@@ -485,6 +484,7 @@ export class Sandbox {
     }
   }
 
+  /** A run still waiting for an isolate at its deadline: it fails without running. */
   private onQueueDeadline(pending: Pending): void {
     const index = this.queue.indexOf(pending);
     if (index < 0 || pending.settled) return;
