@@ -108,10 +108,15 @@ describe.each(backends())('tracing (%s)', (backend) => {
     expect(root.status).toBe('SUCCESS');
     const [delivered] = await sink.waitForRequests(1, '/hook');
 
-    // The run spans end with their executions; the batch goes out within the schedule delay.
+    // The run spans end with their executions and the operation's span after them; each batch
+    // goes out within the schedule delay, so wait until the operation's span has arrived too.
+    const operationArrived = (all: ReceivedSpan[]) => {
+      const rootRun = runOf(all, a.id)[0];
+      return rootRun !== undefined && all.some((s) => s.spanId === rootRun.parentSpanId);
+    };
     const spans = await poll(
       () => spansOf(receiver),
-      (all) => [a, b, c].every((rule) => runOf(all, rule.id).length === 1) && all.some((s) => s.kind === SPAN_KIND_CLIENT),
+      (all) => [a, b, c].every((rule) => runOf(all, rule.id).length === 1) && all.some((s) => s.kind === SPAN_KIND_CLIENT) && operationArrived(all),
       10_000,
       'the spans of the cascade',
     );
