@@ -37,18 +37,24 @@ const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 /** The database's counts are read at most once per this interval, however many gauges or scrapers ask. */
 const WAITING_CACHE_MS = 1000;
 
-/** The labelled children of a counter, each bound once: a run's count is one map lookup and an add. */
-function boundChildren<K extends string>(counter: Counter<K>, label: K) {
-  const children = new Map<string, Counter.Internal>();
-  return (value: string): Counter.Internal => {
-    let child = children.get(value);
-    if (!child) {
-      child = counter.labels({ [label]: value } as Record<K, string>);
-      child.inc(0);
-      children.set(value, child);
+/** `make(key)` made once per key and kept: a run's count is then one map lookup and an add. */
+function once<T>(make: (key: string) => T): (key: string) => T {
+  const made = new Map<string, T>();
+  return (key) => {
+    let value = made.get(key);
+    if (value === undefined) {
+      value = make(key);
+      made.set(key, value);
     }
-    return child;
+    return value;
   };
+}
+
+/** A counter's child for one label value, started at 0 so that rate() and increase() see it from the start. */
+function zeroedChild<K extends string>(counter: Counter<K>, labels: Record<K, string>): Counter.Internal {
+  const child = counter.labels(labels);
+  child.inc(0);
+  return child;
 }
 
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> => typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
@@ -101,24 +107,26 @@ export function createMetrics(logger: Logger): ServiceMetrics {
     }
     return waiting.counts;
   };
-  new Gauge({
-    name: 'cepheus_executions_retrying',
-    help: 'Executions RETRYING (waiting for their next webhook attempt), across every instance sharing the database.',
-    registers,
-    async collect() {
-      const counts = await readWaiting();
-      if (counts) this.set(counts.retrying);
-    },
-  });
-  new Gauge({
-    name: 'cepheus_executions_queued',
-    help: "Executions QUEUED (waiting for their queue-mode rule's lock), across every instance sharing the database.",
-    registers,
-    async collect() {
-      const counts = await readWaiting();
-      if (counts) this.set(counts.queued);
-    },
-  });
+  const waitingGauge = (name: string, help: string, which: 'retrying' | 'queued') =>
+    new Gauge({
+      name,
+      help,
+      registers,
+      async collect() {
+        const counts = await readWaiting();
+        if (counts) this.set(counts[which]);
+      },
+    });
+  waitingGauge(
+    'cepheus_executions_retrying',
+    'Executions RETRYING (waiting for their next webhook attempt), across every instance sharing the database.',
+    'retrying',
+  );
+  waitingGauge(
+    'cepheus_executions_queued',
+    "Executions QUEUED (waiting for their queue-mode rule's lock), across every instance sharing the database.",
+    'queued',
+  );
   new Gauge({
     name: 'cepheus_sandbox_queue_depth',
     help: 'Script runs waiting for a free isolate on this instance.',
@@ -129,51 +137,25 @@ export function createMetrics(logger: Logger): ServiceMetrics {
   });
 
   // Every known label value starts at 0, so that rate() and increase() see a series from the start.
-  const execution = new Map<string, Map<string, Counter.Internal>>();
-  const duration = new Map<string, Histogram.Internal<'action_type'>>();
-  const zeroed = (status: string, type: string) => {
-    const child = executions.labels({ status, action_type: type });
-    child.inc(0);
-    return child;
-  };
-  for (const status of FINAL_STATUSES) execution.set(status, new Map(ACTION_TYPES.map((type) => [type, zeroed(status, type)])));
+  const executionChild = once((status) => once((type) => zeroedChild(executions, { status, action_type: type })));
+  const duration = once((type) => durations.labels({ action_type: type }));
+  const attempt = once((outcome) => zeroedChild(attempts, { outcome }));
+  const event = once((outcome) => zeroedChild(events, { outcome }));
+  const sandbox = once((outcome) => zeroedChild(sandboxRuns, { outcome }));
+  for (const status of FINAL_STATUSES) for (const type of ACTION_TYPES) executionChild(status)(type);
   for (const type of ACTION_TYPES) {
     durations.zero({ action_type: type });
-    duration.set(type, durations.labels({ action_type: type }));
+    duration(type);
   }
-  const attempt = boundChildren(attempts, 'outcome');
-  const event = boundChildren(events, 'outcome');
-  const sandbox = boundChildren(sandboxRuns, 'outcome');
   for (const outcome of ATTEMPT_OUTCOMES) attempt(outcome);
   for (const outcome of EVENT_OUTCOMES) event(outcome);
   sandbox('SUCCESS');
 
-  const executionChild = (status: string, type: string): Counter.Internal => {
-    let byType = execution.get(status);
-    if (!byType) {
-      byType = new Map();
-      execution.set(status, byType);
-    }
-    let child = byType.get(type);
-    if (!child) {
-      child = zeroed(status, type);
-      byType.set(type, child);
-    }
-    return child;
-  };
-
   const observer: EngineObserver = {
     executionFinished(row: Execution) {
       const type = row.actionType ?? 'NONE';
-      executionChild(row.status, type).inc();
-      if (row.conditionMet && row.status !== 'SKIPPED' && row.durationMs !== null) {
-        let child = duration.get(type);
-        if (!child) {
-          child = durations.labels({ action_type: type });
-          duration.set(type, child);
-        }
-        child.observe(row.durationMs / 1000);
-      }
+      executionChild(row.status)(type).inc();
+      if (row.conditionMet && row.status !== 'SKIPPED' && row.durationMs !== null) duration(type).observe(row.durationMs / 1000);
     },
     webhookAttempt: (outcome) => attempt(outcome).inc(),
     eventsPublished: (outcome, count) => event(outcome).inc(count),

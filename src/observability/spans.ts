@@ -76,12 +76,15 @@ export function bindToActive<F extends (...args: never[]) => unknown>(fn: F): F 
   return api.context.bind(api.context.active(), fn);
 }
 
-/** Runs a synchronous step in a child span of `parent` (nothing more than `fn()` without one). */
-export function spanned<T>(name: string, parent: Span | null, fn: () => T, describe: (value: T) => Attributes): T {
-  if (!parent) return fn();
-  const span = startSpan(name, { parent });
+/**
+ * Runs a synchronous step in a span of its own, active while it runs and ended with what
+ * `describe` says of its value; nothing more than `fn()` without options or with tracing off.
+ */
+export function spanned<T>(name: string, options: SpanOptions | null, fn: () => T, describe: (value: T) => Attributes): T {
+  const span = options ? startSpan(name, options) : null;
+  if (!span) return fn();
   try {
-    const value = fn();
+    const value = inSpan(span, fn);
     endSpan(span, describe(value));
     return value;
   } catch (error) {

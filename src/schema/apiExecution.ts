@@ -3,7 +3,7 @@ import type { ApiExecution } from '../entities/index.js';
 import { ApiDefinitionRef } from './apiDefinition.js';
 import { builder } from './builder.js';
 import { ExecutionStatusEnum } from './enums.js';
-import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently } from './idempotency.js';
+import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, startsOneRun } from './idempotency.js';
 import { ActionLogRef, ExecutionErrorRef, executionError } from './execution.js';
 import { connectionType } from './pagination.js';
 
@@ -59,19 +59,13 @@ builder.mutationField('executeApi', (t) =>
           ctx.services.rateLimits.admit('runs', ctx),
           started,
         );
-      // A repeat answers the ApiExecution as it is now, even while the first call still runs.
-      const stored = (execution: ApiExecution) => ({ apiExecutionId: execution.id });
       return idempotently(
         ctx,
         'executeApi',
         args.idempotencyKey,
         { apiId: String(args.apiId), params: args.params ?? null, input: args.input ?? null, executedBy: args.executedBy ?? null },
         () => execute(),
-        () => ({
-          run: (remember) => execute((execution) => remember(stored(execution))),
-          stored,
-          replay: (value) => ctx.services.apiRuns.existing((value as { apiExecutionId: string }).apiExecutionId),
-        }),
+        () => startsOneRun('apiExecutionId', execute, (id) => ctx.services.apiRuns.existing(id)),
       );
     },
   }),

@@ -3,7 +3,7 @@ import type { ActionLog, CascadeEvent, DeliveryAttempt, Execution } from '../ent
 import type { BatchResult, PublishResult, RuleStats } from '../engine/index.js';
 import type { Cascade, Simulation } from '../services/executions.js';
 import { builder } from './builder.js';
-import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently } from './idempotency.js';
+import { IDEMPOTENCY_KEY_DESCRIPTION, idempotently, startsOneRun } from './idempotency.js';
 import { ITEMS_CHECKED_BY_RESOLVER } from './jsonArguments.js';
 import { ActionTypeEnum, CascadeEventKindEnum, ExecutionStatusEnum, LogLevelEnum } from './enums.js';
 import { connectionType } from './pagination.js';
@@ -259,19 +259,13 @@ the rest.`,
           ctx.services.rateLimits.admit('runs', ctx),
           started,
         );
-      // A repeat answers the execution as it is now, even while the first call still waits.
-      const stored = (execution: Execution) => ({ executionId: execution.id });
       return idempotently(
         ctx,
         'triggerRule',
         args.idempotencyKey,
         { ruleId: String(args.ruleId), payload: args.payload ?? null, executedBy: args.executedBy ?? null },
         () => trigger(),
-        () => ({
-          run: (remember) => trigger((execution) => remember(stored(execution))),
-          stored,
-          replay: (value) => ctx.services.executions.existing((value as { executionId: string }).executionId),
-        }),
+        () => startsOneRun('executionId', trigger, (id) => ctx.services.executions.existing(id)),
       );
     },
   }),

@@ -9,6 +9,24 @@ call produced; with other arguments it is BAD_USER_INPUT.`;
  * A run-starting call: as it is without an idempotency key (not one more query); with one, at
  * most once per key (SPEC.md, 'Idempotency').
  */
+/**
+ * The keyed work of a call that starts one run: remembered by the run's id (under `field`) as soon
+ * as the run is started, so a repeat answers the run as it is then, even while the first call
+ * still waits for it.
+ */
+export function startsOneRun<T extends { id: string }>(
+  field: string,
+  start: (started: (run: T) => Promise<void>) => Promise<T>,
+  existing: (id: string) => Promise<T>,
+): IdempotentWork<T> {
+  const stored = (run: T) => ({ [field]: run.id });
+  return {
+    run: (remember) => start((run) => remember(stored(run))),
+    stored,
+    replay: (value) => existing((value as Record<string, string>)[field]!),
+  };
+}
+
 export function idempotently<T>(
   ctx: GraphQLContext,
   operation: IdempotentOperation,

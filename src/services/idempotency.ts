@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Principal } from '../access/principal.js';
 import { AppError, badInput } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -152,5 +153,3 @@ export class IdempotencyService {
     this.options.logger.warn({ operation: slot.operation, ...storeErrorFields(error) }, 'could not free an idempotency key after a refused call');
   }
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

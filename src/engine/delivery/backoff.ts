@@ -22,6 +22,9 @@ export function nextAttemptAt(policy: RetryPolicy | undefined, number: number, n
   return new Date(now.getTime() + Math.min(policy.maxDelayMs, retryAfter ?? retryDelayMs(policy, number)));
 }
 
+/** The number of an execution's next webhook attempt (from 1). */
+export const nextAttemptNumber = (row: { attempts: readonly DeliveryAttempt[] | null }): number => (row.attempts?.length ?? 0) + 1;
+
 /** An attempt that failed before any answer came (not sent, or cut off): WEBHOOK_FAILED unless said. */
 export function unansweredAttempt(number: number, at: Date, message: string, errorCode = 'WEBHOOK_FAILED'): DeliveryAttempt {
   return { number, at: at.toISOString(), durationMs: 0, httpStatus: null, errorCode, message };

@@ -7,7 +7,7 @@ import type { ActiveRuleSet, RuleSetSnapshot, StreamFiring } from './activeRules
 import type { RuleStatsCounter } from '../rules/stats.js';
 import type { Throttle } from './throttle.js';
 import type { EngineObserver } from '../observer.js';
-import { endSpan, inSpan, startSpan } from '../../observability/spans.js';
+import { spanned } from '../../observability/spans.js';
 
 export interface PublishResult {
   eventId: string;
@@ -150,19 +150,13 @@ export class EventPublisher {
     starts: EventStart[],
   ): { eventId: string; matched: number } {
     const eventId = randomUUID();
-    const span = startSpan('cepheus.event', {
-      root: true,
-      link: true,
-      attributes: { 'cepheus.event.id': eventId, ...(source === null ? {} : { 'cepheus.event.source': source }) },
-    });
-    try {
-      const matched = inSpan(span, () => this.startMatches(snapshot, event, { event: { eventId, source } }, starts));
-      endSpan(span, { 'cepheus.event.matched': matched });
-      return { eventId, matched };
-    } catch (error) {
-      endSpan(span, undefined, 'error');
-      throw error;
-    }
+    const matched = spanned(
+      'cepheus.event',
+      { root: true, link: true, attributes: { 'cepheus.event.id': eventId, ...(source === null ? {} : { 'cepheus.event.source': source }) } },
+      () => this.startMatches(snapshot, event, { event: { eventId, source } }, starts),
+      (count) => ({ 'cepheus.event.matched': count }),
+    );
+    return { eventId, matched };
   }
 
   private startMatches(snapshot: RuleSetSnapshot, event: Record<string, unknown>, references: Record<string, unknown>, starts: EventStart[]): number {
@@ -213,13 +207,16 @@ export class EventPublisher {
   async publishTimerFirings(fired: StreamFiring): Promise<void> {
     const runs: Promise<StartedRun>[] = [];
     // A trace of its own, not the one of the event whose handling set the timer.
-    const span = startSpan('cepheus.stream_timer', { root: true, attributes: { 'cepheus.rule.id': fired.rule.id } });
     try {
-      inSpan(span, () => this.startFirings(fired, {}, (run) => runs.push(run)));
+      spanned(
+        'cepheus.stream_timer',
+        { root: true, attributes: { 'cepheus.rule.id': fired.rule.id } },
+        () => this.startFirings(fired, {}, (run) => runs.push(run)),
+        () => ({ 'cepheus.runs': runs.length }),
+      );
     } catch (error) {
       this.logger.error({ err: error, ruleId: fired.rule.id }, 'firings of a stream rule could not all be started');
     }
-    endSpan(span, { 'cepheus.runs': runs.length });
     await Promise.allSettled(runs);
   }
 

@@ -4,7 +4,7 @@ import type { Execution } from '../../entities/index.js';
  * The fields every log line about a run carries, so that one cascade can be followed with a
  * grep: `executionId`, `cascadeId` and `ruleId`.
  */
-export const runFields = (execution: Pick<Execution, 'id' | 'cascadeId' | 'ruleId'>) => ({
+export const runFields = (execution: { id: string; cascadeId: string | null; ruleId: string | null }) => ({
   executionId: execution.id,
   cascadeId: execution.cascadeId,
   ruleId: execution.ruleId,

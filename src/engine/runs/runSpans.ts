@@ -1,5 +1,5 @@
 import type { Execution } from '../../entities/index.js';
-import { endSpan, startSpan, type Attributes, type Span } from '../../observability/spans.js';
+import { endSpan, inSpan, startSpan, type Attributes, type Span } from '../../observability/spans.js';
 import type { ActionOutcome } from '../actions/types.js';
 
 /**
@@ -57,8 +57,20 @@ export function startAttemptSpan(row: Execution, attempt: number): Span | null {
   });
 }
 
-export function endActionSpan(span: Span | null, outcome: ActionOutcome): void {
-  if (!span) return;
+/** Runs an action with its span active, and ends the span with the outcome (failed when the action throws). */
+export async function inActionSpan(span: Span | null, run: () => Promise<ActionOutcome>): Promise<ActionOutcome> {
+  if (!span) return run();
+  try {
+    const outcome = await inSpan(span, run);
+    endActionSpan(span, outcome);
+    return outcome;
+  } catch (error) {
+    endSpan(span, undefined, error instanceof Error ? error.name : 'error');
+    throw error;
+  }
+}
+
+function endActionSpan(span: Span, outcome: ActionOutcome): void {
   const attributes: Attributes = { 'cepheus.action.status': outcome.status };
   if (outcome.error) attributes['cepheus.error.code'] = outcome.error.code;
   if (outcome.delivery?.retryAt) attributes['cepheus.retry_at'] = outcome.delivery.retryAt.toISOString();

@@ -8,7 +8,7 @@ import { Redactor } from '../secrets/redactor.js';
 import { literalCredentials, redactCredentials } from '../../shared/credentials.js';
 import type { TriggerEvaluation } from '../rules/evaluate.js';
 import type { ConcurrencySpec, WebhookActionSpec } from '../rules/spec/index.js';
-import { nextAttemptAt, unansweredAttempt } from '../delivery/backoff.js';
+import { nextAttemptAt, nextAttemptNumber, unansweredAttempt } from '../delivery/backoff.js';
 import type { CascadeContext, HeldAttempt } from '../store/deliveryStore.js';
 import { newId } from '../../shared/ids.js';
 import { storableJson } from '../../shared/storable.js';
@@ -17,8 +17,8 @@ import { STORE_FAILED, storeErrorFields, writeUntilTaken } from '../store/storeE
 import type { EngineResources } from '../resources.js';
 import type { WebhookAttemptOutcome } from '../observer.js';
 import { runFields } from './runFields.js';
-import { inSpan, spanned, type Span } from '../../observability/spans.js';
-import { endActionSpan, endRunSpan, failRunSpan, startActionSpan, startAttemptSpan, startRunSpan } from './runSpans.js';
+import { spanned, type Span } from '../../observability/spans.js';
+import { endRunSpan, failRunSpan, inActionSpan, startActionSpan, startAttemptSpan, startRunSpan } from './runSpans.js';
 
 export interface RunSystemOptions {
   actions: Action[];
@@ -172,7 +172,7 @@ function storeFailedStep(step: Step, cascadeRoot?: { id: string; ruleId: string;
 /** A RETRYING row without its delivery plan (written by no version of this service): it cannot be sent again. */
 function lostPlan(row: Execution, at: Date): ActionOutcome {
   const message = 'the webhook cannot be sent again: its execution lost what it was sending';
-  const attempt = unansweredAttempt((row.attempts?.length ?? 0) + 1, at, message);
+  const attempt = unansweredAttempt(nextAttemptNumber(row), at, message);
   return {
     status: 'FAILED',
     result: row.result,
@@ -420,7 +420,7 @@ export class RunSystem {
       request.evaluation ??
       spanned(
         'cepheus.condition',
-        span,
+        span && { parent: span },
         () => evaluator.evaluate(rule, request.payload),
         (e) => ({ 'cepheus.condition.met': e.met }),
       );
@@ -563,7 +563,7 @@ export class RunSystem {
     const isRoot = parent === null;
     // Everything this run writes (lines, result, references, error, events) hides the secrets it read.
     const redactor = new Redactor();
-    const sink = this.resources.logSinks({ executionId: running.id, cascadeId: running.cascadeId, ruleId: running.ruleId }, redactor);
+    const sink = this.resources.logSinks(runFields(running), redactor);
     const carried: Step[] = [];
     let outcome: ActionOutcome | null = null;
     if (unrunnable) {
@@ -576,10 +576,9 @@ export class RunSystem {
     } else if (running.conditionMet && request) {
       const actionSpan = startActionSpan(span, request.rule.actionSpec.type);
       const self: Parent = { execution: running, cascade, chain, carried, actionSpan };
-      outcome = await inSpan(actionSpan, () =>
+      outcome = await inActionSpan(actionSpan, () =>
         this.runAction(running, request.rule, request.payload, sink, redactor, 1, (ruleId, payload) => this.runChild(ruleId, payload, self, redactor)),
       );
-      endActionSpan(actionSpan, outcome);
     }
     const logs = await sink.close();
 
@@ -811,11 +810,10 @@ export class RunSystem {
       const row = held.execution;
       const plan = row.delivery;
       const redactor = new Redactor();
-      const sink = this.resources.logSinks({ executionId: row.id, cascadeId: row.cascadeId, ruleId: row.ruleId }, redactor, held.lastLogSeq);
-      const attempt = (row.attempts?.length ?? 0) + 1;
-      const span = plan ? startAttemptSpan(row, attempt) : null;
+      const sink = this.resources.logSinks(runFields(row), redactor, held.lastLogSeq);
+      const attempt = nextAttemptNumber(row);
       const outcome = plan
-        ? await inSpan(span, () =>
+        ? await inActionSpan(startAttemptSpan(row, attempt), () =>
             this.runAction(
               row,
               { id: row.ruleId, name: row.ruleName ?? row.ruleId, actionSpec: plan.spec as unknown as Rule['actionSpec'] },
@@ -827,7 +825,6 @@ export class RunSystem {
             ),
           )
         : null;
-      if (outcome) endActionSpan(span, outcome);
       await this.settleAttempt(held, outcome ?? lostPlan(row, this.resources.clock.now()), await sink.close());
     })();
     return this.keep(
@@ -847,10 +844,10 @@ export class RunSystem {
     const row = held.execution;
     const now = this.resources.clock.now();
     const policy = (row.delivery?.spec as WebhookActionSpec | undefined)?.retry;
-    const number = (row.attempts?.length ?? 0) + 1;
+    const number = nextAttemptNumber(row);
     const retryAt = nextAttemptAt(policy, number, now);
     const reason = 'the process sending it stopped';
-    const sink = this.resources.logSinks({ executionId: row.id, cascadeId: row.cascadeId, ruleId: row.ruleId }, new Redactor(), held.lastLogSeq);
+    const sink = this.resources.logSinks(runFields(row), new Redactor(), held.lastLogSeq);
     if (retryAt) sink.add('WARN', `webhook attempt ${number} was cut off: ${reason}; next attempt at ${retryAt.toISOString()}`, { attempt: number });
     else sink.add('ERROR', `webhook attempt ${number} was cut off: ${reason}`, { attempt: number });
     const attempt = unansweredAttempt(number, now, `interrupted: ${reason}`);

@@ -19,6 +19,7 @@ import { Redactor } from '../secrets/redactor.js';
 import type { SecretReader } from '../secrets/vault.js';
 import { literalCredentials } from '../../shared/credentials.js';
 import { bindToActive } from '../../observability/spans.js';
+import { runFields } from '../runs/runFields.js';
 
 export interface LogLine {
   level: LogLevelValue;
@@ -60,7 +61,7 @@ type Failure = { code: string; message: string };
 const apiRunFields = (run: ApiExecution) =>
   run.executionId === null
     ? { apiExecutionId: run.id }
-    : { apiExecutionId: run.id, executionId: run.executionId, cascadeId: run.cascadeId, ruleId: run.ruleId };
+    : { apiExecutionId: run.id, ...runFields({ id: run.executionId, cascadeId: run.cascadeId, ruleId: run.ruleId }) };
 
 /** ajv's errors as `params/path: message` lines. */
 function describeParamErrors(validate: ValidateFunction): string {
